@@ -1,0 +1,61 @@
+//! Stateless structural checks: everything about a transaction that needs neither the EVM,
+//! nor the UTXO set, nor signature arithmetic. Cheap; run before anything else.
+
+use crate::limits::MAX_GAS_LIMIT;
+use crate::reason::Reason;
+use crate::sign::address_of;
+use crate::types::{Key, Mark, MoveKind, Transaction};
+use alloy_primitives::U256;
+
+/// Checks the structure of `tx` for a validator of chain `chain_id`. The checks run in the
+/// order of `docs/PROTOCOL.md` §6.1 and the first failure is returned.
+pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
+    let body = &tx.body;
+    if body.chain_id != chain_id {
+        return Err(Reason::WrongChainId);
+    }
+    if body.call.gas_limit > MAX_GAS_LIMIT {
+        return Err(Reason::GasLimitTooHigh);
+    }
+    for m in &body.moves {
+        if !m.mask.is_valid() {
+            return Err(Reason::InvalidMask);
+        }
+        if m.prev.mark() != m.mark || m.next.mark() != m.mark {
+            return Err(Reason::ValueTypeMismatch);
+        }
+        if m.mark == Mark::Account && m.slot != U256::ZERO {
+            return Err(Reason::NonZeroAccountSlot);
+        }
+        if m.kind == MoveKind::Reference && m.next != m.prev {
+            return Err(Reason::ReferenceChangesValue);
+        }
+        if !m.mask.is_signed() && !body.open {
+            return Err(Reason::UnsignedMoveInClosedTx);
+        }
+    }
+    let mut keys: Vec<Key> = body.moves.iter().map(|m| m.key()).collect();
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Reason::DuplicateKey);
+    }
+    if !body.moves.iter().any(|m| m.kind == MoveKind::Consume) {
+        return Err(Reason::NoConsumeMove);
+    }
+    let sender = Key::account(body.call.from);
+    if !body
+        .moves
+        .iter()
+        .any(|m| m.kind == MoveKind::Consume && m.key() == sender)
+    {
+        return Err(Reason::SenderNotConsumed);
+    }
+    if body.created_code.iter().any(|c| c.is_empty()) {
+        return Err(Reason::InvalidCreatedCode);
+    }
+    let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
+    if address_of(&first.public_key) != body.call.from {
+        return Err(Reason::SenderNotFirstSigner);
+    }
+    Ok(())
+}

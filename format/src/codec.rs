@@ -1,0 +1,161 @@
+//! The canonical encoding: serde + bincode 2 with one fixed configuration.
+//!
+//! Configuration: little-endian, fixed-width integers (`u16` 2 bytes, `u64` 8 bytes, lengths
+//! as `u64`), no varints, so every value has exactly one encoding. Decoding refuses trailing
+//! bytes, unknown tags, booleans other than 0/1, and any length above its limit, and checks the
+//! whole input length first, so a hostile length prefix never causes a large allocation.
+
+use crate::limits::{MAX_AUX_BYTES, MAX_BATCH_BYTES, MAX_TX_BYTES};
+use crate::reason::Reason;
+use crate::types::{Batch, Header, Receipt, Transaction, TxBody};
+use crate::wire::LIMIT_TAG;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The one bincode configuration of the protocol.
+pub const fn config() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Fixint,
+    bincode::config::Limit<MAX_BATCH_BYTES>,
+> {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_BATCH_BYTES>()
+}
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    /// The input is longer than the limit for its type.
+    #[error("{what} is {len} bytes, at most {max} allowed")]
+    TooLarge {
+        /// What was being decoded.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A length inside the input is above its limit.
+    #[error("{what}: {detail}")]
+    Limit {
+        /// What was being decoded.
+        what: &'static str,
+        /// Which limit.
+        detail: String,
+    },
+    /// The bytes are not a canonical encoding.
+    #[error("{what} is malformed: {detail}")]
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's complaint.
+        detail: String,
+    },
+    /// The input continues after a complete value.
+    #[error("{what} has {extra} trailing bytes after a complete value")]
+    TrailingBytes {
+        /// What was being decoded.
+        what: &'static str,
+        /// How many bytes were left over.
+        extra: usize,
+    },
+}
+
+impl FormatError {
+    /// The reason code a receipt or a rejection carries for this error.
+    pub fn reason(&self) -> Reason {
+        match self {
+            FormatError::TooLarge { .. } | FormatError::Limit { .. } => Reason::LimitExceeded,
+            FormatError::Malformed { .. } | FormatError::TrailingBytes { .. } => Reason::Malformed,
+        }
+    }
+}
+
+/// Encodes a value canonically.
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(value, &mut out);
+    out
+}
+
+/// Appends the canonical encoding of a value to `out`.
+pub fn encode_into<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail, and every protocol type has a known-length shape, so
+    // bincode has no error to report here.
+    let r = bincode::serde::encode_into_std_write(value, out, config());
+    debug_assert!(r.is_ok(), "encoding a protocol type failed: {r:?}");
+}
+
+/// Decodes exactly one value of type `T` from `bytes`, which may be at most `max` long.
+pub fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    max: usize,
+    what: &'static str,
+) -> Result<T, FormatError> {
+    if bytes.len() > max {
+        return Err(FormatError::TooLarge {
+            what,
+            len: bytes.len(),
+            max,
+        });
+    }
+    let (value, used): (T, usize) =
+        bincode::serde::borrow_decode_from_slice(bytes, config()).map_err(|e| classify(e, what))?;
+    if used != bytes.len() {
+        return Err(FormatError::TrailingBytes {
+            what,
+            extra: bytes.len() - used,
+        });
+    }
+    Ok(value)
+}
+
+fn classify(e: bincode::error::DecodeError, what: &'static str) -> FormatError {
+    use bincode::error::DecodeError as D;
+    match e {
+        D::OtherString(s) if s.starts_with(LIMIT_TAG) => FormatError::Limit {
+            what,
+            detail: s[LIMIT_TAG.len()..].to_string(),
+        },
+        D::LimitExceeded => FormatError::Limit {
+            what,
+            detail: "decoder byte limit".to_string(),
+        },
+        other => FormatError::Malformed {
+            what,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Decodes a transaction (at most [`MAX_TX_BYTES`]).
+pub fn decode_tx(bytes: &[u8]) -> Result<Transaction, FormatError> {
+    decode(bytes, MAX_TX_BYTES, "transaction")
+}
+
+/// Decodes a transaction body (at most [`MAX_TX_BYTES`]).
+pub fn decode_body(bytes: &[u8]) -> Result<TxBody, FormatError> {
+    decode(bytes, MAX_TX_BYTES, "transaction body")
+}
+
+/// Decodes a batch (at most [`MAX_BATCH_BYTES`]).
+pub fn decode_batch(bytes: &[u8]) -> Result<Batch, FormatError> {
+    decode(bytes, MAX_BATCH_BYTES, "batch")
+}
+
+/// Decodes a header.
+pub fn decode_header(bytes: &[u8]) -> Result<Header, FormatError> {
+    decode(bytes, 1024, "header")
+}
+
+/// Decodes a list of receipts (at most [`MAX_AUX_BYTES`]).
+pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, FormatError> {
+    #[derive(serde::Deserialize)]
+    struct R(#[serde(deserialize_with = "de_receipts")] Vec<Receipt>);
+    fn de_receipts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Receipt>, D::Error> {
+        crate::wire::bounded_seq(d, crate::limits::MAX_TXS_PER_BATCH, "receipts")
+    }
+    decode::<R>(bytes, MAX_AUX_BYTES, "receipts").map(|r| r.0)
+}

@@ -1,0 +1,31 @@
+//! Size limits on everything a stranger controls. Decoding checks each announced length
+//! against these before allocating; anything larger is refused with
+//! [`crate::Reason::LimitExceeded`].
+
+/// Largest encoded batch accepted, in bytes (64 MiB).
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+/// Largest encoded transaction accepted, in bytes (1 MiB).
+pub const MAX_TX_BYTES: usize = 1 << 20;
+/// Most transactions in one batch.
+pub const MAX_TXS_PER_BATCH: usize = 1 << 17;
+/// Most moves in one transaction.
+pub const MAX_MOVES_PER_TX: usize = 1024;
+/// Largest call input (calldata or init code), in bytes (EIP-3860's init-code cap, 48 KiB,
+/// doubled so that calldata-heavy calls fit).
+pub const MAX_INPUT_BYTES: usize = 96 * 1024;
+/// Largest runtime code of one created contract (EIP-170).
+pub const MAX_CODE_BYTES: usize = 24_576;
+/// Most contracts a transaction may create.
+pub const MAX_CREATED_CODES: usize = 16;
+/// Most authorisations (signers) on one transaction.
+pub const MAX_AUTHS: usize = 16;
+/// Largest gas limit a transaction may ask for.
+pub const MAX_GAS_LIMIT: u64 = 30_000_000;
+/// Most logs in one receipt.
+pub const MAX_LOGS: usize = 1024;
+/// Most topics in one log (LOG4).
+pub const MAX_LOG_TOPICS: usize = 4;
+/// Largest data of one log, in bytes.
+pub const MAX_LOG_DATA: usize = 64 * 1024;
+/// Largest encoded header, receipt list or other auxiliary record (16 MiB).
+pub const MAX_AUX_BYTES: usize = 16 << 20;

@@ -1,0 +1,95 @@
+//! The state hash: a lattice hash (LtHash) of the multiset of live versions.
+//!
+//! Each version `(intx, key) -> value` maps to an *element*: 1024 lanes of `u16`, read
+//! little-endian from 2048 bytes of blake3 XOF output (context [`domain::LTHASH`]) over
+//! `intx || mark || addr || slot || value` in canonical encoding. The state is the lane-wise
+//! sum (wrapping mod 2^16) of the elements of all live versions: creating a version adds its
+//! element, spending subtracts it. So the hash updates in O(1) per move, sums of disjoint
+//! parts combine in any order (parallel), and replicas compare state after every batch. The
+//! 32-byte digest published in headers is blake3 (context [`domain::LTHASH_DIGEST`]) of the
+//! 2048 lane bytes, little-endian. Parameters follow Solana's accounts lattice hash.
+
+use crate::hash::domain;
+use crate::types::{Key, TxId, Value};
+use alloy_primitives::B256;
+
+/// Number of lanes.
+pub const LANES: usize = 1024;
+
+/// A lattice hash: 1024 lanes of 16 bits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LtHash(pub [u16; LANES]);
+
+impl std::fmt::Debug for LtHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "LtHash({})", self.digest())
+    }
+}
+
+impl Default for LtHash {
+    fn default() -> Self {
+        LtHash::IDENTITY
+    }
+}
+
+impl LtHash {
+    /// The hash of the empty set.
+    pub const IDENTITY: LtHash = LtHash([0; LANES]);
+
+    /// The element of one version.
+    pub fn of_version(intx: &TxId, key: &Key, value: &Value) -> LtHash {
+        let mut buf = Vec::with_capacity(32 + 1 + 20 + 32 + 73);
+        buf.extend_from_slice(intx.as_slice());
+        buf.push(key.mark.byte());
+        buf.extend_from_slice(key.addr.as_slice());
+        buf.extend_from_slice(&key.slot.to_be_bytes::<32>());
+        crate::codec::encode_into(value, &mut buf);
+        let mut h = blake3::Hasher::new_derive_key(domain::LTHASH);
+        h.update(&buf);
+        let mut bytes = [0u8; LANES * 2];
+        h.finalize_xof().fill(&mut bytes);
+        let mut lanes = [0u16; LANES];
+        for (lane, b) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *lane = u16::from_le_bytes([b[0], b[1]]);
+        }
+        LtHash(lanes)
+    }
+
+    /// Adds another hash (set union of disjoint sets).
+    pub fn add(&mut self, other: &LtHash) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a = a.wrapping_add(*b);
+        }
+    }
+
+    /// Subtracts another hash (removal).
+    pub fn sub(&mut self, other: &LtHash) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a = a.wrapping_sub(*b);
+        }
+    }
+
+    /// The lanes as 2048 little-endian bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|l| l.to_le_bytes()).collect()
+    }
+
+    /// Parses 2048 little-endian bytes; `None` on a wrong length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<LtHash> {
+        if bytes.len() != LANES * 2 {
+            return None;
+        }
+        let mut lanes = [0u16; LANES];
+        for (lane, b) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
+            *lane = u16::from_le_bytes([b[0], b[1]]);
+        }
+        Some(LtHash(lanes))
+    }
+
+    /// The 32-byte digest published as the state hash.
+    pub fn digest(&self) -> B256 {
+        let mut h = blake3::Hasher::new_derive_key(domain::LTHASH_DIGEST);
+        h.update(&self.to_bytes());
+        B256::from(*h.finalize().as_bytes())
+    }
+}

@@ -1,0 +1,113 @@
+//! Reason codes: why a transaction or a batch was refused. The numbers are part of the
+//! protocol and never change meaning; new reasons get new numbers.
+
+use std::fmt;
+
+macro_rules! reasons {
+    ($( $(#[doc = $doc:expr])+ $name:ident = $code:expr, $text:expr; )+) => {
+        /// Why a transaction (or, in strict mode, its batch) was rejected.
+        ///
+        /// Codes 1-19 are about encoding and size, 20-39 structural checks, 40-59 signatures,
+        /// 60-79 re-execution, 80-99 the application of the batch to the UTXO set.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(u16)]
+        pub enum Reason {
+            $( $(#[doc = $doc])+ $name = $code, )+
+        }
+
+        impl Reason {
+            /// Every reason, in code order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$name),+];
+
+            /// The stable number of this reason (never 0, which means "accepted").
+            pub const fn code(self) -> u16 {
+                self as u16
+            }
+
+            /// The reason with this number, if there is one.
+            pub fn from_code(code: u16) -> Option<Reason> {
+                match code {
+                    $( $code => Some(Reason::$name), )+
+                    _ => None,
+                }
+            }
+
+            /// A short machine-friendly name (`snake_case`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Reason::$name => $text, )+
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// The bytes are not a canonical encoding of the expected type.
+    Malformed = 1, "malformed";
+    /// A size limit (bytes, transactions, moves, input, code, logs) was exceeded.
+    LimitExceeded = 2, "limit_exceeded";
+    /// The transaction's chain id is not the validator's.
+    WrongChainId = 20, "wrong_chain_id";
+    /// The transaction has no consume move.
+    NoConsumeMove = 21, "no_consume_move";
+    /// A key `(mark, addr, slot)` appears in more than one move.
+    DuplicateKey = 22, "duplicate_key";
+    /// A reference move declares `next != prev`.
+    ReferenceChangesValue = 23, "reference_changes_value";
+    /// A `prev` or `next` value has the wrong type for the move's mark.
+    ValueTypeMismatch = 24, "value_type_mismatch";
+    /// An account move has a non-zero slot.
+    NonZeroAccountSlot = 25, "nonzero_account_slot";
+    /// A mask has bits other than 0..=2 set.
+    InvalidMask = 26, "invalid_mask";
+    /// A transaction that is not `open` carries a move with mask 0.
+    UnsignedMoveInClosedTx = 27, "unsigned_move_in_closed_tx";
+    /// The sender's account record is not consumed (it carries the nonce, which prevents
+    /// replay).
+    SenderNotConsumed = 28, "sender_not_consumed";
+    /// The gas limit is above the protocol maximum.
+    GasLimitTooHigh = 29, "gas_limit_too_high";
+    /// A created-code entry is empty or its count does not fit the transaction.
+    InvalidCreatedCode = 30, "invalid_created_code";
+    /// The transaction has no authorisation.
+    NoAuthorization = 40, "no_authorization";
+    /// `call.from` is not the address of the first signer.
+    SenderNotFirstSigner = 41, "sender_not_first_signer";
+    /// A public key is not a canonical encoding of a point, or is of small order.
+    InvalidPublicKey = 42, "invalid_public_key";
+    /// A signature does not verify over the signing digest, or is not canonical.
+    BadSignature = 43, "bad_signature";
+    /// The same public key signs twice.
+    DuplicateSigner = 44, "duplicate_signer";
+    /// The call reverted or halted.
+    ExecutionFailed = 60, "execution_failed";
+    /// Execution read state that no move declares.
+    UndeclaredRead = 61, "undeclared_read";
+    /// Execution wrote a value other than a consume move's declared `next`.
+    WriteMismatch = 62, "write_mismatch";
+    /// Execution wrote a key declared as a reference.
+    ReferenceWritten = 63, "reference_written";
+    /// An account's code hash has no code in the store or in the transaction, or the code
+    /// created does not match the declared code hash.
+    CodeHashMismatch = 64, "code_hash_mismatch";
+    /// The declared execution context is outside the window the validator accepts.
+    ContextOutOfWindow = 65, "context_out_of_window";
+    /// A consumed or referenced version is not live: never created, or already spent.
+    VersionNotLive = 80, "version_not_live";
+    /// The version is live but holds a value other than the declared `prev`.
+    PrevMismatch = 81, "prev_mismatch";
+    /// The version was spent by an earlier transaction of the same batch.
+    DoubleUseInBatch = 82, "double_use_in_batch";
+    /// The transaction uses a version created by a transaction that was rejected (filter
+    /// mode cascade).
+    DependsOnRejected = 83, "depends_on_rejected";
+    /// A transaction with this id was already accepted (here or earlier in the batch).
+    DuplicateTransaction = 84, "duplicate_transaction";
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.code())
+    }
+}

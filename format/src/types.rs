@@ -1,0 +1,527 @@
+//! The wire types. Field order here *is* the encoding order (see `docs/PROTOCOL.md`).
+
+use crate::limits::*;
+use crate::reason::Reason;
+use crate::wire::{self, bounded_bytes, bounded_seq};
+use alloy_primitives::{Address, B256, U256};
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Id of a transaction: the blake3 digest of its body (see [`crate::tx_id`]).
+pub type TxId = B256;
+
+/// The all-zero transaction id: the genesis / never-written version of a key.
+pub const GENESIS_INTX: TxId = B256::ZERO;
+
+/// Keccak-256 of empty code, the code hash of every account without code.
+pub const EMPTY_CODE_HASH: B256 = alloy_primitives::KECCAK256_EMPTY;
+
+/// What a key names: an account record or one storage word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum Mark {
+    /// `a` (0x61): balance, nonce and code hash of an address; the slot is zero.
+    Account,
+    /// `s` (0x73): one storage word of an address.
+    Storage,
+}
+
+impl Mark {
+    /// The byte on the wire.
+    pub const fn byte(self) -> u8 {
+        match self {
+            Mark::Account => b'a',
+            Mark::Storage => b's',
+        }
+    }
+}
+
+impl From<Mark> for u8 {
+    fn from(m: Mark) -> u8 {
+        m.byte()
+    }
+}
+
+impl TryFrom<u8> for Mark {
+    type Error = String;
+    fn try_from(b: u8) -> Result<Self, String> {
+        match b {
+            b'a' => Ok(Mark::Account),
+            b's' => Ok(Mark::Storage),
+            _ => Err(format!("unknown mark byte {b:#04x} (expected 'a' or 's')")),
+        }
+    }
+}
+
+/// Whether a move spends a version or only reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum MoveKind {
+    /// 0: spends version `(intx, key)` and creates `(this tx, key) -> next`.
+    Consume,
+    /// 1: reads version `(intx, key)`, which must be live; nothing is spent; `next == prev`.
+    Reference,
+}
+
+impl From<MoveKind> for u8 {
+    fn from(k: MoveKind) -> u8 {
+        match k {
+            MoveKind::Consume => 0,
+            MoveKind::Reference => 1,
+        }
+    }
+}
+
+impl TryFrom<u8> for MoveKind {
+    type Error = String;
+    fn try_from(b: u8) -> Result<Self, String> {
+        match b {
+            0 => Ok(MoveKind::Consume),
+            1 => Ok(MoveKind::Reference),
+            _ => Err(format!("unknown move kind {b} (expected 0 or 1)")),
+        }
+    }
+}
+
+/// Which of a move's `intx`, `prev` and `next` the signers signed (a generalised SIGHASH).
+///
+/// `mark`, `kind`, `addr` and `slot` of a move with a non-zero mask are always signed. A move
+/// with mask 0 is not signed at all; only an `open` transaction may carry one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Mask(pub u8);
+
+impl Mask {
+    /// Bit 0: `intx` is signed.
+    pub const INTX: u8 = 1;
+    /// Bit 1: `prev` is signed.
+    pub const PREV: u8 = 2;
+    /// Bit 2: `next` is signed.
+    pub const NEXT: u8 = 4;
+    /// Every field signed.
+    pub const ALL: Mask = Mask(7);
+    /// Nothing signed: a move a filler may add to an `open` transaction.
+    pub const NONE: Mask = Mask(0);
+
+    /// True when the move takes part in the signing digest.
+    pub const fn is_signed(self) -> bool {
+        self.0 != 0
+    }
+    /// True when only the defined bits (0..=2) are set.
+    pub const fn is_valid(self) -> bool {
+        self.0 & !7 == 0
+    }
+    /// `intx` signed.
+    pub const fn intx(self) -> bool {
+        self.0 & Self::INTX != 0
+    }
+    /// `prev` signed.
+    pub const fn prev(self) -> bool {
+        self.0 & Self::PREV != 0
+    }
+    /// `next` signed.
+    pub const fn next(self) -> bool {
+        self.0 & Self::NEXT != 0
+    }
+}
+
+/// The value of an account record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Account {
+    /// Balance in wei.
+    #[serde(with = "wire::u256")]
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Keccak-256 of the runtime code ([`EMPTY_CODE_HASH`] for none).
+    #[serde(with = "wire::b256")]
+    pub code_hash: B256,
+}
+
+impl Account {
+    /// The never-written account: zero balance, zero nonce, no code.
+    pub const EMPTY: Account = Account {
+        balance: U256::ZERO,
+        nonce: 0,
+        code_hash: EMPTY_CODE_HASH,
+    };
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Account::EMPTY
+    }
+}
+
+/// A value held by a version: an account record (mark `a`) or a storage word (mark `s`).
+///
+/// Encoded as a one-byte tag (0 account, 1 storage) followed by the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    /// Tag 0: an account record.
+    Account(Account),
+    /// Tag 1: a storage word.
+    Storage(U256),
+}
+
+impl Value {
+    /// The mark whose values have this type.
+    pub const fn mark(&self) -> Mark {
+        match self {
+            Value::Account(_) => Mark::Account,
+            Value::Storage(_) => Mark::Storage,
+        }
+    }
+    /// The zero value of a never-written key with this mark.
+    pub const fn zero(mark: Mark) -> Value {
+        match mark {
+            Mark::Account => Value::Account(Account::EMPTY),
+            Mark::Storage => Value::Storage(U256::ZERO),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(2)?;
+        match self {
+            Value::Account(a) => {
+                t.serialize_element(&0u8)?;
+                t.serialize_element(a)?;
+            }
+            Value::Storage(w) => {
+                #[derive(Serialize)]
+                struct W<'a>(#[serde(with = "wire::u256")] &'a U256);
+                t.serialize_element(&1u8)?;
+                t.serialize_element(&W(w))?;
+            }
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        struct V;
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "wire::u256")] U256);
+        impl<'de> Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value tag (0 account, 1 storage) and its payload")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let tag: u8 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::custom("value without a tag"))?;
+                match tag {
+                    0 => seq
+                        .next_element::<Account>()?
+                        .map(Value::Account)
+                        .ok_or_else(|| A::Error::custom("account value without payload")),
+                    1 => seq
+                        .next_element::<W>()?
+                        .map(|w| Value::Storage(w.0))
+                        .ok_or_else(|| A::Error::custom("storage value without payload")),
+                    t => Err(A::Error::custom(format_args!(
+                        "unknown value tag {t} (expected 0 or 1)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_tuple(2, V)
+    }
+}
+
+/// A state key: `(mark, addr, slot)`. For account keys the slot is zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key {
+    /// Account record or storage word.
+    pub mark: Mark,
+    /// The address.
+    #[serde(with = "wire::address")]
+    pub addr: Address,
+    /// The storage slot (zero for account keys).
+    #[serde(with = "wire::u256")]
+    pub slot: U256,
+}
+
+impl Key {
+    /// The account-record key of `addr`.
+    pub const fn account(addr: Address) -> Key {
+        Key {
+            mark: Mark::Account,
+            addr,
+            slot: U256::ZERO,
+        }
+    }
+    /// The storage key `(addr, slot)`.
+    pub const fn storage(addr: Address, slot: U256) -> Key {
+        Key {
+            mark: Mark::Storage,
+            addr,
+            slot,
+        }
+    }
+}
+
+/// One declared use of a state version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Move {
+    /// Which of `intx`, `prev`, `next` are signed.
+    pub mask: Mask,
+    /// Consume or reference.
+    pub kind: MoveKind,
+    /// Account record or storage word.
+    pub mark: Mark,
+    /// The transaction that wrote the version used ([`GENESIS_INTX`] for genesis).
+    #[serde(with = "wire::b256")]
+    pub intx: TxId,
+    /// The address.
+    #[serde(with = "wire::address")]
+    pub addr: Address,
+    /// The slot (zero for account moves).
+    #[serde(with = "wire::u256")]
+    pub slot: U256,
+    /// The value of the version used.
+    pub prev: Value,
+    /// The value after this transaction (equal to `prev` for a reference).
+    pub next: Value,
+}
+
+impl Move {
+    /// The key this move uses.
+    pub const fn key(&self) -> Key {
+        Key {
+            mark: self.mark,
+            addr: self.addr,
+            slot: self.slot,
+        }
+    }
+}
+
+/// The EVM call a transaction makes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Call {
+    /// The caller; must be the address of the first signer.
+    #[serde(with = "wire::address")]
+    pub from: Address,
+    /// The callee, or `None` for a contract creation.
+    #[serde(with = "wire::opt_address")]
+    pub to: Option<Address>,
+    /// Wei sent with the call.
+    #[serde(with = "wire::u256")]
+    pub value: U256,
+    /// Calldata, or init code for a creation.
+    #[serde(serialize_with = "wire::ser_bytes", deserialize_with = "de_input")]
+    pub input: Vec<u8>,
+    /// Gas limit (at most [`MAX_GAS_LIMIT`]).
+    pub gas_limit: u64,
+}
+
+fn de_input<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    bounded_bytes(d, MAX_INPUT_BYTES, "call input")
+}
+
+/// The execution context the transaction assumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct ExecContext {
+    /// `NUMBER`.
+    pub block_number: u64,
+    /// `TIMESTAMP`, in seconds.
+    pub timestamp: u64,
+}
+
+/// Everything of a transaction except its authorisations: what the id covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxBody {
+    /// The chain this transaction is for.
+    pub chain_id: u64,
+    /// The call.
+    pub call: Call,
+    /// The assumed execution context.
+    pub context: ExecContext,
+    /// Whether a filler may add unsigned (mask 0) moves.
+    pub open: bool,
+    /// The declared moves, in order.
+    #[serde(deserialize_with = "de_moves")]
+    pub moves: Vec<Move>,
+    /// Runtime code of the contracts this transaction creates.
+    #[serde(serialize_with = "wire::ser_byte_list", deserialize_with = "de_codes")]
+    pub created_code: Vec<Vec<u8>>,
+}
+
+fn de_moves<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Move>, D::Error> {
+    bounded_seq(d, MAX_MOVES_PER_TX, "moves")
+}
+
+fn de_codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Code(#[serde(deserialize_with = "de_code")] Vec<u8>);
+    let v: Vec<Code> = bounded_seq(d, MAX_CREATED_CODES, "created codes")?;
+    Ok(v.into_iter().map(|c| c.0).collect())
+}
+
+fn de_code<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    bounded_bytes(d, MAX_CODE_BYTES, "created code")
+}
+
+/// 64 signature bytes (`R || S`), encoded raw with no length prefix.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignatureBytes(pub [u8; 64]);
+
+impl fmt::Debug for SignatureBytes {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "SignatureBytes({})",
+            alloy_primitives::hex::encode(self.0)
+        )
+    }
+}
+
+impl Serialize for SignatureBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut r = [0u8; 32];
+        let mut sc = [0u8; 32];
+        r.copy_from_slice(&self.0[..32]);
+        sc.copy_from_slice(&self.0[32..]);
+        (r, sc).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SignatureBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (r, s) = <([u8; 32], [u8; 32])>::deserialize(d)?;
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&r);
+        out[32..].copy_from_slice(&s);
+        Ok(SignatureBytes(out))
+    }
+}
+
+/// One signer: an ed25519 public key and its signature over the signing digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Authorization {
+    /// Compressed Edwards point.
+    pub public_key: [u8; 32],
+    /// `R || S`.
+    pub signature: SignatureBytes,
+}
+
+/// A transaction: its body and the authorisations over the body's signing digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Transaction {
+    /// What the id and digest cover.
+    pub body: TxBody,
+    /// Signers; the first one's address must be `body.call.from`.
+    #[serde(deserialize_with = "de_auths")]
+    pub auths: Vec<Authorization>,
+}
+
+fn de_auths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Authorization>, D::Error> {
+    bounded_seq(d, MAX_AUTHS, "authorisations")
+}
+
+/// An ordered list of transactions; later ones may use versions earlier ones create.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Batch {
+    /// The transactions, in order.
+    #[serde(deserialize_with = "de_txs")]
+    pub txs: Vec<Transaction>,
+}
+
+fn de_txs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Transaction>, D::Error> {
+    bounded_seq(d, MAX_TXS_PER_BATCH, "transactions")
+}
+
+/// The header the validator gives each accepted batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Header {
+    /// 0 for the genesis header, then +1 per batch.
+    pub height: u64,
+    /// Hash of the previous header (zero for genesis).
+    #[serde(with = "wire::b256")]
+    pub parent: B256,
+    /// Merkle root of the ids of the accepted transactions.
+    #[serde(with = "wire::b256")]
+    pub tx_root: B256,
+    /// Merkle root of the receipts of all transactions of the batch.
+    #[serde(with = "wire::b256")]
+    pub receipts_root: B256,
+    /// The state hash (LtHash digest) after the batch.
+    #[serde(with = "wire::b256")]
+    pub state_hash: B256,
+    /// Unix time in milliseconds when the batch was applied.
+    pub time_ms: u64,
+}
+
+/// The outcome of one transaction: accepted, or rejected with a reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "u16", try_from = "u16")]
+pub enum Status {
+    /// Code 0.
+    Accepted,
+    /// The reason's code.
+    Rejected(Reason),
+}
+
+impl From<Status> for u16 {
+    fn from(s: Status) -> u16 {
+        match s {
+            Status::Accepted => 0,
+            Status::Rejected(r) => r.code(),
+        }
+    }
+}
+
+impl TryFrom<u16> for Status {
+    type Error = String;
+    fn try_from(c: u16) -> Result<Self, String> {
+        if c == 0 {
+            return Ok(Status::Accepted);
+        }
+        Reason::from_code(c)
+            .map(Status::Rejected)
+            .ok_or_else(|| format!("unknown reason code {c}"))
+    }
+}
+
+/// An EVM log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Log {
+    /// Emitting contract.
+    #[serde(with = "wire::address")]
+    pub address: Address,
+    /// Up to four topics.
+    #[serde(with = "wire::topics")]
+    pub topics: Vec<B256>,
+    /// Data.
+    #[serde(serialize_with = "wire::ser_bytes", deserialize_with = "de_log_data")]
+    pub data: Vec<u8>,
+}
+
+fn de_log_data<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    bounded_bytes(d, MAX_LOG_DATA, "log data")
+}
+
+/// What happened to one transaction of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transaction.
+    #[serde(with = "wire::b256")]
+    pub tx_id: TxId,
+    /// Accepted or the reason it was not.
+    pub status: Status,
+    /// Gas the call used (0 when it was not executed).
+    pub gas_used: u64,
+    /// Logs of an accepted call.
+    #[serde(deserialize_with = "de_logs")]
+    pub logs: Vec<Log>,
+}
+
+fn de_logs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Log>, D::Error> {
+    bounded_seq(d, MAX_LOGS, "logs")
+}

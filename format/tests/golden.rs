@@ -1,0 +1,169 @@
+//! Golden vectors: fixed inputs whose encodings, ids, digests, addresses and hashes are
+//! committed in `tests/vectors/golden.txt`. Any change to the format makes this test fail.
+//! After an intended format change, regenerate with `MF_BLESS=1 cargo test -p mf-format
+//! --test golden` and say so in `docs/PROTOCOL.md`.
+
+use mf_format::*;
+use std::collections::BTreeMap;
+
+fn acct(balance: u64, nonce: u64) -> Value {
+    Value::Account(Account {
+        balance: U256::from(balance),
+        nonce,
+        code_hash: EMPTY_CODE_HASH,
+    })
+}
+
+fn sample_body(masks: [u8; 3], open: bool) -> TxBody {
+    let alice = Keypair::from_label("golden alice");
+    let pool = Address::repeat_byte(0x42);
+    let prev_tx = B256::repeat_byte(0x07);
+    TxBody {
+        chain_id: 1337,
+        call: Call {
+            from: alice.address(),
+            to: Some(pool),
+            value: U256::from(5u64),
+            input: vec![0xa9, 0x05, 0x9c, 0xbb, 0x00, 0x01],
+            gas_limit: 100_000,
+        },
+        context: ExecContext {
+            block_number: 12,
+            timestamp: 1_700_000_000,
+        },
+        open,
+        moves: vec![
+            Move {
+                mask: Mask(masks[0]),
+                kind: MoveKind::Consume,
+                mark: Mark::Account,
+                intx: GENESIS_INTX,
+                addr: alice.address(),
+                slot: U256::ZERO,
+                prev: acct(1000, 0),
+                next: acct(995, 1),
+            },
+            Move {
+                mask: Mask(masks[1]),
+                kind: MoveKind::Consume,
+                mark: Mark::Storage,
+                intx: prev_tx,
+                addr: pool,
+                slot: U256::from(8u64),
+                prev: Value::Storage(U256::from(77u64)),
+                next: Value::Storage(U256::from(78u64)),
+            },
+            Move {
+                mask: Mask(masks[2]),
+                kind: MoveKind::Reference,
+                mark: Mark::Account,
+                intx: prev_tx,
+                addr: pool,
+                slot: U256::ZERO,
+                prev: acct(5, 1),
+                next: acct(5, 1),
+            },
+        ],
+        created_code: vec![vec![0x60, 0x00, 0x60, 0x00, 0xf3]],
+    }
+}
+
+fn vectors() -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    let alice = Keypair::from_label("golden alice");
+    let put = |v: &mut BTreeMap<String, String>, k: &str, bytes: &[u8]| {
+        v.insert(k.to_string(), hex::encode(bytes));
+    };
+    put(&mut v, "alice.public_key", &alice.public_key());
+    put(&mut v, "alice.address", alice.address().as_slice());
+
+    let body = sample_body([7, 7, 7], false);
+    let tx = sign(body.clone(), &[&alice]);
+    put(&mut v, "tx.encoded", &encode(&tx));
+    put(&mut v, "tx.id", tx_id(&body).as_slice());
+    for (name, masks, open) in [
+        ("digest.all", [7, 7, 7], false),
+        ("digest.intx_only", [1, 1, 1], false),
+        ("digest.pool_prev_next_masked", [7, 1, 7], false),
+        ("digest.pool_unsigned_open", [7, 0, 7], true),
+        ("digest.next_only", [4, 4, 4], false),
+    ] {
+        put(
+            &mut v,
+            name,
+            signing_digest(&sample_body(masks, open)).as_slice(),
+        );
+    }
+    let header = Header {
+        height: 3,
+        parent: B256::repeat_byte(0x11),
+        tx_root: tx_root(&[tx_id(&body), B256::repeat_byte(1), B256::repeat_byte(2)]),
+        receipts_root: receipts_root(&[Receipt {
+            tx_id: tx_id(&body),
+            status: Status::Rejected(Reason::PrevMismatch),
+            gas_used: 21_000,
+            logs: vec![Log {
+                address: Address::repeat_byte(0x42),
+                topics: vec![B256::repeat_byte(0xaa)],
+                data: vec![1, 2, 3],
+            }],
+        }]),
+        state_hash: LtHash::IDENTITY.digest(),
+        time_ms: 1_700_000_000_123,
+    };
+    put(&mut v, "header.encoded", &encode(&header));
+    put(&mut v, "header.hash", header_hash(&header).as_slice());
+    put(&mut v, "merkle.empty", merkle_empty_root().as_slice());
+    let mut lt = LtHash::IDENTITY;
+    lt.add(&LtHash::of_version(
+        &GENESIS_INTX,
+        &Key::account(alice.address()),
+        &acct(1000, 0),
+    ));
+    put(&mut v, "lthash.one_version.digest", lt.digest().as_slice());
+    put(
+        &mut v,
+        "lthash.one_version.lanes_0_16",
+        &lt.to_bytes()[..32],
+    );
+    v
+}
+
+#[test]
+fn golden_vectors_match() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/golden.txt");
+    let now = vectors();
+    let text: String = now.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+    if std::env::var_os("MF_BLESS").is_some() {
+        std::fs::write(path, &text).expect("write golden vectors");
+        return;
+    }
+    let stored = std::fs::read_to_string(path).expect("read golden vectors");
+    let mut diffs = Vec::new();
+    let stored: BTreeMap<&str, &str> = stored
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once(" = "))
+        .collect();
+    assert_eq!(stored.len(), now.len(), "vector count changed");
+    for (k, v) in &now {
+        if stored.get(k.as_str()) != Some(&v.as_str()) {
+            diffs.push(k.clone());
+        }
+    }
+    assert!(diffs.is_empty(), "golden vectors differ: {diffs:?}");
+}
+
+#[test]
+fn golden_transaction_decodes_and_verifies() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/golden.txt");
+    let stored = std::fs::read_to_string(path).expect("read golden vectors");
+    let hex_tx = stored
+        .lines()
+        .find_map(|l| l.strip_prefix("tx.encoded = "))
+        .expect("tx.encoded present");
+    let tx = decode_tx(&hex::decode(hex_tx).expect("hex")).expect("decodes");
+    assert_eq!(check_structure(&tx, 1337), Ok(()));
+    assert_eq!(verify_tx_signatures(&tx), Ok(()));
+    assert_eq!(tx.body, sample_body([7, 7, 7], false));
+}

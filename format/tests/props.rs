@@ -1,0 +1,349 @@
+//! Property tests of the format (each at least 1000 cases).
+
+use mf_format::*;
+use proptest::prelude::*;
+
+fn word() -> impl Strategy<Value = U256> {
+    prop_oneof![
+        Just(U256::ZERO),
+        any::<u64>().prop_map(U256::from),
+        any::<[u8; 32]>().prop_map(U256::from_be_bytes),
+    ]
+}
+
+fn value(mark: Mark) -> BoxedStrategy<Value> {
+    match mark {
+        Mark::Account => (word(), any::<u64>(), any::<[u8; 32]>())
+            .prop_map(|(balance, nonce, h)| {
+                Value::Account(Account {
+                    balance,
+                    nonce,
+                    code_hash: B256::from(h),
+                })
+            })
+            .boxed(),
+        Mark::Storage => word().prop_map(Value::Storage).boxed(),
+    }
+}
+
+fn a_move() -> impl Strategy<Value = Move> {
+    (
+        prop_oneof![Just(Mark::Account), Just(Mark::Storage)],
+        prop_oneof![Just(MoveKind::Consume), Just(MoveKind::Reference)],
+        1u8..8,
+        any::<[u8; 32]>(),
+        any::<[u8; 20]>(),
+    )
+        .prop_flat_map(|(mark, kind, mask, intx, addr)| {
+            let slot = match mark {
+                Mark::Account => Just(U256::ZERO).boxed(),
+                Mark::Storage => word().boxed(),
+            };
+            (slot, value(mark), value(mark)).prop_map(move |(slot, prev, next)| Move {
+                mask: Mask(mask),
+                kind,
+                mark,
+                intx: B256::from(intx),
+                addr: Address::from(addr),
+                slot,
+                prev,
+                next: if kind == MoveKind::Reference {
+                    prev
+                } else {
+                    next
+                },
+            })
+        })
+}
+
+/// A signed, structurally valid transaction for chain 7, signed by one of a few keys.
+fn signed_tx() -> impl Strategy<Value = (Transaction, u8)> {
+    (
+        0u8..4,
+        proptest::option::of(any::<[u8; 20]>()),
+        word(),
+        proptest::collection::vec(any::<u8>(), 0..64),
+        0u64..MAX_GAS,
+        any::<(u64, u64)>(),
+        any::<bool>(),
+        proptest::collection::vec(a_move(), 0..6),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..40), 0..2),
+    )
+        .prop_map(
+            |(signer, to, value, input, gas_limit, (bn, ts), open, mut moves, created_code)| {
+                let key = Keypair::from_label(&format!("prop signer {signer}"));
+                let from = key.address();
+                let sender_prev = Value::Account(Account::EMPTY);
+                moves.retain(|m| !(m.mark == Mark::Account && m.addr == from));
+                moves.insert(
+                    0,
+                    Move {
+                        mask: Mask::ALL,
+                        kind: MoveKind::Consume,
+                        mark: Mark::Account,
+                        intx: GENESIS_INTX,
+                        addr: from,
+                        slot: U256::ZERO,
+                        prev: sender_prev,
+                        next: Value::Account(Account {
+                            nonce: 1,
+                            ..Account::EMPTY
+                        }),
+                    },
+                );
+                let mut seen = std::collections::BTreeSet::new();
+                moves.retain(|m| seen.insert(m.key()));
+                let body = TxBody {
+                    chain_id: 7,
+                    call: Call {
+                        from,
+                        to: to.map(Address::from),
+                        value,
+                        input,
+                        gas_limit,
+                    },
+                    context: ExecContext {
+                        block_number: bn,
+                        timestamp: ts,
+                    },
+                    open,
+                    moves,
+                    created_code,
+                };
+                (sign(body, &[&key]), signer)
+            },
+        )
+}
+
+const MAX_GAS: u64 = limits::MAX_GAS_LIMIT;
+
+/// Every field of a body a mutation can change, and whether the signing digest covers it.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    ChainId,
+    CallValue,
+    CallInput,
+    GasLimit,
+    Timestamp,
+    Open,
+    MoveIntx(usize),
+    MovePrev(usize),
+    MoveNext(usize),
+    MoveSlot(usize),
+    MoveMask(usize),
+    CreatedCode,
+}
+
+fn mutate(body: &mut TxBody, f: Field) -> Option<bool> {
+    let bump = |w: &mut U256| *w = w.wrapping_add(U256::from(1u64));
+    let bump_value = |v: &mut Value| match v {
+        Value::Account(a) => a.nonce = a.nonce.wrapping_add(1),
+        Value::Storage(w) => *w = w.wrapping_add(U256::from(1u64)),
+    };
+    Some(match f {
+        Field::ChainId => {
+            body.chain_id ^= 1;
+            true
+        }
+        Field::CallValue => {
+            bump(&mut body.call.value);
+            true
+        }
+        Field::CallInput => {
+            body.call.input.push(1);
+            true
+        }
+        Field::GasLimit => {
+            body.call.gas_limit ^= 1;
+            true
+        }
+        Field::Timestamp => {
+            body.context.timestamp ^= 1;
+            true
+        }
+        Field::Open => {
+            body.open = !body.open;
+            true
+        }
+        Field::MoveIntx(i) => {
+            let m = body.moves.get_mut(i)?;
+            m.intx.0[0] ^= 1;
+            m.mask.intx()
+        }
+        Field::MovePrev(i) => {
+            let m = body.moves.get_mut(i)?;
+            bump_value(&mut m.prev);
+            m.mask.prev()
+        }
+        Field::MoveNext(i) => {
+            let m = body.moves.get_mut(i)?;
+            bump_value(&mut m.next);
+            m.mask.next()
+        }
+        Field::MoveSlot(i) => {
+            let m = body.moves.get_mut(i)?;
+            bump(&mut m.slot);
+            true
+        }
+        Field::MoveMask(i) => {
+            let m = body.moves.get_mut(i)?;
+            m.mask.0 = (m.mask.0 % 7) + 1;
+            true
+        }
+        Field::CreatedCode => {
+            body.created_code.push(vec![0xfe]);
+            false
+        }
+    })
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    prop_oneof![
+        Just(Field::ChainId),
+        Just(Field::CallValue),
+        Just(Field::CallInput),
+        Just(Field::GasLimit),
+        Just(Field::Timestamp),
+        Just(Field::Open),
+        Just(Field::CreatedCode),
+        (0usize..6).prop_map(Field::MoveIntx),
+        (0usize..6).prop_map(Field::MovePrev),
+        (0usize..6).prop_map(Field::MoveNext),
+        (0usize..6).prop_map(Field::MoveSlot),
+        (0usize..6).prop_map(Field::MoveMask),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn round_trip_is_canonical((tx, _) in signed_tx()) {
+        let bytes = encode(&tx);
+        let back = decode_tx(&bytes).expect("decodes");
+        prop_assert_eq!(&back, &tx);
+        prop_assert_eq!(encode(&back), bytes);
+        prop_assert_eq!(check_structure(&back, 7), Ok(()));
+        prop_assert_eq!(verify_tx_signatures(&back), Ok(()));
+        let batch = Batch { txs: vec![tx.clone(), back] };
+        prop_assert_eq!(decode_batch(&encode(&batch)).expect("batch decodes"), batch);
+    }
+
+    #[test]
+    fn digest_changes_iff_a_signed_field_changes((tx, _) in signed_tx(), f in field()) {
+        let mut body = tx.body.clone();
+        if let Some(signed) = mutate(&mut body, f) {
+            let changed = signing_digest(&body) != signing_digest(&tx.body);
+            prop_assert_eq!(changed, signed, "field {:?}", f);
+            // The id covers every body field, signed or not.
+            prop_assert_ne!(tx_id(&body), tx_id(&tx.body));
+        }
+    }
+
+    #[test]
+    fn masked_fields_change_without_breaking_the_signature(
+        (tx, _) in signed_tx(), f in field()
+    ) {
+        let mut changed = tx.clone();
+        if let Some(signed) = mutate(&mut changed.body, f) {
+            let verdict = verify_tx_signatures(&changed);
+            if signed {
+                prop_assert_eq!(verdict, Err(Reason::BadSignature), "field {:?}", f);
+            } else {
+                prop_assert_eq!(verdict, Ok(()), "field {:?}", f);
+            }
+        }
+    }
+
+    #[test]
+    fn flipping_any_byte_is_noticed((tx, _) in signed_tx(), pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+        let bytes = encode(&tx);
+        let body_len = encode(&tx.body).len();
+        let i = pos.index(bytes.len());
+        let mut bad = bytes.clone();
+        bad[i] ^= 1 << bit;
+        match decode_tx(&bad) {
+            Err(e) => { let _ = e.reason(); }
+            Ok(t) => {
+                if i < body_len {
+                    prop_assert_ne!(tx_id(&t.body), tx_id(&tx.body));
+                } else {
+                    prop_assert_eq!(verify_tx_signatures(&t).is_err(), true);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let _ = decode_tx(&bytes);
+        let _ = decode_batch(&bytes);
+        let _ = decode_header(&bytes);
+        let _ = decode_receipts(&bytes);
+    }
+
+    #[test]
+    fn truncated_or_extended_inputs_fail((tx, _) in signed_tx(), cut in any::<prop::sample::Index>(), extra in proptest::collection::vec(any::<u8>(), 1..8)) {
+        let bytes = encode(&tx);
+        let n = cut.index(bytes.len());
+        prop_assert!(decode_tx(&bytes[..n]).is_err());
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&extra);
+        let err = decode_tx(&longer).expect_err("trailing bytes are refused");
+        prop_assert_eq!(err.reason(), Reason::Malformed);
+    }
+}
+
+#[test]
+fn oversized_inputs_are_refused_before_allocation() {
+    // A batch announcing 2^40 transactions in 8 bytes.
+    let mut b = (1u64 << 40).to_le_bytes().to_vec();
+    b.extend_from_slice(&[0; 8]);
+    let e = decode_batch(&b).expect_err("refused");
+    assert_eq!(e.reason(), Reason::LimitExceeded, "{e}");
+
+    // Whole input above the limit.
+    let big = vec![0u8; limits::MAX_TX_BYTES + 1];
+    assert_eq!(
+        decode_tx(&big).map_err(|e| e.reason()),
+        Err(Reason::LimitExceeded)
+    );
+
+    // Call input and move count above their limits.
+    let key = Keypair::from_label("limits");
+    let mut body = TxBody {
+        chain_id: 1,
+        call: Call {
+            from: key.address(),
+            to: None,
+            value: U256::ZERO,
+            input: vec![0; limits::MAX_INPUT_BYTES + 1],
+            gas_limit: 1,
+        },
+        context: ExecContext::default(),
+        open: false,
+        moves: vec![],
+        created_code: vec![],
+    };
+    let e = decode_body(&encode(&body)).expect_err("input too large");
+    assert_eq!(e.reason(), Reason::LimitExceeded, "{e}");
+    body.call.input.clear();
+    let m = Move {
+        mask: Mask::ALL,
+        kind: MoveKind::Consume,
+        mark: Mark::Storage,
+        intx: GENESIS_INTX,
+        addr: key.address(),
+        slot: U256::ZERO,
+        prev: Value::Storage(U256::ZERO),
+        next: Value::Storage(U256::ZERO),
+    };
+    body.moves = vec![m; limits::MAX_MOVES_PER_TX + 1];
+    let e = decode_body(&encode(&body)).expect_err("too many moves");
+    assert_eq!(e.reason(), Reason::LimitExceeded, "{e}");
+    body.moves.truncate(limits::MAX_MOVES_PER_TX);
+    assert!(decode_body(&encode(&body)).is_ok());
+    body.created_code = vec![vec![0; limits::MAX_CODE_BYTES + 1]];
+    let e = decode_body(&encode(&body)).expect_err("code too large");
+    assert_eq!(e.reason(), Reason::LimitExceeded, "{e}");
+}

@@ -1,0 +1,341 @@
+//! Structural checks and signature edge cases, one reason code at a time.
+
+use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+use curve25519_dalek::scalar::Scalar;
+use ed25519_dalek::{Digest, Sha512, SigningKey};
+use mf_format::*;
+
+fn base_tx(open: bool) -> (Keypair, TxBody) {
+    let k = Keypair::from_label("rules");
+    let to = Keypair::from_label("rules bob").address();
+    let body = TxBody {
+        chain_id: 9,
+        call: Call {
+            from: k.address(),
+            to: Some(to),
+            value: U256::from(1u64),
+            input: vec![],
+            gas_limit: 21_000,
+        },
+        context: ExecContext::default(),
+        open,
+        moves: vec![
+            Move {
+                mask: Mask::ALL,
+                kind: MoveKind::Consume,
+                mark: Mark::Account,
+                intx: GENESIS_INTX,
+                addr: k.address(),
+                slot: U256::ZERO,
+                prev: Value::Account(Account {
+                    balance: U256::from(10u64),
+                    ..Account::EMPTY
+                }),
+                next: Value::Account(Account {
+                    balance: U256::from(9u64),
+                    nonce: 1,
+                    ..Account::EMPTY
+                }),
+            },
+            Move {
+                mask: Mask::ALL,
+                kind: MoveKind::Consume,
+                mark: Mark::Account,
+                intx: GENESIS_INTX,
+                addr: to,
+                slot: U256::ZERO,
+                prev: Value::Account(Account::EMPTY),
+                next: Value::Account(Account {
+                    balance: U256::from(1u64),
+                    ..Account::EMPTY
+                }),
+            },
+        ],
+        created_code: vec![],
+    };
+    (k, body)
+}
+
+fn verdict(k: &Keypair, body: TxBody) -> Result<(), Reason> {
+    let tx = sign(body, &[k]);
+    check_structure(&tx, 9)?;
+    verify_tx_signatures(&tx)
+}
+
+#[test]
+fn each_structural_rule_has_its_reason() {
+    let (k, body) = base_tx(false);
+    assert_eq!(verdict(&k, body.clone()), Ok(()));
+
+    let mut b = body.clone();
+    b.chain_id = 10;
+    assert_eq!(verdict(&k, b), Err(Reason::WrongChainId));
+
+    let mut b = body.clone();
+    b.call.gas_limit = limits::MAX_GAS_LIMIT + 1;
+    assert_eq!(verdict(&k, b), Err(Reason::GasLimitTooHigh));
+
+    let mut b = body.clone();
+    b.moves[1].mask = Mask(8 | 7);
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidMask));
+
+    let mut b = body.clone();
+    b.moves[1].next = Value::Storage(U256::ZERO);
+    assert_eq!(verdict(&k, b), Err(Reason::ValueTypeMismatch));
+
+    let mut b = body.clone();
+    b.moves[1].slot = U256::from(1u64);
+    assert_eq!(verdict(&k, b), Err(Reason::NonZeroAccountSlot));
+
+    let mut b = body.clone();
+    b.moves[1].kind = MoveKind::Reference;
+    assert_eq!(verdict(&k, b), Err(Reason::ReferenceChangesValue));
+
+    let mut b = body.clone();
+    b.moves[1].mask = Mask::NONE;
+    assert_eq!(verdict(&k, b.clone()), Err(Reason::UnsignedMoveInClosedTx));
+    b.open = true;
+    assert_eq!(
+        verdict(&k, b),
+        Ok(()),
+        "open transactions may carry unsigned moves"
+    );
+
+    let mut b = body.clone();
+    let dup = b.moves[1];
+    b.moves.push(dup);
+    assert_eq!(verdict(&k, b), Err(Reason::DuplicateKey));
+
+    let mut b = body.clone();
+    b.moves[0].kind = MoveKind::Reference;
+    b.moves[0].next = b.moves[0].prev;
+    assert_eq!(verdict(&k, b), Err(Reason::SenderNotConsumed));
+
+    let mut b = body.clone();
+    for m in &mut b.moves {
+        m.kind = MoveKind::Reference;
+        m.next = m.prev;
+    }
+    assert_eq!(verdict(&k, b), Err(Reason::NoConsumeMove));
+
+    let mut b = body.clone();
+    b.created_code = vec![vec![]];
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidCreatedCode));
+
+    let other = Keypair::from_label("someone else");
+    let tx = sign(body.clone(), &[&other]);
+    assert_eq!(check_structure(&tx, 9), Err(Reason::SenderNotFirstSigner));
+    let tx = sign(body.clone(), &[]);
+    assert_eq!(check_structure(&tx, 9), Err(Reason::NoAuthorization));
+    let tx = sign(body.clone(), &[&k, &other]);
+    assert_eq!(verify_tx_signatures(&tx), Ok(()), "co-signers are allowed");
+    let tx = sign(body, &[&k, &k]);
+    assert_eq!(verify_tx_signatures(&tx), Err(Reason::DuplicateSigner));
+}
+
+const L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+fn add_le(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for i in 0..32 {
+        let s = a[i] as u16 + b[i] as u16 + carry;
+        out[i] = s as u8;
+        carry = s >> 8;
+    }
+    out
+}
+
+#[test]
+fn malleated_and_degenerate_signatures_are_refused() {
+    let k = Keypair::from_label("malleable");
+    let pk = PublicKey::parse(&k.public_key()).expect("valid key");
+    let msg = B256::repeat_byte(3);
+    let sig = k.sign_digest(&msg);
+    assert_eq!(pk.verify(msg.as_slice(), &sig), Ok(()));
+
+    // S + l: same equation, non-canonical scalar.
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&sig.0[32..]);
+    let mut bad = sig;
+    bad.0[32..].copy_from_slice(&add_le(&s, &L));
+    assert_eq!(pk.verify(msg.as_slice(), &bad), Err(Reason::BadSignature));
+
+    // Small-order R (the identity) and a non-canonical R (y = p).
+    let mut bad = sig;
+    bad.0[..32].copy_from_slice(&{
+        let mut id = [0u8; 32];
+        id[0] = 1;
+        id
+    });
+    assert_eq!(pk.verify(msg.as_slice(), &bad), Err(Reason::BadSignature));
+    let mut bad = sig;
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    bad.0[..32].copy_from_slice(&p);
+    assert_eq!(pk.verify(msg.as_slice(), &bad), Err(Reason::BadSignature));
+
+    // Small-order and non-canonical public keys.
+    let mut id = [0u8; 32];
+    id[0] = 1;
+    assert_eq!(PublicKey::parse(&id).err(), Some(Reason::InvalidPublicKey));
+    assert_eq!(PublicKey::parse(&p).err(), Some(Reason::InvalidPublicKey));
+}
+
+#[test]
+fn batch_names_the_culprits() {
+    let keys: Vec<Keypair> = (0..8)
+        .map(|i| Keypair::from_label(&format!("batch {i}")))
+        .collect();
+    let parsed: Vec<PublicKey> = keys
+        .iter()
+        .map(|k| PublicKey::parse(&k.public_key()).expect("key"))
+        .collect();
+    let msgs: Vec<B256> = (0..8u8).map(B256::repeat_byte).collect();
+    let mut sigs: Vec<SignatureBytes> = keys
+        .iter()
+        .zip(&msgs)
+        .map(|(k, m)| k.sign_digest(m))
+        .collect();
+    let checks = |sigs: &[SignatureBytes]| -> Vec<usize> {
+        let items: Vec<SigCheck> = (0..8)
+            .map(|i| SigCheck {
+                key: &parsed[i],
+                message: msgs[i].as_slice(),
+                signature: &sigs[i],
+            })
+            .collect();
+        verify_batch(&items)
+    };
+    assert!(checks(&sigs).is_empty());
+    sigs[2].0[5] ^= 1;
+    sigs[6] = keys[0].sign_digest(&msgs[6]);
+    assert_eq!(checks(&sigs), vec![2, 6]);
+}
+
+/// A signer can add a torsion point to R. The cofactorless equation then fails and the
+/// cofactored one holds; the verdict must not depend on how signatures are batched.
+#[test]
+fn torsion_signature_gets_one_verdict_however_batched() {
+    let seed = [9u8; 32];
+    let sk = SigningKey::from_bytes(&seed);
+    let a = sk.to_scalar();
+    let a_bytes = sk.verifying_key().to_bytes();
+    let msg = B256::repeat_byte(0x55);
+    let r = Scalar::from_bytes_mod_order([0x21; 32]);
+    let big_r = r * ED25519_BASEPOINT_POINT + EIGHT_TORSION[1];
+    let r_bytes = big_r.compress().0;
+    let k = Scalar::from_hash(
+        Sha512::new()
+            .chain_update(r_bytes)
+            .chain_update(a_bytes)
+            .chain_update(msg.as_slice()),
+    );
+    let s = r + k * a;
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r_bytes);
+    sig[32..].copy_from_slice(&s.to_bytes());
+    let sig = SignatureBytes(sig);
+    // dalek's strict (cofactorless) verification refuses it ...
+    let dsig = ed25519_dalek::Signature::from_bytes(&sig.0);
+    assert!(
+        sk.verifying_key()
+            .verify_strict(msg.as_slice(), &dsig)
+            .is_err()
+    );
+    // ... our rule accepts it, alone and in any batch.
+    let pk = PublicKey::parse(&a_bytes).expect("key");
+    assert_eq!(pk.verify(msg.as_slice(), &sig), Ok(()));
+    let good = Keypair::from_label("good");
+    let good_pk = PublicKey::parse(&good.public_key()).expect("key");
+    let good_sig = good.sign_digest(&msg);
+    let mut broken = good_sig;
+    broken.0[40] ^= 1;
+    for others in [vec![], vec![good_sig], vec![good_sig, broken]] {
+        let mut items = vec![SigCheck {
+            key: &pk,
+            message: msg.as_slice(),
+            signature: &sig,
+        }];
+        for o in &others {
+            items.push(SigCheck {
+                key: &good_pk,
+                message: msg.as_slice(),
+                signature: o,
+            });
+        }
+        let bad = verify_batch(&items);
+        assert!(
+            !bad.contains(&0),
+            "torsion signature rejected in {others:?}"
+        );
+        // Repeat with many shuffled companions: the random batch weights change each time.
+        for rep in 0..16u8 {
+            let extra_msg = B256::repeat_byte(rep);
+            let extra_sig = good.sign_digest(&extra_msg);
+            let mut items2 = items.clone();
+            items2.push(SigCheck {
+                key: &good_pk,
+                message: extra_msg.as_slice(),
+                signature: &extra_sig,
+            });
+            assert!(!verify_batch(&items2).contains(&0));
+        }
+    }
+}
+
+#[test]
+fn merkle_roots_are_defined_for_every_count() {
+    let ids: Vec<B256> = (0..9u8).map(B256::repeat_byte).collect();
+    let mut roots = std::collections::BTreeSet::new();
+    for n in 0..=9 {
+        assert!(roots.insert(tx_root(&ids[..n])), "root of {n} ids repeats");
+    }
+    // An odd last node is carried up, not duplicated: [a,b,c] differs from [a,b,c,c].
+    let three = tx_root(&ids[..3]);
+    let dup = tx_root(&[ids[0], ids[1], ids[2], ids[2]]);
+    assert_ne!(three, dup);
+    assert_eq!(tx_root(&[]), merkle_empty_root());
+}
+
+#[test]
+fn lthash_is_a_multiset_hash() {
+    let k = Key::storage(Address::repeat_byte(1), U256::from(3u64));
+    let v = |x: u64| Value::Storage(U256::from(x));
+    let e1 = LtHash::of_version(&B256::repeat_byte(1), &k, &v(1));
+    let e2 = LtHash::of_version(&B256::repeat_byte(2), &k, &v(2));
+    let mut a = LtHash::IDENTITY;
+    a.add(&e1);
+    a.add(&e2);
+    let mut b = LtHash::IDENTITY;
+    b.add(&e2);
+    b.add(&e1);
+    assert_eq!(a, b, "order does not matter");
+    a.sub(&e1);
+    a.sub(&e2);
+    assert_eq!(a, LtHash::IDENTITY);
+    assert_eq!(LtHash::from_bytes(&e1.to_bytes()), Some(e1));
+    assert_ne!(
+        LtHash::of_version(&B256::repeat_byte(1), &k, &v(2)).digest(),
+        LtHash::of_version(&B256::repeat_byte(1), &k, &v(1)).digest()
+    );
+}
+
+#[test]
+fn every_reason_code_round_trips() {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in Reason::ALL {
+        assert!(seen.insert(r.code()), "code {} reused", r.code());
+        assert_ne!(r.code(), 0);
+        assert_eq!(Reason::from_code(r.code()), Some(*r));
+        let st = Status::Rejected(*r);
+        let bytes = encode(&st);
+        assert_eq!(bytes, r.code().to_le_bytes());
+    }
+    assert_eq!(Reason::from_code(0), None);
+    assert_eq!(Reason::from_code(9999), None);
+}
