@@ -43,12 +43,14 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
         return Err(Reason::NoConsumeMove);
     }
     let sender = Key::account(body.call.from);
-    if !body
+    match body
         .moves
         .iter()
-        .any(|m| m.kind == MoveKind::Consume && m.key() == sender)
+        .find(|m| m.kind == MoveKind::Consume && m.key() == sender)
     {
-        return Err(Reason::SenderNotConsumed);
+        None => return Err(Reason::SenderNotConsumed),
+        Some(m) if !m.mask.is_signed() => return Err(Reason::SenderMoveUnsigned),
+        Some(_) => {}
     }
     if body.created_code.iter().any(|c| c.is_empty()) {
         return Err(Reason::InvalidCreatedCode);

@@ -147,7 +147,7 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Batch, FormatError> {
 
 /// Decodes a header.
 pub fn decode_header(bytes: &[u8]) -> Result<Header, FormatError> {
-    decode(bytes, 1024, "header")
+    decode(bytes, crate::limits::MAX_HEADER_BYTES, "header")
 }
 
 /// Decodes a list of receipts (at most [`MAX_AUX_BYTES`]).

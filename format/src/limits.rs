@@ -21,11 +21,14 @@ pub const MAX_CREATED_CODES: usize = 16;
 pub const MAX_AUTHS: usize = 16;
 /// Largest gas limit a transaction may ask for.
 pub const MAX_GAS_LIMIT: u64 = 30_000_000;
-/// Most logs in one receipt.
-pub const MAX_LOGS: usize = 1024;
+/// Most logs in one receipt (30M gas buys at most 80,000 LOG0s).
+pub const MAX_LOGS: usize = 1 << 17;
 /// Most topics in one log (LOG4).
 pub const MAX_LOG_TOPICS: usize = 4;
-/// Largest data of one log, in bytes.
-pub const MAX_LOG_DATA: usize = 64 * 1024;
-/// Largest encoded header, receipt list or other auxiliary record (16 MiB).
-pub const MAX_AUX_BYTES: usize = 16 << 20;
+/// Largest data of one log, in bytes (memory expansion caps it near 4 MiB at 30M gas).
+pub const MAX_LOG_DATA: usize = 4 << 20;
+/// Largest encoded receipt list (64 MiB, the decoder's byte budget): 131,072 receipts with
+/// an ERC20 transfer log each take about 28 MB.
+pub const MAX_AUX_BYTES: usize = 64 << 20;
+/// Largest encoded header (its fixed size is 144 bytes).
+pub const MAX_HEADER_BYTES: usize = 1024;

@@ -44,8 +44,25 @@ impl LtHash {
         buf.extend_from_slice(key.addr.as_slice());
         buf.extend_from_slice(&key.slot.to_be_bytes::<32>());
         crate::codec::encode_into(value, &mut buf);
+        Self::of_input(&buf)
+    }
+
+    /// The element of the *used marker* a genesis key (`intx = 0`) gets when its version is
+    /// spent: the same input layout as a version, with the single byte `0xff` in place of
+    /// the value encoding (a tag no value has).
+    pub fn of_used_marker(key: &Key) -> LtHash {
+        let mut buf = Vec::with_capacity(32 + 1 + 20 + 32 + 1);
+        buf.extend_from_slice(&[0u8; 32]);
+        buf.push(key.mark.byte());
+        buf.extend_from_slice(key.addr.as_slice());
+        buf.extend_from_slice(&key.slot.to_be_bytes::<32>());
+        buf.push(0xff);
+        Self::of_input(&buf)
+    }
+
+    fn of_input(buf: &[u8]) -> LtHash {
         let mut h = blake3::Hasher::new_derive_key(domain::LTHASH);
-        h.update(&buf);
+        h.update(buf);
         let mut bytes = [0u8; LANES * 2];
         h.finalize_xof().fill(&mut bytes);
         let mut lanes = [0u16; LANES];

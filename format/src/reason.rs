@@ -68,8 +68,11 @@ reasons! {
     SenderNotConsumed = 28, "sender_not_consumed";
     /// The gas limit is above the protocol maximum.
     GasLimitTooHigh = 29, "gas_limit_too_high";
-    /// A created-code entry is empty or its count does not fit the transaction.
+    /// A created-code entry is empty.
     InvalidCreatedCode = 30, "invalid_created_code";
+    /// The sender's consume move has mask 0: its version (and so the nonce) would not be
+    /// signed, and the signatures could be replayed on a re-filled body.
+    SenderMoveUnsigned = 31, "sender_move_unsigned";
     /// The transaction has no authorisation.
     NoAuthorization = 40, "no_authorization";
     /// `call.from` is not the address of the first signer.

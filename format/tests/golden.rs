@@ -120,6 +120,13 @@ fn vectors() -> BTreeMap<String, String> {
         &Key::account(alice.address()),
         &acct(1000, 0),
     ));
+    put(
+        &mut v,
+        "lthash.used_marker.digest",
+        LtHash::of_used_marker(&Key::account(alice.address()))
+            .digest()
+            .as_slice(),
+    );
     put(&mut v, "lthash.one_version.digest", lt.digest().as_slice());
     put(
         &mut v,

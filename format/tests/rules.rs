@@ -107,6 +107,11 @@ fn each_structural_rule_has_its_reason() {
     assert_eq!(verdict(&k, b), Err(Reason::DuplicateKey));
 
     let mut b = body.clone();
+    b.open = true;
+    b.moves[0].mask = Mask::NONE;
+    assert_eq!(verdict(&k, b), Err(Reason::SenderMoveUnsigned));
+
+    let mut b = body.clone();
     b.moves[0].kind = MoveKind::Reference;
     b.moves[0].next = b.moves[0].prev;
     assert_eq!(verdict(&k, b), Err(Reason::SenderNotConsumed));

@@ -1,0 +1,618 @@
+//! The validator: the store, the index and the state hash behind one API that applies
+//! batches. Code that checks batches does not know whether an entry came from genesis, an
+//! earlier batch or this one; the flush boundary is the LMDB commit of each batch.
+
+use crate::fp::{USED, value_bytes, value_fp_bytes, version_fp_bytes, version_key_bytes};
+use crate::genesis::Genesis;
+use crate::index::{Applied, Entry, Index, IndexTx};
+use crate::prepare::{CodeSource, KeyCache, Prepared, Reexec, StructureOnly, prepare_batch};
+use crate::store::{BatchWrite, Store, StoreError, split_record};
+use mf_format::{
+    B256, Batch, FormatError, Header, Key, LtHash, Mark, MoveKind, Reason, Receipt, Status, TxId,
+    U256, Value, decode_batch, encode, header_hash, merkle_empty_root, receipts_root, tx_root,
+};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// How a batch treats an invalid transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Any invalid transaction rejects the whole batch (following an ordered chain).
+    Strict,
+    /// Invalid transactions are dropped with their reason; dependants cascade.
+    Filter,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "strict" => Ok(Mode::Strict),
+            "filter" => Ok(Mode::Filter),
+            _ => Err(format!("unknown mode {s:?}: use strict or filter")),
+        }
+    }
+}
+
+/// Why a batch was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The bytes are not a batch.
+    #[error("batch refused: {0}")]
+    Decode(#[from] FormatError),
+    /// Strict mode: a transaction was invalid, so nothing was applied.
+    #[error("batch refused (strict): transaction {index} ({tx_id}) is invalid: {reason}")]
+    Strict {
+        /// Position in the batch.
+        index: usize,
+        /// Its id.
+        tx_id: TxId,
+        /// Why.
+        reason: Reason,
+        /// Every transaction's verdict.
+        receipts: Vec<Receipt>,
+    },
+    /// The batch has no transaction.
+    #[error("batch refused: it has no transaction")]
+    Empty,
+    /// The store failed; nothing was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApplyError {
+    /// The reason code for a refusal of the batch itself, where there is one.
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            ApplyError::Decode(e) => Some(e.reason()),
+            ApplyError::Strict { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+}
+
+/// What applying a batch did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The new header, or `None` when no transaction was accepted (nothing was written).
+    pub header: Option<Header>,
+    /// One receipt per transaction, in batch order.
+    pub receipts: Vec<Receipt>,
+    /// Accepted transactions.
+    pub accepted: usize,
+    /// Moves of the accepted transactions.
+    pub moves: usize,
+    /// Whether the optimistic parallel apply sufficed.
+    pub fast_path: bool,
+    /// Time spent in each stage.
+    pub timings: Timings,
+}
+
+/// Seconds spent per stage of one batch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    /// Decode.
+    pub decode: f64,
+    /// Stateless stage (parallel).
+    pub stateless: f64,
+    /// Index apply (the critical path).
+    pub apply: f64,
+    /// Building records and committing to LMDB.
+    pub commit: f64,
+}
+
+/// What a version lookup finds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionState {
+    /// Live with this value.
+    Live(Value),
+    /// A genesis key that was never written: live, zero.
+    NeverWritten(Value),
+    /// Spent, or never created.
+    NotLive,
+}
+
+struct StoreCode<'a> {
+    store: &'a Store,
+    batch: HashMap<B256, &'a [u8]>,
+}
+
+impl CodeSource for StoreCode<'_> {
+    fn code(&self, hash: &B256) -> Option<Vec<u8>> {
+        if let Some(c) = self.batch.get(hash) {
+            return Some(c.to_vec());
+        }
+        self.store.code(&hash.0).ok().flatten()
+    }
+}
+
+/// The validator state.
+pub struct Validator {
+    store: Store,
+    index: Index,
+    lthash: LtHash,
+    head: Header,
+    chain_id: u64,
+    keys: KeyCache,
+    reexec: Box<dyn Reexec>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Validator {
+    /// Creates a validator in an empty directory from a genesis.
+    pub fn init(dir: &Path, genesis: &Genesis) -> Result<Validator, StoreError> {
+        if Store::exists(dir) {
+            return Err(StoreError::AlreadyInitialised(dir.display().to_string()));
+        }
+        let store = Store::open(dir, true)?;
+        let mut lthash = LtHash::IDENTITY;
+        let mut w = BatchWrite::default();
+        for (seq, (key, value)) in genesis.versions.iter().enumerate() {
+            lthash.add(&LtHash::of_version(&TxId::ZERO, key, value));
+            let mut rec = version_key_bytes(&TxId::ZERO, key).to_vec();
+            let mut buf = [0u8; 80];
+            rec.extend_from_slice(value_bytes(value, &mut buf));
+            w.created.push((seq as u64, rec));
+        }
+        w.code = genesis.code.iter().map(|(h, c)| (h.0, c.clone())).collect();
+        w.header = Header {
+            height: 0,
+            parent: B256::ZERO,
+            tx_root: merkle_empty_root(),
+            receipts_root: merkle_empty_root(),
+            state_hash: lthash.digest(),
+            time_ms: 0,
+        };
+        w.batch = encode(&Batch::default());
+        w.receipts = encode(&Vec::<Receipt>::new());
+        w.lthash = lthash;
+        store.commit(&w, genesis.chain_id)?;
+        drop(store);
+        Validator::open(dir)
+    }
+
+    /// Opens an initialised directory and rebuilds the index from the store.
+    pub fn open(dir: &Path) -> Result<Validator, StoreError> {
+        let store = Store::open(dir, false)?;
+        let height = store
+            .height()?
+            .ok_or_else(|| StoreError::NotInitialised(dir.display().to_string()))?;
+        let head = store
+            .header(height)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no header at height {height}")))?;
+        let lthash = store.lthash()?;
+        let chain_id = store.chain_id()?;
+        let index = rebuild_index(&store)?;
+        tracing::info!(height, entries = index.len(), "validator opened");
+        Ok(Validator {
+            store,
+            index,
+            lthash,
+            head,
+            chain_id,
+            keys: KeyCache::default(),
+            reexec: Box::new(StructureOnly),
+        })
+    }
+
+    /// Plugs in the re-execution step.
+    pub fn set_reexec(&mut self, r: Box<dyn Reexec>) {
+        self.reexec = r;
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+    /// The last header.
+    pub fn head(&self) -> &Header {
+        &self.head
+    }
+    /// The current state hash.
+    pub fn state_hash(&self) -> B256 {
+        self.lthash.digest()
+    }
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    /// Number of index entries (live versions and used markers).
+    pub fn index_len(&self) -> usize {
+        self.index.len()
+    }
+    /// The index (bench preload).
+    pub fn index_mut(&mut self) -> &mut Index {
+        &mut self.index
+    }
+
+    /// Looks up version `(intx, key)`.
+    pub fn version(&self, intx: &TxId, key: &Key) -> Result<VersionState, StoreError> {
+        let vk = version_key_bytes(intx, key);
+        match self.index.get(version_fp_bytes(&vk)) {
+            None if intx.is_zero() => Ok(VersionState::NeverWritten(Value::zero(key.mark))),
+            None => Ok(VersionState::NotLive),
+            Some(e) if e.value == USED => Ok(VersionState::NotLive),
+            Some(e) => {
+                let rec = self
+                    .store
+                    .created_at(e.loc)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no record at {}", e.loc)))?;
+                let r = split_record(&rec)
+                    .ok_or_else(|| StoreError::Corrupt(format!("short record at {}", e.loc)))?;
+                let v = mf_format::decode::<Value>(r.value, 80, "stored value")
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(VersionState::Live(v))
+            }
+        }
+    }
+
+    /// Decodes and applies a batch.
+    pub fn apply_bytes(&mut self, bytes: &[u8], mode: Mode) -> Result<Outcome, ApplyError> {
+        let t = Instant::now();
+        let batch = decode_batch(bytes)?;
+        let decode = t.elapsed().as_secs_f64();
+        let mut out = self.apply_batch(&batch, bytes, mode)?;
+        out.timings.decode = decode;
+        Ok(out)
+    }
+
+    /// Applies a decoded batch (`raw` is its encoding, stored as received).
+    pub fn apply_batch(
+        &mut self,
+        batch: &Batch,
+        raw: &[u8],
+        mode: Mode,
+    ) -> Result<Outcome, ApplyError> {
+        if batch.txs.is_empty() {
+            return Err(ApplyError::Empty);
+        }
+        let t0 = Instant::now();
+        let code = StoreCode {
+            store: &self.store,
+            batch: batch
+                .txs
+                .iter()
+                .flat_map(|t| t.body.created_code.iter())
+                .map(|c| (alloy_primitives::keccak256(c), c.as_slice()))
+                .collect(),
+        };
+        let prepared = prepare_batch(
+            &batch.txs,
+            self.chain_id,
+            &self.keys,
+            self.reexec.as_ref(),
+            &code,
+        );
+        let stateless = t0.elapsed().as_secs_f64();
+        self.apply_prepared(batch, raw, &prepared, mode, stateless)
+    }
+
+    /// Applies a batch whose stateless stage is done (the bench drives this directly).
+    pub fn apply_prepared(
+        &mut self,
+        batch: &Batch,
+        raw: &[u8],
+        prepared: &[Prepared],
+        mode: Mode,
+        stateless: f64,
+    ) -> Result<Outcome, ApplyError> {
+        let height = self.head.height + 1;
+        let t1 = Instant::now();
+        let mut create_base = 0u32;
+        let mut spend_base = 0u32;
+        let itxs: Vec<IndexTx> = prepared
+            .iter()
+            .map(|p| {
+                let t = IndexTx {
+                    stateless: p.stateless,
+                    id: p.id,
+                    ops: &p.ops,
+                    intx: &p.intx,
+                    create_base,
+                    spend_base,
+                };
+                create_base = create_base.wrapping_add(p.creates);
+                spend_base = spend_base.wrapping_add(p.spends);
+                t
+            })
+            .collect();
+        let mut applied = self.index.apply(height, &itxs);
+        let apply = t1.elapsed().as_secs_f64();
+
+        let receipts: Vec<Receipt> = prepared
+            .iter()
+            .zip(&applied.verdicts)
+            .map(|(p, v)| Receipt {
+                tx_id: p.id,
+                status: match v {
+                    Ok(()) => Status::Accepted,
+                    Err(r) => Status::Rejected(*r),
+                },
+                gas_used: if v.is_ok() { p.exec.gas_used } else { 0 },
+                logs: if v.is_ok() {
+                    p.exec.logs.clone()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        if mode == Mode::Strict
+            && let Some((index, reason)) = applied
+                .verdicts
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| v.err().map(|r| (i, r)))
+        {
+            self.index.rollback(&mut applied);
+            return Err(ApplyError::Strict {
+                index,
+                tx_id: prepared[index].id,
+                reason,
+                receipts,
+            });
+        }
+        let accepted = applied.verdicts.iter().filter(|v| v.is_ok()).count();
+        let moves: usize = batch
+            .txs
+            .iter()
+            .zip(&applied.verdicts)
+            .filter(|(_, v)| v.is_ok())
+            .map(|(t, _)| t.body.moves.len())
+            .sum();
+        if accepted == 0 {
+            self.index.rollback(&mut applied);
+            return Ok(Outcome {
+                header: None,
+                receipts,
+                accepted,
+                moves,
+                fast_path: applied.fast_path,
+                timings: Timings {
+                    stateless,
+                    apply,
+                    ..Timings::default()
+                },
+            });
+        }
+
+        let t2 = Instant::now();
+        let mut lthash = self.lthash.clone();
+        let (w, new_lthash) = match self.build_write(
+            height, batch, raw, prepared, &itxs, &applied, &receipts, lthash,
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                self.index.rollback(&mut applied);
+                return Err(e);
+            }
+        };
+        lthash = new_lthash;
+        if let Err(e) = self.store.commit(&w, self.chain_id) {
+            self.index.rollback(&mut applied);
+            return Err(e.into());
+        }
+        self.lthash = lthash;
+        self.head = w.header;
+        let commit = t2.elapsed().as_secs_f64();
+        Ok(Outcome {
+            header: Some(w.header),
+            receipts,
+            accepted,
+            moves,
+            fast_path: applied.fast_path,
+            timings: Timings {
+                decode: 0.0,
+                stateless,
+                apply,
+                commit,
+            },
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build_write(
+        &self,
+        height: u64,
+        batch: &Batch,
+        raw: &[u8],
+        prepared: &[Prepared],
+        itxs: &[IndexTx<'_>],
+        applied: &Applied,
+        receipts: &[Receipt],
+        mut lthash: LtHash,
+    ) -> Result<(BatchWrite, LtHash), ApplyError> {
+        let accepted: Vec<usize> = (0..prepared.len())
+            .filter(|i| applied.verdicts[*i].is_ok())
+            .collect();
+        // State hash: the deltas of accepted transactions (summed in parallel), minus the
+        // elements of stored genesis values that were spent.
+        let sum = accepted
+            .par_iter()
+            .fold(
+                || Box::new(LtHash::IDENTITY),
+                |mut acc, &i| {
+                    acc.add(&prepared[i].delta);
+                    acc
+                },
+            )
+            .reduce(
+                || Box::new(LtHash::IDENTITY),
+                |mut a, b| {
+                    a.add(&b);
+                    a
+                },
+            );
+        lthash.add(&sum);
+        for &(ti, oi) in &applied.explicit_genesis {
+            let p = &prepared[ti as usize];
+            if let Some((_, e)) = p.genesis_elems.iter().find(|(o, _)| *o == oi) {
+                lthash.sub(e);
+            }
+        }
+
+        let mut w = BatchWrite::default();
+        type Records = (Vec<(u64, Vec<u8>)>, Vec<(u64, [u8; 85])>);
+        let recs: Vec<Records> = accepted
+            .par_iter()
+            .map(|&i| {
+                let tx = &batch.txs[i];
+                let it = &itxs[i];
+                let p = &prepared[i];
+                let mut created = Vec::with_capacity(p.creates as usize);
+                let mut spent = Vec::with_capacity(p.spends as usize);
+                let mut c = 0u32;
+                let mut s = 0u32;
+                for m in &tx.body.moves {
+                    if m.kind != MoveKind::Consume {
+                        continue;
+                    }
+                    let key = m.key();
+                    spent.push((
+                        (height << 32) | u64::from(it.spend_base.wrapping_add(s)),
+                        version_key_bytes(&m.intx, &key),
+                    ));
+                    s += 1;
+                    let mut rec = version_key_bytes(&p.id, &key).to_vec();
+                    let mut buf = [0u8; 80];
+                    rec.extend_from_slice(value_bytes(&m.next, &mut buf));
+                    created.push((
+                        (height << 32) | u64::from(it.create_base.wrapping_add(c)),
+                        rec,
+                    ));
+                    c += 1;
+                }
+                (created, spent)
+            })
+            .collect();
+        for (c, s) in recs {
+            w.created.extend(c);
+            w.spent.extend(s);
+        }
+        for &i in &accepted {
+            for c in &batch.txs[i].body.created_code {
+                w.code.push((alloy_primitives::keccak256(c).0, c.clone()));
+            }
+        }
+        let ids: Vec<TxId> = accepted.iter().map(|&i| prepared[i].id).collect();
+        w.header = Header {
+            height,
+            parent: header_hash(&self.head),
+            tx_root: tx_root(&ids),
+            receipts_root: receipts_root(receipts),
+            state_hash: lthash.digest(),
+            time_ms: now_ms(),
+        };
+        w.batch = raw.to_vec();
+        w.receipts = encode(receipts);
+        w.lthash = lthash.clone();
+        Ok((w, lthash))
+    }
+
+    /// Recomputes the state hash from the stored live set and compares it with the stored
+    /// one. Returns `(recomputed, stored)`.
+    pub fn check(&self) -> Result<(B256, B256), StoreError> {
+        let fresh = recompute_lthash(&self.store)?;
+        Ok((fresh.digest(), self.store.lthash()?.digest()))
+    }
+}
+
+fn parse_vkey(vk: &[u8; 85]) -> Result<(TxId, Key), StoreError> {
+    let intx = TxId::from_slice(&vk[..32]);
+    let mark = Mark::try_from(vk[32]).map_err(StoreError::Corrupt)?;
+    let addr = mf_format::Address::from_slice(&vk[33..53]);
+    let slot = U256::from_be_slice(&vk[53..85]);
+    Ok((intx, Key { mark, addr, slot }))
+}
+
+/// Rebuilds the index: every created record, minus every spent one; spent genesis versions
+/// leave a used marker.
+pub fn rebuild_index(store: &Store) -> Result<Index, StoreError> {
+    let mut index = Index::new();
+    let (created, _, _, _) = store.counts()?;
+    index.reserve(created as usize);
+    store.scan_created(1 << 16, |chunk| {
+        let entries: Vec<_> = chunk
+            .par_iter()
+            .filter_map(|(loc, rec)| {
+                let r = split_record(rec)?;
+                Some((
+                    version_fp_bytes(r.vkey),
+                    Entry {
+                        value: value_fp_bytes(r.value),
+                        loc: *loc,
+                    },
+                ))
+            })
+            .collect();
+        index.par_extend(entries);
+    })?;
+    store.scan_spent(|loc, vk| {
+        let vfp = version_fp_bytes(vk);
+        if vk[..32] == [0u8; 32] {
+            index.insert(vfp, Entry { value: USED, loc });
+        } else {
+            index.remove(vfp);
+        }
+    })?;
+    Ok(index)
+}
+
+/// Recomputes the state hash from the store alone: live created records plus used markers.
+pub fn recompute_lthash(store: &Store) -> Result<LtHash, StoreError> {
+    let index = rebuild_index(store)?;
+    let mut total = LtHash::IDENTITY;
+    let mut err = None;
+    store.scan_created(1 << 14, |chunk| {
+        let part = chunk
+            .par_iter()
+            .filter_map(|(loc, rec)| {
+                let r = split_record(rec)?;
+                let e = index.get(version_fp_bytes(r.vkey))?;
+                if e.loc != *loc {
+                    return None;
+                }
+                let (intx, key) = parse_vkey(r.vkey).ok()?;
+                let v = mf_format::decode::<Value>(r.value, 80, "stored value").ok()?;
+                Some(LtHash::of_version(&intx, &key, &v))
+            })
+            .fold(
+                || Box::new(LtHash::IDENTITY),
+                |mut a, e| {
+                    a.add(&e);
+                    a
+                },
+            )
+            .reduce(
+                || Box::new(LtHash::IDENTITY),
+                |mut a, b| {
+                    a.add(&b);
+                    a
+                },
+            );
+        total.add(&part);
+    })?;
+    store.scan_spent(|loc, vk| {
+        if vk[..32] != [0u8; 32] {
+            return;
+        }
+        let vfp = version_fp_bytes(vk);
+        if index.get(vfp).map(|e| e.loc) == Some(loc) {
+            match parse_vkey(vk) {
+                Ok((_, key)) => total.add(&LtHash::of_used_marker(&key)),
+                Err(e) => err = Some(e),
+            }
+        }
+    })?;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
+}

@@ -1,0 +1,211 @@
+//! Genesis files in the Ethereum `alloc` style.
+//!
+//! ```json
+//! { "config": { "chainId": 1337 },
+//!   "alloc": { "0x00..01": { "balance": "0x3635c9adc5dea00000", "nonce": "0x0",
+//!                            "code": "0x6080...", "storage": { "0x0": "0x1" } } } }
+//! ```
+//! A top-level `"chainId"` is accepted too. Quantities are `0x` hex or decimal strings (or
+//! JSON numbers). Every account and every non-zero storage word becomes a genesis version
+//! (`intx = 0`).
+
+use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, Key, U256, Value};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Why a genesis file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// Not JSON of the expected shape.
+    #[error("genesis is not valid JSON of the alloc shape: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A field did not parse.
+    #[error("genesis field {field}: {msg}")]
+    Field {
+        /// Which field.
+        field: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// No chain id.
+    #[error("genesis has no chain id: add \"config\": {{\"chainId\": N}}")]
+    NoChainId,
+}
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    config: Option<Config>,
+    #[serde(default, rename = "chainId")]
+    chain_id: Option<serde_json::Value>,
+    #[serde(default)]
+    alloc: BTreeMap<String, Alloc>,
+}
+
+#[derive(Deserialize)]
+struct Config {
+    #[serde(default, rename = "chainId")]
+    chain_id: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Alloc {
+    #[serde(default)]
+    balance: Option<serde_json::Value>,
+    #[serde(default)]
+    nonce: Option<serde_json::Value>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    storage: BTreeMap<String, String>,
+}
+
+/// A parsed genesis.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Genesis {
+    /// The chain id.
+    pub chain_id: u64,
+    /// Versions, in key order.
+    pub versions: Vec<(Key, Value)>,
+    /// `(code hash, code)` of the contracts.
+    pub code: Vec<(B256, Vec<u8>)>,
+}
+
+fn quantity(field: &str, v: &serde_json::Value) -> Result<U256, GenesisError> {
+    let bad = |msg: String| GenesisError::Field {
+        field: field.to_string(),
+        msg,
+    };
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .map(U256::from)
+            .ok_or_else(|| bad(format!("{n} is not a non-negative integer"))),
+        serde_json::Value::String(s) => {
+            U256::from_str(s.trim()).map_err(|e| bad(format!("{s:?}: {e}")))
+        }
+        other => Err(bad(format!("expected a quantity, found {other}"))),
+    }
+}
+
+fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, GenesisError> {
+    alloy_primitives::hex::decode(s.trim()).map_err(|e| GenesisError::Field {
+        field: field.to_string(),
+        msg: format!("bad hex: {e}"),
+    })
+}
+
+impl Genesis {
+    /// Parses a genesis file's text.
+    pub fn parse(text: &str) -> Result<Genesis, GenesisError> {
+        let f: File = serde_json::from_str(text)?;
+        let chain = f
+            .config
+            .and_then(|c| c.chain_id)
+            .or(f.chain_id)
+            .ok_or(GenesisError::NoChainId)?;
+        let chain_id =
+            u64::try_from(quantity("chainId", &chain)?).map_err(|_| GenesisError::Field {
+                field: "chainId".into(),
+                msg: "does not fit in 64 bits".into(),
+            })?;
+        let mut versions = BTreeMap::new();
+        let mut code = BTreeMap::new();
+        for (a, acct) in &f.alloc {
+            let addr = Address::from_str(a.trim()).map_err(|e| GenesisError::Field {
+                field: format!("alloc.{a}"),
+                msg: format!("not an address: {e}"),
+            })?;
+            let balance = match &acct.balance {
+                Some(v) => quantity(&format!("alloc.{a}.balance"), v)?,
+                None => U256::ZERO,
+            };
+            let nonce = match &acct.nonce {
+                Some(v) => {
+                    u64::try_from(quantity(&format!("alloc.{a}.nonce"), v)?).map_err(|_| {
+                        GenesisError::Field {
+                            field: format!("alloc.{a}.nonce"),
+                            msg: "does not fit in 64 bits".into(),
+                        }
+                    })?
+                }
+                None => 0,
+            };
+            let code_hash = match &acct.code {
+                Some(c) => {
+                    let bytes = hex_bytes(&format!("alloc.{a}.code"), c)?;
+                    if bytes.is_empty() {
+                        EMPTY_CODE_HASH
+                    } else {
+                        let h = alloy_primitives::keccak256(&bytes);
+                        code.insert(h, bytes);
+                        h
+                    }
+                }
+                None => EMPTY_CODE_HASH,
+            };
+            let key = Key::account(addr);
+            if versions
+                .insert(
+                    key,
+                    Value::Account(Account {
+                        balance,
+                        nonce,
+                        code_hash,
+                    }),
+                )
+                .is_some()
+            {
+                return Err(GenesisError::Field {
+                    field: format!("alloc.{a}"),
+                    msg: "address listed twice".into(),
+                });
+            }
+            for (s, v) in &acct.storage {
+                let slot = quantity(&format!("alloc.{a}.storage"), &serde_json::json!(s))?;
+                let val = quantity(&format!("alloc.{a}.storage.{s}"), &serde_json::json!(v))?;
+                if !val.is_zero() {
+                    versions.insert(Key::storage(addr, slot), Value::Storage(val));
+                }
+            }
+        }
+        Ok(Genesis {
+            chain_id,
+            versions: versions.into_iter().collect(),
+            code: code.into_iter().collect(),
+        })
+    }
+
+    /// Renders a genesis back to alloc JSON (used by the sample generator).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut alloc = serde_json::Map::new();
+        let code: BTreeMap<B256, &Vec<u8>> = self.code.iter().map(|(h, c)| (*h, c)).collect();
+        for (k, v) in &self.versions {
+            let entry = alloc
+                .entry(format!("{:#x}", k.addr))
+                .or_insert_with(|| serde_json::json!({}));
+            match v {
+                Value::Account(a) => {
+                    entry["balance"] = serde_json::json!(format!("{:#x}", a.balance));
+                    entry["nonce"] = serde_json::json!(format!("{:#x}", a.nonce));
+                    if let Some(c) = code.get(&a.code_hash) {
+                        entry["code"] = serde_json::json!(format!(
+                            "0x{}",
+                            c.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                        ));
+                    }
+                }
+                Value::Storage(w) => {
+                    if entry.get("storage").is_none() {
+                        entry["storage"] = serde_json::json!({});
+                    }
+                    entry["storage"][format!("{:#x}", k.slot)] =
+                        serde_json::json!(format!("{w:#x}"));
+                }
+            }
+        }
+        serde_json::json!({ "config": { "chainId": self.chain_id }, "alloc": alloc })
+    }
+}

@@ -1,0 +1,427 @@
+//! The in-memory index of live versions: the critical path.
+//!
+//! Every live version is one entry `version fp -> (value fp, location)`, where the location
+//! names its full record in the store (`height << 32 | seq`). The index holds the whole live
+//! set, so checking a batch never reads the disk: the store is written append-only
+//! (see [`crate::store`]) and the index is rebuilt from it on start.
+//!
+//! The index is split into [`SHARDS`] hash maps by the top bits of the version fingerprint.
+//! A batch is applied optimistically in parallel: its operations are bucketed by shard, each
+//! shard replays its own operations in transaction order, and since every operation on one
+//! version lands in one shard, each shard sees exactly the history the sequential order
+//! would give it. When every operation succeeds (the common case) the batch is done. When
+//! any fails, every shard is rolled back and the batch is re-run sequentially, transaction
+//! by transaction, which gives the exact verdicts and the filter-mode cascade.
+
+use crate::fp::{USED, ValueFp, VersionFp};
+use hashbrown::{HashMap, HashSet};
+use mf_format::{Reason, TxId};
+use rayon::prelude::*;
+
+/// Number of shards (a power of two).
+pub const SHARDS: usize = 256;
+
+/// What the index knows of a live version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Fingerprint of the value ([`USED`] for a spent genesis key).
+    pub value: ValueFp,
+    /// Where the full record is: `height << 32 | seq` in the store's `created` table (or, for
+    /// a used marker, in the `spent` table).
+    pub loc: u64,
+}
+
+/// What an operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// Spend a version written by a transaction.
+    Spend,
+    /// Spend a genesis version (`intx = 0`): stored, or never written and zero.
+    SpendGenesis,
+    /// Read a version without spending it.
+    Ref,
+    /// Read a genesis version.
+    RefGenesis,
+    /// Create the version `(this tx, key)`.
+    Create,
+}
+
+/// One operation on the index.
+#[derive(Clone, Copy, Debug)]
+pub struct Op {
+    /// The version.
+    pub vfp: VersionFp,
+    /// The declared value (`prev` for spends and references, `next` for creations).
+    pub value: ValueFp,
+    /// What to do.
+    pub kind: OpKind,
+    /// For genesis operations: the declared `prev` is the zero value of its mark, so a
+    /// never-written key satisfies it.
+    pub genesis_zero: bool,
+    /// Sequence number of the record this op writes, relative to its transaction's base
+    /// (creations count in `created`, spends in `spent`).
+    pub seq: u32,
+}
+
+impl Op {
+    fn is_read_phase(&self) -> bool {
+        !matches!(self.kind, OpKind::Create)
+    }
+}
+
+/// A transaction as the index sees it.
+#[derive(Clone, Debug)]
+pub struct IndexTx<'a> {
+    /// Stateless verdict: a transaction that failed it is rejected without touching the index.
+    pub stateless: Result<(), Reason>,
+    /// The transaction's id.
+    pub id: TxId,
+    /// Operations: one read-phase op per move, in move order, then one creation per consume.
+    pub ops: &'a [Op],
+    /// `intx` of each move (same order as the read-phase ops), for the cascade reason.
+    pub intx: &'a [TxId],
+    /// First `created` sequence number of this transaction.
+    pub create_base: u32,
+    /// First `spent` sequence number of this transaction.
+    pub spend_base: u32,
+}
+
+/// A genesis spend that removed an explicitly stored value (its element leaves the state
+/// hash): `(tx index, op index)`.
+pub type ExplicitGenesis = (u32, u32);
+
+/// Result of applying a batch to the index.
+#[derive(Debug)]
+pub struct Applied {
+    /// Verdict per transaction.
+    pub verdicts: Vec<Result<(), Reason>>,
+    /// Genesis spends that found a stored value.
+    pub explicit_genesis: Vec<ExplicitGenesis>,
+    /// Whether the optimistic parallel pass sufficed.
+    pub fast_path: bool,
+    undo: Vec<Vec<(VersionFp, Option<Entry>)>>,
+}
+
+impl Applied {
+    /// True when every transaction was accepted.
+    pub fn all_accepted(&self) -> bool {
+        self.verdicts.iter().all(|v| v.is_ok())
+    }
+}
+
+type Map = HashMap<VersionFp, Entry>;
+
+/// The sharded index.
+pub struct Index {
+    shards: Vec<Map>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index::new()
+    }
+}
+
+#[inline]
+fn shard_of(vfp: VersionFp) -> usize {
+    (vfp >> 120) as usize & (SHARDS - 1)
+}
+
+#[inline]
+fn loc(height: u64, base: u32, seq: u32) -> u64 {
+    (height << 32) | u64::from(base.wrapping_add(seq))
+}
+
+/// Outcome of checking one read-phase op against current contents.
+#[inline]
+fn check_read(op: &Op, cur: Option<&Entry>) -> Result<bool, Reason> {
+    // Ok(true): the entry is stored explicitly (matters for genesis spends).
+    match op.kind {
+        OpKind::Spend | OpKind::Ref => match cur {
+            Some(e) if e.value == op.value => Ok(true),
+            Some(_) => Err(Reason::PrevMismatch),
+            None => Err(Reason::VersionNotLive),
+        },
+        OpKind::SpendGenesis | OpKind::RefGenesis => match cur {
+            Some(e) if e.value == USED => Err(Reason::VersionNotLive),
+            Some(e) if e.value == op.value => Ok(true),
+            Some(_) => Err(Reason::PrevMismatch),
+            None if op.genesis_zero => Ok(false),
+            None => Err(Reason::PrevMismatch),
+        },
+        OpKind::Create => Ok(false),
+    }
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new() -> Index {
+        Index {
+            shards: (0..SHARDS).map(|_| Map::default()).collect(),
+        }
+    }
+
+    /// Number of entries (live versions plus used markers).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.len()).sum()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Looks a version up.
+    pub fn get(&self, vfp: VersionFp) -> Option<Entry> {
+        self.shards[shard_of(vfp)].get(&vfp).copied()
+    }
+
+    /// Inserts an entry (loading from the store).
+    pub fn insert(&mut self, vfp: VersionFp, e: Entry) {
+        self.shards[shard_of(vfp)].insert(vfp, e);
+    }
+
+    /// Removes an entry (loading from the store).
+    pub fn remove(&mut self, vfp: VersionFp) -> Option<Entry> {
+        self.shards[shard_of(vfp)].remove(&vfp)
+    }
+
+    /// Reserves room for `n` more entries in total, spread over the shards.
+    pub fn reserve(&mut self, n: usize) {
+        let per = n / SHARDS + 1;
+        for s in &mut self.shards {
+            s.reserve(per);
+        }
+    }
+
+    /// Bulk insert from many threads: entries are bucketed by shard and each shard is filled
+    /// by one thread.
+    pub fn par_extend(&mut self, entries: Vec<(VersionFp, Entry)>) {
+        let mut buckets: Vec<Vec<(VersionFp, Entry)>> = vec![Vec::new(); SHARDS];
+        for (v, e) in entries {
+            buckets[shard_of(v)].push((v, e));
+        }
+        self.shards
+            .par_iter_mut()
+            .zip(buckets.into_par_iter())
+            .for_each(|(m, b)| m.extend(b));
+    }
+
+    /// Iterates over all entries (unordered).
+    pub fn iter(&self) -> impl Iterator<Item = (&VersionFp, &Entry)> {
+        self.shards.iter().flat_map(|s| s.iter())
+    }
+
+    /// Applies a batch at `height`. On return the index holds the state after the accepted
+    /// transactions; [`Index::rollback`] undoes it (strict-mode rejection or a failed commit).
+    pub fn apply(&mut self, height: u64, txs: &[IndexTx<'_>]) -> Applied {
+        if txs.iter().all(|t| t.stateless.is_ok())
+            && let Some(applied) = self.apply_parallel(height, txs)
+        {
+            return applied;
+        }
+        self.apply_sequential(height, txs)
+    }
+
+    fn apply_parallel(&mut self, height: u64, txs: &[IndexTx<'_>]) -> Option<Applied> {
+        // Bucket (tx index, op index) by shard, in transaction order.
+        const CHUNK: usize = 512;
+        let buckets: Vec<Vec<Vec<(u32, u32)>>> = txs
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(ci, chunk)| {
+                let mut per: Vec<Vec<(u32, u32)>> = vec![Vec::new(); SHARDS];
+                for (j, tx) in chunk.iter().enumerate() {
+                    let ti = (ci * CHUNK + j) as u32;
+                    for (oi, op) in tx.ops.iter().enumerate() {
+                        per[shard_of(op.vfp)].push((ti, oi as u32));
+                    }
+                }
+                per
+            })
+            .collect();
+
+        struct ShardOut {
+            failed: bool,
+            explicit: Vec<ExplicitGenesis>,
+            undo: Vec<(VersionFp, Option<Entry>)>,
+        }
+        let outs: Vec<ShardOut> = self
+            .shards
+            .par_iter_mut()
+            .enumerate()
+            .map(|(s, map)| {
+                let mut out = ShardOut {
+                    failed: false,
+                    explicit: Vec::new(),
+                    undo: Vec::new(),
+                };
+                'all: for chunk in &buckets {
+                    for &(ti, oi) in &chunk[s] {
+                        let tx = &txs[ti as usize];
+                        let op = &tx.ops[oi as usize];
+                        if op.is_read_phase() {
+                            match check_read(op, map.get(&op.vfp)) {
+                                Err(_) => {
+                                    out.failed = true;
+                                    break 'all;
+                                }
+                                Ok(explicit) => {
+                                    if op.kind == OpKind::SpendGenesis && explicit {
+                                        out.explicit.push((ti, oi));
+                                    }
+                                }
+                            }
+                            match op.kind {
+                                OpKind::Spend => {
+                                    let old = map.remove(&op.vfp);
+                                    out.undo.push((op.vfp, old));
+                                }
+                                OpKind::SpendGenesis => {
+                                    let e = Entry {
+                                        value: USED,
+                                        loc: loc(height, tx.spend_base, op.seq),
+                                    };
+                                    let old = map.insert(op.vfp, e);
+                                    out.undo.push((op.vfp, old));
+                                }
+                                _ => {}
+                            }
+                        } else {
+                            let e = Entry {
+                                value: op.value,
+                                loc: loc(height, tx.create_base, op.seq),
+                            };
+                            let old = map.insert(op.vfp, e);
+                            out.undo.push((op.vfp, old));
+                            if old.is_some() {
+                                out.failed = true;
+                                break 'all;
+                            }
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+
+        let mut undo = Vec::with_capacity(SHARDS);
+        let mut explicit = Vec::new();
+        let mut failed = false;
+        for o in outs {
+            failed |= o.failed;
+            explicit.extend(o.explicit);
+            undo.push(o.undo);
+        }
+        let mut applied = Applied {
+            verdicts: vec![Ok(()); txs.len()],
+            explicit_genesis: explicit,
+            fast_path: true,
+            undo,
+        };
+        if failed {
+            self.rollback(&mut applied);
+            return None;
+        }
+        applied.explicit_genesis.sort_unstable();
+        Some(applied)
+    }
+
+    fn apply_sequential(&mut self, height: u64, txs: &[IndexTx<'_>]) -> Applied {
+        let mut applied = Applied {
+            verdicts: Vec::with_capacity(txs.len()),
+            explicit_genesis: Vec::new(),
+            fast_path: false,
+            undo: vec![Vec::new(); SHARDS],
+        };
+        let mut rejected: HashSet<TxId> = HashSet::new();
+        let mut spent_here: HashSet<VersionFp> = HashSet::new();
+        let mut explicit_tx: Vec<ExplicitGenesis> = Vec::new();
+        for (ti, tx) in txs.iter().enumerate() {
+            let verdict = tx.stateless.and_then(|()| {
+                explicit_tx.clear();
+                for (oi, op) in tx.ops.iter().enumerate() {
+                    let cur = self.shards[shard_of(op.vfp)].get(&op.vfp);
+                    if op.is_read_phase() {
+                        match check_read(op, cur) {
+                            Ok(explicit) => {
+                                if op.kind == OpKind::SpendGenesis && explicit {
+                                    explicit_tx.push((ti as u32, oi as u32));
+                                }
+                            }
+                            Err(r) => {
+                                let intx = tx.intx.get(oi).copied().unwrap_or_default();
+                                return Err(if rejected.contains(&intx) {
+                                    Reason::DependsOnRejected
+                                } else if spent_here.contains(&op.vfp) {
+                                    Reason::DoubleUseInBatch
+                                } else {
+                                    r
+                                });
+                            }
+                        }
+                    } else if cur.is_some() {
+                        return Err(Reason::DuplicateTransaction);
+                    }
+                }
+                Ok(())
+            });
+            if verdict.is_ok() {
+                applied.explicit_genesis.extend_from_slice(&explicit_tx);
+                for op in tx.ops {
+                    let s = shard_of(op.vfp);
+                    let map = &mut self.shards[s];
+                    let old = match op.kind {
+                        OpKind::Spend => {
+                            spent_here.insert(op.vfp);
+                            map.remove(&op.vfp)
+                        }
+                        OpKind::SpendGenesis => {
+                            spent_here.insert(op.vfp);
+                            map.insert(
+                                op.vfp,
+                                Entry {
+                                    value: USED,
+                                    loc: loc(height, tx.spend_base, op.seq),
+                                },
+                            )
+                        }
+                        OpKind::Create => map.insert(
+                            op.vfp,
+                            Entry {
+                                value: op.value,
+                                loc: loc(height, tx.create_base, op.seq),
+                            },
+                        ),
+                        OpKind::Ref | OpKind::RefGenesis => continue,
+                    };
+                    applied.undo[s].push((op.vfp, old));
+                }
+            } else {
+                rejected.insert(tx.id);
+            }
+            applied.verdicts.push(verdict);
+        }
+        applied
+    }
+
+    /// Undoes an application (in reverse order, shard by shard).
+    pub fn rollback(&mut self, applied: &mut Applied) {
+        let undo = std::mem::take(&mut applied.undo);
+        self.shards
+            .par_iter_mut()
+            .zip(undo.into_par_iter())
+            .for_each(|(map, log)| {
+                for (vfp, old) in log.into_iter().rev() {
+                    match old {
+                        Some(e) => {
+                            map.insert(vfp, e);
+                        }
+                        None => {
+                            map.remove(&vfp);
+                        }
+                    }
+                }
+            });
+    }
+}

@@ -1,0 +1,299 @@
+//! The stateless stage: everything about a transaction that does not depend on the order of
+//! the batch, done for all transactions in parallel (rayon).
+//!
+//! Per transaction: the id, the structural checks, the signatures (verified in batches of
+//! [`SIG_CHUNK`] across transactions, so one bad signature costs a re-check of its chunk
+//! only), the re-execution step ([`Reexec`], pluggable: the EVM check plugs in here), and the
+//! preparation for the critical path: fingerprints of every version and value the
+//! transaction uses, and its contribution to the state hash, computed from the declared
+//! values (which the critical path then proves are the stored ones).
+
+use crate::fp::{value_fp, version_fp};
+use crate::index::{Op, OpKind};
+use mf_format::{
+    B256, GENESIS_INTX, Log, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction, TxId,
+    Value, check_structure, signing_digest, tx_id, verify_batch,
+};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+/// Signatures per batch verification.
+pub const SIG_CHUNK: usize = 256;
+
+/// What re-execution reports for an accepted call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Gas used.
+    pub gas_used: u64,
+    /// Logs emitted.
+    pub logs: Vec<Log>,
+}
+
+/// Code by hash, for re-execution: the validator's code store plus code created in the batch.
+pub trait CodeSource: Sync {
+    /// The runtime code with this keccak-256 hash.
+    fn code(&self, hash: &B256) -> Option<Vec<u8>>;
+}
+
+/// The re-execution step of stateless validity (DESIGN.md §3). Implementations must be
+/// deterministic and must not read anything but the transaction and `code`.
+pub trait Reexec: Send + Sync {
+    /// Re-executes `tx` against only its declared `prev` values.
+    fn reexec(
+        &self,
+        tx: &Transaction,
+        id: &TxId,
+        code: &dyn CodeSource,
+    ) -> Result<ExecOutput, Reason>;
+}
+
+/// No re-execution: structure and signatures only. Used until an EVM re-executor is plugged
+/// in (the movegen crate provides one).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StructureOnly;
+
+impl Reexec for StructureOnly {
+    fn reexec(&self, _: &Transaction, _: &TxId, _: &dyn CodeSource) -> Result<ExecOutput, Reason> {
+        Ok(ExecOutput::default())
+    }
+}
+
+/// Parsed public keys, shared across batches (parsing costs a point decompression).
+#[derive(Default)]
+pub struct KeyCache {
+    map: RwLock<HashMap<[u8; 32], PublicKey>>,
+}
+
+/// Most keys kept; the cache is cleared when it grows past this.
+const KEY_CACHE_MAX: usize = 1 << 20;
+
+impl KeyCache {
+    fn resolve(&self, keys: &[[u8; 32]]) -> HashMap<[u8; 32], Result<PublicKey, Reason>> {
+        let mut out = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        if let Ok(m) = self.map.read() {
+            for k in keys {
+                match m.get(k) {
+                    Some(pk) => {
+                        out.insert(*k, Ok(*pk));
+                    }
+                    None => missing.push(*k),
+                }
+            }
+        } else {
+            missing.extend_from_slice(keys);
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let parsed: Vec<([u8; 32], Result<PublicKey, Reason>)> = missing
+            .par_iter()
+            .map(|k| (*k, PublicKey::parse(k)))
+            .collect();
+        if let Ok(mut m) = self.map.write() {
+            if m.len() + parsed.len() > KEY_CACHE_MAX {
+                m.clear();
+            }
+            for (k, r) in &parsed {
+                if let Ok(pk) = r {
+                    m.insert(*k, *pk);
+                }
+            }
+        }
+        out.extend(parsed);
+        out
+    }
+}
+
+/// A transaction after the stateless stage.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Its id.
+    pub id: TxId,
+    /// The stateless verdict.
+    pub stateless: Result<(), Reason>,
+    /// Index operations (empty when the stateless stage failed).
+    pub ops: Vec<Op>,
+    /// `intx` of each move.
+    pub intx: Vec<TxId>,
+    /// Number of versions it creates.
+    pub creates: u32,
+    /// Number of versions it spends.
+    pub spends: u32,
+    /// Its state-hash contribution, assuming no genesis spend found a stored value.
+    pub delta: Box<LtHash>,
+    /// `(op index, element)` of genesis spends: subtracted when the value was stored.
+    pub genesis_elems: Vec<(u32, Box<LtHash>)>,
+    /// Re-execution output.
+    pub exec: ExecOutput,
+}
+
+impl Prepared {
+    fn rejected(id: TxId, r: Reason) -> Prepared {
+        Prepared {
+            id,
+            stateless: Err(r),
+            ops: Vec::new(),
+            intx: Vec::new(),
+            creates: 0,
+            spends: 0,
+            delta: Box::new(LtHash::IDENTITY),
+            genesis_elems: Vec::new(),
+            exec: ExecOutput::default(),
+        }
+    }
+}
+
+/// Runs the stateless stage over a batch.
+pub fn prepare_batch(
+    txs: &[Transaction],
+    chain_id: u64,
+    keys: &KeyCache,
+    reexec: &dyn Reexec,
+    code: &dyn CodeSource,
+) -> Vec<Prepared> {
+    // 1. ids, structure, digests.
+    let first: Vec<(TxId, Result<B256, Reason>)> = txs
+        .par_iter()
+        .map(|tx| {
+            let id = tx_id(&tx.body);
+            let r = check_structure(tx, chain_id).map(|()| signing_digest(&tx.body));
+            (id, r)
+        })
+        .collect();
+
+    // 2. keys.
+    let wanted: Vec<[u8; 32]> = txs
+        .iter()
+        .zip(&first)
+        .filter(|(_, (_, r))| r.is_ok())
+        .flat_map(|(tx, _)| tx.auths.iter().map(|a| a.public_key))
+        .collect();
+    let parsed = keys.resolve(&wanted);
+
+    // 3. signatures, in chunks across transactions.
+    let mut verdict: Vec<Result<(), Reason>> = first.iter().map(|(_, r)| r.map(|_| ())).collect();
+    let mut items: Vec<(usize, PublicKey, usize)> = Vec::new(); // (tx, key, auth index)
+    for (ti, tx) in txs.iter().enumerate() {
+        if verdict[ti].is_err() {
+            continue;
+        }
+        // Same order as `mf_format::verify_tx_signatures`: per authorisation, a repeated key
+        // first, then an invalid one.
+        for (ai, a) in tx.auths.iter().enumerate() {
+            if tx.auths[..ai].iter().any(|b| b.public_key == a.public_key) {
+                verdict[ti] = Err(Reason::DuplicateSigner);
+                break;
+            }
+            match parsed.get(&a.public_key) {
+                Some(Ok(pk)) => items.push((ti, *pk, ai)),
+                _ => {
+                    verdict[ti] = Err(Reason::InvalidPublicKey);
+                    break;
+                }
+            }
+        }
+    }
+    items.retain(|(ti, _, _)| verdict[*ti].is_ok());
+    let bad: Vec<usize> = items
+        .par_chunks(SIG_CHUNK)
+        .flat_map_iter(|chunk| {
+            let checks: Vec<SigCheck> = chunk
+                .iter()
+                .map(|(ti, pk, ai)| SigCheck {
+                    key: pk,
+                    message: first[*ti].1.as_ref().map(|d| d.as_slice()).unwrap_or(&[]),
+                    signature: &txs[*ti].auths[*ai].signature,
+                })
+                .collect();
+            verify_batch(&checks)
+                .into_iter()
+                .map(|i| chunk[i].0)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for ti in bad {
+        verdict[ti] = Err(Reason::BadSignature);
+    }
+
+    // 4. re-execution and critical-path preparation.
+    txs.par_iter()
+        .zip(first.par_iter())
+        .zip(verdict.into_par_iter())
+        .map(|((tx, (id, _)), v)| match v {
+            Err(r) => Prepared::rejected(*id, r),
+            Ok(()) => match reexec.reexec(tx, id, code) {
+                Err(r) => Prepared::rejected(*id, r),
+                Ok(exec) => prepare_ops(tx, *id, exec),
+            },
+        })
+        .collect()
+}
+
+fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
+    let moves = &tx.body.moves;
+    let mut ops = Vec::with_capacity(moves.len() * 2);
+    let mut intx = Vec::with_capacity(moves.len());
+    let mut delta = Box::new(LtHash::IDENTITY);
+    let mut genesis_elems = Vec::new();
+    let mut spends = 0u32;
+    for m in moves {
+        let key = m.key();
+        let genesis = m.intx == GENESIS_INTX;
+        let kind = match (m.kind, genesis) {
+            (MoveKind::Consume, false) => OpKind::Spend,
+            (MoveKind::Consume, true) => OpKind::SpendGenesis,
+            (MoveKind::Reference, false) => OpKind::Ref,
+            (MoveKind::Reference, true) => OpKind::RefGenesis,
+        };
+        let seq = if m.kind == MoveKind::Consume {
+            spends += 1;
+            spends - 1
+        } else {
+            0
+        };
+        ops.push(Op {
+            vfp: version_fp(&m.intx, &key),
+            value: value_fp(&m.prev),
+            kind,
+            genesis_zero: m.prev == Value::zero(m.mark),
+            seq,
+        });
+        intx.push(m.intx);
+        if m.kind == MoveKind::Consume {
+            if genesis {
+                delta.add(&LtHash::of_used_marker(&key));
+                genesis_elems.push((
+                    (ops.len() - 1) as u32,
+                    Box::new(LtHash::of_version(&m.intx, &key, &m.prev)),
+                ));
+            } else {
+                delta.sub(&LtHash::of_version(&m.intx, &key, &m.prev));
+            }
+        }
+    }
+    let mut creates = 0u32;
+    for m in moves.iter().filter(|m| m.kind == MoveKind::Consume) {
+        let key = m.key();
+        ops.push(Op {
+            vfp: version_fp(&id, &key),
+            value: value_fp(&m.next),
+            kind: OpKind::Create,
+            genesis_zero: false,
+            seq: creates,
+        });
+        creates += 1;
+        delta.add(&LtHash::of_version(&id, &key, &m.next));
+    }
+    Prepared {
+        id,
+        stateless: Ok(()),
+        ops,
+        intx,
+        creates,
+        spends,
+        delta,
+        genesis_elems,
+        exec,
+    }
+}
