@@ -1,7 +1,6 @@
 //! Ids and digests: transaction ids, header hashes, merkle roots. Every hash is blake3 in
 //! key-derivation mode with its own context string, so no two kinds of digest can collide.
 
-use crate::codec::encode_into;
 use crate::types::{Header, Receipt, TxBody, TxId};
 use alloy_primitives::B256;
 
@@ -30,8 +29,8 @@ fn finish(h: &blake3::Hasher) -> B256 {
 /// The id of a transaction with this body: blake3 (context [`domain::TX_ID`]) of the body's
 /// canonical encoding. Authorisations are not covered, so signing cannot change the id.
 pub fn tx_id(body: &TxBody) -> TxId {
-    let mut buf = Vec::with_capacity(256 + body.moves.len() * 180);
-    encode_into(body, &mut buf);
+    let mut buf = Vec::with_capacity(256 + body.moves.len() * 233);
+    crate::fast::put_body(&mut buf, body);
     tx_id_of_encoded_body(&buf)
 }
 
@@ -49,7 +48,8 @@ pub fn header_hash(header: &Header) -> B256 {
     finish(&h)
 }
 
-fn merkle_leaf(item: &[u8]) -> B256 {
+/// The leaf hash of one item (blake3, context [`domain::MERKLE`], prefix byte 0).
+pub fn merkle_leaf(item: &[u8]) -> B256 {
     let mut h = blake3::Hasher::new_derive_key(domain::MERKLE);
     h.update(&[0u8]);
     h.update(item);
@@ -71,10 +71,10 @@ pub fn merkle_empty_root() -> B256 {
     finish(&h)
 }
 
-/// Merkle root over leaf hashes already computed with the leaf rule. Pairs are hashed left to
-/// right; an odd last node is carried up unchanged (never paired with itself, so no two lists
-/// share a root by duplication).
-fn merkle_root_of_leaves(mut level: Vec<B256>) -> B256 {
+/// Merkle root over leaf hashes already computed with [`merkle_leaf`] (callers may compute
+/// them in parallel). Pairs are hashed left to right; an odd last node is carried up
+/// unchanged (never paired with itself, so no two lists share a root by duplication).
+pub fn merkle_root_of_leaves(mut level: Vec<B256>) -> B256 {
     if level.is_empty() {
         return merkle_empty_root();
     }
@@ -105,7 +105,7 @@ pub fn receipts_root(receipts: &[Receipt]) -> B256 {
             .iter()
             .map(|r| {
                 buf.clear();
-                encode_into(r, &mut buf);
+                crate::fast::put_receipt(&mut buf, r);
                 merkle_leaf(&buf)
             })
             .collect(),

@@ -51,6 +51,7 @@
 
 pub mod check;
 pub mod codec;
+pub mod fast;
 pub mod hash;
 pub mod limits;
 pub mod lthash;

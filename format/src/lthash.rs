@@ -43,7 +43,7 @@ impl LtHash {
         buf.push(key.mark.byte());
         buf.extend_from_slice(key.addr.as_slice());
         buf.extend_from_slice(&key.slot.to_be_bytes::<32>());
-        crate::codec::encode_into(value, &mut buf);
+        crate::fast::put_value(&mut buf, value);
         Self::of_input(&buf)
     }
 

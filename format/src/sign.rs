@@ -82,10 +82,10 @@ fn put_move_signed_fields(h: &mut blake3::Hasher, m: &Move, buf: &mut Vec<u8>) {
         buf.extend_from_slice(m.intx.as_slice());
     }
     if m.mask.prev() {
-        crate::codec::encode_into(&m.prev, buf);
+        crate::fast::put_value(buf, &m.prev);
     }
     if m.mask.next() {
-        crate::codec::encode_into(&m.next, buf);
+        crate::fast::put_value(buf, &m.next);
     }
     h.update(buf);
 }
@@ -99,8 +99,8 @@ pub fn signing_digest(body: &TxBody) -> B256 {
     let mut h = blake3::Hasher::new_derive_key(domain::SIGNING);
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(&body.chain_id.to_le_bytes());
-    crate::codec::encode_into(&body.call, &mut buf);
-    crate::codec::encode_into(&body.context, &mut buf);
+    crate::fast::put_call(&mut buf, &body.call);
+    crate::fast::put_context(&mut buf, &body.context);
     buf.push(u8::from(body.open));
     let signed = body.moves.iter().filter(|m| m.mask.is_signed()).count() as u64;
     buf.extend_from_slice(&signed.to_le_bytes());

@@ -275,6 +275,30 @@ proptest! {
     }
 
     #[test]
+    fn fast_writers_match_serde((tx, _) in signed_tx(), gas in any::<u64>(), code in 0u16..200) {
+        let mut out = Vec::new();
+        fast::put_tx(&mut out, &tx);
+        prop_assert_eq!(&out, &encode(&tx));
+        let mut out = Vec::new();
+        fast::put_body(&mut out, &tx.body);
+        prop_assert_eq!(&out, &encode(&tx.body));
+        let status = Reason::from_code(code).map(Status::Rejected).unwrap_or(Status::Accepted);
+        let receipts = vec![Receipt {
+            tx_id: tx_id(&tx.body),
+            status,
+            gas_used: gas,
+            logs: vec![Log {
+                address: tx.body.call.from,
+                topics: vec![B256::repeat_byte(code as u8); (code % 5) as usize],
+                data: tx.body.call.input.clone(),
+            }],
+        }];
+        let mut out = Vec::new();
+        fast::put_receipts(&mut out, &receipts);
+        prop_assert_eq!(&out, &encode(&receipts));
+    }
+
+    #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = decode_tx(&bytes);
         let _ = decode_batch(&bytes);

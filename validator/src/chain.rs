@@ -2,18 +2,23 @@
 //! batches. Code that checks batches does not know whether an entry came from genesis, an
 //! earlier batch or this one; the flush boundary is the LMDB commit of each batch.
 
-use crate::fp::{USED, value_bytes, value_fp_bytes, version_fp_bytes, version_key_bytes};
+use crate::fp::{
+    USED, ValueFp, VersionFp, value_bytes, value_fp_bytes, version_fp_bytes, version_key_bytes,
+};
 use crate::genesis::Genesis;
-use crate::index::{Applied, Entry, Index, IndexTx};
+use crate::index::{Applied, Entry, Index, IndexTx, loc, split_loc};
 use crate::prepare::{CodeSource, KeyCache, Prepared, Reexec, StructureOnly, prepare_batch};
 use crate::store::{BatchWrite, Store, StoreError, split_record};
 use mf_format::{
     B256, Batch, FormatError, Header, Key, LtHash, Mark, MoveKind, Reason, Receipt, Status, TxId,
-    U256, Value, decode_batch, encode, header_hash, merkle_empty_root, receipts_root, tx_root,
+    U256, Value, decode_batch, encode,
+    hash::{merkle_leaf, merkle_root_of_leaves},
+    header_hash, merkle_empty_root,
 };
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// How a batch treats an invalid transaction.
@@ -101,6 +106,8 @@ pub struct Timings {
     pub apply: f64,
     /// Building records and committing to LMDB.
     pub commit: f64,
+    /// Of `commit`, the LMDB write transaction and its sync.
+    pub lmdb: f64,
 }
 
 /// What a version lookup finds.
@@ -130,7 +137,7 @@ impl CodeSource for StoreCode<'_> {
 
 /// The validator state.
 pub struct Validator {
-    store: Store,
+    store: Arc<Store>,
     index: Index,
     lthash: LtHash,
     head: Header,
@@ -152,6 +159,12 @@ impl Validator {
         if Store::exists(dir) {
             return Err(StoreError::AlreadyInitialised(dir.display().to_string()));
         }
+        if genesis.versions.len() as u64 >= 1 << 27 {
+            return Err(StoreError::Corrupt(format!(
+                "genesis has {} versions; at most 2^27 fit the location scheme",
+                genesis.versions.len()
+            )));
+        }
         let store = Store::open(dir, true)?;
         let mut lthash = LtHash::IDENTITY;
         let mut w = BatchWrite::default();
@@ -160,7 +173,7 @@ impl Validator {
             let mut rec = version_key_bytes(&TxId::ZERO, key).to_vec();
             let mut buf = [0u8; 80];
             rec.extend_from_slice(value_bytes(value, &mut buf));
-            w.created.push((seq as u64, rec));
+            w.genesis.push((seq as u64, rec));
         }
         w.code = genesis.code.iter().map(|(h, c)| (h.0, c.clone())).collect();
         w.header = Header {
@@ -171,7 +184,6 @@ impl Validator {
             state_hash: lthash.digest(),
             time_ms: 0,
         };
-        w.batch = encode(&Batch::default());
         w.receipts = encode(&Vec::<Receipt>::new());
         w.lthash = lthash;
         store.commit(&w, genesis.chain_id)?;
@@ -193,7 +205,7 @@ impl Validator {
         let index = rebuild_index(&store)?;
         tracing::info!(height, entries = index.len(), "validator opened");
         Ok(Validator {
-            store,
+            store: Arc::new(store),
             index,
             lthash,
             head,
@@ -224,6 +236,11 @@ impl Validator {
     pub fn store(&self) -> &Store {
         &self.store
     }
+    /// A shared handle on the store, for readers on other threads (LMDB readers do not block
+    /// the writer).
+    pub fn store_handle(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
     /// Number of index entries (live versions and used markers).
     pub fn index_len(&self) -> usize {
         self.index.len()
@@ -240,17 +257,7 @@ impl Validator {
             None if intx.is_zero() => Ok(VersionState::NeverWritten(Value::zero(key.mark))),
             None => Ok(VersionState::NotLive),
             Some(e) if e.value == USED => Ok(VersionState::NotLive),
-            Some(e) => {
-                let rec = self
-                    .store
-                    .created_at(e.loc)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("no record at {}", e.loc)))?;
-                let r = split_record(&rec)
-                    .ok_or_else(|| StoreError::Corrupt(format!("short record at {}", e.loc)))?;
-                let v = mf_format::decode::<Value>(r.value, 80, "stored value")
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(VersionState::Live(v))
-            }
+            Some(e) => value_at(&self.store, e.loc).map(VersionState::Live),
         }
     }
 
@@ -259,24 +266,19 @@ impl Validator {
         let t = Instant::now();
         let batch = decode_batch(bytes)?;
         let decode = t.elapsed().as_secs_f64();
-        let mut out = self.apply_batch(&batch, bytes, mode)?;
+        let mut out = self.apply_batch(&batch, mode)?;
         out.timings.decode = decode;
         Ok(out)
     }
 
-    /// Applies a decoded batch (`raw` is its encoding, stored as received).
-    pub fn apply_batch(
-        &mut self,
-        batch: &Batch,
-        raw: &[u8],
-        mode: Mode,
-    ) -> Result<Outcome, ApplyError> {
+    /// Applies a decoded batch.
+    pub fn apply_batch(&mut self, batch: &Batch, mode: Mode) -> Result<Outcome, ApplyError> {
         if batch.txs.is_empty() {
             return Err(ApplyError::Empty);
         }
         let t0 = Instant::now();
         let code = StoreCode {
-            store: &self.store,
+            store: self.store.as_ref(),
             batch: batch
                 .txs
                 .iter()
@@ -292,36 +294,26 @@ impl Validator {
             &code,
         );
         let stateless = t0.elapsed().as_secs_f64();
-        self.apply_prepared(batch, raw, &prepared, mode, stateless)
+        self.apply_prepared(batch, &prepared, mode, stateless)
     }
 
     /// Applies a batch whose stateless stage is done (the bench drives this directly).
     pub fn apply_prepared(
         &mut self,
         batch: &Batch,
-        raw: &[u8],
         prepared: &[Prepared],
         mode: Mode,
         stateless: f64,
     ) -> Result<Outcome, ApplyError> {
         let height = self.head.height + 1;
         let t1 = Instant::now();
-        let mut create_base = 0u32;
-        let mut spend_base = 0u32;
         let itxs: Vec<IndexTx> = prepared
             .iter()
-            .map(|p| {
-                let t = IndexTx {
-                    stateless: p.stateless,
-                    id: p.id,
-                    ops: &p.ops,
-                    intx: &p.intx,
-                    create_base,
-                    spend_base,
-                };
-                create_base = create_base.wrapping_add(p.creates);
-                spend_base = spend_base.wrapping_add(p.spends);
-                t
+            .map(|p| IndexTx {
+                stateless: p.stateless,
+                id: p.id,
+                ops: &p.ops,
+                intx: &p.intx,
             })
             .collect();
         let mut applied = self.index.apply(height, &itxs);
@@ -385,16 +377,16 @@ impl Validator {
 
         let t2 = Instant::now();
         let mut lthash = self.lthash.clone();
-        let (w, new_lthash) = match self.build_write(
-            height, batch, raw, prepared, &itxs, &applied, &receipts, lthash,
-        ) {
-            Ok(x) => x,
-            Err(e) => {
-                self.index.rollback(&mut applied);
-                return Err(e);
-            }
-        };
+        let (w, new_lthash) =
+            match self.build_write(height, batch, prepared, &applied, &receipts, lthash) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.index.rollback(&mut applied);
+                    return Err(e);
+                }
+            };
         lthash = new_lthash;
+        let build = t2.elapsed().as_secs_f64();
         if let Err(e) = self.store.commit(&w, self.chain_id) {
             self.index.rollback(&mut applied);
             return Err(e.into());
@@ -402,6 +394,8 @@ impl Validator {
         self.lthash = lthash;
         self.head = w.header;
         let commit = t2.elapsed().as_secs_f64();
+        tracing::debug!(build, lmdb = commit - build, "batch written");
+        let lmdb = commit - build;
         Ok(Outcome {
             header: Some(w.header),
             receipts,
@@ -413,18 +407,16 @@ impl Validator {
                 stateless,
                 apply,
                 commit,
+                lmdb,
             },
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn build_write(
         &self,
         height: u64,
         batch: &Batch,
-        raw: &[u8],
         prepared: &[Prepared],
-        itxs: &[IndexTx<'_>],
         applied: &Applied,
         receipts: &[Receipt],
         mut lthash: LtHash,
@@ -458,44 +450,19 @@ impl Validator {
             }
         }
 
-        let mut w = BatchWrite::default();
-        type Records = (Vec<(u64, Vec<u8>)>, Vec<(u64, [u8; 85])>);
-        let recs: Vec<Records> = accepted
+        let txs = accepted
             .par_iter()
             .map(|&i| {
-                let tx = &batch.txs[i];
-                let it = &itxs[i];
-                let p = &prepared[i];
-                let mut created = Vec::with_capacity(p.creates as usize);
-                let mut spent = Vec::with_capacity(p.spends as usize);
-                let mut c = 0u32;
-                let mut s = 0u32;
-                for m in &tx.body.moves {
-                    if m.kind != MoveKind::Consume {
-                        continue;
-                    }
-                    let key = m.key();
-                    spent.push((
-                        (height << 32) | u64::from(it.spend_base.wrapping_add(s)),
-                        version_key_bytes(&m.intx, &key),
-                    ));
-                    s += 1;
-                    let mut rec = version_key_bytes(&p.id, &key).to_vec();
-                    let mut buf = [0u8; 80];
-                    rec.extend_from_slice(value_bytes(&m.next, &mut buf));
-                    created.push((
-                        (height << 32) | u64::from(it.create_base.wrapping_add(c)),
-                        rec,
-                    ));
-                    c += 1;
-                }
-                (created, spent)
+                let mut rec = Vec::with_capacity(32 + 64 + batch.txs[i].body.moves.len() * 200);
+                rec.extend_from_slice(prepared[i].id.as_slice());
+                mf_format::fast::put_tx(&mut rec, &batch.txs[i]);
+                rec
             })
             .collect();
-        for (c, s) in recs {
-            w.created.extend(c);
-            w.spent.extend(s);
-        }
+        let mut w = BatchWrite {
+            txs,
+            ..BatchWrite::default()
+        };
         for &i in &accepted {
             for c in &batch.txs[i].body.created_code {
                 w.code.push((alloy_primitives::keccak256(c).0, c.clone()));
@@ -505,13 +472,25 @@ impl Validator {
         w.header = Header {
             height,
             parent: header_hash(&self.head),
-            tx_root: tx_root(&ids),
-            receipts_root: receipts_root(receipts),
+            tx_root: merkle_root_of_leaves(
+                ids.par_iter()
+                    .map(|id| merkle_leaf(id.as_slice()))
+                    .collect(),
+            ),
+            receipts_root: merkle_root_of_leaves(
+                receipts
+                    .par_iter()
+                    .map_init(Vec::new, |buf, r| {
+                        buf.clear();
+                        mf_format::fast::put_receipt(buf, r);
+                        merkle_leaf(buf)
+                    })
+                    .collect(),
+            ),
             state_hash: lthash.digest(),
             time_ms: now_ms(),
         };
-        w.batch = raw.to_vec();
-        w.receipts = encode(receipts);
+        mf_format::fast::put_receipts(&mut w.receipts, receipts);
         w.lthash = lthash.clone();
         Ok((w, lthash))
     }
@@ -532,51 +511,127 @@ fn parse_vkey(vk: &[u8; 85]) -> Result<(TxId, Key), StoreError> {
     Ok((intx, Key { mark, addr, slot }))
 }
 
-/// Rebuilds the index: every created record, minus every spent one; spent genesis versions
-/// leave a used marker.
+/// The value stored at a location (a genesis record, or the `next` of a stored move).
+pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
+    let (height, tx, mv) = split_loc(l);
+    if height == 0 {
+        let rec = store
+            .genesis_at(l)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no genesis record {l}")))?;
+        let r = split_record(&rec)
+            .ok_or_else(|| StoreError::Corrupt(format!("short genesis record {l}")))?;
+        return mf_format::decode::<Value>(r.value, 80, "stored value")
+            .map_err(|e| StoreError::Corrupt(e.to_string()));
+    }
+    let (_, bytes) = store
+        .tx_at(height, tx)?
+        .ok_or_else(|| StoreError::Corrupt(format!("no transaction at {height}/{tx}")))?;
+    let t = mf_format::decode_tx(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    t.body
+        .moves
+        .get(mv as usize)
+        .map(|m| m.next)
+        .ok_or_else(|| StoreError::Corrupt(format!("no move {mv} at {height}/{tx}")))
+}
+
+/// Stored transactions decoded in parallel: `(height, index, id, tx)`.
+type Decoded = (u64, u32, TxId, mf_format::Transaction);
+
+fn decode_chunk(chunk: &[(u64, u32, TxId, Vec<u8>)]) -> Result<Vec<Decoded>, StoreError> {
+    chunk
+        .par_iter()
+        .map(|(h, i, id, b)| {
+            mf_format::decode_tx(b)
+                .map(|t| (*h, *i, *id, t))
+                .map_err(|e| StoreError::Corrupt(format!("transaction {h}/{i}: {e}")))
+        })
+        .collect()
+}
+
+/// Rebuilds the index from the store: the genesis versions, then every stored transaction
+/// replayed in chain order (spends remove, or leave a used marker for genesis keys;
+/// creations insert).
 pub fn rebuild_index(store: &Store) -> Result<Index, StoreError> {
     let mut index = Index::new();
-    let (created, _, _, _) = store.counts()?;
-    index.reserve(created as usize);
-    store.scan_created(1 << 16, |chunk| {
+    let (genesis, txs, _, _) = store.counts()?;
+    index.reserve(genesis as usize + txs as usize);
+    store.scan_genesis(1 << 16, |chunk| {
         let entries: Vec<_> = chunk
             .par_iter()
-            .filter_map(|(loc, rec)| {
+            .filter_map(|(seq, rec)| {
                 let r = split_record(rec)?;
                 Some((
                     version_fp_bytes(r.vkey),
                     Entry {
                         value: value_fp_bytes(r.value),
-                        loc: *loc,
+                        loc: *seq,
                     },
                 ))
             })
             .collect();
         index.par_extend(entries);
     })?;
-    store.scan_spent(|loc, vk| {
-        let vfp = version_fp_bytes(vk);
-        if vk[..32] == [0u8; 32] {
-            index.insert(vfp, Entry { value: USED, loc });
-        } else {
-            index.remove(vfp);
+    store.scan_txs(1 << 14, |chunk| {
+        // Fingerprints in parallel, then the replay in order.
+        type Fps = Vec<(VersionFp, Option<(VersionFp, ValueFp)>, u64, bool)>;
+        let fps: Vec<Fps> = decode_chunk(chunk)?
+            .par_iter()
+            .map(|(h, i, id, t)| {
+                t.body
+                    .moves
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == MoveKind::Consume)
+                    .map(|(mi, m)| {
+                        let key = m.key();
+                        (
+                            version_fp_bytes(&version_key_bytes(&m.intx, &key)),
+                            Some((
+                                version_fp_bytes(&version_key_bytes(id, &key)),
+                                crate::fp::value_fp(&m.next),
+                            )),
+                            loc(*h, *i, mi as u16),
+                            m.intx.is_zero(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        for tx in fps {
+            for (spent, created, l, genesis) in tx {
+                if genesis {
+                    index.insert(
+                        spent,
+                        Entry {
+                            value: USED,
+                            loc: l,
+                        },
+                    );
+                } else {
+                    index.remove(spent);
+                }
+                if let Some((vfp, value)) = created {
+                    index.insert(vfp, Entry { value, loc: l });
+                }
+            }
         }
+        Ok(())
     })?;
     Ok(index)
 }
 
-/// Recomputes the state hash from the store alone: live created records plus used markers.
+/// Recomputes the state hash from the store alone: the elements of every live version
+/// (found by replaying the chain) plus the used markers.
 pub fn recompute_lthash(store: &Store) -> Result<LtHash, StoreError> {
     let index = rebuild_index(store)?;
     let mut total = LtHash::IDENTITY;
-    let mut err = None;
-    store.scan_created(1 << 14, |chunk| {
+    store.scan_genesis(1 << 14, |chunk| {
         let part = chunk
             .par_iter()
-            .filter_map(|(loc, rec)| {
+            .filter_map(|(seq, rec)| {
                 let r = split_record(rec)?;
                 let e = index.get(version_fp_bytes(r.vkey))?;
-                if e.loc != *loc {
+                if e.loc != *seq || e.value == USED {
                     return None;
                 }
                 let (intx, key) = parse_vkey(r.vkey).ok()?;
@@ -599,20 +654,57 @@ pub fn recompute_lthash(store: &Store) -> Result<LtHash, StoreError> {
             );
         total.add(&part);
     })?;
-    store.scan_spent(|loc, vk| {
-        if vk[..32] != [0u8; 32] {
-            return;
-        }
-        let vfp = version_fp_bytes(vk);
-        if index.get(vfp).map(|e| e.loc) == Some(loc) {
-            match parse_vkey(vk) {
-                Ok((_, key)) => total.add(&LtHash::of_used_marker(&key)),
-                Err(e) => err = Some(e),
-            }
-        }
+    store.scan_txs(1 << 12, |chunk| {
+        let part = decode_chunk(chunk)?
+            .par_iter()
+            .flat_map_iter(|(h, i, id, t)| {
+                let index = &index;
+                t.body
+                    .moves
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == MoveKind::Consume)
+                    .filter_map(move |(mi, m)| {
+                        let l = loc(*h, *i, mi as u16);
+                        let key = m.key();
+                        let mut el = None;
+                        if let Some(e) = index.get(version_fp_bytes(&version_key_bytes(id, &key)))
+                            && e.loc == l
+                        {
+                            el = Some(LtHash::of_version(id, &key, &m.next));
+                        }
+                        if m.intx.is_zero()
+                            && index.get(version_fp_bytes(&version_key_bytes(&m.intx, &key)))
+                                == Some(Entry {
+                                    value: USED,
+                                    loc: l,
+                                })
+                        {
+                            let mut marker = LtHash::of_used_marker(&key);
+                            if let Some(e) = el {
+                                marker.add(&e);
+                            }
+                            el = Some(marker);
+                        }
+                        el
+                    })
+            })
+            .fold(
+                || Box::new(LtHash::IDENTITY),
+                |mut a, e| {
+                    a.add(&e);
+                    a
+                },
+            )
+            .reduce(
+                || Box::new(LtHash::IDENTITY),
+                |mut a, b| {
+                    a.add(&b);
+                    a
+                },
+            );
+        total.add(&part);
+        Ok(())
     })?;
-    match err {
-        Some(e) => Err(e),
-        None => Ok(total),
-    }
+    Ok(total)
 }

@@ -1,7 +1,7 @@
 //! The in-memory index of live versions: the critical path.
 //!
 //! Every live version is one entry `version fp -> (value fp, location)`, where the location
-//! names its full record in the store (`height << 32 | seq`). The index holds the whole live
+//! names where its value is stored ([`loc`]). The index holds the whole live
 //! set, so checking a batch never reads the disk: the store is written append-only
 //! (see [`crate::store`]) and the index is rebuilt from it on start.
 //!
@@ -26,9 +26,31 @@ pub const SHARDS: usize = 256;
 pub struct Entry {
     /// Fingerprint of the value ([`USED`] for a spent genesis key).
     pub value: ValueFp,
-    /// Where the full record is: `height << 32 | seq` in the store's `created` table (or, for
-    /// a used marker, in the `spent` table).
+    /// Where the value is: see [`loc`] (the move that created the version, or for a used
+    /// marker the move that spent it).
     pub loc: u64,
+}
+
+/// Bits of a location for the move index (MAX_MOVES_PER_TX = 1024).
+pub const LOC_MOVE_BITS: u32 = 10;
+/// Bits of a location for the transaction index (MAX_TXS_PER_BATCH = 131072).
+pub const LOC_TX_BITS: u32 = 17;
+
+/// The location of move `mv` of the `tx`-th accepted transaction at `height`:
+/// `height << 27 | tx << 10 | mv`. Genesis versions (height 0) use their sequence number.
+#[inline]
+pub const fn loc(height: u64, tx: u32, mv: u16) -> u64 {
+    (height << (LOC_TX_BITS + LOC_MOVE_BITS)) | ((tx as u64) << LOC_MOVE_BITS) | mv as u64
+}
+
+/// Splits a location into `(height, tx, move)`.
+#[inline]
+pub const fn split_loc(l: u64) -> (u64, u32, u16) {
+    (
+        l >> (LOC_TX_BITS + LOC_MOVE_BITS),
+        ((l >> LOC_MOVE_BITS) & ((1 << LOC_TX_BITS) - 1)) as u32,
+        (l & ((1 << LOC_MOVE_BITS) - 1)) as u16,
+    )
 }
 
 /// What an operation does.
@@ -58,9 +80,8 @@ pub struct Op {
     /// For genesis operations: the declared `prev` is the zero value of its mark, so a
     /// never-written key satisfies it.
     pub genesis_zero: bool,
-    /// Sequence number of the record this op writes, relative to its transaction's base
-    /// (creations count in `created`, spends in `spent`).
-    pub seq: u32,
+    /// Index of the move this op comes from.
+    pub mv: u16,
 }
 
 impl Op {
@@ -80,10 +101,6 @@ pub struct IndexTx<'a> {
     pub ops: &'a [Op],
     /// `intx` of each move (same order as the read-phase ops), for the cascade reason.
     pub intx: &'a [TxId],
-    /// First `created` sequence number of this transaction.
-    pub create_base: u32,
-    /// First `spent` sequence number of this transaction.
-    pub spend_base: u32,
 }
 
 /// A genesis spend that removed an explicitly stored value (its element leaves the state
@@ -125,11 +142,6 @@ impl Default for Index {
 #[inline]
 fn shard_of(vfp: VersionFp) -> usize {
     (vfp >> 120) as usize & (SHARDS - 1)
-}
-
-#[inline]
-fn loc(height: u64, base: u32, seq: u32) -> u64 {
-    (height << 32) | u64::from(base.wrapping_add(seq))
 }
 
 /// Outcome of checking one read-phase op against current contents.
@@ -280,7 +292,7 @@ impl Index {
                                 OpKind::SpendGenesis => {
                                     let e = Entry {
                                         value: USED,
-                                        loc: loc(height, tx.spend_base, op.seq),
+                                        loc: loc(height, ti, op.mv),
                                     };
                                     let old = map.insert(op.vfp, e);
                                     out.undo.push((op.vfp, old));
@@ -290,7 +302,7 @@ impl Index {
                         } else {
                             let e = Entry {
                                 value: op.value,
-                                loc: loc(height, tx.create_base, op.seq),
+                                loc: loc(height, ti, op.mv),
                             };
                             let old = map.insert(op.vfp, e);
                             out.undo.push((op.vfp, old));
@@ -337,6 +349,7 @@ impl Index {
         let mut rejected: HashSet<TxId> = HashSet::new();
         let mut spent_here: HashSet<VersionFp> = HashSet::new();
         let mut explicit_tx: Vec<ExplicitGenesis> = Vec::new();
+        let mut accepted = 0u32;
         for (ti, tx) in txs.iter().enumerate() {
             let verdict = tx.stateless.and_then(|()| {
                 explicit_tx.clear();
@@ -382,7 +395,7 @@ impl Index {
                                 op.vfp,
                                 Entry {
                                     value: USED,
-                                    loc: loc(height, tx.spend_base, op.seq),
+                                    loc: loc(height, accepted, op.mv),
                                 },
                             )
                         }
@@ -390,13 +403,14 @@ impl Index {
                             op.vfp,
                             Entry {
                                 value: op.value,
-                                loc: loc(height, tx.create_base, op.seq),
+                                loc: loc(height, accepted, op.mv),
                             },
                         ),
                         OpKind::Ref | OpKind::RefGenesis => continue,
                     };
                     applied.undo[s].push((op.vfp, old));
                 }
+                accepted += 1;
             } else {
                 rejected.insert(tx.id);
             }

@@ -37,6 +37,7 @@ pub mod index;
 pub mod naive;
 pub mod prepare;
 pub mod sample;
+pub mod server;
 pub mod store;
 
 pub use chain::{ApplyError, Mode, Outcome, Validator, VersionState};

@@ -116,10 +116,6 @@ pub struct Prepared {
     pub ops: Vec<Op>,
     /// `intx` of each move.
     pub intx: Vec<TxId>,
-    /// Number of versions it creates.
-    pub creates: u32,
-    /// Number of versions it spends.
-    pub spends: u32,
     /// Its state-hash contribution, assuming no genesis spend found a stored value.
     pub delta: Box<LtHash>,
     /// `(op index, element)` of genesis spends: subtracted when the value was stored.
@@ -135,8 +131,6 @@ impl Prepared {
             stateless: Err(r),
             ops: Vec::new(),
             intx: Vec::new(),
-            creates: 0,
-            spends: 0,
             delta: Box::new(LtHash::IDENTITY),
             genesis_elems: Vec::new(),
             exec: ExecOutput::default(),
@@ -230,14 +224,15 @@ pub fn prepare_batch(
         .collect()
 }
 
-fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
+/// The critical-path preparation of one transaction that passed the stateless checks: index
+/// operations (fingerprints) and its state-hash contribution. Public for the benchmarks.
+pub fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
     let moves = &tx.body.moves;
     let mut ops = Vec::with_capacity(moves.len() * 2);
     let mut intx = Vec::with_capacity(moves.len());
     let mut delta = Box::new(LtHash::IDENTITY);
     let mut genesis_elems = Vec::new();
-    let mut spends = 0u32;
-    for m in moves {
+    for (mi, m) in moves.iter().enumerate() {
         let key = m.key();
         let genesis = m.intx == GENESIS_INTX;
         let kind = match (m.kind, genesis) {
@@ -246,18 +241,12 @@ fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
             (MoveKind::Reference, false) => OpKind::Ref,
             (MoveKind::Reference, true) => OpKind::RefGenesis,
         };
-        let seq = if m.kind == MoveKind::Consume {
-            spends += 1;
-            spends - 1
-        } else {
-            0
-        };
         ops.push(Op {
             vfp: version_fp(&m.intx, &key),
             value: value_fp(&m.prev),
             kind,
             genesis_zero: m.prev == Value::zero(m.mark),
-            seq,
+            mv: mi as u16,
         });
         intx.push(m.intx);
         if m.kind == MoveKind::Consume {
@@ -272,17 +261,19 @@ fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
             }
         }
     }
-    let mut creates = 0u32;
-    for m in moves.iter().filter(|m| m.kind == MoveKind::Consume) {
+    for (mi, m) in moves
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == MoveKind::Consume)
+    {
         let key = m.key();
         ops.push(Op {
             vfp: version_fp(&id, &key),
             value: value_fp(&m.next),
             kind: OpKind::Create,
             genesis_zero: false,
-            seq: creates,
+            mv: mi as u16,
         });
-        creates += 1;
         delta.add(&LtHash::of_version(&id, &key, &m.next));
     }
     Prepared {
@@ -290,8 +281,6 @@ fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
         stateless: Ok(()),
         ops,
         intx,
-        creates,
-        spends,
         delta,
         genesis_elems,
         exec,

@@ -2,25 +2,27 @@
 //!
 //! | table | key | value |
 //! | --- | --- | --- |
-//! | `created` | location `height << 32 \| seq` (u64 BE) | version id (85 bytes) + value encoding |
-//! | `spent` | location (u64 BE) | the spent version id (85 bytes) |
+//! | `genesis` | sequence number (u64 BE) | version id (85 bytes) + value encoding |
+//! | `txs` | height (u64 BE) + index among the batch's accepted transactions (u32 BE) | tx id (32 bytes) + the transaction's encoding |
 //! | `code` | keccak-256 code hash | runtime code |
 //! | `headers` | height (u64 BE) | header |
-//! | `batches` | height (u64 BE) | the batch as received |
-//! | `receipts` | height (u64 BE) | receipts of every transaction of the batch |
+//! | `receipts` | height (u64 BE) | receipts of every transaction submitted in the batch |
 //! | `meta` | name | `height`, `lthash`, `chain_id` |
 //!
-//! Why append-only: the set is indexed in memory ([`crate::index`]), so LMDB never needs a
-//! random lookup on the critical path, and every write is an append at the end of a B-tree
-//! (`MDB_APPEND`): no copy-on-write of random pages, which is what limits per-move LMDB
-//! updates to ~100k/s. A batch commits as one LMDB write transaction, so it is on disk
-//! entirely or not at all; the chain of batches is the log. The live set is `created` minus
-//! `spent`; [`Store::scan_live`] rebuilds it. Spent records are kept (history); compaction
-//! is future work.
+//! Why this shape: the live set is indexed in memory ([`crate::index`]), so LMDB never
+//! needs a random lookup on the critical path, and the chain itself is the log (as in
+//! Bitcoin Core): the accepted transactions carry every move with its `prev` and `next`, so
+//! the set of live versions is genesis plus what they created minus what they spent, and
+//! [`crate::chain::rebuild_index`] replays it. A batch writes only appends at the end of
+//! B-trees (`MDB_APPEND`), no copy-on-write of random pages (what limits per-move LMDB
+//! updates to ~100k/s), and it commits as one LMDB write transaction: on disk entirely or
+//! not at all. A version's value is found through its location (height, transaction, move).
+//! History is kept; pruning spent history is future work.
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
-use mf_format::{Header, LtHash, Receipt, decode_header, decode_receipts};
+use mf_format::{Header, LtHash, Receipt, TxId, decode_header, decode_receipts};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 type Db = Database<'static, Bytes, Bytes>;
@@ -53,11 +55,10 @@ pub enum StoreError {
 /// The LMDB environment and its tables.
 pub struct Store {
     env: Env,
-    created: Db,
-    spent: Db,
+    genesis: Db,
+    txs: Db,
     code: Db,
     headers: Db,
-    batches: Db,
     receipts: Db,
     meta: Db,
     dir: PathBuf,
@@ -66,7 +67,7 @@ pub struct Store {
 /// Map size: sparse, so generous (1 TiB of address space).
 const MAP_SIZE: usize = 1 << 40;
 
-/// A created record: version id and value bytes.
+/// A genesis record: version id and value bytes.
 pub struct Record<'a> {
     /// The 85-byte version id.
     pub vkey: &'a [u8; 85],
@@ -74,7 +75,7 @@ pub struct Record<'a> {
     pub value: &'a [u8],
 }
 
-/// Splits a `created` record.
+/// Splits a `genesis` record.
 pub fn split_record(rec: &[u8]) -> Option<Record<'_>> {
     if rec.len() < 86 {
         return None;
@@ -89,20 +90,25 @@ pub fn split_record(rec: &[u8]) -> Option<Record<'_>> {
 /// Everything one batch writes.
 #[derive(Default)]
 pub struct BatchWrite {
-    /// `(location, record)` of created versions, in increasing location order.
-    pub created: Vec<(u64, Vec<u8>)>,
-    /// `(location, version id)` of spent versions, in increasing location order.
-    pub spent: Vec<(u64, [u8; 85])>,
+    /// Genesis records `(sequence, record)` (height 0 only).
+    pub genesis: Vec<(u64, Vec<u8>)>,
+    /// The accepted transactions in order: tx id (32 bytes) + encoding.
+    pub txs: Vec<Vec<u8>>,
     /// `(code hash, code)` of created contracts.
     pub code: Vec<([u8; 32], Vec<u8>)>,
     /// The header.
     pub header: Header,
-    /// The batch bytes.
-    pub batch: Vec<u8>,
     /// Receipts, encoded.
     pub receipts: Vec<u8>,
     /// The state hash lanes after the batch.
     pub lthash: LtHash,
+}
+
+fn tx_key(height: u64, index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
 }
 
 fn be(n: u64) -> [u8; 8] {
@@ -139,15 +145,14 @@ impl Store {
                 .open(&env_dir)?
         };
         let wtxn = env.write_txn()?;
-        let [created, spent, code, headers, batches, receipts, meta] = env
+        let [genesis, txs, code, headers, receipts, meta] = env
             .create_databases_and_commit(wtxn, |wdo, wtxn| {
                 let mut open = |name| wdo.create_database::<Bytes, Bytes>(wtxn, Some(name));
                 let dbs = [
-                    open("created")?,
-                    open("spent")?,
+                    open("genesis")?,
+                    open("txs")?,
                     open("code")?,
                     open("headers")?,
-                    open("batches")?,
                     open("receipts")?,
                     open("meta")?,
                 ];
@@ -156,11 +161,10 @@ impl Store {
             .unwrap_commit();
         Ok(Store {
             env,
-            created,
-            spent,
+            genesis,
+            txs,
             code,
             headers,
-            batches,
             receipts,
             meta,
             dir: dir.to_path_buf(),
@@ -231,20 +235,19 @@ impl Store {
         w: &BatchWrite,
         chain_id: u64,
     ) -> Result<(), StoreError> {
-        for (loc, rec) in &w.created {
-            self.created
-                .put_with_flags(t, PutFlags::APPEND, &be(*loc), rec)?;
+        for (seq, rec) in &w.genesis {
+            self.genesis
+                .put_with_flags(t, PutFlags::APPEND, &be(*seq), rec)?;
         }
-        for (loc, k) in &w.spent {
-            self.spent
-                .put_with_flags(t, PutFlags::APPEND, &be(*loc), k)?;
+        for (i, tx) in w.txs.iter().enumerate() {
+            self.txs
+                .put_with_flags(t, PutFlags::APPEND, &tx_key(w.header.height, i as u32), tx)?;
         }
         for (h, c) in &w.code {
             self.code.put(t, h, c)?;
         }
         let h = be(w.header.height);
         self.headers.put(t, &h, &mf_format::encode(&w.header))?;
-        self.batches.put(t, &h, &w.batch)?;
         self.receipts.put(t, &h, &w.receipts)?;
         self.meta.put(t, b"height", &h)?;
         self.meta.put(t, b"lthash", &w.lthash.to_bytes())?;
@@ -263,10 +266,41 @@ impl Store {
         }
     }
 
-    /// Batch bytes at `height`.
+    /// The accepted transactions at `height`, encoded as a [`mf_format::Batch`] (the
+    /// encoding of a batch is its count followed by its transactions' encodings). `None` when
+    /// the height is above the head.
     pub fn batch_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let r = self.env.read_txn()?;
-        Ok(self.batches.get(&r, &be(height))?.map(|b| b.to_vec()))
+        if self.headers.get(&r, &be(height))?.is_none() {
+            return Ok(None);
+        }
+        let mut body = Vec::new();
+        let mut n = 0u64;
+        let start = tx_key(height, 0);
+        let end = tx_key(height, u32::MAX);
+        let range = (Bound::Included(&start[..]), Bound::Included(&end[..]));
+        for item in self.txs.range(&r, &range)? {
+            let (_, v) = item?;
+            if v.len() < 32 {
+                return Err(StoreError::Corrupt(format!("short tx record at {height}")));
+            }
+            body.extend_from_slice(&v[32..]);
+            n += 1;
+        }
+        let mut out = Vec::with_capacity(8 + body.len());
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&body);
+        Ok(Some(out))
+    }
+
+    /// The stored transaction `(id, encoding)` at `(height, index)`.
+    pub fn tx_at(&self, height: u64, index: u32) -> Result<Option<(TxId, Vec<u8>)>, StoreError> {
+        let r = self.env.read_txn()?;
+        match self.txs.get(&r, &tx_key(height, index))? {
+            None => Ok(None),
+            Some(v) if v.len() >= 32 => Ok(Some((TxId::from_slice(&v[..32]), v[32..].to_vec()))),
+            Some(_) => Err(StoreError::Corrupt(format!("short tx record at {height}"))),
+        }
     }
 
     /// Receipts at `height`.
@@ -286,10 +320,10 @@ impl Store {
         Ok(self.receipts.get(&r, &be(height))?.map(|b| b.to_vec()))
     }
 
-    /// The created record at `loc`.
-    pub fn created_at(&self, loc: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The genesis record with sequence number `seq`.
+    pub fn genesis_at(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let r = self.env.read_txn()?;
-        Ok(self.created.get(&r, &be(loc))?.map(|b| b.to_vec()))
+        Ok(self.genesis.get(&r, &be(seq))?.map(|b| b.to_vec()))
     }
 
     /// Code by hash.
@@ -298,9 +332,9 @@ impl Store {
         Ok(self.code.get(&r, hash)?.map(|b| b.to_vec()))
     }
 
-    /// Calls `f(location, record)` for every created record, in location order, `chunk`
-    /// records at a time (so the caller can fingerprint a chunk in parallel).
-    pub fn scan_created(
+    /// Calls `f(chunk)` with the genesis records `(sequence, record)` in order, `chunk` at a
+    /// time (so the caller can fingerprint a chunk in parallel).
+    pub fn scan_genesis(
         &self,
         chunk: usize,
         mut f: impl FnMut(&[(u64, Vec<u8>)]),
@@ -308,13 +342,13 @@ impl Store {
         let r = self.env.read_txn()?;
         let mut buf = Vec::with_capacity(chunk);
         let mut n = 0u64;
-        for item in self.created.iter(&r)? {
+        for item in self.genesis.iter(&r)? {
             let (k, v) = item?;
-            let loc = u64::from_be_bytes(
+            let seq = u64::from_be_bytes(
                 k.try_into()
-                    .map_err(|_| StoreError::Corrupt("created key".into()))?,
+                    .map_err(|_| StoreError::Corrupt("genesis key".into()))?,
             );
-            buf.push((loc, v.to_vec()));
+            buf.push((seq, v.to_vec()));
             n += 1;
             if buf.len() == chunk {
                 f(&buf);
@@ -327,31 +361,49 @@ impl Store {
         Ok(n)
     }
 
-    /// Calls `f(location, version id)` for every spent record, in location order.
-    pub fn scan_spent(&self, mut f: impl FnMut(u64, &[u8; 85])) -> Result<u64, StoreError> {
+    /// Calls `f(chunk)` with the stored transactions `(height, index, id, encoding)` in
+    /// chain order, `chunk` at a time.
+    pub fn scan_txs(
+        &self,
+        chunk: usize,
+        mut f: impl FnMut(&[(u64, u32, TxId, Vec<u8>)]) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let r = self.env.read_txn()?;
-        let mut n = 0;
-        for item in self.spent.iter(&r)? {
+        let mut buf = Vec::with_capacity(chunk);
+        let mut n = 0u64;
+        for item in self.txs.iter(&r)? {
             let (k, v) = item?;
-            let loc = u64::from_be_bytes(
-                k.try_into()
-                    .map_err(|_| StoreError::Corrupt("spent key".into()))?,
-            );
-            let vk: &[u8; 85] = v
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("spent record".into()))?;
-            f(loc, vk);
+            if k.len() != 12 || v.len() < 32 {
+                return Err(StoreError::Corrupt("tx record".into()));
+            }
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&k[..8]);
+            let mut i = [0u8; 4];
+            i.copy_from_slice(&k[8..]);
+            buf.push((
+                u64::from_be_bytes(h),
+                u32::from_be_bytes(i),
+                TxId::from_slice(&v[..32]),
+                v[32..].to_vec(),
+            ));
             n += 1;
+            if buf.len() == chunk {
+                f(&buf)?;
+                buf.clear();
+            }
+        }
+        if !buf.is_empty() {
+            f(&buf)?;
         }
         Ok(n)
     }
 
-    /// Entry counts: (created, spent, code, headers).
+    /// Entry counts: (genesis versions, stored transactions, code, headers).
     pub fn counts(&self) -> Result<(u64, u64, u64, u64), StoreError> {
         let r = self.env.read_txn()?;
         Ok((
-            self.created.len(&r)?,
-            self.spent.len(&r)?,
+            self.genesis.len(&r)?,
+            self.txs.len(&r)?,
             self.code.len(&r)?,
             self.headers.len(&r)?,
         ))
@@ -363,12 +415,13 @@ impl Store {
         file_blocks_bytes(&p)
     }
 
-    /// Appends bulk-loaded records at height 0 (bench preload), in one transaction per call.
-    pub fn append_created(&self, recs: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+    /// Appends bulk-loaded genesis records (bench preload; sequence numbers must increase
+    /// and stay below 2^27), in one transaction per call.
+    pub fn append_genesis(&self, recs: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let mut t = self.env.write_txn()?;
-        for (loc, rec) in recs {
-            self.created
-                .put_with_flags(&mut t, PutFlags::APPEND, &be(*loc), rec)?;
+        for (seq, rec) in recs {
+            self.genesis
+                .put_with_flags(&mut t, PutFlags::APPEND, &be(*seq), rec)?;
         }
         t.commit()?;
         Ok(())

@@ -1,0 +1,126 @@
+//! Hand-written writers for the types encoded on hot paths (ids, digests, state-hash
+//! elements, stored transactions, receipts). They produce exactly the bytes of the serde +
+//! bincode encoding of [`crate::codec`], which serialises fixed-size arrays one byte at a time
+//! and is several times slower; property tests check the two agree on random values.
+
+use crate::types::{Account, Call, ExecContext, Move, Receipt, Status, Transaction, TxBody, Value};
+
+#[inline]
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u64).to_le_bytes());
+}
+
+/// Appends an account record.
+#[inline]
+pub fn put_account(out: &mut Vec<u8>, a: &Account) {
+    out.extend_from_slice(&a.balance.to_be_bytes::<32>());
+    out.extend_from_slice(&a.nonce.to_le_bytes());
+    out.extend_from_slice(a.code_hash.as_slice());
+}
+
+/// Appends a value (tag byte and payload).
+#[inline]
+pub fn put_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Account(a) => {
+            out.push(0);
+            put_account(out, a);
+        }
+        Value::Storage(w) => {
+            out.push(1);
+            out.extend_from_slice(&w.to_be_bytes::<32>());
+        }
+    }
+}
+
+/// Appends a move.
+#[inline]
+pub fn put_move(out: &mut Vec<u8>, m: &Move) {
+    out.push(m.mask.0);
+    out.push(u8::from(m.kind));
+    out.push(m.mark.byte());
+    out.extend_from_slice(m.intx.as_slice());
+    out.extend_from_slice(m.addr.as_slice());
+    out.extend_from_slice(&m.slot.to_be_bytes::<32>());
+    put_value(out, &m.prev);
+    put_value(out, &m.next);
+}
+
+/// Appends a call.
+pub fn put_call(out: &mut Vec<u8>, c: &Call) {
+    out.extend_from_slice(c.from.as_slice());
+    match &c.to {
+        None => out.push(0),
+        Some(to) => {
+            out.push(1);
+            out.extend_from_slice(to.as_slice());
+        }
+    }
+    out.extend_from_slice(&c.value.to_be_bytes::<32>());
+    put_len(out, c.input.len());
+    out.extend_from_slice(&c.input);
+    out.extend_from_slice(&c.gas_limit.to_le_bytes());
+}
+
+/// Appends an execution context.
+pub fn put_context(out: &mut Vec<u8>, c: &ExecContext) {
+    out.extend_from_slice(&c.block_number.to_le_bytes());
+    out.extend_from_slice(&c.timestamp.to_le_bytes());
+}
+
+/// Appends a transaction body.
+pub fn put_body(out: &mut Vec<u8>, b: &TxBody) {
+    out.reserve(180 + b.call.input.len() + b.moves.len() * 233);
+    out.extend_from_slice(&b.chain_id.to_le_bytes());
+    put_call(out, &b.call);
+    put_context(out, &b.context);
+    out.push(u8::from(b.open));
+    put_len(out, b.moves.len());
+    for m in &b.moves {
+        put_move(out, m);
+    }
+    put_len(out, b.created_code.len());
+    for c in &b.created_code {
+        put_len(out, c.len());
+        out.extend_from_slice(c);
+    }
+}
+
+/// Appends a transaction (body, then authorisations).
+pub fn put_tx(out: &mut Vec<u8>, t: &Transaction) {
+    put_body(out, &t.body);
+    put_len(out, t.auths.len());
+    for a in &t.auths {
+        out.extend_from_slice(&a.public_key);
+        out.extend_from_slice(&a.signature.0);
+    }
+}
+
+/// Appends a receipt.
+pub fn put_receipt(out: &mut Vec<u8>, r: &Receipt) {
+    out.extend_from_slice(r.tx_id.as_slice());
+    let code: u16 = match r.status {
+        Status::Accepted => 0,
+        Status::Rejected(reason) => reason.code(),
+    };
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(&r.gas_used.to_le_bytes());
+    put_len(out, r.logs.len());
+    for l in &r.logs {
+        out.extend_from_slice(l.address.as_slice());
+        put_len(out, l.topics.len());
+        for t in &l.topics {
+            out.extend_from_slice(t.as_slice());
+        }
+        put_len(out, l.data.len());
+        out.extend_from_slice(&l.data);
+    }
+}
+
+/// Appends a list of receipts.
+pub fn put_receipts(out: &mut Vec<u8>, rs: &[Receipt]) {
+    put_len(out, rs.len());
+    for r in rs {
+        put_receipt(out, r);
+    }
+}

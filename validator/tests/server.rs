@@ -1,0 +1,534 @@
+//! `mf-validator serve` over real HTTP: submit batches, read everything back, follow the feed,
+//! back-pressure, metrics, and clean shutdown on SIGTERM.
+
+mod common;
+
+use common::*;
+use mf_format::{Value, decode_batch, decode_header, decode_receipts};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A minimal HTTP/1.1 client: one request per connection.
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s
+}
+
+fn send(s: &mut TcpStream, addr: &str, method: &str, path: &str, body: &[u8]) {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write head");
+    s.write_all(body).expect("write body");
+}
+
+fn read_head(r: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).expect("header line");
+        let l = l.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (k, v) = l.split_once(':').expect("header");
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    (status, headers)
+}
+
+/// Reads one chunk of a chunked body; `None` at the last chunk.
+fn read_chunk(r: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("chunk size");
+    let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+        .unwrap_or_else(|_| panic!("bad chunk size {line:?}"));
+    if size == 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; size + 2];
+    r.read_exact(&mut buf).expect("chunk");
+    buf.truncate(size);
+    Some(buf)
+}
+
+fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> Resp {
+    let mut s = connect(addr);
+    send(&mut s, addr, method, path, body);
+    let mut r = BufReader::new(s);
+    let (status, headers) = read_head(&mut r);
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let mut body = Vec::new();
+    if chunked {
+        while let Some(c) = read_chunk(&mut r) {
+            body.extend_from_slice(&c);
+        }
+    } else if let Some(len) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        let n: usize = len.1.parse().expect("content-length");
+        body.resize(n, 0);
+        r.read_exact(&mut body).expect("body");
+    } else {
+        r.read_to_end(&mut body).expect("body");
+    }
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn get(addr: &str, path: &str) -> Resp {
+    request(addr, "GET", path, b"")
+}
+
+fn post(addr: &str, path: &str, body: &[u8]) -> Resp {
+    request(addr, "POST", path, body)
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+fn setup(accounts: usize, txs: usize, batch_size: usize) -> Setup {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sample = tmp.path().join("sample");
+    let data = tmp.path().join("data");
+    let files = gen_sample(&sample, accounts, txs, batch_size);
+    run_ok(&[
+        "init",
+        "--data",
+        p(&data),
+        "--genesis",
+        p(&sample.join("genesis.json")),
+    ]);
+    Setup {
+        _tmp: tmp,
+        data,
+        files,
+    }
+}
+
+#[test]
+fn serve_post_read_feed_metrics_shutdown() {
+    let t0 = Instant::now();
+    let s = setup(40, 250, 50);
+    assert_eq!(s.files.len(), 5);
+    let (mut server, addr) = start_server(&s.data, &[]);
+
+    assert_eq!(get(&addr, "/health").status, 200);
+    assert_eq!(get(&addr, "/health").text(), "ok");
+    let head0 = get(&addr, "/head").json();
+    assert_eq!(head0["height"], 0);
+    let state0 = head0["state_hash"].clone();
+
+    // A follower connected before anything is posted, from height 1.
+    let mut feed = connect(&addr);
+    send(&mut feed, &addr, "GET", "/feed?from=1", b"");
+    let mut feed = BufReader::new(feed);
+    let (st, headers) = read_head(&mut feed);
+    assert_eq!(st, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked")
+    );
+
+    // Garbage is refused as malformed, and nothing changes.
+    let r = post(&addr, "/batch", b"\x02\x00\x00\x00\x00\x00\x00\x00garbage");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["reason"], "malformed");
+    assert_eq!(j["code"], 1);
+    assert!(j["error"].as_str().is_some());
+    // Text announces an absurd transaction count in its first 8 bytes.
+    let r = post(&addr, "/batch", b"definitely not a batch");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["reason"], "limit_exceeded");
+    assert_eq!(r.json()["code"], 2);
+    let r = post(&addr, "/batch", b"");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["reason"], "malformed");
+    let head = get(&addr, "/head").json();
+    assert_eq!(head["height"], 0);
+    assert_eq!(head["state_hash"], state0);
+
+    // Post the batches; each gets a height and one accepted receipt per transaction.
+    let mut posted = Vec::new();
+    for (i, f) in s.files.iter().take(4).enumerate() {
+        let bytes = std::fs::read(f).expect("read batch");
+        let batch = decode_batch(&bytes).expect("decode");
+        let r = post(&addr, "/batch", &bytes);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["height"], i as u64 + 1);
+        assert_eq!(j["accepted"], 50);
+        let receipts = j["receipts"].as_array().expect("receipts");
+        assert_eq!(receipts.len(), 50);
+        for (rc, tx) in receipts.iter().zip(&batch.txs) {
+            assert_eq!(rc["status"], "accepted");
+            assert_eq!(rc["code"], 0);
+            assert_eq!(
+                rc["tx_id"],
+                format!("{}", mf_format::tx_id(&tx.body)),
+                "receipt in batch order"
+            );
+        }
+        posted.push((bytes, batch, j));
+    }
+
+    // Replaying a batch: every transaction is rejected, nothing is written.
+    let r = post(&addr, "/batch", &posted[0].0);
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["accepted"], 0);
+    assert!(j["height"].is_null());
+    assert_eq!(j["receipts"][0]["status"], "version_not_live");
+    assert_eq!(j["receipts"][0]["code"], 80);
+
+    // Filter mode: a replayed transaction in front of batch 5 is dropped, the rest applies.
+    // The stored batch holds the 50 accepted transactions, the receipts all 51.
+    let b5 = std::fs::read(&s.files[4]).expect("read batch");
+    let batch5 = decode_batch(&b5).expect("decode");
+    let mut mixed = batch5.clone();
+    mixed.txs.insert(0, posted[0].1.txs[0].clone());
+    let r = post(&addr, "/batch", &mf_format::encode(&mixed));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["height"], 5);
+    assert_eq!(j["accepted"], 50);
+    assert_eq!(j["receipts"].as_array().expect("receipts").len(), 51);
+    assert_eq!(j["receipts"][0]["status"], "version_not_live");
+    assert_eq!(j["receipts"][1]["status"], "accepted");
+    posted.push((b5, batch5, j));
+
+    // Reads.
+    let head = get(&addr, "/head").json();
+    assert_eq!(head["height"], 5);
+    assert_eq!(head["hash"], posted[4].2["header_hash"]);
+    assert_eq!(head["state_hash"], posted[4].2["state_hash"]);
+    for (i, (bytes, _, j)) in posted.iter().enumerate() {
+        let h = i as u64 + 1;
+        let hdr = get(&addr, &format!("/header/{h}")).json();
+        assert_eq!(hdr["height"], h);
+        assert_eq!(hdr["hash"], j["header_hash"]);
+        let b = get(&addr, &format!("/batch/{h}"));
+        assert_eq!(b.status, 200);
+        assert_eq!(b.header("content-type"), Some("application/octet-stream"));
+        assert_eq!(&b.body, bytes);
+        let rc = get(&addr, &format!("/receipts/{h}")).json();
+        assert_eq!(rc["receipts"], j["receipts"]);
+    }
+    assert_eq!(get(&addr, "/header/99").status, 404);
+    assert_eq!(get(&addr, "/batch/99").status, 404);
+    assert_eq!(get(&addr, "/header/abc").status, 400);
+    assert_eq!(get(&addr, "/nowhere").status, 404);
+
+    // Versions: the last transaction's outputs are live with its declared values; the
+    // genesis version its first transaction spent is not; an unknown key never written.
+    let last = posted[4].1.txs.last().expect("tx");
+    let last_id = mf_format::tx_id(&last.body);
+    for m in &last.body.moves {
+        let r = get(&addr, &format!("/version/{last_id}/a/{}/0x0", m.addr));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let j = r.json();
+        assert_eq!(j["state"], "live");
+        let Value::Account(a) = m.next else {
+            panic!("account move")
+        };
+        assert_eq!(j["value"]["balance"], format!("{:#x}", a.balance));
+        assert_eq!(j["value"]["nonce"], a.nonce);
+    }
+    let first = &posted[0].1.txs[0];
+    let zero = format!("0x{}", "00".repeat(32));
+    let j = get(
+        &addr,
+        &format!("/version/{zero}/a/{}/0", first.body.moves[0].addr),
+    )
+    .json();
+    assert_eq!(j["state"], "not_live");
+    assert!(j["value"].is_null());
+    let j = get(
+        &addr,
+        &format!("/version/{zero}/s/0x{}/0x2a", "ab".repeat(20)),
+    )
+    .json();
+    assert_eq!(j["state"], "never_written");
+    assert_eq!(j["value"], "0x0");
+    assert_eq!(
+        get(&addr, &format!("/version/{zero}/q/0x{}/0", "ab".repeat(20))).status,
+        400
+    );
+    assert_eq!(get(&addr, "/version/xyz/a/0x00/0").status, 400);
+
+    // The feed delivers heights 1..=5 with the accepted transactions and all receipts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = Vec::new();
+    let mut records = Vec::new();
+    while records.len() < posted.len() {
+        assert!(Instant::now() < deadline, "feed too slow");
+        let c = read_chunk(&mut feed).expect("the feed does not end");
+        buf.extend_from_slice(&c);
+        while let Some((rec, used)) = parse_record(&buf) {
+            records.push(rec);
+            buf.drain(..used);
+        }
+    }
+    for (i, (h, b, r)) in records.iter().enumerate() {
+        let header = decode_header(h).expect("header");
+        assert_eq!(header.height, i as u64 + 1);
+        assert_eq!(
+            format!("{}", mf_format::header_hash(&header)),
+            posted[i].2["header_hash"].as_str().expect("hash")
+        );
+        assert_eq!(b, &posted[i].0);
+        let receipts = decode_receipts(r).expect("receipts");
+        assert_eq!(receipts.len(), if i == 4 { 51 } else { 50 });
+        let ids: Vec<_> = posted[i]
+            .1
+            .txs
+            .iter()
+            .map(|t| mf_format::tx_id(&t.body))
+            .collect();
+        let accepted: Vec<_> = receipts
+            .iter()
+            .filter(|r| r.status == mf_format::Status::Accepted)
+            .map(|r| r.tx_id)
+            .collect();
+        assert_eq!(
+            accepted, ids,
+            "accepted receipts match the batch's transactions"
+        );
+    }
+    // A late follower from height 3 gets 3, 4 and 5.
+    let mut late = connect(&addr);
+    send(&mut late, &addr, "GET", "/feed?from=3", b"");
+    let mut late = BufReader::new(late);
+    assert_eq!(read_head(&mut late).0, 200);
+    let mut buf = Vec::new();
+    let mut heights = Vec::new();
+    while heights.len() < 3 {
+        assert!(Instant::now() < deadline, "late feed too slow");
+        buf.extend_from_slice(&read_chunk(&mut late).expect("chunk"));
+        while let Some(((h, _, _), used)) = parse_record(&buf) {
+            heights.push(decode_header(&h).expect("header").height);
+            buf.drain(..used);
+        }
+    }
+    assert_eq!(heights, vec![3, 4, 5]);
+
+    // Metrics.
+    let m = get(&addr, "/metrics");
+    assert_eq!(m.status, 200);
+    let m = m.text();
+    for (name, want) in [
+        ("mf_height", 5),
+        ("mf_batches_applied_total", 5),
+        ("mf_txs_accepted_total", 250),
+        ("mf_moves_applied_total", 500),
+        ("mf_batches_refused_total{reason=\"malformed\"}", 2),
+        ("mf_batches_refused_total{reason=\"limit_exceeded\"}", 1),
+        ("mf_batches_nothing_accepted_total", 1),
+        ("mf_queue_depth", 0),
+        ("mf_apply_seconds_count", 9),
+        ("mf_apply_seconds_bucket{le=\"+Inf\"}", 9),
+    ] {
+        assert_eq!(metric(&m, name), Some(want), "{name} in\n{m}");
+    }
+    let rejected: u64 = m
+        .lines()
+        .filter(|l| l.starts_with("mf_txs_rejected_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(rejected, 51, "50 replayed and 1 mixed in:\n{m}");
+    assert!(metric(&m, "mf_index_entries").is_some_and(|n| n > 0), "{m}");
+
+    // SIGTERM with followers still connected: a clean, prompt exit; their streams end.
+    let status = terminate(&mut server, Duration::from_secs(20));
+    assert!(status.success(), "serve exited with {status}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut rest = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline);
+        match read_chunk(&mut feed) {
+            Some(c) => rest.extend(c),
+            None => break,
+        }
+    }
+    assert!(rest.is_empty(), "nothing new after shutdown");
+    drop(late);
+
+    // Everything posted is on disk.
+    run_ok(&["check", "--data", p(&s.data)]);
+    assert_eq!(height_and_hash(&s.data).0, 5);
+    eprintln!("serve test took {:?}", t0.elapsed());
+}
+
+/// The value of the sample `name` (with its labels) in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Parses one feed record from the front of `buf`: `(header, batch, receipts)` and the
+/// bytes it used, or `None` if it is not complete yet.
+fn parse_record(buf: &[u8]) -> Option<(Record, usize)> {
+    let mut at = 0;
+    let mut parts = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let len = u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?) as usize;
+        at += 4;
+        parts.push(buf.get(at..at + len)?.to_vec());
+        at += len;
+    }
+    let r = parts.pop()?;
+    let b = parts.pop()?;
+    let h = parts.pop()?;
+    Some(((h, b, r), at))
+}
+
+#[test]
+fn strict_mode_refusal_and_backpressure() {
+    let s = setup(500, 4000, 2000);
+    let (mut server, addr) = start_server(&s.data, &["--mode", "strict", "--queue", "1"]);
+
+    let b1 = std::fs::read(&s.files[0]).expect("read");
+    let b2 = std::fs::read(&s.files[1]).expect("read");
+    // Batch 2 before batch 1: its chained versions are not live, strict refuses it whole.
+    let r = post(&addr, "/batch", &b2);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["reason"], "version_not_live");
+    assert_eq!(j["code"], 80);
+    assert!(j["index"].as_u64().is_some());
+    assert_eq!(get(&addr, "/head").json()["height"], 0);
+
+    // Many concurrent posts against a queue of 1: some are turned away with 503 busy, none
+    // is lost or applied twice; exactly one of them applies batch 1.
+    let n = 12;
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let addr = addr.clone();
+            let b1 = b1.clone();
+            std::thread::spawn(move || post(&addr, "/batch", &b1))
+        })
+        .collect();
+    let mut ok = 0;
+    let mut busy = 0;
+    let mut refused = 0;
+    for h in handles {
+        let r = h.join().expect("client thread");
+        match r.status {
+            200 => {
+                ok += 1;
+                assert_eq!(r.json()["height"], 1);
+            }
+            422 => refused += 1,
+            503 => {
+                busy += 1;
+                assert_eq!(r.json()["error"], "busy");
+                assert_eq!(r.header("retry-after"), Some("1"));
+            }
+            other => panic!("unexpected status {other}: {}", r.text()),
+        }
+    }
+    assert_eq!(ok, 1, "batch 1 applies exactly once");
+    assert_eq!(ok + busy + refused, n);
+    assert!(
+        busy > 0,
+        "a queue of 1 turns some of {n} concurrent posts away"
+    );
+    let m = get(&addr, "/metrics").text();
+    assert_eq!(metric(&m, "mf_busy_total"), Some(busy as u64), "{m}");
+    assert_eq!(metric(&m, "mf_queue_capacity"), Some(1), "{m}");
+
+    let r = post(&addr, "/batch", &b2);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["height"], 2);
+
+    let status = terminate(&mut server, Duration::from_secs(20));
+    assert!(status.success());
+    run_ok(&["check", "--data", p(&s.data)]);
+}
+
+#[test]
+fn sigterm_finishes_the_batch_in_hand() {
+    let s = setup(500, 2000, 2000);
+    let (mut server, addr) = start_server(&s.data, &[]);
+    let b1 = std::fs::read(&s.files[0]).expect("read");
+    let client = {
+        let addr = addr.clone();
+        std::thread::spawn(move || post(&addr, "/batch", &b1))
+    };
+    // Wait (bounded) until the worker has the batch in hand, then ask the server to stop.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = get(&addr, "/metrics").text();
+        if metric(&m, "mf_applying") == Some(1) || metric(&m, "mf_apply_seconds_count") == Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the batch never reached the worker"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = terminate(&mut server, Duration::from_secs(30));
+    assert!(status.success(), "serve exited with {status}");
+    // The batch in hand was finished and answered, and it is on disk.
+    let r = client.join().expect("client thread");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["height"], 1);
+    assert_eq!(r.json()["accepted"], 2000);
+    run_ok(&["check", "--data", p(&s.data)]);
+    assert_eq!(height_and_hash(&s.data).0, 1);
+}
