@@ -22,6 +22,25 @@ pub mod domain {
     pub const LTHASH_DIGEST: &str = "manaflow-utxo 2026-11 lthash digest v1";
 }
 
+/// A hasher in derive-key mode for `context`, prepared once: `new_derive_key` hashes the
+/// context string on every call, an extra compression per digest on hot paths.
+macro_rules! keyed {
+    ($name:ident, $ctx:expr) => {
+        pub(crate) fn $name() -> blake3::Hasher {
+            static H: std::sync::LazyLock<blake3::Hasher> =
+                std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key($ctx));
+            H.clone()
+        }
+    };
+}
+keyed!(tx_id_hasher, domain::TX_ID);
+keyed!(signing_hasher, domain::SIGNING);
+keyed!(address_hasher, domain::ADDRESS);
+keyed!(header_hasher, domain::HEADER);
+keyed!(merkle_hasher, domain::MERKLE);
+keyed!(lthash_hasher, domain::LTHASH);
+keyed!(lthash_digest_hasher, domain::LTHASH_DIGEST);
+
 fn finish(h: &blake3::Hasher) -> B256 {
     B256::from(*h.finalize().as_bytes())
 }
@@ -36,28 +55,28 @@ pub fn tx_id(body: &TxBody) -> TxId {
 
 /// The id of a transaction from the canonical encoding of its body.
 pub fn tx_id_of_encoded_body(encoded_body: &[u8]) -> TxId {
-    let mut h = blake3::Hasher::new_derive_key(domain::TX_ID);
+    let mut h = tx_id_hasher();
     h.update(encoded_body);
     finish(&h)
 }
 
 /// The hash of a header: blake3 (context [`domain::HEADER`]) of its canonical encoding.
 pub fn header_hash(header: &Header) -> B256 {
-    let mut h = blake3::Hasher::new_derive_key(domain::HEADER);
+    let mut h = header_hasher();
     h.update(&crate::codec::encode(header));
     finish(&h)
 }
 
 /// The leaf hash of one item (blake3, context [`domain::MERKLE`], prefix byte 0).
 pub fn merkle_leaf(item: &[u8]) -> B256 {
-    let mut h = blake3::Hasher::new_derive_key(domain::MERKLE);
+    let mut h = merkle_hasher();
     h.update(&[0u8]);
     h.update(item);
     finish(&h)
 }
 
 fn merkle_node(left: &B256, right: &B256) -> B256 {
-    let mut h = blake3::Hasher::new_derive_key(domain::MERKLE);
+    let mut h = merkle_hasher();
     h.update(&[1u8]);
     h.update(left.as_slice());
     h.update(right.as_slice());
@@ -66,7 +85,7 @@ fn merkle_node(left: &B256, right: &B256) -> B256 {
 
 /// The root of an empty tree.
 pub fn merkle_empty_root() -> B256 {
-    let mut h = blake3::Hasher::new_derive_key(domain::MERKLE);
+    let mut h = merkle_hasher();
     h.update(&[2u8]);
     finish(&h)
 }

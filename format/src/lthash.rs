@@ -1,15 +1,14 @@
 //! The state hash: a lattice hash (LtHash) of the multiset of live versions.
 //!
 //! Each version `(intx, key) -> value` maps to an *element*: 1024 lanes of `u16`, read
-//! little-endian from 2048 bytes of blake3 XOF output (context [`domain::LTHASH`]) over
+//! little-endian from 2048 bytes of blake3 XOF output (context [`crate::hash::domain::LTHASH`]) over
 //! `intx || mark || addr || slot || value` in canonical encoding. The state is the lane-wise
 //! sum (wrapping mod 2^16) of the elements of all live versions: creating a version adds its
 //! element, spending subtracts it. So the hash updates in O(1) per move, sums of disjoint
 //! parts combine in any order (parallel), and replicas compare state after every batch. The
-//! 32-byte digest published in headers is blake3 (context [`domain::LTHASH_DIGEST`]) of the
+//! 32-byte digest published in headers is blake3 (context [`crate::hash::domain::LTHASH_DIGEST`]) of the
 //! 2048 lane bytes, little-endian. Parameters follow Solana's accounts lattice hash.
 
-use crate::hash::domain;
 use crate::types::{Key, TxId, Value};
 use alloy_primitives::B256;
 
@@ -61,7 +60,7 @@ impl LtHash {
     }
 
     fn of_input(buf: &[u8]) -> LtHash {
-        let mut h = blake3::Hasher::new_derive_key(domain::LTHASH);
+        let mut h = crate::hash::lthash_hasher();
         h.update(buf);
         let mut bytes = [0u8; LANES * 2];
         h.finalize_xof().fill(&mut bytes);
@@ -105,7 +104,7 @@ impl LtHash {
 
     /// The 32-byte digest published as the state hash.
     pub fn digest(&self) -> B256 {
-        let mut h = blake3::Hasher::new_derive_key(domain::LTHASH_DIGEST);
+        let mut h = crate::hash::lthash_digest_hasher();
         h.update(&self.to_bytes());
         B256::from(*h.finalize().as_bytes())
     }

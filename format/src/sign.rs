@@ -8,7 +8,6 @@
 //! component gets the same verdict however it is batched. Batches use ed25519-dalek's
 //! `verify_batch`; when a batch fails, each signature is checked alone to name the culprits.
 
-use crate::hash::domain;
 use crate::reason::Reason;
 use crate::types::{Authorization, Move, SignatureBytes, Transaction, TxBody};
 use alloy_primitives::{Address, B256};
@@ -19,9 +18,9 @@ use ed25519_dalek::{Digest, Sha512, Signer, SigningKey, VerifyingKey};
 use std::sync::OnceLock;
 
 /// The address of an ed25519 public key: the last 20 bytes of blake3 (context
-/// [`domain::ADDRESS`]) of the 32 key bytes.
+/// [`crate::hash::domain::ADDRESS`]) of the 32 key bytes.
 pub fn address_of(public_key: &[u8; 32]) -> Address {
-    let mut h = blake3::Hasher::new_derive_key(domain::ADDRESS);
+    let mut h = crate::hash::address_hasher();
     h.update(public_key);
     let d = h.finalize();
     Address::from_slice(&d.as_bytes()[12..])
@@ -90,13 +89,13 @@ fn put_move_signed_fields(h: &mut blake3::Hasher, m: &Move, buf: &mut Vec<u8>) {
     h.update(buf);
 }
 
-/// The signing digest of a body: blake3 (context [`domain::SIGNING`]) over the chain id, the
+/// The signing digest of a body: blake3 (context [`crate::hash::domain::SIGNING`]) over the chain id, the
 /// call, the context, `open`, the number of signed moves, and for each move with a non-zero
 /// mask, in order: mask, kind, mark, addr, slot, then `intx`, `prev`, `next` where the mask
 /// selects them. Moves with mask 0 and the created code are not covered (the code is bound
 /// by re-execution through the declared code hashes).
 pub fn signing_digest(body: &TxBody) -> B256 {
-    let mut h = blake3::Hasher::new_derive_key(domain::SIGNING);
+    let mut h = crate::hash::signing_hasher();
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(&body.chain_id.to_le_bytes());
     crate::fast::put_call(&mut buf, &body.call);

@@ -18,7 +18,8 @@ use mf_format::{
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// How a batch treats an invalid transaction.
@@ -110,6 +111,103 @@ pub struct Timings {
     pub lmdb: f64,
 }
 
+/// A batch applied in memory whose write is in the commit thread's hands.
+#[must_use = "receipts may be given out only after `wait` returns"]
+pub struct Pending {
+    outcome: Outcome,
+    done: Option<mpsc::Receiver<Result<f64, StoreError>>>,
+}
+
+impl Pending {
+    /// The outcome, before the batch is known to be on disk.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Waits until the batch is on disk.
+    pub fn wait(mut self) -> Result<Outcome, ApplyError> {
+        if let Some(rx) = self.done.take() {
+            match rx.recv() {
+                Ok(Ok(lmdb)) => {
+                    self.outcome.timings.lmdb = lmdb;
+                    self.outcome.timings.commit += lmdb;
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(StoreError::Failed.into()),
+            }
+        }
+        Ok(self.outcome)
+    }
+}
+
+type Job = (Box<BatchWrite>, mpsc::SyncSender<Result<f64, StoreError>>);
+
+/// The commit stage: one thread that writes batches to LMDB in the order they were applied.
+/// After a failed write the in-memory state is ahead of the disk, so every later submission
+/// is refused until a restart rebuilds the state from the store.
+struct Committer {
+    tx: Option<mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Committer {
+    fn start(store: Arc<Store>, chain_id: u64) -> Committer {
+        let (tx, rx) = mpsc::sync_channel::<Job>(2);
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&failed);
+        let thread = std::thread::Builder::new()
+            .name("mf-commit".into())
+            .spawn(move || {
+                for (w, reply) in rx {
+                    let t = Instant::now();
+                    let r = if flag.load(Ordering::SeqCst) {
+                        Err(StoreError::Failed)
+                    } else {
+                        store
+                            .commit(&w, chain_id)
+                            .map(|()| t.elapsed().as_secs_f64())
+                    };
+                    if let Err(e) = &r {
+                        tracing::error!(height = w.header.height, error = %e, "commit failed");
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                    drop(w);
+                    let _ = reply.send(r);
+                }
+            })
+            .ok();
+        Committer {
+            tx: Some(tx),
+            thread,
+            failed,
+        }
+    }
+
+    fn submit(&self, w: BatchWrite) -> Result<mpsc::Receiver<Result<f64, StoreError>>, StoreError> {
+        if self.failed.load(Ordering::SeqCst) || self.thread.is_none() {
+            return Err(StoreError::Failed);
+        }
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.tx
+            .as_ref()
+            .ok_or(StoreError::Failed)?
+            .send((Box::new(w), reply))
+            .map_err(|_| StoreError::Failed)?;
+        Ok(rx)
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        // Closing the channel lets the thread finish the writes in hand, then exit.
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// What a version lookup finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VersionState {
@@ -137,6 +235,7 @@ impl CodeSource for StoreCode<'_> {
 
 /// The validator state.
 pub struct Validator {
+    committer: Committer,
     store: Arc<Store>,
     index: Index,
     lthash: LtHash,
@@ -204,8 +303,10 @@ impl Validator {
         let chain_id = store.chain_id()?;
         let index = rebuild_index(&store)?;
         tracing::info!(height, entries = index.len(), "validator opened");
+        let store = Arc::new(store);
         Ok(Validator {
-            store: Arc::new(store),
+            committer: Committer::start(Arc::clone(&store), chain_id),
+            store,
             index,
             lthash,
             head,
@@ -271,8 +372,13 @@ impl Validator {
         Ok(out)
     }
 
-    /// Applies a decoded batch.
+    /// Applies a decoded batch and waits until it is on disk.
     pub fn apply_batch(&mut self, batch: &Batch, mode: Mode) -> Result<Outcome, ApplyError> {
+        self.submit_batch(batch, mode)?.wait()
+    }
+
+    /// Applies a decoded batch; see [`Validator::submit_prepared`].
+    pub fn submit_batch(&mut self, batch: &Batch, mode: Mode) -> Result<Pending, ApplyError> {
         if batch.txs.is_empty() {
             return Err(ApplyError::Empty);
         }
@@ -294,10 +400,10 @@ impl Validator {
             &code,
         );
         let stateless = t0.elapsed().as_secs_f64();
-        self.apply_prepared(batch, &prepared, mode, stateless)
+        self.submit_prepared(batch, &prepared, mode, stateless)
     }
 
-    /// Applies a batch whose stateless stage is done (the bench drives this directly).
+    /// Applies a batch whose stateless stage is done, and waits until it is on disk.
     pub fn apply_prepared(
         &mut self,
         batch: &Batch,
@@ -305,6 +411,21 @@ impl Validator {
         mode: Mode,
         stateless: f64,
     ) -> Result<Outcome, ApplyError> {
+        self.submit_prepared(batch, prepared, mode, stateless)?
+            .wait()
+    }
+
+    /// Applies a batch whose stateless stage is done and hands its write to the commit
+    /// thread. The in-memory state moves on at once, so the next batch can be checked while
+    /// this one is written; its receipts may be given out only after [`Pending::wait`]
+    /// returns. Commits happen in submission order.
+    pub fn submit_prepared(
+        &mut self,
+        batch: &Batch,
+        prepared: &[Prepared],
+        mode: Mode,
+        stateless: f64,
+    ) -> Result<Pending, ApplyError> {
         let height = self.head.height + 1;
         let t1 = Instant::now();
         let itxs: Vec<IndexTx> = prepared
@@ -361,17 +482,20 @@ impl Validator {
             .sum();
         if accepted == 0 {
             self.index.rollback(&mut applied);
-            return Ok(Outcome {
-                header: None,
-                receipts,
-                accepted,
-                moves,
-                fast_path: applied.fast_path,
-                timings: Timings {
-                    stateless,
-                    apply,
-                    ..Timings::default()
+            return Ok(Pending {
+                outcome: Outcome {
+                    header: None,
+                    receipts,
+                    accepted,
+                    moves,
+                    fast_path: applied.fast_path,
+                    timings: Timings {
+                        stateless,
+                        apply,
+                        ..Timings::default()
+                    },
                 },
+                done: None,
             });
         }
 
@@ -387,28 +511,32 @@ impl Validator {
             };
         lthash = new_lthash;
         let build = t2.elapsed().as_secs_f64();
-        if let Err(e) = self.store.commit(&w, self.chain_id) {
-            self.index.rollback(&mut applied);
-            return Err(e.into());
-        }
+        let header = w.header;
+        let done = match self.committer.submit(w) {
+            Ok(rx) => rx,
+            Err(e) => {
+                self.index.rollback(&mut applied);
+                return Err(e.into());
+            }
+        };
         self.lthash = lthash;
-        self.head = w.header;
-        let commit = t2.elapsed().as_secs_f64();
-        tracing::debug!(build, lmdb = commit - build, "batch written");
-        let lmdb = commit - build;
-        Ok(Outcome {
-            header: Some(w.header),
-            receipts,
-            accepted,
-            moves,
-            fast_path: applied.fast_path,
-            timings: Timings {
-                decode: 0.0,
-                stateless,
-                apply,
-                commit,
-                lmdb,
+        self.head = header;
+        Ok(Pending {
+            outcome: Outcome {
+                header: Some(header),
+                receipts,
+                accepted,
+                moves,
+                fast_path: applied.fast_path,
+                timings: Timings {
+                    decode: 0.0,
+                    stateless,
+                    apply,
+                    commit: build,
+                    lmdb: 0.0,
+                },
             },
+            done: Some(done),
         })
     }
 
@@ -469,24 +597,32 @@ impl Validator {
             }
         }
         let ids: Vec<TxId> = accepted.iter().map(|&i| prepared[i].id).collect();
+        let (tx_root, receipts_root) = rayon::join(
+            || {
+                merkle_root_of_leaves(
+                    ids.par_iter()
+                        .map(|id| merkle_leaf(id.as_slice()))
+                        .collect(),
+                )
+            },
+            || {
+                merkle_root_of_leaves(
+                    receipts
+                        .par_iter()
+                        .map_init(Vec::new, |buf, r| {
+                            buf.clear();
+                            mf_format::fast::put_receipt(buf, r);
+                            merkle_leaf(buf)
+                        })
+                        .collect(),
+                )
+            },
+        );
         w.header = Header {
             height,
             parent: header_hash(&self.head),
-            tx_root: merkle_root_of_leaves(
-                ids.par_iter()
-                    .map(|id| merkle_leaf(id.as_slice()))
-                    .collect(),
-            ),
-            receipts_root: merkle_root_of_leaves(
-                receipts
-                    .par_iter()
-                    .map_init(Vec::new, |buf, r| {
-                        buf.clear();
-                        mf_format::fast::put_receipt(buf, r);
-                        merkle_leaf(buf)
-                    })
-                    .collect(),
-            ),
+            tx_root,
+            receipts_root,
             state_hash: lthash.digest(),
             time_ms: now_ms(),
         };

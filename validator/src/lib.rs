@@ -40,4 +40,4 @@ pub mod sample;
 pub mod server;
 pub mod store;
 
-pub use chain::{ApplyError, Mode, Outcome, Validator, VersionState};
+pub use chain::{ApplyError, Mode, Outcome, Pending, Validator, VersionState};

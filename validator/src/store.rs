@@ -47,6 +47,11 @@ pub enum StoreError {
     /// No store was initialised here.
     #[error("no validator data in {0}: run `mf-validator init --data {0} --genesis FILE` first")]
     NotInitialised(String),
+    /// An earlier commit failed; the in-memory state is ahead of the disk.
+    #[error(
+        "an earlier commit to the store failed: restart the validator (it recovers from the last committed batch)"
+    )]
+    Failed,
     /// A store already exists here.
     #[error("{0} already holds validator data; choose an empty directory")]
     AlreadyInitialised(String),

@@ -63,6 +63,26 @@ impl From<ModeArg> for Mode {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole job once on a fresh directory: generate signed transfer batches, create
+    /// a data directory from their genesis, ingest them all with progress and a summary,
+    /// then verify the stored state hash.
+    ///
+    /// Uses DIR/sample for the batch files and DIR/data for the validator (DIR defaults to
+    /// a new directory under the system temp directory; it must not exist yet).
+    Demo {
+        /// Working directory (must not exist).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Number of funded accounts.
+        #[arg(long, default_value_t = 10_000)]
+        accounts: usize,
+        /// Number of transfers in all.
+        #[arg(long, default_value_t = 200_000)]
+        txs: usize,
+        /// Transfers per batch.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=mf_format::limits::MAX_TXS_PER_BATCH as u64))]
+        batch_size: u64,
+    },
     /// Create a data directory from a genesis file in the Ethereum `alloc` style.
     ///
     /// Every account and non-zero storage word of the genesis becomes a live version at
@@ -229,6 +249,20 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Demo {
+            dir,
+            accounts,
+            txs,
+            batch_size,
+        } => demo(
+            dir,
+            &GenConfig {
+                accounts,
+                txs,
+                batch_size: usize::try_from(batch_size).context("batch size")?,
+                ..GenConfig::default()
+            },
+        ),
         Command::Init { data, genesis } => init(&data, &genesis),
         Command::Gen {
             out,
@@ -265,6 +299,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check { data } => check(&data),
         Command::Inspect { data, json } => inspect(&data, json),
     }
+}
+
+fn demo(dir: Option<PathBuf>, cfg: &GenConfig) -> Result<ExitCode> {
+    let root = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("mf-demo-{}-{}", std::process::id(), cfg.seed))
+    });
+    if root.exists() {
+        bail!(
+            "{} already exists; name a new directory with --dir",
+            root.display()
+        );
+    }
+    let sample = root.join("sample");
+    let data = root.join("data");
+    gen_sample(&sample, cfg)?;
+    init(&data, &sample.join("genesis.json"))?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&sample)
+        .with_context(|| format!("cannot list {}", sample.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
+    files.sort();
+    let code = ingest(&data, Mode::Strict, &files)?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let code = check(&data)?;
+    out!(
+        "demo data left in {} (inspect it with `mf-validator inspect --data {}`)",
+        root.display(),
+        data.display()
+    );
+    Ok(code)
 }
 
 fn open(data: &Path) -> Result<Validator> {
