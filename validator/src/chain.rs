@@ -554,22 +554,7 @@ impl Validator {
             .collect();
         // State hash: the deltas of accepted transactions (summed in parallel), minus the
         // elements of stored genesis values that were spent.
-        let sum = accepted
-            .par_iter()
-            .fold(
-                || Box::new(LtHash::IDENTITY),
-                |mut acc, &i| {
-                    acc.add(&prepared[i].delta);
-                    acc
-                },
-            )
-            .reduce(
-                || Box::new(LtHash::IDENTITY),
-                |mut a, b| {
-                    a.add(&b);
-                    a
-                },
-            );
+        let sum = lthash_sum(accepted.par_iter().map(|&i| &*prepared[i].delta));
         lthash.add(&sum);
         for &(ti, oi) in &applied.explicit_genesis {
             let p = &prepared[ti as usize];
@@ -634,7 +619,9 @@ impl Validator {
     /// Recomputes the state hash from the stored live set and compares it with the stored
     /// one. Returns `(recomputed, stored)`.
     pub fn check(&self) -> Result<(B256, B256), StoreError> {
-        let fresh = recompute_lthash(&self.store)?;
+        // The index was rebuilt from the store when this validator opened and has since
+        // followed every committed batch; the elements are read from the store.
+        let fresh = recompute_lthash(&self.store, &self.index)?;
         Ok((fresh.digest(), self.store.lthash()?.digest()))
     }
 }
@@ -668,6 +655,27 @@ pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
         .get(mv as usize)
         .map(|m| m.next)
         .ok_or_else(|| StoreError::Corrupt(format!("no move {mv} at {height}/{tx}")))
+}
+
+/// The sum of many state-hash elements, in parallel (the sum is order-free).
+fn lthash_sum<E: std::borrow::Borrow<LtHash> + Send>(
+    elements: impl ParallelIterator<Item = E>,
+) -> Box<LtHash> {
+    elements
+        .fold(
+            || Box::new(LtHash::IDENTITY),
+            |mut a, e| {
+                a.add(e.borrow());
+                a
+            },
+        )
+        .reduce(
+            || Box::new(LtHash::IDENTITY),
+            |mut a, b| {
+                a.add(&b);
+                a
+            },
+        )
 }
 
 /// Stored transactions decoded in parallel: `(height, index, id, tx)`.
@@ -756,89 +764,60 @@ pub fn rebuild_index(store: &Store) -> Result<Index, StoreError> {
     Ok(index)
 }
 
-/// Recomputes the state hash from the store alone: the elements of every live version
-/// (found by replaying the chain) plus the used markers.
-pub fn recompute_lthash(store: &Store) -> Result<LtHash, StoreError> {
-    let index = rebuild_index(store)?;
+/// Recomputes the state hash from the store: the elements of every live version (live per
+/// `index`, values read from the store) plus the used markers.
+pub fn recompute_lthash(store: &Store, index: &Index) -> Result<LtHash, StoreError> {
     let mut total = LtHash::IDENTITY;
     store.scan_genesis(1 << 14, |chunk| {
-        let part = chunk
-            .par_iter()
-            .filter_map(|(seq, rec)| {
-                let r = split_record(rec)?;
-                let e = index.get(version_fp_bytes(r.vkey))?;
-                if e.loc != *seq || e.value == USED {
-                    return None;
-                }
-                let (intx, key) = parse_vkey(r.vkey).ok()?;
-                let v = mf_format::decode::<Value>(r.value, 80, "stored value").ok()?;
-                Some(LtHash::of_version(&intx, &key, &v))
-            })
-            .fold(
-                || Box::new(LtHash::IDENTITY),
-                |mut a, e| {
-                    a.add(&e);
-                    a
-                },
-            )
-            .reduce(
-                || Box::new(LtHash::IDENTITY),
-                |mut a, b| {
-                    a.add(&b);
-                    a
-                },
-            );
+        let part = lthash_sum(chunk.par_iter().filter_map(|(seq, rec)| {
+            let r = split_record(rec)?;
+            let e = index.get(version_fp_bytes(r.vkey))?;
+            if e.loc != *seq || e.value == USED {
+                return None;
+            }
+            let (intx, key) = parse_vkey(r.vkey).ok()?;
+            let v = mf_format::decode::<Value>(r.value, 80, "stored value").ok()?;
+            Some(LtHash::of_version(&intx, &key, &v))
+        }));
         total.add(&part);
     })?;
     store.scan_txs(1 << 12, |chunk| {
-        let part = decode_chunk(chunk)?
-            .par_iter()
-            .flat_map_iter(|(h, i, id, t)| {
-                let index = &index;
-                t.body
-                    .moves
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, m)| m.kind == MoveKind::Consume)
-                    .filter_map(move |(mi, m)| {
-                        let l = loc(*h, *i, mi as u16);
-                        let key = m.key();
-                        let mut el = None;
-                        if let Some(e) = index.get(version_fp_bytes(&version_key_bytes(id, &key)))
-                            && e.loc == l
-                        {
-                            el = Some(LtHash::of_version(id, &key, &m.next));
-                        }
-                        if m.intx.is_zero()
-                            && index.get(version_fp_bytes(&version_key_bytes(&m.intx, &key)))
-                                == Some(Entry {
-                                    value: USED,
-                                    loc: l,
-                                })
-                        {
-                            let mut marker = LtHash::of_used_marker(&key);
-                            if let Some(e) = el {
-                                marker.add(&e);
+        let part = lthash_sum(
+            decode_chunk(chunk)?
+                .par_iter()
+                .flat_map_iter(|(h, i, id, t)| {
+                    t.body
+                        .moves
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, m)| m.kind == MoveKind::Consume)
+                        .filter_map(move |(mi, m)| {
+                            let l = loc(*h, *i, mi as u16);
+                            let key = m.key();
+                            let mut el = None;
+                            if let Some(e) =
+                                index.get(version_fp_bytes(&version_key_bytes(id, &key)))
+                                && e.loc == l
+                            {
+                                el = Some(LtHash::of_version(id, &key, &m.next));
                             }
-                            el = Some(marker);
-                        }
-                        el
-                    })
-            })
-            .fold(
-                || Box::new(LtHash::IDENTITY),
-                |mut a, e| {
-                    a.add(&e);
-                    a
-                },
-            )
-            .reduce(
-                || Box::new(LtHash::IDENTITY),
-                |mut a, b| {
-                    a.add(&b);
-                    a
-                },
-            );
+                            if m.intx.is_zero()
+                                && index.get(version_fp_bytes(&version_key_bytes(&m.intx, &key)))
+                                    == Some(Entry {
+                                        value: USED,
+                                        loc: l,
+                                    })
+                            {
+                                let mut marker = LtHash::of_used_marker(&key);
+                                if let Some(e) = el {
+                                    marker.add(&e);
+                                }
+                                el = Some(marker);
+                            }
+                            el
+                        })
+                }),
+        );
         total.add(&part);
         Ok(())
     })?;
