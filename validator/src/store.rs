@@ -52,6 +52,11 @@ pub enum StoreError {
         "an earlier commit to the store failed: restart the validator (it recovers from the last committed batch)"
     )]
     Failed,
+    /// Another process has the data directory open.
+    #[error(
+        "{0} is in use by another process (an mf-validator holds its LOCK file); stop it first"
+    )]
+    Locked(String),
     /// A store already exists here.
     #[error("{0} already holds validator data; choose an empty directory")]
     AlreadyInitialised(String),
@@ -59,6 +64,8 @@ pub enum StoreError {
 
 /// The LMDB environment and its tables.
 pub struct Store {
+    /// Held for the life of the store: one process per data directory.
+    _lock: std::fs::File,
     env: Env,
     genesis: Db,
     txs: Db,
@@ -140,6 +147,28 @@ impl Store {
             path: env_dir.clone(),
             source,
         })?;
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(dir.display().to_string()));
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
         // SAFETY: heed marks `open` unsafe because LMDB's memory map must not be modified by
         // anything else and one process must not open the same path twice; the validator
         // opens its data directory once (and `serve` holds it for its lifetime).
@@ -165,6 +194,7 @@ impl Store {
             })?
             .unwrap_commit();
         Ok(Store {
+            _lock: lock,
             env,
             genesis,
             txs,

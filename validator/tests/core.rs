@@ -381,3 +381,15 @@ fn genesis_and_never_written_versions_are_used_once() {
     let (fresh_hash, stored) = w.v.check().expect("check");
     assert_eq!(fresh_hash, stored);
 }
+
+#[test]
+fn a_data_directory_is_opened_by_one_validator_at_a_time() {
+    let w = world(2);
+    let dir = w.v.store().dir().to_path_buf();
+    let second = Validator::open(&dir);
+    assert!(
+        matches!(second, Err(mf_validator::store::StoreError::Locked(_))),
+        "second open must be refused"
+    );
+    drop(w);
+}
