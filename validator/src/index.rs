@@ -439,3 +439,107 @@ impl Index {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// Spreads small version numbers over the shards.
+    fn vfp(v: u32) -> VersionFp {
+        (u128::from(v) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+    }
+
+    #[derive(Clone, Debug)]
+    enum T {
+        Spend(u32, u128),
+        Ref(u32, u128),
+    }
+
+    /// A batch: per transaction, its reads, then one creation of a fresh version.
+    fn batch() -> impl Strategy<Value = Vec<Vec<T>>> {
+        let read = prop_oneof![
+            (0u32..40, 1u128..4).prop_map(|(v, x)| T::Spend(v, x)),
+            (0u32..40, 1u128..4).prop_map(|(v, x)| T::Ref(v, x)),
+        ];
+        proptest::collection::vec(proptest::collection::vec(read, 1..4), 1..40)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// The sharded optimistic apply (and its sequential fallback) accepts exactly what a
+        /// plain sequential model accepts, ends in the same set, and rolls back to the start.
+        #[test]
+        fn parallel_apply_matches_a_sequential_model(b in batch(), initial in proptest::collection::btree_map(0u32..20, 1u128..4, 0..20)) {
+            // Versions 0..20 may exist initially; tx i creates version 20 + i with value 1..3.
+            let mut index = Index::new();
+            let mut model: BTreeMap<VersionFp, u128> = BTreeMap::new();
+            for (v, x) in &initial {
+                index.insert(vfp(*v), Entry { value: *x, loc: 0 });
+                model.insert(vfp(*v), *x);
+            }
+            let start = model.clone();
+            let ops: Vec<Vec<Op>> = b
+                .iter()
+                .enumerate()
+                .map(|(i, reads)| {
+                    let mut seen = std::collections::BTreeSet::new();
+                    let mut ops: Vec<Op> = reads
+                        .iter()
+                        .filter(|t| seen.insert(match t { T::Spend(v, _) | T::Ref(v, _) => *v }))
+                        .map(|t| {
+                            let (v, x, kind) = match t {
+                                T::Spend(v, x) => (*v, *x, OpKind::Spend),
+                                T::Ref(v, x) => (*v, *x, OpKind::Ref),
+                            };
+                            Op { vfp: vfp(v), value: x, kind, genesis_zero: false, mv: 0 }
+                        })
+                        .collect();
+                    ops.push(Op {
+                        vfp: vfp(20 + i as u32),
+                        value: (i as u128 % 3) + 1,
+                        kind: OpKind::Create,
+                        genesis_zero: false,
+                        mv: 0,
+                    });
+                    ops
+                })
+                .collect();
+            let ids: Vec<TxId> = (0..ops.len()).map(|i| TxId::with_last_byte(i as u8)).collect();
+            let txs: Vec<IndexTx> = ops
+                .iter()
+                .zip(&ids)
+                .map(|(o, id)| IndexTx { stateless: Ok(()), id: *id, ops: o, intx: &[] })
+                .collect();
+            // The model.
+            let mut expect = Vec::new();
+            for o in &ops {
+                let ok = o.iter().all(|op| match op.kind {
+                    OpKind::Create => !model.contains_key(&op.vfp),
+                    _ => model.get(&op.vfp) == Some(&op.value),
+                });
+                if ok {
+                    for op in o {
+                        match op.kind {
+                            OpKind::Spend => { model.remove(&op.vfp); }
+                            OpKind::Create => { model.insert(op.vfp, op.value); }
+                            _ => {}
+                        }
+                    }
+                }
+                expect.push(ok);
+            }
+            let mut applied = index.apply(1, &txs);
+            let got: Vec<bool> = applied.verdicts.iter().map(|v| v.is_ok()).collect();
+            prop_assert_eq!(&got, &expect);
+            prop_assert_eq!(applied.fast_path, expect.iter().all(|x| *x));
+            let now: BTreeMap<VersionFp, u128> = index.iter().map(|(k, e)| (*k, e.value)).collect();
+            prop_assert_eq!(&now, &model);
+            index.rollback(&mut applied);
+            let back: BTreeMap<VersionFp, u128> = index.iter().map(|(k, e)| (*k, e.value)).collect();
+            prop_assert_eq!(&back, &start);
+        }
+    }
+}
