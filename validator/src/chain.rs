@@ -7,7 +7,7 @@ use crate::fp::{
 };
 use crate::genesis::Genesis;
 use crate::index::{Applied, Entry, Index, IndexTx, loc, split_loc};
-use crate::prepare::{CodeSource, KeyCache, Prepared, Reexec, StructureOnly, prepare_batch};
+use crate::prepare::{CodeSource, KeyCache, Prepared, Reexec, prepare_batch};
 use crate::store::{BatchWrite, Store, StoreError, split_record};
 use mf_format::{
     B256, Batch, FormatError, Header, Key, LtHash, Mark, MoveKind, Reason, Receipt, Status, TxId,
@@ -312,11 +312,13 @@ impl Validator {
             head,
             chain_id,
             keys: KeyCache::default(),
-            reexec: Box::new(StructureOnly),
+            reexec: Box::new(crate::reexec::EvmReexec),
         })
     }
 
-    /// Plugs in the re-execution step.
+    /// Replaces the re-execution step (the default is [`crate::reexec::EvmReexec`], revm
+    /// against the declared values; [`crate::prepare::StructureOnly`] skips it, for benchmarks of the other
+    /// stages).
     pub fn set_reexec(&mut self, r: Box<dyn Reexec>) {
         self.reexec = r;
     }

@@ -36,6 +36,7 @@ pub mod genesis;
 pub mod index;
 pub mod naive;
 pub mod prepare;
+pub mod reexec;
 pub mod sample;
 pub mod server;
 pub mod store;

@@ -125,14 +125,26 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
     assert_eq!(statuses(&o), vec![Status::Rejected(Reason::VersionNotLive)]);
     assert!(o.header.is_none(), "nothing accepted, nothing written");
 
-    // Wrong prev.
+    // Wrong prev (consistent with its next, so re-execution passes and the set refuses it).
     let mut tx = w.transfer(0, 1, 5);
-    if let Value::Account(a) = &mut tx.body.moves[1].prev {
-        a.balance += U256::from(1u64);
+    let m = &mut tx.body.moves[1];
+    for v in [&mut m.prev, &mut m.next] {
+        if let Value::Account(a) = v {
+            a.balance += U256::from(1u64);
+        }
     }
     let tx = sign(tx.body, &[&w.keys[0]]);
     let o = w.apply(vec![tx], Mode::Filter).expect("filter");
     assert_eq!(statuses(&o), vec![Status::Rejected(Reason::PrevMismatch)]);
+
+    // A declared next that execution does not produce.
+    let mut tx = w.transfer(0, 1, 5);
+    if let Value::Account(a) = &mut tx.body.moves[1].next {
+        a.balance += U256::from(1u64);
+    }
+    let tx = sign(tx.body, &[&w.keys[0]]);
+    let o = w.apply(vec![tx], Mode::Filter).expect("filter");
+    assert_eq!(statuses(&o), vec![Status::Rejected(Reason::WriteMismatch)]);
 
     // Forged signature.
     let mut tx = w.transfer(0, 1, 5);

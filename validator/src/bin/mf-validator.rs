@@ -335,6 +335,7 @@ fn demo(dir: Option<PathBuf>, cfg: &GenConfig) -> Result<ExitCode> {
 }
 
 fn open(data: &Path) -> Result<Validator> {
+    // Re-execution with revm is the library's default.
     Validator::open(data)
         .with_context(|| format!("cannot open the data directory {}", data.display()))
 }

@@ -1,0 +1,119 @@
+//! The revm [`Database`] over a [`StateView`] that records every read.
+
+use crate::view::StateView;
+use alloy_primitives::Bytes;
+use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, GENESIS_INTX, Key, TxId, U256, Value};
+use revm::Database;
+use revm::database_interface::DBErrorMarker;
+use revm::state::{AccountInfo, Bytecode};
+use std::collections::BTreeMap;
+
+/// Why the database could not answer revm.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError<E: std::error::Error + Send + Sync + 'static> {
+    /// The view failed (for the re-execution check: the key is not declared).
+    #[error("state view: {0}")]
+    View(#[source] E),
+    /// No code is known for this code hash.
+    #[error("no code for code hash {0}")]
+    MissingCode(B256),
+    /// The view holds a value of the wrong type for the key's mark.
+    #[error("key {0:?} holds a value of the wrong type")]
+    TypeMismatch(Key),
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> DBErrorMarker for DbError<E> {}
+
+/// A revm database that answers from a [`StateView`] and records, per key, the version it
+/// served. Block hashes are always zero (see the crate documentation).
+#[derive(Debug)]
+pub struct RecordingDb<V> {
+    /// Where answers come from.
+    pub view: V,
+    /// Every key read, with the version served (kept only when `record` is set).
+    pub reads: BTreeMap<Key, (TxId, Value)>,
+    /// Whether to keep `reads` (the re-execution check does not need them).
+    pub record: bool,
+}
+
+impl<V: StateView> RecordingDb<V> {
+    /// A database over `view` with no reads yet.
+    pub fn new(view: V) -> RecordingDb<V> {
+        RecordingDb {
+            view,
+            reads: BTreeMap::new(),
+            record: true,
+        }
+    }
+
+    fn read(&mut self, key: Key) -> Result<Value, DbError<V::Error>> {
+        let (intx, value) = self
+            .view
+            .version(&key)
+            .map_err(DbError::View)?
+            .unwrap_or((GENESIS_INTX, Value::zero(key.mark)));
+        if value.mark() != key.mark {
+            return Err(DbError::TypeMismatch(key));
+        }
+        if self.record {
+            self.reads.entry(key).or_insert((intx, value));
+        }
+        Ok(value)
+    }
+}
+
+/// The revm view of an account record: `None` for the empty account (EIP-161: empty and
+/// non-existent are the same; the protocol's zero value cannot tell them apart).
+pub fn account_info(a: &Account) -> Option<AccountInfo> {
+    if *a == Account::EMPTY {
+        return None;
+    }
+    let mut info = AccountInfo::default()
+        .with_balance(a.balance)
+        .with_nonce(a.nonce);
+    if a.code_hash == EMPTY_CODE_HASH {
+        info = info.with_code_and_hash(Bytecode::new(), EMPTY_CODE_HASH);
+    } else {
+        info = info.with_code_hash(a.code_hash);
+    }
+    Some(info)
+}
+
+/// Analysed code from raw bytes. Cancun has no EOF and no EIP-7702 delegations, so all
+/// code is legacy.
+pub fn bytecode(code: Bytes) -> Bytecode {
+    Bytecode::new_legacy(code)
+}
+
+impl<V: StateView> Database for RecordingDb<V> {
+    type Error = DbError<V::Error>;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        match self.read(Key::account(address))? {
+            Value::Account(a) => Ok(account_info(&a)),
+            Value::Storage(_) => Err(DbError::TypeMismatch(Key::account(address))),
+        }
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if code_hash == EMPTY_CODE_HASH {
+            return Ok(Bytecode::new());
+        }
+        match self.view.code(&code_hash).map_err(DbError::View)? {
+            Some(c) => Ok(bytecode(c)),
+            None => Err(DbError::MissingCode(code_hash)),
+        }
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        let key = Key::storage(address, index);
+        match self.read(key)? {
+            Value::Storage(w) => Ok(w),
+            Value::Account(_) => Err(DbError::TypeMismatch(key)),
+        }
+    }
+
+    fn block_hash(&mut self, _number: u64) -> Result<B256, Self::Error> {
+        Ok(B256::ZERO)
+    }
+}

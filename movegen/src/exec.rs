@@ -1,0 +1,361 @@
+//! Running a call with revm and turning what it read and wrote into moves.
+
+use crate::MovegenError;
+use crate::db::{DbError, RecordingDb};
+use crate::view::StateView;
+use alloy_primitives::Bytes;
+use mf_format::{
+    Account, Address, B256, Call, EMPTY_CODE_HASH, ExecContext, GENESIS_INTX, Key, Log, Mask, Move,
+    MoveKind, U256, Value, limits::MAX_GAS_LIMIT,
+};
+use revm::context::result::{EVMError, ExecutionResult, Output};
+use revm::context::{BlockEnv, CfgEnv, TxEnv};
+use revm::context_interface::block::BlobExcessGasAndPrice;
+use revm::database_interface::Database;
+use revm::handler::{MainnetContext, MainnetEvm};
+use revm::primitives::TxKind;
+use revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN;
+use revm::primitives::hardfork::SpecId;
+use revm::state::EvmState;
+use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+use std::collections::BTreeMap;
+
+/// The one spec every execution uses.
+pub const SPEC: SpecId = SpecId::CANCUN;
+
+/// The block beneficiary (`COINBASE`): the zero address. Fee charging is disabled, so revm
+/// never loads it on its own; it is read only when the executed code reads it (e.g.
+/// `BALANCE(COINBASE)`), and then it is an ordinary declared read.
+pub const BENEFICIARY: Address = Address::ZERO;
+
+/// The EVM type used here, over a database `DB`.
+pub type Evm<DB> = MainnetEvm<MainnetContext<DB>>;
+
+/// The configuration every execution uses (see the crate documentation).
+pub fn cfg_env(chain_id: u64) -> CfgEnv {
+    let mut cfg = CfgEnv::new().with_spec_and_mainnet_gas_params(SPEC);
+    cfg.chain_id = chain_id;
+    cfg.tx_chain_id_check = true;
+    // The nonce is still bumped; replay protection is the consumed sender version.
+    cfg.disable_nonce_check = true;
+    // Gas price is zero: no fee is charged, nothing is paid to the beneficiary (so revm does
+    // not load it), and nothing is reimbursed.
+    cfg.disable_fee_charge = true;
+    cfg
+}
+
+/// The block environment of an execution context.
+pub fn block_env(ctx: &ExecContext) -> BlockEnv {
+    BlockEnv {
+        number: U256::from(ctx.block_number),
+        beneficiary: BENEFICIARY,
+        timestamp: U256::from(ctx.timestamp),
+        gas_limit: MAX_GAS_LIMIT,
+        basefee: 0,
+        difficulty: U256::ZERO,
+        prevrandao: Some(B256::ZERO),
+        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(
+            0,
+            BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN,
+        )),
+        ..BlockEnv::default()
+    }
+}
+
+/// The revm transaction of a call.
+pub fn tx_env(call: &Call, chain_id: u64) -> TxEnv {
+    TxEnv {
+        tx_type: 0,
+        caller: call.from,
+        gas_limit: call.gas_limit,
+        gas_price: 0,
+        kind: match call.to {
+            Some(to) => TxKind::Call(to),
+            None => TxKind::Create,
+        },
+        value: call.value,
+        data: Bytes::copy_from_slice(&call.input),
+        nonce: 0,
+        chain_id: Some(chain_id),
+        ..TxEnv::default()
+    }
+}
+
+/// A fresh EVM over `db`.
+pub fn new_evm<DB: Database>(db: DB, chain_id: u64) -> Evm<DB> {
+    Context::mainnet()
+        .with_db(db)
+        .with_cfg(cfg_env(chain_id))
+        .build_mainnet()
+}
+
+/// How a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// `REVERT`: the decoded `Error(string)` reason when there is one, and the raw output.
+    Revert {
+        /// The `Error(string)` message.
+        reason: Option<String>,
+        /// The revert data.
+        output: Vec<u8>,
+    },
+    /// An exceptional halt (out of gas, invalid opcode, ...).
+    Halt(String),
+    /// revm refused the transaction before running it (intrinsic gas, sender with code...).
+    Invalid(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Revert {
+                reason: Some(r), ..
+            } => write!(f, "reverted: {r}"),
+            Failure::Revert {
+                reason: None,
+                output,
+            } => write!(
+                f,
+                "reverted with {} bytes of data 0x{}",
+                output.len(),
+                alloy_primitives::hex::encode(output)
+            ),
+            Failure::Halt(h) => write!(f, "halted: {h}"),
+            Failure::Invalid(e) => write!(f, "invalid transaction: {e}"),
+        }
+    }
+}
+
+/// Decodes the standard `Error(string)` revert payload (selector `0x08c379a0`).
+pub fn decode_revert_reason(output: &[u8]) -> Option<String> {
+    let body = output.strip_prefix(&[0x08, 0xc3, 0x79, 0xa0][..])?;
+    let word = |i: usize| -> Option<usize> {
+        let w = body.get(i..i.checked_add(32)?)?;
+        if w[..24].iter().any(|b| *b != 0) {
+            return None;
+        }
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&w[24..]);
+        usize::try_from(u64::from_be_bytes(b)).ok()
+    };
+    let offset = word(0)?;
+    let len = word(offset)?;
+    let start = offset.checked_add(32)?;
+    let bytes = body.get(start..start.checked_add(len)?)?;
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
+/// What one run produced, before it is compared or turned into moves.
+pub(crate) struct Run {
+    pub result: Result<Success, Failure>,
+    pub state: EvmState,
+}
+
+/// A successful run.
+pub(crate) struct Success {
+    pub gas_used: u64,
+    pub logs: Vec<Log>,
+    pub output: Vec<u8>,
+    pub created: Option<Address>,
+}
+
+/// Runs `call` on `evm` (whose database is already set up).
+pub(crate) fn run<DB: Database>(
+    evm: &mut Evm<DB>,
+    call: &Call,
+    chain_id: u64,
+    ctx: &ExecContext,
+) -> Result<Run, DB::Error> {
+    evm.ctx.cfg.chain_id = chain_id;
+    evm.ctx.block = block_env(ctx);
+    let out = match evm.transact(tx_env(call, chain_id)) {
+        Ok(o) => o,
+        Err(EVMError::Database(e)) => return Err(e),
+        Err(e) => {
+            return Ok(Run {
+                result: Err(Failure::Invalid(e.to_string())),
+                state: EvmState::default(),
+            });
+        }
+    };
+    let result = match out.result {
+        ExecutionResult::Success {
+            gas, logs, output, ..
+        } => {
+            let created = match &output {
+                Output::Create(_, a) => *a,
+                Output::Call(_) => None,
+            };
+            Ok(Success {
+                gas_used: gas.tx_gas_used(),
+                logs: logs
+                    .into_iter()
+                    .map(|l| Log {
+                        address: l.address,
+                        topics: l.data.topics().to_vec(),
+                        data: l.data.data.to_vec(),
+                    })
+                    .collect(),
+                output: output.into_data().to_vec(),
+                created,
+            })
+        }
+        ExecutionResult::Revert { output, .. } => Err(Failure::Revert {
+            reason: decode_revert_reason(&output),
+            output: output.to_vec(),
+        }),
+        ExecutionResult::Halt { reason, .. } => Err(Failure::Halt(format!("{reason:?}"))),
+    };
+    Ok(Run {
+        result,
+        state: out.state,
+    })
+}
+
+/// The value of every key in a post-state, with the runtime code of accounts whose code
+/// hash is not empty (to find created code). A self-destructed account (Cancun: created in
+/// this transaction) ends empty with zero storage.
+pub(crate) fn post_values(state: &EvmState) -> BTreeMap<Key, (Value, Option<Bytes>)> {
+    let mut out = BTreeMap::new();
+    for (addr, acc) in state {
+        let destroyed = acc.is_selfdestructed();
+        let (account, code) = if destroyed {
+            (Account::EMPTY, None)
+        } else {
+            let code_hash = if acc.info.code_hash == B256::ZERO {
+                EMPTY_CODE_HASH
+            } else {
+                acc.info.code_hash
+            };
+            let code = if code_hash == EMPTY_CODE_HASH {
+                None
+            } else {
+                acc.info.code.as_ref().map(|c| c.original_bytes())
+            };
+            (
+                Account {
+                    balance: acc.info.balance,
+                    nonce: acc.info.nonce,
+                    code_hash,
+                },
+                code,
+            )
+        };
+        out.insert(Key::account(*addr), (Value::Account(account), code));
+        for (slot, s) in &acc.storage {
+            let w = if destroyed {
+                U256::ZERO
+            } else {
+                s.present_value
+            };
+            out.insert(Key::storage(*addr, *slot), (Value::Storage(w), None));
+        }
+    }
+    out
+}
+
+/// The moves, created code and receipt data of one successful execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    /// One move per key touched, sorted by key: consumes (with `next`) for keys whose value
+    /// changed, references for keys only read. All masks are [`Mask::ALL`].
+    pub moves: Vec<Move>,
+    /// Runtime code of the contracts the call created (one entry per distinct code, in key
+    /// order of the accounts).
+    pub created_code: Vec<Vec<u8>>,
+    /// Gas used (the receipt's value).
+    pub gas_used: u64,
+    /// Logs, in emission order.
+    pub logs: Vec<Log>,
+    /// The call's return data (for a creation: the runtime code).
+    pub output: Vec<u8>,
+    /// The address a creation deployed to.
+    pub created: Option<Address>,
+}
+
+/// Executes `call` against `view` and derives its moves (see [`Execution`]).
+///
+/// Fails with [`MovegenError::Execution`] when the call reverts or halts (with the decoded
+/// `Error(string)` reason when there is one), and with [`MovegenError::View`] or
+/// [`MovegenError::MissingCode`] when the view cannot answer.
+pub fn execute<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    call: &Call,
+    ctx: &ExecContext,
+) -> Result<Execution, MovegenError> {
+    let mut evm = new_evm(RecordingDb::new(view), chain_id);
+    let run = run(&mut evm, call, chain_id, ctx).map_err(db_error)?;
+    let ok = run.result.map_err(MovegenError::Execution)?;
+    let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
+    let post = post_values(&run.state);
+
+    let mut moves = Vec::with_capacity(reads.len() + post.len());
+    let mut created_code: Vec<Vec<u8>> = Vec::new();
+    let mut seen_code: Vec<B256> = Vec::new();
+    let mut keys: Vec<Key> = reads.keys().chain(post.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let fin = post.get(&key);
+        let (intx, prev, was_read) = match reads.get(&key) {
+            Some((i, v)) => (*i, *v, true),
+            None => {
+                // Written without being read (storage of a contract created here).
+                let (i, v) = view
+                    .version(&key)
+                    .map_err(|e| MovegenError::View(Box::new(e)))?
+                    .unwrap_or((GENESIS_INTX, Value::zero(key.mark)));
+                (i, v, false)
+            }
+        };
+        let next = fin.map(|(v, _)| *v).unwrap_or(prev);
+        let kind = if next != prev {
+            MoveKind::Consume
+        } else if was_read {
+            MoveKind::Reference
+        } else if next != Value::zero(key.mark) {
+            MoveKind::Consume
+        } else {
+            continue;
+        };
+        let new_code = match (prev, next, fin) {
+            (Value::Account(p), Value::Account(n), Some((_, Some(code))))
+                if n.code_hash != p.code_hash && !seen_code.contains(&n.code_hash) =>
+            {
+                Some((n.code_hash, code))
+            }
+            _ => None,
+        };
+        if let Some((hash, code)) = new_code {
+            seen_code.push(hash);
+            created_code.push(code.to_vec());
+        }
+        moves.push(Move {
+            mask: Mask::ALL,
+            kind,
+            mark: key.mark,
+            intx,
+            addr: key.addr,
+            slot: key.slot,
+            prev,
+            next,
+        });
+    }
+    Ok(Execution {
+        moves,
+        created_code,
+        gas_used: ok.gas_used,
+        logs: ok.logs,
+        output: ok.output,
+        created: ok.created,
+    })
+}
+
+fn db_error<E: std::error::Error + Send + Sync + 'static>(e: DbError<E>) -> MovegenError {
+    match e {
+        DbError::View(e) => MovegenError::View(Box::new(e)),
+        DbError::MissingCode(h) => MovegenError::MissingCode(h),
+        DbError::TypeMismatch(k) => MovegenError::TypeMismatch(k),
+    }
+}

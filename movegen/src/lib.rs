@@ -1,0 +1,141 @@
+//! # mf-movegen: execution, move generation and the re-execution check
+//!
+//! A transaction of this protocol declares every piece of state it touches (its *moves*).
+//! Someone has to run the EVM to find them: a wallet for its own uncontested state, a
+//! coordinator for contested state. And every validator has to run the EVM again, against
+//! **only** the declared values, to check them. This crate does both with one engine, so
+//! the two sides cannot disagree:
+//!
+//! - [`StateView`]: the latest version of each key and code by hash (an in-memory
+//!   [`MemoryView`] is included; a coordinator plugs in its index);
+//! - [`execute`]: runs a call with revm against a view through a database that records every
+//!   account and storage read ([`db::RecordingDb`]), and turns the reads and the post-state
+//!   into sorted moves: a **consume** for each key whose value changed (`next` = the new
+//!   value), a **reference** for each key only read, `intx` from the view, plus the runtime
+//!   code of created contracts, the gas used and the logs;
+//! - [`TxBuilder`]: "call contract X with this calldata" to a signed transaction;
+//! - [`ReexecCheck`]: the stateless check validators call (PROTOCOL.md §6.3), with its
+//!   reason codes and their precedence documented on the type. The validator plugs it in
+//!   through its `Reexec` trait.
+//!
+//! ```
+//! use mf_format::{Account, EMPTY_CODE_HASH, Keypair, U256, check_structure};
+//! use mf_movegen::{MemoryView, NoCode, ReexecCheck, TxBuilder};
+//!
+//! let alice = Keypair::from_label("alice");
+//! let bob = Keypair::from_label("bob");
+//! let mut view = MemoryView::new();
+//! view.set_account(alice.address(), Account {
+//!     balance: U256::from(1_000u64), nonce: 0, code_hash: EMPTY_CODE_HASH });
+//!
+//! // Execute, declare the moves, sign.
+//! let built = TxBuilder::transfer(1337, bob.address(), U256::from(10u64))
+//!     .build(&view, &alice, &[])?;
+//! assert_eq!(built.tx.body.moves.len(), 2); // alice and bob's account records
+//! assert_eq!(check_structure(&built.tx, 1337), Ok(()));
+//!
+//! // What a validator does: re-execute against the declared values only.
+//! let out = ReexecCheck.reexec(&built.tx, &built.id, &NoCode);
+//! assert_eq!(out.map(|o| o.gas_used), Ok(21_000));
+//!
+//! // Chain the next transaction on the new versions.
+//! view.apply(&built.tx.body)?;
+//! assert_eq!(view.account(bob.address()).balance, U256::from(10u64));
+//! # Ok::<(), mf_movegen::MovegenError>(())
+//! ```
+//!
+//! ## Execution rules (pinned here, binding on wallets and validators alike)
+//!
+//! - revm **43.0.3**, spec **Cancun** for every transaction ([`exec::SPEC`]), with the
+//!   mainnet gas table of that spec.
+//! - A legacy-type transaction from `call.from` with `call.to`/creation, `call.value`,
+//!   `call.input`, `call.gas_limit`, **gas price 0**, chain id `body.chain_id` (checked
+//!   against the configured chain id; `CHAINID` returns it).
+//! - Block: number and timestamp from the transaction's context, **base fee 0**, block gas
+//!   limit 30,000,000 (the protocol maximum), difficulty 0, `PREVRANDAO` zero, blob excess
+//!   gas 0 (Cancun update fraction). `BLOCKHASH` is zero for every block (no block hashes
+//!   exist in the declared-state model).
+//! - Fees: revm's `optional_fee_charge` feature with `disable_fee_charge = true`. With gas
+//!   price 0 there is no fee anyway; disabling the charge also means revm neither pre-checks
+//!   the caller's balance against the fee nor **loads the block beneficiary** to pay it.
+//!   The beneficiary (`COINBASE`) is the zero address ([`exec::BENEFICIARY`]); it is read
+//!   only when the executed code reads it (e.g. `BALANCE(COINBASE)`), and then it is an
+//!   ordinary read that must be declared. So nothing needs to be excluded from recorded
+//!   reads, and a plain value transfer touches exactly the sender's and the recipient's
+//!   account records. A call whose `value` exceeds the sender's balance still fails (the
+//!   transfer itself runs out of funds).
+//! - Nonces: revm's nonce check is disabled (replay protection is the consumed sender
+//!   version, PROTOCOL.md §6.1 #6); the nonce is still bumped for calls, and a creation uses
+//!   the sender's current nonce for the new address. EIP-3607 (no sender with code) holds.
+//! - State: an account whose value is the protocol's zero value (balance 0, nonce 0, empty
+//!   code hash) is non-existent to revm (EIP-161 makes the two equivalent). All code is
+//!   legacy (Cancun has no EOF and no EIP-7702).
+//! - Post-state: a key is *written* when its final value differs from the value served to
+//!   the EVM (or, for a key revm never loaded, such as the storage of a contract created in
+//!   the same transaction, from the zero value). A self-destructed account (Cancun: only one
+//!   created in the same transaction) ends as the empty account with zero storage.
+//! - Receipts: `gas_used` is revm's `tx_gas_used` (after refunds); logs in emission order.
+//! - The context window (`context_out_of_window`, 65) is not enforced here: it is the
+//!   validator's policy.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod abi;
+pub mod builder;
+pub mod db;
+pub mod exec;
+pub mod reexec;
+pub mod view;
+
+pub use builder::{Built, TxBuilder};
+pub use exec::{Execution, Failure, decode_revert_reason, execute};
+pub use reexec::{CodeLookup, DeclaredState, NoCode, ReexecCheck, Reexecuted};
+pub use view::{MemoryView, StateView};
+
+use mf_format::{B256, Key, TxId, Value};
+
+/// Why move generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MovegenError {
+    /// The call reverted, halted, or was refused by revm.
+    #[error("execution failed: {0}")]
+    Execution(Failure),
+    /// The state view failed.
+    #[error("state view: {0}")]
+    View(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The view has no code for a code hash an account declares.
+    #[error("no code for code hash {0}")]
+    MissingCode(B256),
+    /// The view holds a value of the wrong type for a key.
+    #[error("key {0:?} holds a value of the wrong type")]
+    TypeMismatch(Key),
+    /// Applying a transaction to a [`MemoryView`]: a move names a version that is not the
+    /// live one.
+    #[error("{0}")]
+    StaleMove(Box<StaleMove>),
+}
+
+/// A move whose version is not the live one (see [`MemoryView::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("move on {key:?} declares {declared:?} but the live version is {live:?}")]
+pub struct StaleMove {
+    /// The key.
+    pub key: Key,
+    /// `(intx, prev)` of the move.
+    pub declared: (TxId, Value),
+    /// The live version.
+    pub live: (TxId, Value),
+}
+
+impl MovegenError {
+    /// The decoded `Error(string)` reason of a reverted call, if any.
+    pub fn revert_reason(&self) -> Option<&str> {
+        match self {
+            MovegenError::Execution(Failure::Revert {
+                reason: Some(r), ..
+            }) => Some(r),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The stateless re-execution check validators run on every transaction (PROTOCOL.md §6.3).
+
+use crate::db::{DbError, RecordingDb};
+use crate::exec::{Evm, Failure, new_evm, post_values, run};
+use crate::view::StateView;
+use alloy_primitives::{Bytes, keccak256};
+use mf_format::{
+    B256, EMPTY_CODE_HASH, Key, Log, Move, MoveKind, Reason, Transaction, TxId, Value,
+};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+/// Code by hash: the validator's code store (the same shape as the validator's
+/// `CodeSource`).
+pub trait CodeLookup {
+    /// The runtime code with this keccak-256 hash.
+    fn code(&self, hash: &B256) -> Option<Vec<u8>>;
+}
+
+/// No code at all (for transactions that touch no contract).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoCode;
+
+impl CodeLookup for NoCode {
+    fn code(&self, _: &B256) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// What re-execution reports for an accepted call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reexecuted {
+    /// Gas used.
+    pub gas_used: u64,
+    /// Logs, in emission order.
+    pub logs: Vec<Log>,
+}
+
+/// A read outside the declared moves.
+#[derive(Debug, thiserror::Error)]
+#[error("undeclared read of {0:?}")]
+pub struct Undeclared(pub Key);
+
+/// The state of a re-execution: only the declared `prev` values and the code for the
+/// declared code hashes (fetched before the run, so the state is owned and one EVM can be
+/// reused per thread; a hash neither source has fails only if execution needs its code).
+#[derive(Debug, Default)]
+pub struct DeclaredState {
+    versions: HashMap<Key, (TxId, Value)>,
+    codes: HashMap<B256, Bytes>,
+}
+
+impl StateView for DeclaredState {
+    type Error = Undeclared;
+    fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, Undeclared> {
+        match self.versions.get(key) {
+            Some(v) => Ok(Some(*v)),
+            None => Err(Undeclared(*key)),
+        }
+    }
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, Undeclared> {
+        Ok(self.codes.get(hash).cloned())
+    }
+}
+
+type ReEvm = Evm<RecordingDb<DeclaredState>>;
+
+thread_local! {
+    /// One EVM per thread, reused (building one per transaction is slow, CRATES.md).
+    static EVM: RefCell<Option<ReEvm>> = const { RefCell::new(None) };
+}
+
+/// The re-execution check (PROTOCOL.md §6.3). Deterministic: it reads only the transaction
+/// and the code lookup.
+///
+/// Verdicts, in this order (the first failure wins):
+///
+/// 1. `duplicate_key` (22) if two moves name one key, `reference_changes_value` (23) for a
+///    reference with `next != prev` (the structural checks catch both first in a
+///    validator);
+/// 2. during execution, the first access outside the declared moves → `undeclared_read`
+///    (61); the first code hash the code store and the transaction's `created_code` both
+///    lack → `code_hash_mismatch` (64). Execution stops at that access, so these two never
+///    combine with a later verdict;
+/// 3. a revert, a halt, or a transaction revm refuses (intrinsic gas, a sender with code)
+///    → `execution_failed` (60);
+/// 4. for each key execution wrote, in key order (a key is *written* when its post-state
+///    value differs from its declared `prev`, or, for a key never loaded from the declared
+///    state such as a new contract's storage, from the zero value): declared by a
+///    reference → `reference_written` (63); not declared → `write_mismatch` (62); an
+///    account whose code hash changed to non-empty code: the declared `next` code hash
+///    differs, or `created_code` lacks that code → `code_hash_mismatch` (64); the declared
+///    `next` differs from the post-state → `write_mismatch` (62);
+/// 5. a consume move whose key was not written with `next != prev` → `write_mismatch` (62);
+/// 6. a `created_code` entry no creation produced, or a repeated entry →
+///    `invalid_created_code` (30).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReexecCheck;
+
+impl ReexecCheck {
+    /// Re-executes `tx` against only its declared `prev` values.
+    pub fn reexec(
+        &self,
+        tx: &Transaction,
+        _id: &TxId,
+        code: &dyn CodeLookup,
+    ) -> Result<Reexecuted, Reason> {
+        let body = &tx.body;
+        let mut moves: HashMap<Key, &Move> = HashMap::with_capacity(body.moves.len());
+        for m in &body.moves {
+            if moves.insert(m.key(), m).is_some() {
+                return Err(Reason::DuplicateKey);
+            }
+            if m.kind == MoveKind::Reference && m.next != m.prev {
+                return Err(Reason::ReferenceChangesValue);
+            }
+        }
+        let created: HashMap<B256, &[u8]> = body
+            .created_code
+            .iter()
+            .map(|c| (keccak256(c), c.as_slice()))
+            .collect();
+
+        let outcome = with_evm(body.chain_id, |evm| {
+            let db = &mut evm.ctx.journaled_state.database;
+            db.record = false;
+            db.reads.clear();
+            let state = &mut db.view;
+            state.versions.clear();
+            state.codes.clear();
+            state.versions.reserve(body.moves.len());
+            for m in &body.moves {
+                state.versions.insert(m.key(), (m.intx, m.prev));
+                let Value::Account(a) = m.prev else {
+                    continue;
+                };
+                if a.code_hash != EMPTY_CODE_HASH && !state.codes.contains_key(&a.code_hash) {
+                    let c = match created.get(&a.code_hash) {
+                        Some(c) => Some(Bytes::copy_from_slice(c)),
+                        None => code.code(&a.code_hash).map(Bytes::from),
+                    };
+                    if let Some(c) = c {
+                        state.codes.insert(a.code_hash, c);
+                    }
+                }
+            }
+            run(evm, &body.call, body.chain_id, &body.context)
+        });
+        let run = match outcome {
+            Ok(r) => r,
+            Err(DbError::View(Undeclared(_))) => return Err(Reason::UndeclaredRead),
+            Err(DbError::MissingCode(_)) => return Err(Reason::CodeHashMismatch),
+            Err(DbError::TypeMismatch(_)) => return Err(Reason::ValueTypeMismatch),
+        };
+        let ok = match run.result {
+            Ok(ok) => ok,
+            Err(Failure::Revert { .. } | Failure::Halt(_) | Failure::Invalid(_)) => {
+                return Err(Reason::ExecutionFailed);
+            }
+        };
+
+        let post = post_values(&run.state);
+        let mut written: HashSet<Key> = HashSet::with_capacity(post.len());
+        let mut used_code: HashSet<B256> = HashSet::new();
+        for (key, (fin, runtime)) in &post {
+            let Some(m) = moves.get(key) else {
+                if *fin != Value::zero(key.mark) {
+                    return Err(Reason::WriteMismatch);
+                }
+                continue;
+            };
+            if *fin == m.prev {
+                continue;
+            }
+            if m.kind == MoveKind::Reference {
+                return Err(Reason::ReferenceWritten);
+            }
+            let new_code = match (m.prev, *fin) {
+                (Value::Account(p), Value::Account(n))
+                    if n.code_hash != p.code_hash && n.code_hash != EMPTY_CODE_HASH =>
+                {
+                    Some(n.code_hash)
+                }
+                _ => None,
+            };
+            if let Some(hash) = new_code {
+                let declared = match m.next {
+                    Value::Account(d) => d.code_hash,
+                    Value::Storage(_) => return Err(Reason::ValueTypeMismatch),
+                };
+                let in_tx = created.contains_key(&hash)
+                    && runtime.as_ref().is_some_and(|c| keccak256(c) == hash);
+                if declared != hash || !in_tx {
+                    return Err(Reason::CodeHashMismatch);
+                }
+                used_code.insert(hash);
+            }
+            if m.next != *fin {
+                return Err(Reason::WriteMismatch);
+            }
+            written.insert(*key);
+        }
+        for m in &body.moves {
+            if m.kind == MoveKind::Consume && !written.contains(&m.key()) && m.next != m.prev {
+                return Err(Reason::WriteMismatch);
+            }
+        }
+        if created.len() != body.created_code.len()
+            || created.keys().any(|h| !used_code.contains(h))
+        {
+            return Err(Reason::InvalidCreatedCode);
+        }
+        Ok(Reexecuted {
+            gas_used: ok.gas_used,
+            logs: ok.logs,
+        })
+    }
+}
+
+/// Runs `f` on this thread's EVM (a fresh EVM if the thread's one is in use, or if the
+/// last run stopped on a database error, after which revm's context may hold stale state).
+fn with_evm<T>(
+    chain_id: u64,
+    f: impl FnOnce(&mut ReEvm) -> Result<T, DbError<Undeclared>>,
+) -> Result<T, DbError<Undeclared>> {
+    let mut evm = EVM
+        .try_with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| new_evm(RecordingDb::new(DeclaredState::default()), chain_id));
+    let out = f(&mut evm);
+    if out.is_ok() {
+        let _ = EVM.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                *c = Some(evm);
+            }
+        });
+    }
+    out
+}

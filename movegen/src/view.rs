@@ -1,0 +1,181 @@
+//! Where execution reads state from: the [`StateView`] trait and an in-memory [`MemoryView`].
+
+use crate::{MovegenError, StaleMove};
+use alloy_primitives::{Bytes, keccak256};
+use mf_format::{
+    Account, Address, B256, EMPTY_CODE_HASH, GENESIS_INTX, Key, MoveKind, TxBody, TxId, U256,
+    Value, tx_id,
+};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+/// The latest version of every key, and code by hash: what a wallet or coordinator executes
+/// against.
+///
+/// `version` answers `None` for a key that has never been written: its version is
+/// `(GENESIS_INTX, key)` with the zero value of the mark (an empty account, a zero word).
+pub trait StateView {
+    /// Why a lookup failed (I/O, a remote index...). Not "absent": that is `Ok(None)`.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The live version of `key`: the transaction that wrote it and its value.
+    fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, Self::Error>;
+
+    /// Runtime code by its keccak-256 hash.
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, Self::Error>;
+}
+
+impl<V: StateView + ?Sized> StateView for &V {
+    type Error = V::Error;
+    fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, Self::Error> {
+        (**self).version(key)
+    }
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, Self::Error> {
+        (**self).code(hash)
+    }
+}
+
+/// A deterministic in-memory state (`BTreeMap`s): a genesis, then the accepted moves of
+/// transactions applied in order. Good for wallets' tests, examples and differential tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryView {
+    versions: BTreeMap<Key, (TxId, Value)>,
+    codes: BTreeMap<B256, Bytes>,
+}
+
+impl MemoryView {
+    /// An empty state: every key never written.
+    pub fn new() -> MemoryView {
+        MemoryView::default()
+    }
+
+    /// A genesis from versions and code (all versions get `intx = GENESIS_INTX`).
+    pub fn from_genesis(
+        versions: impl IntoIterator<Item = (Key, Value)>,
+        codes: impl IntoIterator<Item = Vec<u8>>,
+    ) -> MemoryView {
+        let mut v = MemoryView::new();
+        for (k, val) in versions {
+            v.versions.insert(k, (GENESIS_INTX, val));
+        }
+        for c in codes {
+            v.insert_code(c);
+        }
+        v
+    }
+
+    /// Sets a genesis account record.
+    pub fn set_account(&mut self, addr: Address, account: Account) {
+        self.versions
+            .insert(Key::account(addr), (GENESIS_INTX, Value::Account(account)));
+    }
+
+    /// Sets a genesis storage word (a zero word is not stored: the key is never-written).
+    pub fn set_storage(&mut self, addr: Address, slot: U256, word: U256) {
+        let key = Key::storage(addr, slot);
+        if word.is_zero() {
+            self.versions.remove(&key);
+        } else {
+            self.versions
+                .insert(key, (GENESIS_INTX, Value::Storage(word)));
+        }
+    }
+
+    /// Stores runtime code and returns its keccak-256 hash.
+    pub fn insert_code(&mut self, code: Vec<u8>) -> B256 {
+        if code.is_empty() {
+            return EMPTY_CODE_HASH;
+        }
+        let h = keccak256(&code);
+        self.codes.insert(h, Bytes::from(code));
+        h
+    }
+
+    /// Puts a contract at `addr` in the genesis: its runtime code, nonce 1, `balance` wei, and
+    /// storage words.
+    pub fn deploy(
+        &mut self,
+        addr: Address,
+        runtime_code: Vec<u8>,
+        balance: U256,
+        storage: impl IntoIterator<Item = (U256, U256)>,
+    ) {
+        let code_hash = self.insert_code(runtime_code);
+        self.set_account(
+            addr,
+            Account {
+                balance,
+                nonce: 1,
+                code_hash,
+            },
+        );
+        for (slot, word) in storage {
+            self.set_storage(addr, slot, word);
+        }
+    }
+
+    /// The account record of `addr` (the empty account when never written).
+    pub fn account(&self, addr: Address) -> Account {
+        match self.versions.get(&Key::account(addr)) {
+            Some((_, Value::Account(a))) => *a,
+            _ => Account::EMPTY,
+        }
+    }
+
+    /// The storage word `(addr, slot)` (zero when never written).
+    pub fn storage(&self, addr: Address, slot: U256) -> U256 {
+        match self.versions.get(&Key::storage(addr, slot)) {
+            Some((_, Value::Storage(w))) => *w,
+            _ => U256::ZERO,
+        }
+    }
+
+    /// Every stored version, in key order.
+    pub fn versions(&self) -> impl Iterator<Item = (&Key, &(TxId, Value))> {
+        self.versions.iter()
+    }
+
+    /// Applies an accepted transaction: checks that every move's version is the live one
+    /// with value `prev` (the never-written version is `(GENESIS_INTX, zero)`), then makes
+    /// each consume's `next` the live version of its key under the transaction's id and
+    /// stores its created code. Nothing changes when a check fails.
+    pub fn apply(&mut self, body: &TxBody) -> Result<TxId, MovegenError> {
+        let id = tx_id(body);
+        for m in &body.moves {
+            let key = m.key();
+            let live = self
+                .versions
+                .get(&key)
+                .copied()
+                .unwrap_or((GENESIS_INTX, Value::zero(m.mark)));
+            if live != (m.intx, m.prev) {
+                return Err(MovegenError::StaleMove(Box::new(StaleMove {
+                    key,
+                    declared: (m.intx, m.prev),
+                    live,
+                })));
+            }
+        }
+        for m in body.moves.iter().filter(|m| m.kind == MoveKind::Consume) {
+            // A version written back to zero is kept: its intx is what later moves name.
+            self.versions.insert(m.key(), (id, m.next));
+        }
+        for c in &body.created_code {
+            self.insert_code(c.clone());
+        }
+        Ok(id)
+    }
+}
+
+impl StateView for MemoryView {
+    type Error = Infallible;
+    fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, Infallible> {
+        Ok(self.versions.get(key).copied())
+    }
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, Infallible> {
+        if *hash == EMPTY_CODE_HASH {
+            return Ok(Some(Bytes::new()));
+        }
+        Ok(self.codes.get(hash).cloned())
+    }
+}
