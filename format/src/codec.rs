@@ -159,3 +159,81 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, FormatError> {
     }
     decode::<R>(bytes, MAX_AUX_BYTES, "receipts").map(|r| r.0)
 }
+
+/// Splits an encoded batch into the byte ranges of its transactions by walking the layout
+/// (lengths and tags only, nothing is decoded or allocated per field), so that callers can
+/// decode the transactions in parallel with [`decode_tx`]. Returns `None` when the bytes do
+/// not have the shape of a batch; callers then use [`decode_batch`] for the exact error. Any
+/// slice this returns still goes through the canonical decoder, so a walker mistake can
+/// only refuse a batch, never accept a different one.
+pub fn split_batch(bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    struct W<'a> {
+        b: &'a [u8],
+        at: usize,
+    }
+    impl W<'_> {
+        fn skip(&mut self, n: usize) -> Option<()> {
+            let end = self.at.checked_add(n)?;
+            if end > self.b.len() {
+                return None;
+            }
+            self.at = end;
+            Some(())
+        }
+        fn u8(&mut self) -> Option<u8> {
+            let v = *self.b.get(self.at)?;
+            self.at += 1;
+            Some(v)
+        }
+        fn len(&mut self, max: usize) -> Option<usize> {
+            let s = self.b.get(self.at..self.at.checked_add(8)?)?;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(s);
+            self.at += 8;
+            let n = usize::try_from(u64::from_le_bytes(a)).ok()?;
+            (n <= max).then_some(n)
+        }
+        fn value(&mut self) -> Option<()> {
+            match self.u8()? {
+                0 => self.skip(72),
+                1 => self.skip(32),
+                _ => None,
+            }
+        }
+    }
+    use crate::limits::*;
+    if bytes.len() > MAX_BATCH_BYTES {
+        return None;
+    }
+    let mut w = W { b: bytes, at: 0 };
+    let count = w.len(MAX_TXS_PER_BATCH)?;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = w.at;
+        w.skip(8 + 20)?; // chain id, from
+        match w.u8()? {
+            0 => {}
+            1 => w.skip(20)?,
+            _ => return None,
+        }
+        w.skip(32)?; // value
+        let n = w.len(MAX_INPUT_BYTES)?;
+        w.skip(n)?;
+        w.skip(8 + 16 + 1)?; // gas limit, context, open
+        let moves = w.len(MAX_MOVES_PER_TX)?;
+        for _ in 0..moves {
+            w.skip(3 + 32 + 20 + 32)?;
+            w.value()?;
+            w.value()?;
+        }
+        let codes = w.len(MAX_CREATED_CODES)?;
+        for _ in 0..codes {
+            let n = w.len(MAX_CODE_BYTES)?;
+            w.skip(n)?;
+        }
+        let auths = w.len(MAX_AUTHS)?;
+        w.skip(auths.checked_mul(96)?)?;
+        out.push(&bytes[start..w.at]);
+    }
+    (w.at == bytes.len()).then_some(out)
+}

@@ -64,7 +64,7 @@ pub use alloy_primitives::{Address, B256, U256};
 pub use check::check_structure;
 pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,
-    encode, encode_into,
+    encode, encode_into, split_batch,
 };
 pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;

@@ -299,11 +299,36 @@ proptest! {
     }
 
     #[test]
+    fn split_batch_agrees_with_the_decoder(
+        txs in proptest::collection::vec(signed_tx(), 0..4),
+        pos in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+        flip in any::<bool>(),
+    ) {
+        let batch = Batch { txs: txs.into_iter().map(|(t, _)| t).collect() };
+        let mut bytes = encode(&batch);
+        if flip && !bytes.is_empty() {
+            let i = pos.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+        }
+        let whole = decode_batch(&bytes);
+        let parts = split_batch(&bytes)
+            .map(|s| s.into_iter().map(decode_tx).collect::<Result<Vec<_>, _>>());
+        match (whole, parts) {
+            (Ok(b), Some(Ok(txs))) => prop_assert_eq!(b.txs, txs),
+            (Ok(_), other) => prop_assert!(false, "split refused a valid batch: {:?}", other.map(|r| r.is_ok())),
+            (Err(_), Some(Ok(_))) => prop_assert!(false, "split accepted what the decoder refuses"),
+            (Err(_), _) => {}
+        }
+    }
+
+    #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = decode_tx(&bytes);
         let _ = decode_batch(&bytes);
         let _ = decode_header(&bytes);
         let _ = decode_receipts(&bytes);
+        let _ = split_batch(&bytes);
     }
 
     #[test]

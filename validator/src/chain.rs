@@ -13,7 +13,7 @@ use mf_format::{
     B256, Batch, FormatError, Header, Key, LtHash, Mark, MoveKind, Reason, Receipt, Status, TxId,
     U256, Value, decode_batch, encode,
     hash::{merkle_leaf, merkle_root_of_leaves},
-    header_hash, merkle_empty_root,
+    header_hash, merkle_empty_root, split_batch,
 };
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -367,7 +367,19 @@ impl Validator {
     /// Decodes and applies a batch.
     pub fn apply_bytes(&mut self, bytes: &[u8], mode: Mode) -> Result<Outcome, ApplyError> {
         let t = Instant::now();
-        let batch = decode_batch(bytes)?;
+        // Transactions are decoded in parallel between the boundaries `split_batch` finds;
+        // any failure falls back to the whole-batch decoder, which gives the exact error.
+        let parallel = split_batch(bytes).and_then(|slices| {
+            slices
+                .par_iter()
+                .map(|s| mf_format::decode_tx(s))
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
+        });
+        let batch = match parallel {
+            Some(txs) => Batch { txs },
+            None => decode_batch(bytes)?,
+        };
         let decode = t.elapsed().as_secs_f64();
         let mut out = self.apply_batch(&batch, mode)?;
         out.timings.decode = decode;
