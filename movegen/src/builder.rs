@@ -2,18 +2,22 @@
 
 use crate::MovegenError;
 use crate::exec::{Execution, execute};
+use crate::policy::SignPolicy;
 use crate::view::StateView;
 use mf_format::{
-    Address, Call, ExecContext, Keypair, Transaction, TxBody, TxId, U256, limits::MAX_GAS_LIMIT,
-    sign, tx_id,
+    Address, Call, ExecContext, Key, Keypair, Mask, Transaction, TxBody, TxId, U256,
+    limits::MAX_GAS_LIMIT, sign, tx_id,
 };
 
 /// A call to execute, fill and sign: see the crate documentation for an example.
 ///
 /// [`TxBuilder::build`] executes the call against a [`StateView`], declares every key it
 /// touched as a move (consumes for keys it changed, references for keys it only read),
-/// signs everything ([`mf_format::Mask::ALL`] on every move, `open = false`) with the
-/// caller's key and any co-signers.
+/// gives each move the mask of its [`SignPolicy`] (by default everything is signed:
+/// [`mf_format::Mask::ALL`] on every move, `open = false`), and signs with the caller's key
+/// and any co-signers. [`TxBuilder::with_mask`] and [`TxBuilder::open`] leave fields to a
+/// filler (see [`crate::policy`] for the rules and the common patterns, and [`crate::fill`]
+/// for the filler's side).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxBuilder {
     chain_id: u64,
@@ -22,6 +26,7 @@ pub struct TxBuilder {
     input: Vec<u8>,
     gas_limit: u64,
     context: ExecContext,
+    policy: SignPolicy,
 }
 
 /// A signed transaction and what its execution produced.
@@ -46,6 +51,7 @@ impl TxBuilder {
             input,
             gas_limit: MAX_GAS_LIMIT,
             context: ExecContext::default(),
+            policy: SignPolicy::all(),
         }
     }
 
@@ -85,6 +91,29 @@ impl TxBuilder {
         self
     }
 
+    /// The signing policy (replaces any masks and `open` set before).
+    pub fn sign_policy(mut self, policy: SignPolicy) -> TxBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// Signs the move on `key` with `mask` (see [`SignPolicy::with_mask`]).
+    pub fn with_mask(mut self, key: Key, mask: Mask) -> TxBuilder {
+        self.policy = self.policy.with_mask(key, mask);
+        self
+    }
+
+    /// Whether a filler may add unsigned moves (required for any mask-0 move).
+    pub fn open(mut self, open: bool) -> TxBuilder {
+        self.policy = self.policy.open(open);
+        self
+    }
+
+    /// The signing policy.
+    pub fn policy(&self) -> &SignPolicy {
+        &self.policy
+    }
+
     /// The call made by `from`.
     pub fn to_call(&self, from: Address) -> Call {
         Call {
@@ -96,7 +125,8 @@ impl TxBuilder {
         }
     }
 
-    /// Executes against `view` and returns the unsigned body with its execution.
+    /// Executes against `view` and returns the unsigned body (masks and `open` from the
+    /// policy) with its execution (whose moves keep [`Mask::ALL`]).
     pub fn body<V: StateView>(
         &self,
         view: &V,
@@ -104,12 +134,16 @@ impl TxBuilder {
     ) -> Result<(TxBody, Execution), MovegenError> {
         let call = self.to_call(from);
         let execution = execute(view, self.chain_id, &call, &self.context)?;
+        let mut moves = execution.moves.clone();
+        self.policy
+            .apply(from, &mut moves)
+            .map_err(MovegenError::Policy)?;
         let body = TxBody {
             chain_id: self.chain_id,
             call,
             context: self.context,
-            open: false,
-            moves: execution.moves.clone(),
+            open: self.policy.open,
+            moves,
             created_code: execution.created_code.clone(),
         };
         Ok((body, execution))

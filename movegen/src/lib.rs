@@ -13,7 +13,10 @@
 //!   into sorted moves: a **consume** for each key whose value changed (`next` = the new
 //!   value), a **reference** for each key only read, `intx` from the view, plus the runtime
 //!   code of created contracts, the gas used and the logs;
-//! - [`TxBuilder`]: "call contract X with this calldata" to a signed transaction;
+//! - [`TxBuilder`]: "call contract X with this calldata" to a signed transaction, with a
+//!   [`SignPolicy`] saying which fields of which moves are signed (masks, `open`);
+//! - [`fill()`]: the filler's (coordinator's) core operation: re-execute a signed, partly
+//!   masked transaction against the current state and fill what its signers left open;
 //! - [`ReexecCheck`]: the stateless check validators call (PROTOCOL.md §6.3), with its
 //!   reason codes and their precedence documented on the type. The validator plugs it in
 //!   through its `Reexec` trait.
@@ -85,11 +88,15 @@ pub mod abi;
 pub mod builder;
 pub mod db;
 pub mod exec;
+pub mod fill;
+pub mod policy;
 pub mod reexec;
 pub mod view;
 
 pub use builder::{Built, TxBuilder};
 pub use exec::{Execution, Failure, decode_revert_reason, execute};
+pub use fill::{FillError, SignedField, fill, fill_built};
+pub use policy::{PolicyError, SignPolicy};
 pub use reexec::{CodeLookup, DeclaredState, NoCode, ReexecCheck, Reexecuted};
 pub use view::{MemoryView, StateView};
 
@@ -114,6 +121,9 @@ pub enum MovegenError {
     /// live one.
     #[error("{0}")]
     StaleMove(Box<StaleMove>),
+    /// The signing policy cannot be applied to the execution's moves.
+    #[error("signing policy: {0}")]
+    Policy(PolicyError),
 }
 
 /// A move whose version is not the live one (see [`MemoryView::apply`]).

@@ -135,6 +135,11 @@ impl MemoryView {
         self.versions.iter()
     }
 
+    /// Every stored runtime code, by keccak-256 hash.
+    pub fn codes(&self) -> impl Iterator<Item = (&B256, &Bytes)> {
+        self.codes.iter()
+    }
+
     /// Applies an accepted transaction: checks that every move's version is the live one
     /// with value `prev` (the never-written version is `(GENESIS_INTX, zero)`), then makes
     /// each consume's `next` the live version of its key under the transaction's id and

@@ -1,0 +1,176 @@
+//! Filling a signed, partly masked transaction against the current state: the
+//! coordinator's core operation.
+//!
+//! A wallet signs what it knows ([`crate::SignPolicy`]); by the time a coordinator orders
+//! the transaction, contested state (a pool's reserves) has moved. [`fill`] re-executes the
+//! signed call against the coordinator's [`StateView`] and rebuilds the moves, keeping every
+//! signed field and the authorisations as they are.
+//!
+//! ## Rules, in the order they are checked
+//!
+//! 1. The transaction must pass [`mf_format::check_structure`] for its own chain id
+//!    ([`FillError::Structure`]): valid masks, no mask 0 in a closed transaction, the sender's
+//!    account consumed by a signed move, a first signer that owns `call.from`...
+//! 2. The call is executed against `view` with the transaction's chain id and context. A
+//!    revert (e.g. the pool's `"insufficient output"` when `minAmountOut` is no longer met),
+//!    a halt, or a view failure → [`FillError::Execution`] (the decoded reason is
+//!    [`FillError::revert_reason`]).
+//! 3. Every move of the original, in body order (this keeps the order of the signed moves,
+//!    which the digest covers):
+//!    - if the new execution touches its key: for a signed move (mask ≠ 0), `kind` and the
+//!      fields its mask selects (`intx`, `prev`, `next`) must equal the new execution's, else
+//!      [`FillError::SignedFieldChanged`] naming the key and the first field that differs
+//!      (in the order kind, intx, prev, next); the move is replaced by the new one with the
+//!      original mask (so the unsigned fields are filled). `mark, addr, slot` are the key and
+//!      so cannot differ;
+//!    - if the new execution no longer touches its key: a signed move →
+//!      [`FillError::MoveNoLongerTouched`] (it cannot be dropped: the digest counts it and a
+//!      declared key is also a declared read); an unsigned move is dropped.
+//! 4. Keys the new execution touches that the original lacks are appended, in key order, as
+//!    unsigned moves (mask 0) when the transaction is `open`; in a closed transaction →
+//!    [`FillError::MovesAddedToClosedTx`] naming them.
+//! 5. `created_code` is taken from the new execution (it is not signed; re-execution binds
+//!    it through the declared code hashes).
+//! 6. The filled transaction keeps the authorisations, which must still verify
+//!    ([`mf_format::verify_tx_signatures`]) → else [`FillError::Signature`]. By construction
+//!    the signing digest does not change, so this fails only for a transaction whose
+//!    signatures were bad to begin with.
+//!
+//! The filled transaction re-executes to the same result under [`crate::ReexecCheck`]: its
+//! moves are exactly those of an execution against `view`. A transaction that is already
+//! up to date comes back unchanged (same body, same id).
+
+use crate::MovegenError;
+use crate::builder::Built;
+use crate::exec::execute;
+use crate::view::StateView;
+use mf_format::{
+    Key, Mask, Move, Reason, Transaction, TxBody, check_structure, tx_id, verify_tx_signatures,
+};
+use std::collections::BTreeMap;
+
+/// A field of a move that is covered by the signing digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignedField {
+    /// Consume or reference (always signed).
+    Kind,
+    /// The version's transaction (mask bit 0).
+    Intx,
+    /// The value before (mask bit 1).
+    Prev,
+    /// The value after (mask bit 2).
+    Next,
+}
+
+/// Why a transaction cannot be filled against a state.
+#[derive(Debug, thiserror::Error)]
+pub enum FillError {
+    /// The transaction fails the structural checks (PROTOCOL.md §6.1).
+    #[error("transaction is malformed: {0:?}")]
+    Structure(Reason),
+    /// Executing the call against the current state failed (revert, halt, view error).
+    #[error("{0}")]
+    Execution(MovegenError),
+    /// The current state gives a signed field another value.
+    #[error("signed field {field:?} of the move on {key:?} would change")]
+    SignedFieldChanged {
+        /// The key of the move.
+        key: Key,
+        /// The first field that differs.
+        field: SignedField,
+    },
+    /// A signed move's key is no longer touched by the execution.
+    #[error("signed move on {0:?} is no longer touched by the execution")]
+    MoveNoLongerTouched(Key),
+    /// The execution needs keys the transaction lacks, and it is not `open`.
+    #[error("execution needs {} undeclared key(s) (first {:?}) and the transaction is closed", .0.len(), .0.first())]
+    MovesAddedToClosedTx(Vec<Key>),
+    /// The authorisations do not verify over the filled body.
+    #[error("signatures do not verify: {0:?}")]
+    Signature(Reason),
+}
+
+impl FillError {
+    /// The decoded `Error(string)` reason of a reverted call, if any.
+    pub fn revert_reason(&self) -> Option<&str> {
+        match self {
+            FillError::Execution(e) => e.revert_reason(),
+            _ => None,
+        }
+    }
+}
+
+/// Fills `tx` against `view`: see the module documentation for the rules.
+pub fn fill<V: StateView>(tx: &Transaction, view: &V) -> Result<Transaction, FillError> {
+    fill_built(tx, view).map(|b| b.tx)
+}
+
+/// Like [`fill`], also returning the new id and the execution (gas, logs, output).
+pub fn fill_built<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, FillError> {
+    let body = &tx.body;
+    check_structure(tx, body.chain_id).map_err(FillError::Structure)?;
+    let execution =
+        execute(view, body.chain_id, &body.call, &body.context).map_err(FillError::Execution)?;
+
+    let mut fresh: BTreeMap<Key, Move> = execution.moves.iter().map(|m| (m.key(), *m)).collect();
+    let mut moves = Vec::with_capacity(execution.moves.len());
+    for m in &body.moves {
+        let key = m.key();
+        let Some(f) = fresh.remove(&key) else {
+            if m.mask.is_signed() {
+                return Err(FillError::MoveNoLongerTouched(key));
+            }
+            continue;
+        };
+        if let Some(field) = changed_signed_field(m, &f) {
+            return Err(FillError::SignedFieldChanged { key, field });
+        }
+        moves.push(Move { mask: m.mask, ..f });
+    }
+    if !fresh.is_empty() {
+        if !body.open {
+            return Err(FillError::MovesAddedToClosedTx(fresh.into_keys().collect()));
+        }
+        moves.extend(fresh.into_values().map(|f| Move {
+            mask: Mask::NONE,
+            ..f
+        }));
+    }
+
+    let filled = Transaction {
+        body: TxBody {
+            chain_id: body.chain_id,
+            call: body.call.clone(),
+            context: body.context,
+            open: body.open,
+            moves,
+            created_code: execution.created_code.clone(),
+        },
+        auths: tx.auths.clone(),
+    };
+    verify_tx_signatures(&filled).map_err(FillError::Signature)?;
+    Ok(Built {
+        id: tx_id(&filled.body),
+        tx: filled,
+        execution,
+    })
+}
+
+/// The first signed field of `signed` that `fresh` (same key) gives another value.
+fn changed_signed_field(signed: &Move, fresh: &Move) -> Option<SignedField> {
+    let mask = signed.mask;
+    if !mask.is_signed() {
+        return None;
+    }
+    if signed.kind != fresh.kind {
+        Some(SignedField::Kind)
+    } else if mask.intx() && signed.intx != fresh.intx {
+        Some(SignedField::Intx)
+    } else if mask.prev() && signed.prev != fresh.prev {
+        Some(SignedField::Prev)
+    } else if mask.next() && signed.next != fresh.next {
+        Some(SignedField::Next)
+    } else {
+        None
+    }
+}
