@@ -3,13 +3,15 @@
 //! state as plain revm committing to one in-memory `CacheDB`.
 
 mod common;
+#[path = "common/plain.rs"]
+mod plain;
 
 use common::*;
-use mf_format::{Address, Call, ExecContext, Key, Keypair, Mark, U256, Value};
+use mf_format::{Address, Call, ExecContext, Key, Keypair, U256, Value};
 use mf_movegen::exec::{new_evm, tx_env};
-use mf_movegen::{MemoryView, ReexecCheck, StateView, TxBuilder, db::account_info, db::bytecode};
-use revm::database::{CacheDB, EmptyDB};
-use revm::{DatabaseCommit, DatabaseRef, ExecuteEvm};
+use mf_movegen::{MemoryView, ReexecCheck, StateView, TxBuilder};
+use plain::{cache_db, value_in};
+use revm::{DatabaseCommit, ExecuteEvm};
 use std::collections::BTreeSet;
 
 struct Rng(u64);
@@ -23,42 +25,6 @@ impl Rng {
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
-    }
-}
-
-fn cache_db(view: &MemoryView) -> CacheDB<EmptyDB> {
-    let mut db = CacheDB::new(EmptyDB::default());
-    for (key, (_, value)) in view.versions() {
-        match (key.mark, value) {
-            (Mark::Account, Value::Account(a)) => {
-                if let Some(mut info) = account_info(a) {
-                    if info.code.is_none() {
-                        let code = view.code(&a.code_hash).unwrap().unwrap();
-                        info.code = Some(bytecode(code));
-                    }
-                    db.insert_account_info(key.addr, info);
-                }
-            }
-            (Mark::Storage, Value::Storage(w)) => {
-                db.insert_account_storage(key.addr, key.slot, *w).unwrap();
-            }
-            _ => unreachable!(),
-        }
-    }
-    db
-}
-
-fn value_in(db: &CacheDB<EmptyDB>, key: &Key) -> Value {
-    match key.mark {
-        Mark::Account => {
-            let info = db.basic_ref(key.addr).unwrap().unwrap_or_default();
-            Value::Account(mf_format::Account {
-                balance: info.balance,
-                nonce: info.nonce,
-                code_hash: info.code_hash,
-            })
-        }
-        Mark::Storage => Value::Storage(db.storage_ref(key.addr, key.slot).unwrap()),
     }
 }
 
