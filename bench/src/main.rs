@@ -133,7 +133,15 @@ impl Perm {
     }
 }
 
-fn make_batch(perm: &mut Perm, n: u64, txs: usize, salt: u64) -> (Batch, Vec<TxId>) {
+/// A batch of `txs` two-move transactions. `block_number` is the height the batch will be
+/// applied at, so its context is inside the validator's window (PROTOCOL.md §6.3.1).
+fn make_batch(
+    perm: &mut Perm,
+    n: u64,
+    txs: usize,
+    salt: u64,
+    block_number: u64,
+) -> (Batch, Vec<TxId>) {
     let picks: Vec<(u64, u64)> = (0..txs).map(|_| (perm.next(), perm.next())).collect();
     let built: Vec<(Transaction, TxId)> = picks
         .par_iter()
@@ -162,7 +170,7 @@ fn make_batch(perm: &mut Perm, n: u64, txs: usize, salt: u64) -> (Batch, Vec<TxI
                     gas_limit: 0,
                 },
                 context: ExecContext {
-                    block_number: salt,
+                    block_number,
                     timestamp: t as u64,
                 },
                 open: false,
@@ -277,8 +285,13 @@ fn critical_path(a: CpArgs) -> Result<()> {
     let mut fast = true;
     for run in 0..a.runs {
         let batches = (a.moves as usize / 2).div_ceil(a.batch_txs);
+        // Every batch is accepted whole (strict mode), so batch b lands at head + 1 + b.
+        let base = v.head().height + 1;
         let work: Vec<(Batch, Vec<TxId>)> = (0..batches)
-            .map(|b| make_batch(&mut perm, n, a.batch_txs, (run * 1000 + b) as u64))
+            .map(|b| {
+                let salt = (run * 1000 + b) as u64;
+                make_batch(&mut perm, n, a.batch_txs, salt, base + b as u64)
+            })
             .collect();
         let (mut cp_s, mut apply_s, mut prep_s, mut moves) = (0.0, 0.0, 0.0, 0u64);
         let (mut build_s, mut lmdb_s) = (0.0, 0.0);
@@ -323,7 +336,8 @@ fn critical_path(a: CpArgs) -> Result<()> {
         let nb = (a.naive_moves as usize / 2).div_ceil(naive_batch);
         let (mut naive_s, mut naive_moves) = (0.0, 0u64);
         for b in 0..nb {
-            let (batch, ids) = make_batch(&mut perm, n, naive_batch, (run * 1000 + 500 + b) as u64);
+            let (batch, ids) =
+                make_batch(&mut perm, n, naive_batch, (run * 1000 + 500 + b) as u64, 0);
             let pairs: Vec<(TxId, &Transaction)> = ids.iter().copied().zip(&batch.txs).collect();
             let t = Instant::now();
             naive_moves += naive.apply(&pairs)? as u64;

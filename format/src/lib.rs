@@ -11,8 +11,9 @@
 //!   [`header_hash`], merkle roots ([`tx_root`], [`receipts_root`]);
 //! - keys and signatures: [`Keypair`], [`address_of`], strict (cofactored) verification with
 //!   [`PublicKey::verify`], and [`verify_batch`] that names the failing signatures;
-//! - the stateless structural checks ([`check_structure`]) and the reason codes
-//!   ([`Reason`]) every rejection carries;
+//! - the stateless structural checks ([`check_structure`]), the context window
+//!   ([`check_context`], applied by validators at the height and header time of the batch)
+//!   and the reason codes ([`Reason`]) every rejection carries;
 //! - the state hash ([`LtHash`]).
 //!
 //! Why one crate: a validator, a coordinator and a wallet must agree bit for bit on ids and
@@ -61,7 +62,7 @@ pub mod types;
 pub mod wire;
 
 pub use alloy_primitives::{Address, B256, U256};
-pub use check::check_structure;
+pub use check::{check_context, check_structure};
 pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,
     encode, encode_into, split_batch,

@@ -32,3 +32,13 @@ pub const MAX_LOG_DATA: usize = 4 << 20;
 pub const MAX_AUX_BYTES: usize = 64 << 20;
 /// Largest encoded header (its fixed size is 144 bytes).
 pub const MAX_HEADER_BYTES: usize = 1024;
+
+/// The context window, in blocks (PROTOCOL.md §6.3.1): a transaction applied at height `H`
+/// must declare `context.block_number` in `[H - 256, H]` (saturating at 0), else
+/// `context_out_of_window` (65).
+pub const CONTEXT_WINDOW_BLOCKS: u64 = 256;
+/// Largest future drift of `context.timestamp`, in seconds (PROTOCOL.md §6.3.1): with `T` the
+/// applying batch's header time in seconds, `context.timestamp > T + 15` gives
+/// `context_out_of_window` (65). There is no lower bound: the block-number window already
+/// bounds staleness.
+pub const CONTEXT_MAX_DRIFT_S: u64 = 15;

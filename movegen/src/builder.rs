@@ -85,7 +85,11 @@ impl TxBuilder {
         self
     }
 
-    /// The execution context (block number, timestamp) the call assumes.
+    /// The execution context (block number, timestamp) the call assumes. Validators accept
+    /// a transaction only inside the context window (PROTOCOL.md §6.3.1,
+    /// [`mf_format::check_context`]): wallets should set
+    /// `ExecContext { block_number: head + 1, timestamp: now }`. The default `(0, 0)` is
+    /// valid only at heights 1–256.
     pub fn context(mut self, context: ExecContext) -> TxBuilder {
         self.context = context;
         self
@@ -134,6 +138,18 @@ impl TxBuilder {
     ) -> Result<(TxBody, Execution), MovegenError> {
         let call = self.to_call(from);
         let execution = execute(view, self.chain_id, &call, &self.context)?;
+        self.body_from(execution, from)
+    }
+
+    /// The unsigned body for an execution of this builder's call by `from` that was run
+    /// elsewhere (a coordinator's `mf_simulate`): the policy's masks and `open` applied to
+    /// its moves. What the signer signs is still checked by every validator's re-execution.
+    pub fn body_from(
+        &self,
+        execution: Execution,
+        from: Address,
+    ) -> Result<(TxBody, Execution), MovegenError> {
+        let call = self.to_call(from);
         let mut moves = execution.moves.clone();
         self.policy
             .apply(from, &mut moves)
@@ -157,14 +173,44 @@ impl TxBuilder {
         cosigners: &[&Keypair],
     ) -> Result<Built, MovegenError> {
         let (body, execution) = self.body(view, signer.address())?;
+        Ok(Self::sign_body(body, execution, signer, cosigners))
+    }
+
+    /// Signs the body for an execution run elsewhere (see [`TxBuilder::body_from`]).
+    pub fn build_with(
+        &self,
+        execution: Execution,
+        signer: &Keypair,
+        cosigners: &[&Keypair],
+    ) -> Result<Built, MovegenError> {
+        let (body, execution) = self.body_from(execution, signer.address())?;
+        Ok(Self::sign_body(body, execution, signer, cosigners))
+    }
+
+    fn sign_body(
+        body: TxBody,
+        execution: Execution,
+        signer: &Keypair,
+        cosigners: &[&Keypair],
+    ) -> Built {
         let id = tx_id(&body);
         let mut keys: Vec<&Keypair> = Vec::with_capacity(1 + cosigners.len());
         keys.push(signer);
         keys.extend_from_slice(cosigners);
-        Ok(Built {
+        Built {
             tx: sign(body, &keys),
             id,
             execution,
-        })
+        }
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The execution context.
+    pub fn exec_context(&self) -> ExecContext {
+        self.context
     }
 }

@@ -17,6 +17,9 @@
 //!   [`SignPolicy`] saying which fields of which moves are signed (masks, `open`);
 //! - [`fill()`]: the filler's (coordinator's) core operation: re-execute a signed, partly
 //!   masked transaction against the current state and fill what its signers left open;
+//! - [`rpc`] and, with the `remote` feature, [`remote`](crate#remote): the coordinator's
+//!   JSON-RPC shapes, a `RemoteView` (a [`StateView`] over a coordinator) and an
+//!   `RpcClient` that submits intents and waits for their verdict;
 //! - [`ReexecCheck`]: the stateless check validators call (PROTOCOL.md §6.3), with its
 //!   reason codes and their precedence documented on the type. The validator plugs it in
 //!   through its `Reexec` trait.
@@ -78,8 +81,14 @@
 //!   the same transaction, from the zero value). A self-destructed account (Cancun: only one
 //!   created in the same transaction) ends as the empty account with zero storage.
 //! - Receipts: `gas_used` is revm's `tx_gas_used` (after refunds); logs in emission order.
-//! - The context window (`context_out_of_window`, 65) is not enforced here: it is the
-//!   validator's policy.
+//! - The context window (`context_out_of_window`, 65; PROTOCOL.md §6.3.1) is not enforced
+//!   here: re-execution is stateless, and the window needs the height `H` and header time
+//!   `T` of the batch, which only the validator's sequential apply knows. The rule
+//!   ([`mf_format::check_context`]): `block_number` in `[H - 256, H]` (saturating at 0,
+//!   [`mf_format::limits::CONTEXT_WINDOW_BLOCKS`]) and `timestamp <= T + 15`
+//!   ([`mf_format::limits::CONTEXT_MAX_DRIFT_S`]); no lower bound on the timestamp.
+//!   [`TxBuilder`]'s default context `(0, 0)` is valid only at heights 1–256: wallets should
+//!   set `.context(ExecContext { block_number: head + 1, timestamp: now })`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -89,8 +98,12 @@ pub mod builder;
 pub mod db;
 pub mod exec;
 pub mod fill;
+pub mod genesis;
 pub mod policy;
 pub mod reexec;
+#[cfg(feature = "remote")]
+pub mod remote;
+pub mod rpc;
 pub mod view;
 
 pub use builder::{Built, TxBuilder};

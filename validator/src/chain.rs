@@ -11,7 +11,7 @@ use crate::prepare::{CodeSource, KeyCache, Prepared, Reexec, prepare_batch};
 use crate::store::{BatchWrite, Store, StoreError, split_record};
 use mf_format::{
     B256, Batch, FormatError, Header, Key, LtHash, Mark, MoveKind, Reason, Receipt, Status, TxId,
-    U256, Value, decode_batch, encode,
+    U256, Value, check_context, decode_batch, encode,
     hash::{merkle_leaf, merkle_root_of_leaves},
     header_hash, merkle_empty_root, split_batch,
 };
@@ -243,9 +243,11 @@ pub struct Validator {
     chain_id: u64,
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
+    clock: fn() -> u64,
 }
 
-fn now_ms() -> u64 {
+/// The default header clock: milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -313,6 +315,7 @@ impl Validator {
             chain_id,
             keys: KeyCache::default(),
             reexec: Box::new(crate::reexec::EvmReexec),
+            clock: now_ms,
         })
     }
 
@@ -321,6 +324,14 @@ impl Validator {
     /// stages).
     pub fn set_reexec(&mut self, r: Box<dyn Reexec>) {
         self.reexec = r;
+    }
+
+    /// Replaces the header clock (milliseconds since the Unix epoch; the default is
+    /// [`now_ms`]). Each batch reads it once, before checking: that reading is the header's
+    /// `time_ms`, and its seconds are the `T` of the context window (PROTOCOL.md §6.3.1).
+    /// Tests pin it; a follower replaying a chain would serve the producer's times.
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
     }
 
     /// The chain id.
@@ -441,11 +452,21 @@ impl Validator {
         stateless: f64,
     ) -> Result<Pending, ApplyError> {
         let height = self.head.height + 1;
+        // The header time is read once, before checking: the window check below and the
+        // header written use the same `time_ms`.
+        let time_ms = (self.clock)();
+        let time_s = time_ms / 1000;
         let t1 = Instant::now();
         let itxs: Vec<IndexTx> = prepared
             .iter()
             .map(|p| IndexTx {
-                stateless: p.stateless,
+                // The context window (PROTOCOL.md §6.3.1) is the last stateless check: it
+                // needs only the height and the header time, so it runs here, before the
+                // double-use check of the transaction. A failure cascades like any other.
+                stateless: match p.stateless {
+                    Ok(()) => check_context(&p.context, height, time_s),
+                    Err(r) => Err(r),
+                },
                 id: p.id,
                 ops: &p.ops,
                 intx: &p.intx,
@@ -515,14 +536,15 @@ impl Validator {
 
         let t2 = Instant::now();
         let mut lthash = self.lthash.clone();
-        let (w, new_lthash) =
-            match self.build_write(height, batch, prepared, &applied, &receipts, lthash) {
-                Ok(x) => x,
-                Err(e) => {
-                    self.index.rollback(&mut applied);
-                    return Err(e);
-                }
-            };
+        let (w, new_lthash) = match self.build_write(
+            height, time_ms, batch, prepared, &applied, &receipts, lthash,
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                self.index.rollback(&mut applied);
+                return Err(e);
+            }
+        };
         lthash = new_lthash;
         let build = t2.elapsed().as_secs_f64();
         let header = w.header;
@@ -554,9 +576,11 @@ impl Validator {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn build_write(
         &self,
         height: u64,
+        time_ms: u64,
         batch: &Batch,
         prepared: &[Prepared],
         applied: &Applied,
@@ -623,7 +647,7 @@ impl Validator {
             tx_root,
             receipts_root,
             state_hash: lthash.digest(),
-            time_ms: now_ms(),
+            time_ms,
         };
         mf_format::fast::put_receipts(&mut w.receipts, receipts);
         w.lthash = lthash.clone();
@@ -836,4 +860,54 @@ pub fn recompute_lthash(store: &Store, index: &Index) -> Result<LtHash, StoreErr
         Ok(())
     })?;
     Ok(total)
+}
+
+/// Reads the genesis back from the store: its versions (in key order), the code of its
+/// contracts and the chain id. Followers fetch it (`GET /genesis`) and check it against
+/// header 0's state hash.
+pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
+    let chain_id = store.chain_id()?;
+    let mut versions = Vec::new();
+    let mut bad = None;
+    store.scan_genesis(1 << 14, |chunk| {
+        for (seq, rec) in chunk {
+            let parsed = split_record(rec).and_then(|r| {
+                let mark = match r.vkey[32] {
+                    b'a' => Mark::Account,
+                    b's' => Mark::Storage,
+                    _ => return None,
+                };
+                let addr = mf_format::Address::from_slice(&r.vkey[33..53]);
+                let slot = mf_format::U256::from_be_slice(&r.vkey[53..]);
+                let value: Value = mf_format::decode(r.value, 80, "value").ok()?;
+                Some((Key { mark, addr, slot }, value))
+            });
+            match parsed {
+                Some(v) => versions.push(v),
+                None => bad = Some(*seq),
+            }
+        }
+    })?;
+    if let Some(seq) = bad {
+        return Err(StoreError::Corrupt(format!("genesis record {seq}")));
+    }
+    versions.sort_by_key(|a| a.0);
+    let mut code = Vec::new();
+    for (_, v) in &versions {
+        if let Value::Account(a) = v
+            && a.code_hash != mf_format::EMPTY_CODE_HASH
+            && !code.iter().any(|(h, _)| *h == a.code_hash)
+        {
+            let c = store.code(&a.code_hash.0)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("no code for genesis code hash {}", a.code_hash))
+            })?;
+            code.push((a.code_hash, c));
+        }
+    }
+    code.sort_by_key(|a| a.0);
+    Ok(Genesis {
+        chain_id,
+        versions,
+        code,
+    })
 }

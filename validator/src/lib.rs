@@ -7,9 +7,11 @@
 //! 2. **stateless stage** ([`prepare`]), in parallel over all transactions: structure,
 //!    signatures in cross-transaction batches, re-execution (pluggable), fingerprints and
 //!    the state-hash contribution;
-//! 3. **critical path** ([`index`]): the double-use check against the in-memory index of
-//!    live versions, optimistic and sharded across cores, with an exact sequential fallback
-//!    for batches that contain invalid transactions (filter mode's cascade);
+//! 3. **critical path** ([`index`]): the context window ([`mf_format::check_context`] at the
+//!    batch's height and header time, read once before checking), then the double-use check
+//!    against the in-memory index of live versions, optimistic and sharded across cores,
+//!    with an exact sequential fallback for batches that contain invalid transactions
+//!    (filter mode's cascade);
 //! 4. **commit** ([`store`]): one LMDB write transaction per batch, append-only, so a batch
 //!    is on disk entirely or not at all, and restart rebuilds the index from the store.
 //!
@@ -32,7 +34,8 @@
 
 pub mod chain;
 pub mod fp;
-pub mod genesis;
+/// Genesis files (alloc JSON): the parser lives in `mf-movegen`, which coordinators share.
+pub use mf_movegen::genesis;
 pub mod index;
 pub mod naive;
 pub mod prepare;

@@ -11,8 +11,8 @@
 use crate::fp::{value_fp, version_fp};
 use crate::index::{Op, OpKind};
 use mf_format::{
-    B256, GENESIS_INTX, Log, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction, TxId,
-    Value, check_structure, signing_digest, tx_id, verify_batch,
+    B256, ExecContext, GENESIS_INTX, Log, LtHash, MoveKind, PublicKey, Reason, SigCheck,
+    Transaction, TxId, Value, check_structure, signing_digest, tx_id, verify_batch,
 };
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -122,6 +122,9 @@ pub struct Prepared {
     pub genesis_elems: Vec<(u32, Box<LtHash>)>,
     /// Re-execution output.
     pub exec: ExecOutput,
+    /// The declared context, kept here (next to the verdict) for the window check of the
+    /// critical path, which knows the height and header time (`mf_format::check_context`).
+    pub context: ExecContext,
 }
 
 impl Prepared {
@@ -134,6 +137,7 @@ impl Prepared {
             delta: Box::new(LtHash::IDENTITY),
             genesis_elems: Vec::new(),
             exec: ExecOutput::default(),
+            context: ExecContext::default(),
         }
     }
 }
@@ -284,5 +288,6 @@ pub fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
         delta,
         genesis_elems,
         exec,
+        context: tx.body.context,
     }
 }

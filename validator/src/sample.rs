@@ -4,6 +4,12 @@
 //! sender's account record consumed (balance − value, nonce + 1) and the recipient's
 //! consumed (balance + value). The generator tracks the latest version of every account, so
 //! later transfers in a batch chain onto earlier ones.
+//!
+//! The batches are meant to be applied in order on a fresh validator, from height 1: each
+//! transaction's context names the height its batch is applied at (`block_number` = 1 for
+//! the first batch, 2 for the second, ...) and a fixed past timestamp, so every context is
+//! inside the validator's window (PROTOCOL.md §6.3.1). Applied in another order, or more
+//! than 256 heights late, they are rejected with `context_out_of_window` (65).
 
 use crate::genesis::Genesis;
 use mf_format::{
@@ -183,6 +189,8 @@ pub fn generate(cfg: &GenConfig) -> Sample {
                 addrs[t],
                 state[t],
                 value,
+                // The height this batch is applied at (from 1, in order); a past time
+                // (the window has no lower bound on timestamps).
                 ExecContext {
                     block_number: height,
                     timestamp: 1_700_000_000 + height,

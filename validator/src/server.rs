@@ -23,6 +23,7 @@
 //! | --- | --- |
 //! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`]). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue is full, `503` `{error: "shutting_down"}` when the server stops before applying it. Nothing is applied unless the answer is `200` |
 //! | `GET /head` | the last header as JSON, with its `hash` |
+//! | `GET /genesis` | the genesis in the alloc JSON of `init --genesis` (chain id, every genesis version, the code of its contracts); its LtHash is header 0's `state_hash` |
 //! | `GET /header/{height}` | that header as JSON, `404` if there is none |
 //! | `GET /batch/{height}` | the batch's accepted transactions, encoded as a batch (`application/octet-stream`); when every transaction was accepted these are the bytes posted |
 //! | `GET /receipts/{height}` | `{height, receipts: [...]}` |
@@ -803,6 +804,11 @@ async fn get_head(State(s): State<AppState>) -> ApiResult {
     header_at(&s, height).await
 }
 
+async fn get_genesis(State(s): State<AppState>) -> ApiResult {
+    let g = read_store(&s.store, crate::chain::genesis_of).await?;
+    Ok(json_response(StatusCode::OK, &g.to_json()))
+}
+
 async fn get_header(State(s): State<AppState>, Path(height): Path<String>) -> ApiResult {
     header_at(&s, parse_height(&height)?).await
 }
@@ -1040,6 +1046,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/batch", post(post_batch))
         .route("/head", get(get_head))
+        .route("/genesis", get(get_genesis))
         .route("/header/{height}", get(get_header))
         .route("/batch/{height}", get(get_batch))
         .route("/receipts/{height}", get(get_receipts))

@@ -104,8 +104,9 @@ fn run(seed: u64, steps: usize) {
                 swap_data(token, eth(1 + rng.below(500) as u64), U256::from(1u64)),
             ),
         };
+        // Pending transactions go into the next batch, applied at head + 1.
         let builder = builder.context(ExecContext {
-            block_number: 1 + step as u64,
+            block_number: v.head().height + 1,
             timestamp: 1_700_000_000 + step as u64,
         });
         let call: Call = builder.to_call(user.address());

@@ -443,13 +443,15 @@ fn strict_mode_refusal_and_backpressure() {
 
     let b1 = std::fs::read(&s.files[0]).expect("read");
     let b2 = std::fs::read(&s.files[1]).expect("read");
-    // Batch 2 before batch 1: its chained versions are not live, strict refuses it whole.
+    // Batch 2 before batch 1: strict refuses it whole. Its transactions declare block 2 but
+    // would be applied at height 1, so the context window (checked before liveness) refuses
+    // the first one, before its chained versions are found not live.
     let r = post(&addr, "/batch", &b2);
     assert_eq!(r.status, 422, "{}", r.text());
     let j = r.json();
-    assert_eq!(j["reason"], "version_not_live");
-    assert_eq!(j["code"], 80);
-    assert!(j["index"].as_u64().is_some());
+    assert_eq!(j["reason"], "context_out_of_window");
+    assert_eq!(j["code"], 65);
+    assert_eq!(j["index"].as_u64(), Some(0));
     assert_eq!(get(&addr, "/head").json()["height"], 0);
 
     // Many concurrent posts against a queue of 1: some are turned away with 503 busy, none

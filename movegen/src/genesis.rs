@@ -9,7 +9,7 @@
 //! JSON numbers). Every account and every non-zero storage word becomes a genesis version
 //! (`intx = 0`).
 
-use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, Key, U256, Value};
+use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, Key, LtHash, TxId, U256, Value};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -176,6 +176,17 @@ impl Genesis {
             versions: versions.into_iter().collect(),
             code: code.into_iter().collect(),
         })
+    }
+
+    /// The LtHash of the genesis set: every version at `intx = 0`. Its digest is the state
+    /// hash of header 0, which is how a follower checks that it holds the same genesis as
+    /// the validator it follows.
+    pub fn lthash(&self) -> LtHash {
+        let mut h = LtHash::IDENTITY;
+        for (key, value) in &self.versions {
+            h.add(&LtHash::of_version(&TxId::ZERO, key, value));
+        }
+        h
     }
 
     /// Renders a genesis back to alloc JSON (used by the sample generator).

@@ -1,0 +1,228 @@
+//! `mf-coordinator`: the coordinator service and the devnet.
+//!
+//! ```text
+//! mf-coordinator serve --validator http://127.0.0.1:8645 --data coord --listen 127.0.0.1:8646
+//! mf-coordinator devnet            # validator + coordinator + wallets on loopback
+//! ```
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mf_coordinator::devnet::{self, DevnetConfig};
+use mf_coordinator::{Config, serve};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "mf-coordinator",
+    version,
+    about = "Fills and sequences intents for a UTXO move-set validator, and answers Ethereum JSON-RPC reads",
+    long_about = "A coordinator follows a validator's feed into its own LMDB index, takes signed \
+                  (possibly masked) transactions from wallets over JSON-RPC, fills the masked \
+                  fields by executing them with revm against the latest state, submits them \
+                  in batches, and re-fills the ones that lose a race. It also answers the \
+                  Ethereum reads (eth_call, eth_getBalance, ...) that client libraries use.\n\n\
+                  `devnet` starts a validator and a coordinator as processes on loopback and \
+                  drives many wallets' payments and swaps through them."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the coordinator service (JSON-RPC over HTTP).
+    Serve {
+        /// The validator's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8645")]
+        validator: String,
+        /// Data directory (index and intent journal); created if missing.
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on (port 0: any free port; the chosen one is printed).
+        #[arg(long, default_value = "127.0.0.1:8646")]
+        listen: SocketAddr,
+        /// Most intents per batch.
+        #[arg(long, default_value_t = 2048)]
+        batch_max: usize,
+        /// Milliseconds a batch waits for more intents after its first.
+        #[arg(long, default_value_t = 20)]
+        batch_ms: u64,
+        /// Fills per intent before it is rejected for good.
+        #[arg(long, default_value_t = 4)]
+        max_attempts: u32,
+        /// Intents in flight at most before intake answers "busy".
+        #[arg(long, default_value_t = 100_000)]
+        max_open: usize,
+        /// Fill threads (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        fill_threads: usize,
+    },
+    /// Start a validator and a coordinator on loopback and drive wallets through them.
+    Devnet {
+        /// Directory for data and logs (must be new or empty; default: a temporary one,
+        /// removed after a clean run).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The mf-validator binary (default: next to this one).
+        #[arg(long)]
+        validator_bin: Option<PathBuf>,
+        /// Wallets.
+        #[arg(long, default_value_t = 400)]
+        wallets: usize,
+        /// Merchants receiving payments.
+        #[arg(long, default_value_t = 16)]
+        merchants: usize,
+        /// Cold pools besides the hot one.
+        #[arg(long, default_value_t = 7)]
+        cold_pools: usize,
+        /// Intents to send.
+        #[arg(long, default_value_t = 20_000)]
+        intents: u64,
+        /// Stop sending after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        seconds: u64,
+        /// Share of swaps that go to the hot pool.
+        #[arg(long, default_value_t = 0.5)]
+        hot_share: f64,
+        /// Wallet driver threads.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Serve {
+            validator,
+            data,
+            listen,
+            batch_max,
+            batch_ms,
+            max_attempts,
+            max_open,
+            fill_threads,
+        } => {
+            if batch_max == 0 || max_attempts == 0 {
+                bail!("--batch-max and --max-attempts must be at least 1");
+            }
+            let listener = std::net::TcpListener::bind(listen)
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr().context("listener address")?;
+            let cfg = Config {
+                validator,
+                data,
+                batch_max,
+                batch_wait: Duration::from_millis(batch_ms),
+                max_attempts,
+                max_open,
+                fill_threads,
+            };
+            tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");
+            println!("listening on {addr}");
+            serve(cfg, listener, shutdown_signal()).context("coordinator stopped with an error")?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Devnet {
+            dir,
+            validator_bin,
+            wallets,
+            merchants,
+            cold_pools,
+            intents,
+            seconds,
+            hot_share,
+            threads,
+            quiet,
+        } => {
+            let me = std::env::current_exe().context("cannot find this executable")?;
+            let validator_bin = match validator_bin {
+                Some(p) => p,
+                None => me.with_file_name(format!("mf-validator{}", std::env::consts::EXE_SUFFIX)),
+            };
+            if wallets == 0 || merchants == 0 {
+                bail!("--wallets and --merchants must be at least 1");
+            }
+            if !(0.0..=1.0).contains(&hot_share) {
+                bail!("--hot-share is a fraction between 0 and 1");
+            }
+            let cfg = DevnetConfig {
+                dir,
+                validator_bin,
+                coordinator_bin: me,
+                wallets,
+                merchants,
+                cold_pools,
+                intents,
+                max_time: Duration::from_secs(seconds),
+                hot_share,
+                threads,
+                progress: !quiet,
+                coordinator_args: Vec::new(),
+            };
+            eprintln!(
+                "devnet: {wallets} wallets, 1 hot pool + {cold_pools} cold, {merchants} merchants, {intents} intents"
+            );
+            let summary = devnet::run(&cfg)?;
+            print!("{}", summary.render());
+            Ok(if summary.state_hash_agrees && summary.accepted > 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,101 @@
+//! Follows the validator's feed into the index.
+//!
+//! One thread: connect to `GET /feed?from=<height + 1>` (from 0, after fetching
+//! `GET /genesis`, when the index is empty), apply each record in its own LMDB write
+//! transaction ([`Store::apply_record`](crate::store::Store::apply_record)), wake whoever
+//! waits for a height or an intent. When the connection fails or the validator ends the
+//! stream (a restart), reconnect with a bounded back-off from the height reached: records
+//! are applied exactly once because the height is committed with them. A record that
+//! disagrees with the index ([`CoordError::Diverged`]) stops the coordinator: serving reads
+//! from a state the validator does not have would be worse than stopping.
+
+use crate::CoordError;
+use crate::service::Shared;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// Runs until `shared` says stop (checked between records and reconnections) or the index
+/// diverges (then `shared.fatal` is set).
+pub fn run(shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(50);
+    let mut connected_once = false;
+    while !shared.stopping() {
+        match follow_once(&shared, &mut connected_once) {
+            Ok(()) => {
+                tracing::info!("the validator ended the feed; reconnecting");
+                backoff = Duration::from_millis(50);
+            }
+            Err(CoordError::Diverged(msg)) => {
+                shared.set_fatal(format!("index diverged from the validator: {msg}"));
+                return;
+            }
+            Err(CoordError::Corrupt(msg)) => {
+                shared.set_fatal(format!("index damaged: {msg}"));
+                return;
+            }
+            Err(e) => {
+                if connected_once {
+                    tracing::warn!("feed: {e}; retrying in {backoff:?}");
+                } else {
+                    tracing::debug!("feed: {e}; retrying in {backoff:?}");
+                }
+                shared.metrics.feed_reconnects.fetch_add(1, Relaxed);
+            }
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn follow_once(shared: &Shared, connected_once: &mut bool) -> Result<(), CoordError> {
+    let head = shared.store.head()?;
+    let genesis = match head {
+        Some(_) => None,
+        None => Some(shared.upstream.genesis()?),
+    };
+    let from = head.map(|h| h.height + 1).unwrap_or(0);
+    let mut feed = shared.upstream.feed(from)?;
+    if !*connected_once {
+        tracing::info!(
+            from,
+            validator = shared.upstream.url(),
+            "following the feed"
+        );
+    }
+    *connected_once = true;
+    let mut genesis = genesis;
+    while let Some(rec) = feed.next_record()? {
+        if let Some(g) = genesis.take() {
+            shared.store.bootstrap(&g, &rec.header)?;
+            tracing::info!(
+                chain_id = g.chain_id,
+                versions = g.versions.len(),
+                "genesis loaded and checked against header 0"
+            );
+        } else {
+            let applied = shared.store.apply_record(&rec)?;
+            let m = &shared.metrics;
+            m.feed_txs.fetch_add(applied.txs as u64, Relaxed);
+            m.feed_moves.fetch_add(applied.moves as u64, Relaxed);
+            m.accepted.fetch_add(applied.accepted.len() as u64, Relaxed);
+            if !applied.accepted.is_empty() {
+                shared.open.fetch_sub(
+                    applied.accepted.len().min(shared.open.load(Relaxed)),
+                    Relaxed,
+                );
+            }
+            tracing::debug!(
+                height = rec.header.height,
+                txs = applied.txs,
+                ours = applied.accepted.len(),
+                "applied"
+            );
+        }
+        shared.signal.bump();
+        if shared.stopping() {
+            break;
+        }
+    }
+    Ok(())
+}

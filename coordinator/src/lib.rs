@@ -1,0 +1,99 @@
+//! # mf-coordinator: fills and sequences intents, and answers Ethereum JSON-RPC reads
+//!
+//! A validator checks transactions that declare every move; somebody has to execute them
+//! first. Wallets do it for their own state; for **contested** state (an AMM pool, a popular
+//! account) they sign with masks and leave the contested fields to a coordinator. This crate
+//! is that coordinator:
+//!
+//! 1. [`follower`]: follows a validator's feed (`GET /feed`) into its own LMDB index
+//!    ([`store`]): `(mark, addr, slot) -> (intx, value)` plus code, checked record by record
+//!    against the header chain and the state hash, resumed from the last height after a
+//!    restart, and reconnected when the validator restarts;
+//! 2. [`rpc`]: JSON-RPC 2.0 over HTTP: intents in (`mf_sendIntent`), their fate out
+//!    (`mf_getIntent`, `mf_waitIntent`), versions and a dry-run fill for wallets, and the
+//!    Ethereum reads standard client libraries use (`eth_chainId`, `eth_blockNumber`,
+//!    `eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`,
+//!    `eth_call`, `eth_estimateGas`). `docs/RPC.md` is the reference;
+//! 3. [`sequencer`]: cuts batches by size or time, fills them against a speculative overlay
+//!    of the pending batch (first come, first served on contested keys, independent intents
+//!    in parallel), submits them in filter mode, and re-fills and resubmits intents that lost
+//!    a race to another coordinator (bounded attempts);
+//! 4. [`devnet`]: a validator and a coordinator as real processes on loopback, driven by many
+//!    wallets (the `mf-coordinator devnet` command).
+//!
+//! Intents are journaled in LMDB before their id is returned, and acceptance is learnt from
+//! the chain itself (an accepted transaction whose id the coordinator filled), so a
+//! coordinator killed at any moment loses no intent it acknowledged and reports every
+//! accepted one as accepted once it has caught up.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cfg = mf_coordinator::Config {
+//!     validator: "http://127.0.0.1:8645".into(),
+//!     data: "coordinator-data".into(),
+//!     ..Default::default()
+//! };
+//! let listener = std::net::TcpListener::bind("127.0.0.1:8646")?;
+//! mf_coordinator::serve(cfg, listener, std::future::pending())?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod devnet;
+pub mod follower;
+pub mod rpc;
+pub mod sequencer;
+pub mod service;
+pub mod store;
+pub mod upstream;
+
+pub use service::{Config, Shared, serve};
+
+use std::path::Path;
+
+/// Why the coordinator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordError {
+    /// LMDB failed.
+    #[error("index storage error: {0}")]
+    Lmdb(#[from] heed::Error),
+    /// A file or socket failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Another coordinator holds the data directory.
+    #[error("data directory {0} is in use by another coordinator (its LOCK file is held)")]
+    Locked(String),
+    /// The stored index is damaged.
+    #[error("the index is damaged: {0}; delete the data directory to rebuild it from the feed")]
+    Corrupt(String),
+    /// The validator's feed disagrees with the index (a different chain, or a bug).
+    #[error(
+        "the validator's chain disagrees with this index: {0}; if the validator was \
+         re-initialised, delete the coordinator's data directory"
+    )]
+    Diverged(String),
+    /// The validator could not be reached or answered something unexpected.
+    #[error("validator at {url}: {detail}")]
+    Upstream {
+        /// The validator's URL.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl CoordError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> CoordError {
+        CoordError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! Sequencing: intents in, filled batches out, verdicts back.
+//!
+//! One thread runs the loop:
+//!
+//! 1. **Cut** a batch: everything that arrived while the previous batch was out (at most
+//!    `batch_max`, default 2048); when the loop was idle, wait for a first intent and then
+//!    up to `batch_wait` (default 20 ms) for more.
+//! 2. **Catch up**: before filling, wait until the index has applied the height of the last
+//!    batch this coordinator got accepted (and, after a lost race, the validator's head), so
+//!    fills see their own previous effects and the winner's.
+//! 3. **Fill** ([`fill_batch`]): intents are grouped by the keys their moves declare
+//!    (union-find): intents sharing a key (a hot pool, one wallet's account) form one group
+//!    and are filled one after the other in arrival order (first come, first served)
+//!    against a speculative overlay of the group's earlier fills, so later ones consume the
+//!    versions earlier ones create (chained `intx` inside the batch); groups are filled in
+//!    parallel. A merge pass in arrival order then checks every fill against the overlay of
+//!    the whole batch (an `open` intent may add keys no other intent declared) and re-fills
+//!    the few that collide. An intent that cannot be filled (revert, a signed field the
+//!    state contradicts, a minimum not met) is rejected with its reason and leaves nothing
+//!    in the overlay.
+//! 4. **Submit** in filter mode (`POST /batch`), after recording every fill's transaction
+//!    id, so that the feed recognises acceptance even if this answer is lost.
+//! 5. **Verdicts**: accepted transactions become `accepted` when the follower applies their
+//!    height. A transaction that lost a race (`version_not_live`, `prev_mismatch`,
+//!    `double_use_in_batch`, `depends_on_rejected`, `duplicate_transaction`) goes back to the
+//!    front of the queue, to be re-filled once the index has caught up, up to
+//!    `max_attempts` fills; any other reason is final.
+//!
+//! If the validator cannot be reached, the loop waits for it, catches up to its head, and
+//! re-queues the batch: whatever it had applied is then known from the feed and is not
+//! filled again.
+
+use crate::CoordError;
+use crate::service::Shared;
+use crate::store::Reader;
+use crate::upstream::Submitted;
+use mf_format::{B256, Batch, Key, MoveKind, Reason, Transaction, TxId, Value, encode};
+use mf_movegen::rpc::{IntentState, IntentStatus};
+use mf_movegen::{Built, FillError, MovegenError, StateView, fill_built};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// An intent waiting to be filled.
+pub struct Job {
+    /// Its id.
+    pub intent: TxId,
+    /// The transaction as the wallet signed it.
+    pub tx: Transaction,
+    /// Arrival order.
+    pub seq: u64,
+    /// Its current status.
+    pub status: IntentStatus,
+}
+
+/// Writes of the pending batch, layered over the index.
+#[derive(Default)]
+pub struct Overlay {
+    writes: HashMap<Key, (TxId, Value)>,
+    code: HashMap<B256, alloy_primitives::Bytes>,
+}
+
+impl Overlay {
+    /// Adds a filled transaction's effects.
+    pub fn apply(&mut self, b: &Built) {
+        for m in &b.tx.body.moves {
+            if m.kind == MoveKind::Consume {
+                self.writes.insert(m.key(), (b.id, m.next));
+            }
+        }
+        for c in &b.tx.body.created_code {
+            self.code.insert(
+                alloy_primitives::keccak256(c),
+                alloy_primitives::Bytes::copy_from_slice(c),
+            );
+        }
+    }
+
+    /// Whether every move of `b` names the version live in this overlay over `base`.
+    pub fn consistent<V: StateView>(&self, b: &Built, base: &V) -> Result<bool, V::Error> {
+        for m in &b.tx.body.moves {
+            let key = m.key();
+            let live = match self.writes.get(&key) {
+                Some(v) => *v,
+                None => base
+                    .version(&key)?
+                    .unwrap_or((mf_format::GENESIS_INTX, Value::zero(key.mark))),
+            };
+            if live != (m.intx, m.prev) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A [`StateView`]: the overlay, then the index.
+pub struct OverlayView<'a, V> {
+    /// The index.
+    pub base: &'a V,
+    /// The pending writes.
+    pub overlay: &'a Overlay,
+}
+
+impl<V: StateView> StateView for OverlayView<'_, V> {
+    type Error = V::Error;
+    fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, V::Error> {
+        match self.overlay.writes.get(key) {
+            Some(v) => Ok(Some(*v)),
+            None => self.base.version(key),
+        }
+    }
+    fn code(&self, hash: &B256) -> Result<Option<alloy_primitives::Bytes>, V::Error> {
+        match self.overlay.code.get(hash) {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.base.code(hash),
+        }
+    }
+}
+
+/// A rejection: `(protocol reason or coordinator reason name, detail)`.
+pub fn fill_rejection(e: &FillError) -> (Result<Reason, &'static str>, String) {
+    match e {
+        FillError::Structure(r) | FillError::Signature(r) => (Ok(*r), e.to_string()),
+        FillError::Execution(MovegenError::Execution(f)) => {
+            (Ok(Reason::ExecutionFailed), f.to_string())
+        }
+        FillError::Execution(other) => (Err("coordinator_error"), other.to_string()),
+        FillError::SignedFieldChanged { .. } => (
+            Err("signed_field_changed"),
+            format!("{e}: the intent was signed against a state that has moved on"),
+        ),
+        FillError::MoveNoLongerTouched(_) => (Err("signed_move_not_touched"), e.to_string()),
+        FillError::MovesAddedToClosedTx(_) => (Err("closed_needs_moves"), e.to_string()),
+    }
+}
+
+fn reject_with(st: &mut IntentStatus, e: &FillError) {
+    let (reason, detail) = fill_rejection(e);
+    let detail = match &st.reason {
+        Some(prev) if st.attempts > 0 => {
+            format!("after a lost race ({prev}) the intent could not be filled again: {detail}")
+        }
+        _ => detail,
+    };
+    match reason {
+        Ok(r) => st.reject(r, Some(detail)),
+        Err(name) => st.reject_named(name, Some(detail)),
+    }
+}
+
+/// Groups job indices by shared declared keys (union-find); each group in arrival order,
+/// groups ordered by their first member.
+pub fn group_by_keys(txs: &[&Transaction]) -> Vec<Vec<usize>> {
+    fn find(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut parent: Vec<usize> = (0..txs.len()).collect();
+    let mut owner: HashMap<Key, usize> = HashMap::new();
+    for (i, tx) in txs.iter().enumerate() {
+        for m in &tx.body.moves {
+            match owner.get(&m.key()) {
+                Some(&o) => {
+                    let (a, b) = (find(&mut parent, o), find(&mut parent, i));
+                    if a != b {
+                        parent[a.max(b)] = a.min(b);
+                    }
+                }
+                None => {
+                    owner.insert(m.key(), i);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..txs.len() {
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
+/// Fills `txs` as one batch against `store`'s index (see the module documentation):
+/// results in input order.
+pub fn fill_batch(
+    store: &crate::store::Store,
+    txs: &[&Transaction],
+) -> Result<Vec<Result<Built, FillError>>, CoordError> {
+    let groups = group_by_keys(txs);
+    let mut first: Vec<(usize, Result<Built, FillError>)> = groups
+        .par_iter()
+        .map_init(
+            || store.reader(),
+            |reader, group| {
+                let mut overlay = Overlay::default();
+                let mut out = Vec::with_capacity(group.len());
+                for &i in group {
+                    let r = match reader {
+                        Ok(base) => fill_built(
+                            txs[i],
+                            &OverlayView {
+                                base: &*base,
+                                overlay: &overlay,
+                            },
+                        ),
+                        Err(e) => Err(FillError::Execution(MovegenError::View(Box::new(
+                            CoordError::Corrupt(e.to_string()),
+                        )))),
+                    };
+                    if let Ok(b) = &r {
+                        overlay.apply(b);
+                    }
+                    out.push((i, r));
+                }
+                out
+            },
+        )
+        .flatten()
+        .collect();
+    first.sort_by_key(|(i, _)| *i);
+
+    // Merge in arrival order over one consistent reader.
+    let reader: Reader<'_> = store.reader()?;
+    let mut overlay = Overlay::default();
+    let mut out = Vec::with_capacity(first.len());
+    for (i, r) in first {
+        let r = match r {
+            Ok(b) if overlay.consistent(&b, &reader)? => Ok(b),
+            Ok(_) => fill_built(
+                txs[i],
+                &OverlayView {
+                    base: &reader,
+                    overlay: &overlay,
+                },
+            ),
+            Err(e) => Err(e),
+        };
+        if let Ok(b) = &r {
+            overlay.apply(b);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn is_race(r: Reason) -> bool {
+    matches!(
+        r,
+        Reason::VersionNotLive
+            | Reason::PrevMismatch
+            | Reason::DoubleUseInBatch
+            | Reason::DependsOnRejected
+            | Reason::DuplicateTransaction
+    )
+}
+
+/// The sequencer thread (see the module documentation).
+pub fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
+    let threads = match shared.cfg.fill_threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("mf-fill-{i}"))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            shared.set_fatal(format!("cannot start the fill threads: {e}"));
+            return;
+        }
+    };
+    // Nothing can be filled before the genesis is in.
+    while !shared.stopping() {
+        if shared.signal.wait_until(Duration::from_millis(500), || {
+            matches!(shared.store.head(), Ok(Some(_)))
+        }) {
+            break;
+        }
+    }
+    // After a restart, see everything the validator has before filling anything.
+    let mut min_height = upstream_head(&shared);
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    while !shared.stopping() {
+        // Whatever arrived while the last batch was out joins this one without waiting:
+        // under load, batches are cut back to back; `batch_wait` only applies when the
+        // loop was idle.
+        let waited_during_last = !queue.is_empty();
+        while queue.len() < shared.cfg.batch_max {
+            match rx.try_recv() {
+                Ok(j) => queue.push_back(j),
+                Err(_) => break,
+            }
+        }
+        let busy = waited_during_last || queue.len() > 1;
+        if queue.is_empty() {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(j) => queue.push_back(j),
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let deadline = Instant::now()
+            + if busy {
+                Duration::ZERO
+            } else {
+                shared.cfg.batch_wait
+            };
+        while queue.len() < shared.cfg.batch_max {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match rx.recv_timeout(deadline - now) {
+                Ok(j) => queue.push_back(j),
+                Err(_) => break,
+            }
+        }
+        if min_height > 0 {
+            shared.signal.wait_until(Duration::from_secs(10), || {
+                shared.stopping()
+                    || matches!(shared.store.head(), Ok(Some(h)) if h.height >= min_height)
+            });
+        }
+        let take = queue.len().min(shared.cfg.batch_max);
+        let jobs: Vec<Job> = queue.drain(..take).collect();
+        match pool.install(|| one_batch(&shared, jobs)) {
+            Ok(step) => {
+                min_height = min_height.max(step.min_height);
+                for j in step.requeue.into_iter().rev() {
+                    queue.push_front(j);
+                }
+            }
+            Err(e) => {
+                shared.set_fatal(format!("sequencer: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+fn upstream_head(shared: &Shared) -> u64 {
+    let mut backoff = Duration::from_millis(50);
+    while !shared.stopping() {
+        match shared.upstream.head_height() {
+            Ok(h) => return h,
+            Err(e) => {
+                tracing::warn!("waiting for the validator: {e}");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    0
+}
+
+struct Step {
+    min_height: u64,
+    requeue: Vec<Job>,
+}
+
+fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
+    let store = &shared.store;
+    let mut step = Step {
+        min_height: 0,
+        requeue: Vec::new(),
+    };
+    // Intents the chain already accepted (a resubmission after a lost answer) are done.
+    let mut live = Vec::with_capacity(jobs.len());
+    for mut j in jobs {
+        match store.intent(&j.intent)? {
+            Some(st) if st.status.is_final() => {}
+            Some(st) => {
+                j.status = st;
+                live.push(j);
+            }
+            None => live.push(j),
+        }
+    }
+    let mut finals: Vec<IntentStatus> = Vec::new();
+    let mut ready: Vec<Job> = Vec::with_capacity(live.len());
+    for mut j in live {
+        if j.status.attempts >= shared.cfg.max_attempts {
+            let last = j.status.reason.clone().unwrap_or_else(|| "unknown".into());
+            j.status.status = IntentState::Rejected;
+            j.status.detail = Some(format!(
+                "gave up after {} fills; the last failed with {last}",
+                j.status.attempts
+            ));
+            finals.push(j.status);
+        } else {
+            ready.push(j);
+        }
+    }
+    let txs: Vec<&Transaction> = ready.iter().map(|j| &j.tx).collect();
+    let results = fill_batch(store, &txs)?;
+    let mut filled: Vec<(Job, Built)> = Vec::with_capacity(ready.len());
+    for (mut j, r) in ready.into_iter().zip(results) {
+        match r {
+            Ok(b) => filled.push((j, b)),
+            Err(e) => {
+                reject_with(&mut j.status, &e);
+                finals.push(j.status);
+            }
+        }
+    }
+    let n_final = finals.len();
+    store.update_intents(&finals)?;
+    shared.metrics.rejected.fetch_add(n_final as u64, Relaxed);
+    shared.dec_open(n_final);
+    if n_final > 0 {
+        shared.signal.bump();
+    }
+    if filled.is_empty() {
+        return Ok(step);
+    }
+
+    let marks: Vec<(TxId, TxId, u64)> = filled
+        .iter()
+        .map(|(j, b)| (j.intent, b.id, b.execution.gas_used))
+        .collect();
+    store.mark_filled(&marks)?;
+    shared.signal.bump();
+    let batch = Batch {
+        txs: filled.iter().map(|(_, b)| b.tx.clone()).collect(),
+    };
+    let bytes = encode(&batch);
+    shared.metrics.batches.fetch_add(1, Relaxed);
+    shared
+        .metrics
+        .submitted
+        .fetch_add(filled.len() as u64, Relaxed);
+
+    let answer = submit_until_answered(shared, &bytes);
+    let verdicts = match answer {
+        Some(Submitted::Applied { height, verdicts }) => {
+            if let Some(h) = height {
+                step.min_height = h;
+            }
+            verdicts
+        }
+        Some(Submitted::Refused(msg)) => {
+            // The whole batch was refused: a bug on our side. Reject its intents rather
+            // than loop.
+            tracing::error!("the validator refused a batch as a whole: {msg}");
+            let mut finals = Vec::new();
+            for (mut j, _) in filled {
+                j.status = store.intent(&j.intent)?.unwrap_or(j.status);
+                j.status
+                    .reject_named("batch_refused", Some(format!("the validator said {msg}")));
+                finals.push(j.status);
+            }
+            shared.dec_open(finals.len());
+            shared
+                .metrics
+                .rejected
+                .fetch_add(finals.len() as u64, Relaxed);
+            store.update_intents(&finals)?;
+            shared.signal.bump();
+            return Ok(step);
+        }
+        Some(Submitted::Busy) | None => {
+            // Unknown fate (or stopping): catch up to the validator, then look again.
+            step.min_height = upstream_head(shared);
+            step.requeue = filled.into_iter().map(|(j, _)| j).collect();
+            return Ok(step);
+        }
+    };
+    let by_id: HashMap<TxId, Option<Reason>> =
+        verdicts.into_iter().map(|v| (v.tx_id, v.reason)).collect();
+    let mut updates = Vec::new();
+    let mut lost_race = false;
+    for (mut j, b) in filled {
+        let mut st = store.intent(&j.intent)?.unwrap_or(j.status.clone());
+        if st.status == IntentState::Accepted {
+            continue;
+        }
+        match by_id.get(&b.id) {
+            Some(None) => {}
+            Some(Some(r)) if is_race(*r) && st.attempts < shared.cfg.max_attempts => {
+                lost_race = true;
+                st.status = IntentState::Pending;
+                st.reason = Some(r.name().to_string());
+                st.code = Some(r.code());
+                st.detail = Some(format!(
+                    "lost a race ({}); re-filling after catching up (attempt {} of {})",
+                    r.name(),
+                    st.attempts + 1,
+                    shared.cfg.max_attempts
+                ));
+                shared.metrics.retries.fetch_add(1, Relaxed);
+                j.status = st.clone();
+                updates.push(st);
+                step.requeue.push(j);
+            }
+            Some(Some(r)) => {
+                st.reject(
+                    *r,
+                    Some(format!(
+                        "the validator rejected the filled transaction {}",
+                        b.id
+                    )),
+                );
+                shared.metrics.rejected.fetch_add(1, Relaxed);
+                shared.dec_open(1);
+                updates.push(st);
+            }
+            None => {
+                // No verdict for it: treat like an unknown fate.
+                lost_race = true;
+                j.status = st;
+                step.requeue.push(j);
+            }
+        }
+    }
+    store.update_intents(&updates)?;
+    shared.signal.bump();
+    if lost_race {
+        step.min_height = step.min_height.max(upstream_head(shared));
+    }
+    Ok(step)
+}
+
+/// Posts until the validator answers (busy: short waits; unreachable: waits for it).
+/// `None` when the fate is unknown (the connection broke after sending) or on stop.
+fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
+    let mut busy_wait = Duration::from_millis(10);
+    loop {
+        if shared.stopping() {
+            return None;
+        }
+        match shared.upstream.submit(bytes) {
+            Ok(Submitted::Busy) => {
+                shared.metrics.upstream_busy.fetch_add(1, Relaxed);
+                std::thread::sleep(busy_wait);
+                busy_wait = (busy_wait * 2).min(Duration::from_millis(500));
+            }
+            Ok(other) => return Some(other),
+            Err(e) => {
+                tracing::warn!("submitting a batch: {e}; waiting for the validator");
+                let mut backoff = Duration::from_millis(50);
+                while !shared.stopping() && !shared.upstream.healthy() {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                return None;
+            }
+        }
+    }
+}

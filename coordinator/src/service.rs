@@ -1,0 +1,377 @@
+//! The running service: configuration, the state its threads share, and [`serve`], which
+//! starts the follower, the intake journal, the sequencer and the JSON-RPC server.
+
+use crate::CoordError;
+use crate::sequencer::{self, Job};
+use crate::store::Store;
+use crate::upstream::Upstream;
+use mf_format::{Transaction, TxId};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// How the coordinator runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The validator's base URL (`http://127.0.0.1:8645`).
+    pub validator: String,
+    /// The data directory (index and intent journal).
+    pub data: PathBuf,
+    /// Most intents in one batch.
+    pub batch_max: usize,
+    /// How long a batch waits for more intents after its first one.
+    pub batch_wait: Duration,
+    /// Fills submitted per intent before it is rejected for good (lost races re-fill).
+    pub max_attempts: u32,
+    /// Intents accepted at intake but not final yet, at most (then `mf_sendIntent` answers
+    /// "busy").
+    pub max_open: usize,
+    /// Worker threads for filling (0: one per core).
+    pub fill_threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            validator: "http://127.0.0.1:8645".into(),
+            data: PathBuf::from("coordinator-data"),
+            batch_max: 2048,
+            batch_wait: Duration::from_millis(20),
+            max_attempts: 4,
+            max_open: 100_000,
+            fill_threads: 0,
+        }
+    }
+}
+
+/// Counters for `/metrics` and the devnet summary.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Intents journaled.
+    pub received: AtomicU64,
+    /// Intents accepted (seen in the chain).
+    pub accepted: AtomicU64,
+    /// Intents rejected for good.
+    pub rejected: AtomicU64,
+    /// Re-fills after a lost race.
+    pub retries: AtomicU64,
+    /// Batches submitted.
+    pub batches: AtomicU64,
+    /// Transactions submitted.
+    pub submitted: AtomicU64,
+    /// Transactions applied from the feed (anyone's).
+    pub feed_txs: AtomicU64,
+    /// Moves applied from the feed.
+    pub feed_moves: AtomicU64,
+    /// Feed reconnections.
+    pub feed_reconnects: AtomicU64,
+    /// Busy answers from the validator.
+    pub upstream_busy: AtomicU64,
+}
+
+/// A generation counter that sync and async waiters can both wait on: bumped after every
+/// commit that changes the head or an intent.
+pub struct Signal {
+    generation: Mutex<u64>,
+    cv: Condvar,
+    watch: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal {
+            generation: Mutex::new(0),
+            cv: Condvar::new(),
+            watch: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl Signal {
+    /// Wakes every waiter.
+    pub fn bump(&self) {
+        let g = match self.generation.lock() {
+            Ok(mut g) => {
+                *g += 1;
+                *g
+            }
+            Err(p) => {
+                let mut g = p.into_inner();
+                *g += 1;
+                *g
+            }
+        };
+        self.cv.notify_all();
+        self.watch.send_replace(g);
+    }
+
+    /// Blocks until `done()` holds or `timeout` passes; returns whether it holds.
+    pub fn wait_until(&self, timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let g = match self.generation.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if done() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // Wake at least every 100 ms: `done` may depend on things that do not bump.
+            let wait = (deadline - now).min(Duration::from_millis(100));
+            drop(self.cv.wait_timeout(g, wait));
+        }
+    }
+
+    /// An async subscription (for long-polling RPC handlers).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.watch.subscribe()
+    }
+}
+
+/// The journal queue did not take an intent (full, or stopping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// An intent on its way from the RPC handler to the journal.
+pub struct Intake {
+    /// Its id.
+    pub id: TxId,
+    /// The decoded transaction.
+    pub tx: Transaction,
+    /// Its encoding (what the journal stores).
+    pub bytes: Vec<u8>,
+    /// Where to answer once it is on disk.
+    pub reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// What the threads share.
+pub struct Shared {
+    /// The configuration.
+    pub cfg: Config,
+    /// The index and the journal.
+    pub store: Store,
+    /// The validator.
+    pub upstream: Upstream,
+    /// Head and intent changes.
+    pub signal: Signal,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Open (not final) intents.
+    pub open: AtomicUsize,
+    stop: AtomicBool,
+    fatal: Mutex<Option<String>>,
+    next_seq: AtomicU64,
+    intake: Mutex<Option<mpsc::SyncSender<Intake>>>,
+}
+
+impl Shared {
+    /// Whether the service is stopping.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Relaxed)
+    }
+
+    /// Asks every thread to stop.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Relaxed);
+        self.signal.bump();
+    }
+
+    /// Records an unrecoverable error and stops the service.
+    pub fn set_fatal(&self, msg: String) {
+        tracing::error!("{msg}");
+        if let Ok(mut f) = self.fatal.lock() {
+            f.get_or_insert(msg);
+        }
+        self.request_stop();
+    }
+
+    /// The unrecoverable error, if any.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// The next arrival sequence number.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Relaxed)
+    }
+
+    /// Decrements the open-intent gauge (saturating).
+    pub fn dec_open(&self, n: usize) {
+        let _ = self
+            .open
+            .fetch_update(Relaxed, Relaxed, |o| Some(o.saturating_sub(n)));
+    }
+
+    /// Hands an intent to the journal; `Err(Busy)` when the journal queue is full or the
+    /// journal has stopped (the intent is dropped: the caller answers "busy").
+    pub fn send_intake(&self, i: Intake) -> Result<(), Busy> {
+        let guard = match self.intake.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match guard.as_ref() {
+            Some(tx) => tx.try_send(i).map_err(|_| Busy),
+            None => Err(Busy),
+        }
+    }
+}
+
+/// Opens the data directory, starts the follower, the journal and the sequencer, serves
+/// JSON-RPC on `listener` until `shutdown` completes (or an unrecoverable error), then stops
+/// the threads (the batch in flight is finished first).
+pub fn serve(
+    cfg: Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), CoordError> {
+    std::fs::create_dir_all(&cfg.data).map_err(|e| CoordError::io(&cfg.data, e))?;
+    let store = Store::open(&cfg.data)?;
+    let open = store.open_intents()?;
+    let upstream = Upstream::new(&cfg.validator);
+    let (intake_tx, intake_rx) = mpsc::sync_channel::<Intake>(8192);
+    let next_seq = open.last().map(|(s, _, _)| s + 1).unwrap_or(0);
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        store,
+        upstream,
+        signal: Signal::default(),
+        metrics: Metrics::default(),
+        open: AtomicUsize::new(open.len()),
+        stop: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+        next_seq: AtomicU64::new(next_seq.max(now_seq())),
+        intake: Mutex::new(Some(intake_tx)),
+    });
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let mut requeued = 0usize;
+    for (seq, status, bytes) in open {
+        match mf_format::decode_tx(&bytes) {
+            Ok(tx) => {
+                requeued += 1;
+                let _ = jobs_tx.send(Job {
+                    intent: status.intent,
+                    tx,
+                    seq,
+                    status,
+                });
+            }
+            Err(e) => return Err(CoordError::Corrupt(format!("journaled intent: {e}"))),
+        }
+    }
+    if requeued > 0 {
+        tracing::info!(requeued, "intents from before the restart queued again");
+    }
+
+    let threads = [
+        spawn("mf-follow", {
+            let s = Arc::clone(&shared);
+            move || crate::follower::run(s)
+        })?,
+        spawn("mf-journal", {
+            let s = Arc::clone(&shared);
+            let jobs = jobs_tx.clone();
+            move || journal(s, intake_rx, jobs)
+        })?,
+        spawn("mf-sequence", {
+            let s = Arc::clone(&shared);
+            move || sequencer::run(s, jobs_rx)
+        })?,
+    ];
+    drop(jobs_tx);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Reads run on the blocking pool and each holds an LMDB reader slot while it runs.
+        .max_blocking_threads(64)
+        .thread_name("mf-rpc")
+        .build()
+        .map_err(|e| CoordError::io(std::path::Path::new("tokio runtime"), e))?;
+    let served = rt.block_on(crate::rpc::run_server(
+        Arc::clone(&shared),
+        listener,
+        shutdown,
+    ));
+    shared.request_stop();
+    if let Ok(mut g) = shared.intake.lock() {
+        g.take();
+    }
+    for t in threads {
+        // The follower may sit in a blocking read of the feed: it is not joined (the
+        // process ends with it); the others finish their batch and return.
+        if t.thread().name() != Some("mf-follow") {
+            let _ = t.join();
+        }
+    }
+    drop(rt);
+    match shared.fatal() {
+        Some(msg) => Err(CoordError::Diverged(msg)),
+        None => served,
+    }
+}
+
+/// Arrival sequence numbers start at the wall clock in microseconds, so that numbers stay
+/// increasing across restarts without a counter on disk.
+fn now_seq() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn spawn(
+    name: &str,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<std::thread::JoinHandle<()>, CoordError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|e| CoordError::io(std::path::Path::new(name), e))
+}
+
+/// The journal thread: group-commits intents (one LMDB write transaction for everything
+/// that arrived meanwhile), answers their callers, hands the new ones to the sequencer.
+fn journal(shared: Arc<Shared>, rx: mpsc::Receiver<Intake>, jobs: mpsc::Sender<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < 4096 {
+            match rx.try_recv() {
+                Ok(i) => group.push(i),
+                Err(_) => break,
+            }
+        }
+        let rows: Vec<(TxId, Vec<u8>, u64)> = group
+            .iter_mut()
+            .map(|i| (i.id, std::mem::take(&mut i.bytes), shared.next_seq()))
+            .collect();
+        match shared.store.journal(&rows) {
+            Ok(fresh) => {
+                for ((i, (_, _, seq)), new) in group.into_iter().zip(rows).zip(fresh) {
+                    if new {
+                        shared.metrics.received.fetch_add(1, Relaxed);
+                        shared.open.fetch_add(1, Relaxed);
+                        let _ = jobs.send(Job {
+                            intent: i.id,
+                            tx: i.tx,
+                            seq,
+                            status: mf_movegen::rpc::IntentStatus::pending(i.id),
+                        });
+                    }
+                    let _ = i.reply.send(Ok(()));
+                }
+                shared.signal.bump();
+            }
+            Err(e) => {
+                tracing::error!("journal: {e}");
+                for i in group {
+                    let _ = i.reply.send(Err(format!("the intent journal failed: {e}")));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Shared helpers: real `mf-validator` and `mf-coordinator` processes on loopback.
+#![allow(dead_code)]
+
+use mf_coordinator::devnet::{Proc, World, start_coordinator, start_validator};
+use mf_movegen::remote::RpcClient;
+use std::path::PathBuf;
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// This package's binary.
+pub fn coordinator_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mf-coordinator"))
+}
+
+/// The validator binary of the same build (built on demand when a single package's tests
+/// run alone).
+pub fn validator_bin() -> PathBuf {
+    let bin =
+        coordinator_bin().with_file_name(format!("mf-validator{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "-p", "mf-validator", "--bin", "mf-validator"]);
+        if bin
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "release")
+        {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build for mf-validator");
+        assert!(status.success(), "building mf-validator failed");
+    }
+    bin
+}
+
+/// A validator and its data, plus coordinators.
+pub struct Net {
+    pub dir: TempDir,
+    pub world: World,
+    pub validator: Proc,
+    pub vurl: String,
+}
+
+impl Net {
+    pub fn start(world: World) -> Net {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (validator, vurl) =
+            start_validator(&validator_bin(), dir.path(), &world.genesis()).expect("validator");
+        Net {
+            dir,
+            world,
+            validator,
+            vurl,
+        }
+    }
+
+    /// Starts a coordinator named `name` (its data dir is `dir/name`).
+    pub fn coordinator(&self, name: &str, extra: &[&str]) -> (Proc, RpcClient) {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (p, url) = start_coordinator(
+            &coordinator_bin(),
+            self.dir.path(),
+            name,
+            &self.vurl,
+            &extra,
+        )
+        .expect("coordinator");
+        let client = RpcClient::new(&url);
+        mf_coordinator::devnet::wait_ready(&client, Duration::from_secs(30)).expect("ready");
+        (p, client)
+    }
+
+    /// Restarts the validator on its data directory (a new port is not possible for
+    /// followers: it listens on the same address again).
+    pub fn validator_addr(&self) -> String {
+        self.vurl.trim_start_matches("http://").to_string()
+    }
+}
+
+/// Raw JSON-RPC POST: `(HTTP status, body)`.
+pub fn post_raw(url: &str, body: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut r = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body.as_bytes())
+        .expect("post");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().expect("body"))
+}
+
+/// GET a path of a base URL: the body.
+pub fn get_text(url: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .get(url)
+        .call()
+        .expect("get")
+        .body_mut()
+        .read_to_string()
+        .expect("body")
+}
+
+/// A Prometheus metric's value.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}

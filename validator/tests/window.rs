@@ -1,0 +1,314 @@
+//! The context window (PROTOCOL.md §6.3.1, `context_out_of_window` = 65) through a real
+//! validator: block numbers in `[H - 256, H]`, timestamps up to `T + 15`, with the header
+//! clock pinned so that `T` is known; the filter-mode cascade and strict mode.
+
+use mf_format::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS};
+use mf_format::*;
+use mf_validator::sample::{GenConfig, generate, transfer_body};
+use mf_validator::{ApplyError, Mode, Validator};
+use tempfile::TempDir;
+
+/// The pinned header time, in milliseconds (not a whole second, to check the rounding).
+const NOW_MS: u64 = 1_800_000_000_789;
+/// `T`: the header time in seconds.
+const T: u64 = NOW_MS / 1000;
+
+fn clock() -> u64 {
+    NOW_MS
+}
+
+struct World {
+    _dir: TempDir,
+    v: Validator,
+    keys: Vec<Keypair>,
+    /// Latest (intx, account) of each key.
+    state: Vec<(TxId, Account)>,
+}
+
+fn world(accounts: usize) -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = generate(&GenConfig {
+        accounts,
+        txs: 0,
+        ..GenConfig::default()
+    });
+    let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+    v.set_clock(clock);
+    let start = match s.genesis.versions[0].1 {
+        Value::Account(a) => a,
+        Value::Storage(_) => unreachable!(),
+    };
+    World {
+        _dir: dir,
+        v,
+        state: vec![(GENESIS_INTX, start); s.keys.len()],
+        keys: s.keys,
+    }
+}
+
+impl World {
+    /// A signed transfer f -> t on the tracked state, declaring `context`.
+    fn transfer(&self, f: usize, t: usize, context: ExecContext) -> Transaction {
+        let body = transfer_body(
+            1337,
+            self.keys[f].address(),
+            self.state[f],
+            self.keys[t].address(),
+            self.state[t],
+            U256::from(1u64),
+            context,
+        );
+        sign(body, &[&self.keys[f]])
+    }
+    /// Records that `tx` (a transfer f -> t) was accepted.
+    fn accept(&mut self, f: usize, t: usize, tx: &Transaction) {
+        let id = tx_id(&tx.body);
+        if let (Value::Account(a), Value::Account(b)) =
+            (tx.body.moves[0].next, tx.body.moves[1].next)
+        {
+            self.state[f] = (id, a);
+            self.state[t] = (id, b);
+        }
+    }
+    /// The height the next batch is applied at.
+    fn next_height(&self) -> u64 {
+        self.v.head().height + 1
+    }
+    fn apply(
+        &mut self,
+        txs: Vec<Transaction>,
+        mode: Mode,
+    ) -> Result<mf_validator::Outcome, ApplyError> {
+        self.v.apply_bytes(&encode(&Batch { txs }), mode)
+    }
+    /// Applies one transfer 0 -> 1 declaring `context`; returns its status. State, head and
+    /// index must be unchanged when it is rejected.
+    fn try_context(&mut self, context: ExecContext) -> Status {
+        let before = (self.v.state_hash(), *self.v.head(), self.v.index_len());
+        let tx = self.transfer(0, 1, context);
+        let o = self.apply(vec![tx.clone()], Mode::Filter).expect("filter");
+        let status = o.receipts[0].status;
+        if status == Status::Accepted {
+            self.accept(0, 1, &tx);
+            let header = o.header.expect("a header");
+            assert_eq!(
+                header.time_ms, NOW_MS,
+                "the header carries the checked time"
+            );
+            assert_eq!(header.height, before.1.height + 1);
+        } else {
+            assert!(o.header.is_none());
+            assert_eq!(
+                (self.v.state_hash(), *self.v.head(), self.v.index_len()),
+                before,
+                "a rejection changes nothing"
+            );
+        }
+        status
+    }
+    /// Applies one-transfer batches (context = the batch's height) until the head is `height`.
+    fn advance_to(&mut self, height: u64) {
+        while self.v.head().height < height {
+            let h = self.next_height();
+            let tx = self.transfer(
+                2,
+                3,
+                ExecContext {
+                    block_number: h,
+                    timestamp: 0,
+                },
+            );
+            let o = self
+                .apply(vec![tx.clone()], Mode::Strict)
+                .expect("in window");
+            assert_eq!(o.accepted, 1);
+            self.accept(2, 3, &tx);
+        }
+    }
+}
+
+const OUT: Status = Status::Rejected(Reason::ContextOutOfWindow);
+
+fn ctx(block_number: u64, timestamp: u64) -> ExecContext {
+    ExecContext {
+        block_number,
+        timestamp,
+    }
+}
+
+#[test]
+fn block_numbers_must_lie_in_the_last_257_heights() {
+    let mut w = world(4);
+    // Low heights: the lower bound saturates at 0, so the default context is valid.
+    assert_eq!(w.try_context(ExecContext::default()), Status::Accepted);
+    assert_eq!(w.next_height(), 2);
+    assert_eq!(w.try_context(ctx(3, 0)), OUT, "H + 1");
+    assert_eq!(
+        w.try_context(ctx(u64::MAX, 0)),
+        OUT,
+        "far future, no overflow"
+    );
+    assert_eq!(w.try_context(ctx(2, 0)), Status::Accepted, "exactly H");
+
+    w.advance_to(299);
+    let h = w.next_height();
+    assert_eq!(h, 300);
+    assert_eq!(w.try_context(ctx(h + 1, 0)), OUT, "H + 1");
+    assert_eq!(
+        w.try_context(ctx(h - CONTEXT_WINDOW_BLOCKS - 1, 0)),
+        OUT,
+        "H - 257"
+    );
+    assert_eq!(w.try_context(ExecContext::default()), OUT, "0 at H = 300");
+    assert_eq!(
+        w.try_context(ctx(h - CONTEXT_WINDOW_BLOCKS, 0)),
+        Status::Accepted,
+        "exactly H - 256"
+    );
+    let h = w.next_height();
+    assert_eq!(w.try_context(ctx(h, 0)), Status::Accepted, "exactly H");
+    let h = w.next_height();
+    assert_eq!(w.try_context(ctx(h - 1, 0)), Status::Accepted, "H - 1");
+    let (fresh, stored) = w.v.check().expect("check");
+    assert_eq!(fresh, stored);
+}
+
+#[test]
+fn timestamps_may_run_at_most_15_seconds_ahead_of_the_header_time() {
+    let mut w = world(4);
+    assert_eq!(
+        w.try_context(ctx(1, T + CONTEXT_MAX_DRIFT_S + 1)),
+        OUT,
+        "T + 16"
+    );
+    assert_eq!(w.try_context(ctx(1, u64::MAX)), OUT, "far future");
+    assert_eq!(
+        w.try_context(ctx(1, T + CONTEXT_MAX_DRIFT_S)),
+        Status::Accepted,
+        "exactly T + 15 (T rounds the header's milliseconds down)"
+    );
+    // No lower bound: any past timestamp.
+    assert_eq!(w.try_context(ctx(2, 0)), Status::Accepted, "timestamp 0");
+    assert_eq!(
+        w.try_context(ctx(3, T - 86_400)),
+        Status::Accepted,
+        "a day old"
+    );
+}
+
+#[test]
+fn the_real_clock_refuses_a_context_an_hour_ahead() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = generate(&GenConfig {
+        accounts: 2,
+        txs: 0,
+        ..GenConfig::default()
+    });
+    let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+    let now_s = mf_validator::chain::now_ms() / 1000;
+    let start = match s.genesis.versions[0].1 {
+        Value::Account(a) => a,
+        Value::Storage(_) => unreachable!(),
+    };
+    let tx = |timestamp| {
+        let body = transfer_body(
+            1337,
+            s.keys[0].address(),
+            (GENESIS_INTX, start),
+            s.keys[1].address(),
+            (GENESIS_INTX, start),
+            U256::from(1u64),
+            ctx(1, timestamp),
+        );
+        sign(body, &[&s.keys[0]])
+    };
+    let before = v.state_hash();
+    let o = v
+        .apply_batch(
+            &Batch {
+                txs: vec![tx(now_s + 3600)],
+            },
+            Mode::Filter,
+        )
+        .expect("filter");
+    assert_eq!(o.receipts[0].status, OUT);
+    assert_eq!(v.state_hash(), before);
+    let o = v
+        .apply_batch(
+            &Batch {
+                txs: vec![tx(now_s)],
+            },
+            Mode::Filter,
+        )
+        .expect("filter");
+    assert_eq!(o.receipts[0].status, Status::Accepted);
+    let t = o.header.expect("header").time_ms / 1000;
+    assert!(t >= now_s && t < now_s + 60, "the header time is the clock");
+}
+
+#[test]
+fn out_of_window_cascades_in_filter_mode_and_refuses_a_strict_batch() {
+    let mut w = world(6);
+    let mut twin = world(6);
+    let h = w.next_height();
+    // x is out of window; y spends what x would have created; z is independent.
+    let x = w.transfer(0, 1, ctx(h + 1, 0));
+    w.accept(0, 1, &x);
+    let y = w.transfer(1, 2, ctx(h, 0));
+    w.accept(1, 2, &y);
+    let z = w.transfer(3, 4, ctx(h, 0));
+    let o = w
+        .apply(vec![x, y, z.clone()], Mode::Filter)
+        .expect("filter");
+    let statuses: Vec<Status> = o.receipts.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            OUT,
+            Status::Rejected(Reason::DependsOnRejected),
+            Status::Accepted
+        ]
+    );
+    assert!(!o.fast_path, "a rejection takes the exact sequential path");
+    // The same state as applying z alone.
+    let o2 = twin.apply(vec![z], Mode::Filter).expect("filter");
+    assert_eq!(o2.accepted, 1);
+    assert_eq!(w.v.state_hash(), twin.v.state_hash());
+
+    // Strict: one out-of-window transaction refuses the batch; nothing changes.
+    let mut w = world(4);
+    let h = w.next_height();
+    let good = w.transfer(0, 1, ctx(h, 0));
+    let late = w.transfer(2, 3, ctx(h, T + CONTEXT_MAX_DRIFT_S + 1));
+    let before = (w.v.state_hash(), *w.v.head(), w.v.index_len());
+    match w.apply(vec![good.clone(), late], Mode::Strict) {
+        Err(ApplyError::Strict { index, reason, .. }) => {
+            assert_eq!((index, reason), (1, Reason::ContextOutOfWindow))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!((w.v.state_hash(), *w.v.head(), w.v.index_len()), before);
+    let o = w.apply(vec![good], Mode::Strict).expect("strict ok");
+    assert_eq!(o.accepted, 1);
+}
+
+#[test]
+fn a_stateless_failure_takes_precedence_over_the_window() {
+    // Re-execution (62) and signatures (43) are reported before the window (65).
+    let mut w = world(4);
+    let h = w.next_height();
+    let mut tx = w.transfer(0, 1, ctx(h + 5, 0));
+    if let Value::Account(a) = &mut tx.body.moves[1].next {
+        a.balance += U256::from(1u64);
+    }
+    let tx = sign(tx.body, &[&w.keys[0]]);
+    let o = w.apply(vec![tx.clone()], Mode::Filter).expect("filter");
+    assert_eq!(
+        o.receipts[0].status,
+        Status::Rejected(Reason::WriteMismatch)
+    );
+    let mut forged = tx;
+    forged.auths[0].signature.0[5] ^= 1;
+    let o = w.apply(vec![forged], Mode::Filter).expect("filter");
+    assert_eq!(o.receipts[0].status, Status::Rejected(Reason::BadSignature));
+}
