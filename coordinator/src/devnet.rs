@@ -531,6 +531,12 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// Kills the process with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The OS process id.
     pub fn id(&self) -> u32 {
         self.child.id()
