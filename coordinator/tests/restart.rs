@@ -42,10 +42,10 @@ fn submit_round(
         if inflight.contains_key(&w) {
             continue;
         }
-        let op = if (w + round) % 3 == 0 {
+        let op = if (w + round).is_multiple_of(3) {
             Op::Swap {
                 pool: 0,
-                sell_hub: round % 2 == 0,
+                sell_hub: round.is_multiple_of(2),
                 tight: false,
             }
         } else {
