@@ -29,7 +29,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let cfg = mf_coordinator::Config {
-//!     validator: "http://127.0.0.1:8645".into(),
+//!     validator: "http://127.0.0.1:8080".into(),
 //!     data: "coordinator-data".into(),
 //!     ..Default::default()
 //! };

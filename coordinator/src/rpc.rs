@@ -373,12 +373,14 @@ fn reader(s: &Shared) -> Result<Reader<'_>, RpcError> {
 }
 
 fn head_of(r: &Reader<'_>) -> Result<crate::store::Head, RpcError> {
-    r.head().map_err(|_| {
-        RpcError::new(
+    match r.head_opt() {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(RpcError::new(
             codes::RESOURCE_UNAVAILABLE,
             "the coordinator has not loaded the validator's genesis yet; retry shortly",
-        )
-    })
+        )),
+        Err(e) => Err(RpcError::internal(e)),
+    }
 }
 
 /// Checks a block parameter against the head.
@@ -748,15 +750,6 @@ async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -> RpcResult
         }
         "mf_sendIntent" => {
             let tx = decode_intent(&params)?;
-            if s.open.load(Relaxed) >= s.cfg.max_open {
-                return Err(RpcError::new(
-                    codes::LIMIT_EXCEEDED,
-                    format!(
-                        "busy: {} intents are in flight (the limit); retry later",
-                        s.cfg.max_open
-                    ),
-                ));
-            }
             let s2 = Arc::clone(s);
             let (tx, id) = blocking(move || {
                 let head = head_of(&reader(&s2)?)?;
@@ -770,8 +763,18 @@ async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -> RpcResult
                 Ok((tx, id))
             })
             .await?;
+            // A known intent answers its id even when busy: resubmitting is idempotent.
             if s.store.intent(&id).map_err(RpcError::internal)?.is_some() {
                 return Ok(json!(id));
+            }
+            if s.open.load(Relaxed) >= s.cfg.max_open {
+                return Err(RpcError::new(
+                    codes::LIMIT_EXCEEDED,
+                    format!(
+                        "busy: {} intents are in flight (the limit); retry later",
+                        s.cfg.max_open
+                    ),
+                ));
             }
             let (reply, wait) = tokio::sync::oneshot::channel();
             let bytes = mf_format::encode(&tx);
@@ -800,6 +803,11 @@ async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -> RpcResult
             blocking(move || {
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
+                // The same intake checks as mf_sendIntent, so a dry run that succeeds is an
+                // intent the coordinator would take.
+                check_structure(&tx, head.chain_id).map_err(|r| {
+                    RpcError::rejected(r.name(), Some(r.code()), "structural check".into())
+                })?;
                 let b = fill_built(&tx, &r).map_err(|e| {
                     let (reason, detail) = crate::sequencer::fill_rejection(&e);
                     match reason {

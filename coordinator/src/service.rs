@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// How the coordinator runs.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The validator's base URL (`http://127.0.0.1:8645`).
+    /// The validator's base URL (`http://127.0.0.1:8080`).
     pub validator: String,
     /// The data directory (index and intent journal).
     pub data: PathBuf,
@@ -35,7 +35,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            validator: "http://127.0.0.1:8645".into(),
+            validator: "http://127.0.0.1:8080".into(),
             data: PathBuf::from("coordinator-data"),
             batch_max: 2048,
             batch_wait: Duration::from_millis(20),

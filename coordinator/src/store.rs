@@ -339,7 +339,18 @@ impl Store {
             }
             if let Some(intent) = self.filled.get(&w, id.as_slice())? {
                 let intent = TxId::from_slice(intent);
-                if let Some(mut st) = self.status_rw(&w, &intent)? {
+                // The chain is the truth: a fill in an applied batch is accepted whatever
+                // the journal said, but an intent already accepted is not counted twice.
+                if let Some(mut st) = self
+                    .status_rw(&w, &intent)?
+                    .filter(|st| st.status != IntentState::Accepted)
+                {
+                    if st.status == IntentState::Rejected {
+                        tracing::warn!(
+                            %intent,
+                            "a fill of an intent reported rejected was accepted; now accepted"
+                        );
+                    }
                     st.status = IntentState::Accepted;
                     st.tx_id = Some(*id);
                     st.height = Some(alloy_primitives::U64::from(h.height));
@@ -528,9 +539,13 @@ pub struct Reader<'a> {
 impl Reader<'_> {
     /// The head this reader sees.
     pub fn head(&self) -> Result<Head, CoordError> {
-        self.store
-            .head_in(&self.txn)?
+        self.head_opt()?
             .ok_or_else(|| CoordError::Corrupt("no genesis loaded".into()))
+    }
+
+    /// The head, or `None` before the genesis is loaded.
+    pub fn head_opt(&self) -> Result<Option<Head>, CoordError> {
+        self.store.head_in(&self.txn)
     }
 
     /// The account record of `addr` (the empty account when never written).

@@ -61,7 +61,7 @@ struct HeadAnswer {
 }
 
 impl Upstream {
-    /// A client for the validator at `base` (e.g. `http://127.0.0.1:8645`).
+    /// A client for the validator at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str) -> Upstream {
         let agent = mf_movegen::remote::http_agent(Some(Duration::from_secs(60)));
         // The feed never ends on its own: no receive timeout.

@@ -10,7 +10,7 @@
 //! use mf_movegen::TxBuilder;
 //! use mf_movegen::remote::{RemoteView, RpcClient};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = RpcClient::new("http://127.0.0.1:8645");
+//! let client = RpcClient::new("http://127.0.0.1:8646");
 //! let alice = Keypair::from_label("alice");
 //! let view = RemoteView::new(client.clone());
 //! let built = TxBuilder::transfer(client.chain_id()?, Keypair::from_label("bob").address(),

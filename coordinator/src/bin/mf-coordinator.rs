@@ -1,7 +1,7 @@
 //! `mf-coordinator`: the coordinator service and the devnet.
 //!
 //! ```text
-//! mf-coordinator serve --validator http://127.0.0.1:8645 --data coord --listen 127.0.0.1:8646
+//! mf-coordinator serve --validator http://127.0.0.1:8080 --data coord --listen 127.0.0.1:8646
 //! mf-coordinator devnet            # validator + coordinator + wallets on loopback
 //! ```
 
@@ -37,7 +37,7 @@ enum Cmd {
     /// Run the coordinator service (JSON-RPC over HTTP).
     Serve {
         /// The validator's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:8645")]
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
         validator: String,
         /// Data directory (index and intent journal); created if missing.
         #[arg(long)]
