@@ -9,6 +9,28 @@
 //! ```sh
 //! cargo run --release -p mf-bench -- critical-path --entries 10000000 --runs 3
 //! ```
+//!
+//! `mf-bench report` runs every section in one process and writes `report.md`,
+//! `report.json` and SVG plots (default `bench/results/<date>/`):
+//!
+//! 1. the critical path against set size (1M, 10M; 100M with `--big`), ours and naive;
+//! 2. full validation of signed transfers, ERC20 transfers, swaps on their own pools and
+//!    swaps all on one hot pool, ours on 1 and 2 threads against a sequential baseline that
+//!    verifies and executes each transaction against one mutable state in LMDB;
+//! 3. the coordinator's fill rate on one hot pool against raw revm, and on independent pools
+//!    on 1 and 2 threads;
+//! 4. bytes per transaction and per state change beside the equivalent EIP-1559 transaction.
+//!
+//! `mf-bench report --quick` checks the whole harness in seconds (the test suite runs it).
+
+mod baseline;
+mod bytes;
+mod fill;
+mod full;
+mod report;
+mod stats;
+mod svg;
+mod workload;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -39,10 +61,12 @@ struct Cli {
 enum Cmd {
     /// Critical path: our apply against the naive per-move LMDB apply on a preloaded set.
     CriticalPath(CpArgs),
+    /// Every benchmark in one run, written as a markdown + JSON + SVG report.
+    Report(report::ReportArgs),
 }
 
 #[derive(Parser, Clone)]
-struct CpArgs {
+pub(crate) struct CpArgs {
     /// Versions preloaded into each set.
     #[arg(long, default_value_t = 10_000_000)]
     entries: u64,
@@ -196,7 +220,7 @@ fn median(v: &mut [f64]) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-fn critical_path(a: CpArgs) -> Result<()> {
+fn critical_path(a: &CpArgs) -> Result<serde_json::Value> {
     let n = a.entries;
     let need = n * 300 + a.moves * a.runs as u64 * 600;
     if n > 20_000_000 && !a.big {
@@ -399,21 +423,21 @@ fn critical_path(a: CpArgs) -> Result<()> {
         naive_disk as f64 / 1e9,
         rss_bytes() as f64 / 1e9
     );
+    let j = serde_json::json!({
+        "entries": n, "runs": a.runs, "moves_per_run": a.moves, "batch_txs": a.batch_txs,
+        "ours_moves_per_s": {"median": cp, "min": cp_min, "max": cp_max},
+        "ours_with_prep_moves_per_s": {"median": wl, "min": wl_min, "max": wl_max},
+        "ours_index_moves_per_s": {"median": ap, "min": ap_min, "max": ap_max},
+        "prep_moves_per_s": {"median": pp, "min": pp_min, "max": pp_max},
+        "naive_moves_per_s": {"median": nv, "min": nv_min, "max": nv_max},
+        "ratio": cp / nv, "ours_disk_bytes": ours_disk, "naive_disk_bytes": naive_disk,
+        "rss_bytes": rss_bytes(), "preload_s": preload_s, "rebuild_s": rebuild_s,
+        "threads": rayon::current_num_threads(),
+    });
     if let Some(p) = &a.json {
-        let j = serde_json::json!({
-            "entries": n, "runs": a.runs, "moves_per_run": a.moves, "batch_txs": a.batch_txs,
-            "ours_moves_per_s": {"median": cp, "min": cp_min, "max": cp_max},
-            "ours_with_prep_moves_per_s": {"median": wl, "min": wl_min, "max": wl_max},
-            "ours_index_moves_per_s": {"median": ap, "min": ap_min, "max": ap_max},
-            "prep_moves_per_s": {"median": pp, "min": pp_min, "max": pp_max},
-            "naive_moves_per_s": {"median": nv, "min": nv_min, "max": nv_max},
-            "ratio": cp / nv, "ours_disk_bytes": ours_disk, "naive_disk_bytes": naive_disk,
-            "rss_bytes": rss_bytes(), "preload_s": preload_s, "rebuild_s": rebuild_s,
-            "threads": rayon::current_num_threads(),
-        });
         std::fs::write(p, serde_json::to_string_pretty(&j)?)?;
     }
-    Ok(())
+    Ok(j)
 }
 
 fn dir_bytes(d: &std::path::Path) -> u64 {
@@ -431,6 +455,7 @@ fn dir_bytes(d: &std::path::Path) -> u64 {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::CriticalPath(a) => critical_path(a),
+        Cmd::CriticalPath(a) => critical_path(&a).map(|_| ()),
+        Cmd::Report(a) => report::run(&a).map(|_| ()),
     }
 }

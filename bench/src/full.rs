@@ -1,0 +1,181 @@
+//! Full validation: signatures, EVM re-execution and the critical path, ours on 1 and 2
+//! threads against the sequential Ethereum-way baseline ([`crate::baseline`]) in the same
+//! run, on the same signed transactions.
+
+use crate::baseline::EthState;
+use crate::stats::Stat;
+use crate::workload::{Kind, World, build};
+use anyhow::{Result, bail};
+use mf_format::{Batch, MoveKind, Transaction, TxId};
+use mf_validator::{Mode, Validator};
+use serde_json::{Value as Json, json};
+use std::time::Instant;
+
+/// Options of the full-validation section.
+#[derive(Clone, Debug)]
+pub struct FullArgs {
+    /// Transactions per workload.
+    pub txs: usize,
+    /// Transactions per batch.
+    pub batch: usize,
+    /// Runs (median reported).
+    pub runs: usize,
+}
+
+/// Our validator over a fresh data directory: `(tx/s, moves/s)` of the whole pipeline, with
+/// batch `k + 1` checked while batch `k` is written (as `serve` does).
+fn ours(
+    world: &World,
+    batches: &[Batch],
+    threads: usize,
+    dir: &std::path::Path,
+) -> Result<(f64, f64)> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    let mut v = Validator::init(dir, &world.genesis())?;
+    pool.install(|| -> Result<(f64, f64)> {
+        let t = Instant::now();
+        let (mut txs, mut moves) = (0usize, 0usize);
+        let mut pending: Option<mf_validator::Pending> = None;
+        let mut finish = |p: mf_validator::Pending| -> Result<()> {
+            let out = p.wait()?;
+            txs += out.accepted;
+            moves += out.moves;
+            Ok(())
+        };
+        for b in batches {
+            let p = v.submit_batch(b, Mode::Strict)?;
+            if let Some(prev) = pending.replace(p) {
+                finish(prev)?;
+            }
+        }
+        if let Some(prev) = pending.take() {
+            finish(prev)?;
+        }
+        let s = t.elapsed().as_secs_f64();
+        let want: usize = batches.iter().map(|b| b.txs.len()).sum();
+        if txs != want {
+            bail!("ours accepted {txs} of {want}: the workload is not valid");
+        }
+        Ok((txs as f64 / s, moves as f64 / s))
+    })
+}
+
+/// The sequential baseline over a fresh LMDB state: `(tx/s, state changes/s)`.
+fn baseline(
+    world: &World,
+    batches: &[Vec<(Transaction, TxId)>],
+    dir: &std::path::Path,
+) -> Result<(f64, f64)> {
+    let st = EthState::create(dir, &world.genesis())?;
+    let t = Instant::now();
+    let (mut txs, mut changes) = (0, 0);
+    for b in batches {
+        let (n, c) = st.apply(b)?;
+        txs += n;
+        changes += c;
+    }
+    let s = t.elapsed().as_secs_f64();
+    // The baseline must end in the state the declared moves describe: the last write of
+    // every key is the `next` of its last consume.
+    let mut last = std::collections::BTreeMap::new();
+    for (tx, _) in batches.iter().flatten() {
+        for m in tx.body.moves.iter().filter(|m| m.kind == MoveKind::Consume) {
+            last.insert(m.key(), m.next);
+        }
+    }
+    for (key, want) in last {
+        let got = st.value(&key)?;
+        if got != want {
+            bail!("the baseline ends with {got:?} at {key:?}, the moves declare {want:?}");
+        }
+    }
+    Ok((txs as f64 / s, changes as f64 / s))
+}
+
+/// Runs the section: one entry per workload.
+pub fn run(a: &FullArgs) -> Result<Json> {
+    let world = World::new(a.txs, a.txs)?;
+    let mut out = Vec::new();
+    for kind in Kind::ALL {
+        let t = Instant::now();
+        let txs = build(&world, kind, a.txs)?;
+        let build_s = t.elapsed().as_secs_f64();
+        let moves: usize = txs.iter().map(|(t, _)| t.body.moves.len()).sum();
+        let changes: usize = txs
+            .iter()
+            .map(|(t, _)| {
+                t.body
+                    .moves
+                    .iter()
+                    .filter(|m| m.kind == MoveKind::Consume)
+                    .count()
+            })
+            .sum();
+        let chunks: Vec<Vec<(Transaction, TxId)>> =
+            txs.chunks(a.batch.max(1)).map(|c| c.to_vec()).collect();
+        let batches: Vec<Batch> = chunks
+            .iter()
+            .map(|c| Batch {
+                txs: c.iter().map(|(t, _)| t.clone()).collect(),
+            })
+            .collect();
+        let (mut o1, mut o2, mut base) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut o1m, mut o2m, mut basem) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..a.runs.max(1) {
+            let tmp = tempfile::tempdir()?;
+            let (tps, mps) = ours(&world, &batches, 1, &tmp.path().join("ours1"))?;
+            o1.push(tps);
+            o1m.push(mps);
+            let (tps, mps) = ours(&world, &batches, 2, &tmp.path().join("ours2"))?;
+            o2.push(tps);
+            o2m.push(mps);
+            let (tps, cps) = baseline(&world, &chunks, &tmp.path().join("eth"))?;
+            base.push(tps);
+            basem.push(cps);
+        }
+        let (s1, s2, sb) = (Stat::of(&o1), Stat::of(&o2), Stat::of(&base));
+        println!(
+            "full {:<10} ours 1 thread {:>8.0} tx/s, 2 threads {:>8.0} tx/s; sequential LMDB+revm {:>8.0} tx/s; ratio (2 threads) {:.2}x",
+            kind.name(),
+            s1.median,
+            s2.median,
+            sb.median,
+            s2.median / sb.median
+        );
+        out.push(json!({
+            "workload": kind.name(),
+            "txs": txs.len(),
+            "moves_per_tx": moves as f64 / txs.len().max(1) as f64,
+            "state_changes_per_tx": changes as f64 / txs.len().max(1) as f64,
+            "build_s": build_s,
+            "ours_1_thread_tx_per_s": s1,
+            "ours_2_threads_tx_per_s": s2,
+            "ours_1_thread_moves_per_s": Stat::of(&o1m),
+            "ours_2_threads_moves_per_s": Stat::of(&o2m),
+            "baseline_tx_per_s": sb,
+            "baseline_changes_per_s": Stat::of(&basem),
+            "ratio_2_threads_vs_baseline": s2.median / sb.median,
+            "ratio_1_thread_vs_baseline": s1.median / sb.median,
+            "scaling_2_vs_1": s2.median / s1.median,
+        }));
+    }
+    let rate = |name: &str| {
+        out.iter()
+            .find(|e| e["workload"] == name)
+            .and_then(|e| e["ours_2_threads_tx_per_s"]["median"].as_f64())
+            .unwrap_or(0.0)
+    };
+    let hot_vs_cold = rate("swap_hot") / rate("swap_cold").max(1e-9);
+    println!(
+        "contention: hot-pool swaps validate at {hot_vs_cold:.2}x the rate of uncontended swaps"
+    );
+    Ok(json!({
+        "txs_per_workload": a.txs,
+        "batch_txs": a.batch,
+        "runs": a.runs,
+        "workloads": out,
+        "hot_vs_cold_swap_rate": hot_vs_cold,
+    }))
+}

@@ -1,0 +1,285 @@
+//! Workloads: a genesis of funded wallets, two ERC20 tokens and many constant-product pairs
+//! (our own contracts from `contracts/`), and signed transactions of four kinds built on it
+//! with [`TxBuilder`], exactly as a wallet would.
+//!
+//! | kind | what each transaction does | contention |
+//! | --- | --- | --- |
+//! | `transfer` | wallet `i` sends 1 wei to a fresh address | none |
+//! | `erc20` | wallet `i` sends token A to a fresh address | none (the token's code record is a reference) |
+//! | `swap_cold` | wallet `i` swaps A for B on pair `i` | none |
+//! | `swap_hot` | wallet `i` swaps on pair 0 | every transaction consumes the pool version the previous one created |
+
+use anyhow::{Context, Result};
+use mf_format::{Account, Address, EMPTY_CODE_HASH, Keypair, Transaction, TxId, U256};
+use mf_format::{Key, Mask};
+use mf_movegen::abi::{Arg, calldata, mapping_slot, nested_mapping_slot};
+use mf_movegen::genesis::Genesis;
+use mf_movegen::{MemoryView, SignPolicy, TxBuilder};
+use rayon::prelude::*;
+
+/// The chain id of every workload.
+pub const CHAIN_ID: u64 = 7777;
+
+const TOKEN_JSON: &str = include_str!("../../contracts/artifacts/Token.json");
+const PAIR_JSON: &str = include_str!("../../contracts/artifacts/Pair.json");
+
+/// The kinds of workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Plain value transfers.
+    Transfer,
+    /// ERC20 transfers.
+    Erc20,
+    /// Swaps, each on its own pool.
+    SwapCold,
+    /// Swaps, all on one pool, chained.
+    SwapHot,
+}
+
+impl Kind {
+    /// All kinds, in report order.
+    pub const ALL: [Kind; 4] = [Kind::Transfer, Kind::Erc20, Kind::SwapCold, Kind::SwapHot];
+
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Transfer => "transfer",
+            Kind::Erc20 => "erc20",
+            Kind::SwapCold => "swap_cold",
+            Kind::SwapHot => "swap_hot",
+        }
+    }
+}
+
+fn runtime_code(artifact: &str) -> Result<Vec<u8>> {
+    let v: serde_json::Value = serde_json::from_str(artifact).context("artifact json")?;
+    let hex = v["deployedBytecode"]
+        .as_str()
+        .context("artifact without deployedBytecode")?;
+    Ok(alloy_primitives::hex::decode(hex.trim_start_matches("0x"))?)
+}
+
+fn fixed(kind: u8, i: usize) -> Address {
+    let mut a = [0u8; 20];
+    a[0] = kind;
+    a[16..].copy_from_slice(&(i as u32).to_be_bytes());
+    Address::from(a)
+}
+
+/// `n` whole tokens (18 decimals).
+pub fn units(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// Balance slot of our Token (`balanceOf` is mapping slot 0).
+pub fn balance_slot(holder: Address) -> U256 {
+    mapping_slot(holder, U256::ZERO)
+}
+
+/// The genesis world of a workload of `n` transactions.
+pub struct World {
+    /// The state.
+    pub view: MemoryView,
+    /// One wallet per transaction.
+    pub wallets: Vec<Keypair>,
+    /// Token A (sold in swaps, sent in ERC20 transfers).
+    pub token_a: Address,
+    /// Token B.
+    pub token_b: Address,
+    /// Pairs; pair 0 is the hot one.
+    pub pairs: Vec<Address>,
+}
+
+impl World {
+    /// `n` wallets and `pairs` pairs (at least 1). Wallet `i` has ETH, both tokens, and an
+    /// allowance to pair 0 and to pair `i % pairs`.
+    pub fn new(n: usize, pairs: usize) -> Result<World> {
+        let pairs = pairs.max(1);
+        let token_code = runtime_code(TOKEN_JSON)?;
+        let pair_code = runtime_code(PAIR_JSON)?;
+        let wallets: Vec<Keypair> = (0..n)
+            .into_par_iter()
+            .map(|i| Keypair::from_label(&format!("bench wallet {i}")))
+            .collect();
+        let (token_a, token_b) = (fixed(0xa0, 0), fixed(0xb0, 0));
+        let pair_addrs: Vec<Address> = (0..pairs).map(|j| fixed(0xe0, j)).collect();
+        let mut view = MemoryView::new();
+        let per_wallet = units(1_000_000);
+        let reserve = units(1_000_000);
+        for w in &wallets {
+            view.set_account(
+                w.address(),
+                Account {
+                    balance: units(1_000),
+                    nonce: 0,
+                    code_hash: EMPTY_CODE_HASH,
+                },
+            );
+        }
+        for token in [token_a, token_b] {
+            let supply = per_wallet * U256::from(n) + reserve * U256::from(pairs);
+            let mut storage = vec![(U256::from(2u64), supply)];
+            for (i, w) in wallets.iter().enumerate() {
+                storage.push((balance_slot(w.address()), per_wallet));
+                for j in [0, i % pairs] {
+                    storage.push((
+                        nested_mapping_slot(w.address(), pair_addrs[j], U256::from(1u64)),
+                        U256::MAX,
+                    ));
+                }
+            }
+            for p in &pair_addrs {
+                storage.push((balance_slot(*p), reserve));
+            }
+            view.deploy(token, token_code.clone(), U256::ZERO, storage);
+        }
+        let lp = U256::from(1_000_000u64);
+        for p in &pair_addrs {
+            view.deploy(
+                *p,
+                pair_code.clone(),
+                U256::ZERO,
+                [
+                    (U256::ZERO, U256::from_be_slice(token_a.as_slice())),
+                    (U256::from(1u64), U256::from_be_slice(token_b.as_slice())),
+                    (U256::from(2u64), reserve),
+                    (U256::from(3u64), reserve),
+                    (U256::from(4u64), lp),
+                    (mapping_slot(fixed(0xbb, 0), U256::from(5u64)), lp),
+                ],
+            );
+        }
+        Ok(World {
+            view,
+            wallets,
+            token_a,
+            token_b,
+            pairs: pair_addrs,
+        })
+    }
+
+    /// The genesis file contents of this world.
+    pub fn genesis(&self) -> Genesis {
+        Genesis {
+            chain_id: CHAIN_ID,
+            versions: self.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
+            code: self.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
+        }
+    }
+
+    /// The fresh recipient of wallet `i`'s payment.
+    pub fn recipient(i: usize) -> Address {
+        fixed(0xcc, i)
+    }
+
+    /// The builder of wallet `i`'s transaction of `kind` (on pair `pair` for swaps).
+    pub fn builder(&self, kind: Kind, i: usize) -> TxBuilder {
+        match kind {
+            Kind::Transfer => TxBuilder::transfer(CHAIN_ID, World::recipient(i), U256::from(1u64)),
+            Kind::Erc20 => TxBuilder::call(
+                CHAIN_ID,
+                self.token_a,
+                calldata(
+                    "transfer(address,uint256)",
+                    &[Arg::Address(World::recipient(i)), Arg::Uint(units(1))],
+                ),
+            ),
+            Kind::SwapCold | Kind::SwapHot => {
+                let pair = self.swap_pair(kind, i);
+                TxBuilder::call(
+                    CHAIN_ID,
+                    pair,
+                    calldata(
+                        "swap(address,uint256,uint256)",
+                        &[
+                            Arg::Address(self.token_a),
+                            Arg::Uint(units(1)),
+                            Arg::Uint(U256::from(1u64)),
+                        ],
+                    ),
+                )
+            }
+        }
+    }
+
+    /// The pair wallet `i` swaps on.
+    pub fn swap_pair(&self, kind: Kind, i: usize) -> Address {
+        match kind {
+            Kind::SwapHot => self.pairs[0],
+            _ => self.pairs[i % self.pairs.len()],
+        }
+    }
+
+    /// The keys of a pair's pool that a coordinator fills (reserves and the pair's token
+    /// balances).
+    pub fn pool_keys(&self, pair: Address) -> [Key; 4] {
+        [
+            Key::storage(pair, U256::from(2u64)),
+            Key::storage(pair, U256::from(3u64)),
+            Key::storage(self.token_a, balance_slot(pair)),
+            Key::storage(self.token_b, balance_slot(pair)),
+        ]
+    }
+
+    /// The signing policy of a coordinator-filled swap: the pool left unsigned, the
+    /// wallet's output balance signed as known before.
+    pub fn fill_policy(&self, pair: Address, wallet: Address) -> SignPolicy {
+        SignPolicy::all()
+            .open(true)
+            .with_masks(self.pool_keys(pair), Mask::NONE)
+            .with_mask(
+                Key::storage(self.token_b, balance_slot(wallet)),
+                SignPolicy::KNOWN_BEFORE,
+            )
+    }
+}
+
+/// `n` signed transactions of `kind`, fully signed, valid in this order from the genesis.
+/// Independent kinds are built in parallel; `swap_hot` is built in order, each on the state
+/// the previous one left.
+pub fn build(world: &World, kind: Kind, n: usize) -> Result<Vec<(Transaction, TxId)>> {
+    let n = n.min(world.wallets.len());
+    if kind == Kind::SwapHot {
+        let mut view = world.view.clone();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let b = world
+                .builder(kind, i)
+                .build(&view, &world.wallets[i], &[])
+                .with_context(|| format!("building {} {i}", kind.name()))?;
+            view.apply(&b.tx.body)?;
+            out.push((b.tx, b.id));
+        }
+        return Ok(out);
+    }
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let b = world
+                .builder(kind, i)
+                .build(&world.view, &world.wallets[i], &[])
+                .with_context(|| format!("building {} {i}", kind.name()))?;
+            Ok((b.tx, b.id))
+        })
+        .collect()
+}
+
+/// `n` swap intents on the hot pool (or each on its own pool when `cold`), signed against
+/// the genesis with the pool masked: what wallets hand a coordinator.
+pub fn intents(world: &World, cold: bool, n: usize) -> Result<Vec<Transaction>> {
+    let n = n.min(world.wallets.len());
+    let kind = if cold { Kind::SwapCold } else { Kind::SwapHot };
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let w = &world.wallets[i];
+            let pair = world.swap_pair(kind, i);
+            let b = world
+                .builder(kind, i)
+                .sign_policy(world.fill_policy(pair, w.address()))
+                .build(&world.view, w, &[])
+                .with_context(|| format!("building intent {i}"))?;
+            Ok(b.tx)
+        })
+        .collect()
+}
