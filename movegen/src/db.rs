@@ -6,7 +6,8 @@ use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, GENESIS_INTX, Key, TxId
 use revm::Database;
 use revm::database_interface::DBErrorMarker;
 use revm::state::{AccountInfo, Bytecode};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{OnceLock, RwLock};
 
 /// Why the database could not answer revm.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +86,36 @@ pub fn bytecode(code: Bytes) -> Bytecode {
     Bytecode::new_legacy(code)
 }
 
+/// Most distinct codes kept analysed; the cache starts over when it is full.
+const ANALYSED_MAX: usize = 4096;
+
+/// Analysed code by code hash, shared by every execution in the process.
+///
+/// revm analyses legacy code (its jump table) whenever it gets raw bytes, and for contract
+/// calls that analysis costs more than the call itself (an AMM swap touches three
+/// contracts). The cache only saves the analysis: the view is still asked for the code
+/// every time (so whether code is *available* never depends on what this process ran
+/// before, which would make verdicts differ between validators), and a cached entry is used
+/// only when its bytes equal the bytes the view returned.
+fn analysed(hash: B256, code: Bytes) -> Bytecode {
+    static CACHE: OnceLock<RwLock<HashMap<B256, Bytecode>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Ok(map) = cache.read()
+        && let Some(b) = map.get(&hash)
+        && b.original_byte_slice() == code.as_ref()
+    {
+        return b.clone();
+    }
+    let b = bytecode(code);
+    if let Ok(mut map) = cache.write() {
+        if map.len() >= ANALYSED_MAX {
+            map.clear();
+        }
+        map.insert(hash, b.clone());
+    }
+    b
+}
+
 impl<V: StateView> Database for RecordingDb<V> {
     type Error = DbError<V::Error>;
 
@@ -100,7 +131,7 @@ impl<V: StateView> Database for RecordingDb<V> {
             return Ok(Bytecode::new());
         }
         match self.view.code(&code_hash).map_err(DbError::View)? {
-            Some(c) => Ok(bytecode(c)),
+            Some(c) => Ok(analysed(code_hash, c)),
             None => Err(DbError::MissingCode(code_hash)),
         }
     }

@@ -43,5 +43,6 @@ pub mod reexec;
 pub mod sample;
 pub mod server;
 pub mod store;
+pub mod verify;
 
 pub use chain::{ApplyError, Mode, Outcome, Pending, Validator, VersionState};

@@ -9,6 +9,7 @@ use mf_validator::genesis::Genesis;
 use mf_validator::sample::{GenConfig, generate};
 use mf_validator::server::{ServeConfig, header_json};
 use mf_validator::store::Store;
+use mf_validator::verify::{Order, verify_dir};
 use mf_validator::{ApplyError, Mode, Validator};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -31,6 +32,7 @@ Typical use:
   mf-validator init --data db --genesis sample/genesis.json
   mf-validator ingest --data db sample/batch-*.bin
   mf-validator check --data db
+  mf-validator verify-chain --data db --order shuffle --seed 7
   mf-validator serve --data db --listen 127.0.0.1:8080
 
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change their level. After a crash or
@@ -50,6 +52,16 @@ enum ModeArg {
     /// Invalid transactions are dropped with a reason code, with everything that depends on
     /// them (ingesting from coordinators and users).
     Filter,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OrderArg {
+    /// Heights 1, 2, ..., head.
+    Forward,
+    /// Heights head, ..., 2, 1.
+    Reverse,
+    /// A shuffle of the heights, deterministic in --seed.
+    Shuffle,
 }
 
 impl From<ModeArg> for Mode {
@@ -162,6 +174,30 @@ enum Command {
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
+    },
+    /// Re-validate the whole stored chain by set reconciliation over all moves, with no
+    /// sequential state: each batch, fed in the given order, contributes the versions it
+    /// creates, spends and references; they are grouped by version and each version is
+    /// judged alone (created once, spent at most once, used only after its creation and,
+    /// for a reference, not after its spend, with the declared prev equal to the created
+    /// value); the state hash after each batch is checked against its header.
+    ///
+    /// The summary is the same for every order (that is the point: PROTOCOL.md §9). Exit
+    /// code 1 when a violation is found. The validator must be stopped (the data directory
+    /// is locked while it runs); nothing is written.
+    VerifyChain {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The order in which batches are fed into the reconciliation.
+        #[arg(long, value_enum, default_value_t = OrderArg::Forward)]
+        order: OrderArg,
+        /// Seed of --order shuffle.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON (with every violation) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Show the state of a data directory: height, head hash, state hash, table entry
     /// counts, index entries and size on disk.
@@ -298,6 +334,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Check { data } => check(&data),
         Command::Inspect { data, json } => inspect(&data, json),
+        Command::VerifyChain {
+            data,
+            order,
+            seed,
+            json,
+        } => verify_chain(
+            &data,
+            match order {
+                OrderArg::Forward => Order::Forward,
+                OrderArg::Reverse => Order::Reverse,
+                OrderArg::Shuffle => Order::Shuffle { seed },
+            },
+            json,
+        ),
     }
 }
 
@@ -644,6 +694,48 @@ fn check(data: &Path) -> Result<ExitCode> {
         tracing::error!(%fresh, %stored, header = %head.state_hash, "state hash mismatch");
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Violations listed in the text output (JSON lists them all).
+const MAX_SHOWN_VIOLATIONS: usize = 50;
+
+fn verify_chain(data: &Path, order: Order, as_json: bool) -> Result<ExitCode> {
+    let t = Instant::now();
+    let report = verify_dir(data, order)
+        .with_context(|| format!("cannot verify the chain in {}", data.display()))?;
+    // The order and the time go to the log, so that stdout is the same in every order.
+    tracing::info!(
+        %order,
+        batches = report.batches,
+        moves = report.moves,
+        violations = report.violations.len(),
+        secs = format_args!("{:.3}", t.elapsed().as_secs_f64()),
+        "chain verified by set reconciliation"
+    );
+    if as_json {
+        out!("{}", report.to_json());
+    } else {
+        out!("{report}");
+        for v in report.violations.iter().take(MAX_SHOWN_VIOLATIONS) {
+            out!("  {v}");
+        }
+        if report.violations.len() > MAX_SHOWN_VIOLATIONS {
+            out!(
+                "  ... and {} more (--json lists them all)",
+                report.violations.len() - MAX_SHOWN_VIOLATIONS
+            );
+        }
+        if report.ok() {
+            out!("OK: the chain reconciles");
+        } else {
+            out!("VIOLATIONS: the chain does not reconcile");
+        }
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn inspect(data: &Path, as_json: bool) -> Result<ExitCode> {
