@@ -36,7 +36,9 @@ use crate::store::Reader;
 use crate::upstream::Submitted;
 use mf_format::{B256, Batch, Key, MoveKind, Reason, Transaction, TxId, Value, encode};
 use mf_movegen::rpc::{IntentState, IntentStatus};
-use mf_movegen::{Built, FillError, MovegenError, StateView, fill_built};
+// Every intent reaching the sequencer had its signatures verified at intake (`mf_sendIntent`
+// verifies before journaling), so fills skip the re-verification (`fill_preverified`).
+use mf_movegen::{Built, FillError, MovegenError, StateView, fill_preverified};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -203,7 +205,7 @@ pub fn fill_batch(
                 let mut out = Vec::with_capacity(group.len());
                 for &i in group {
                     let r = match reader {
-                        Ok(base) => fill_built(
+                        Ok(base) => fill_preverified(
                             txs[i],
                             &OverlayView {
                                 base: &*base,
@@ -233,7 +235,7 @@ pub fn fill_batch(
     for (i, r) in first {
         let r = match r {
             Ok(b) if overlay.consistent(&b, &reader)? => Ok(b),
-            Ok(_) => fill_built(
+            Ok(_) => fill_preverified(
                 txs[i],
                 &OverlayView {
                     base: &reader,

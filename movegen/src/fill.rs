@@ -45,7 +45,8 @@ use crate::builder::Built;
 use crate::exec::execute;
 use crate::view::StateView;
 use mf_format::{
-    Key, Mask, Move, Reason, Transaction, TxBody, check_structure, tx_id, verify_tx_signatures,
+    Key, Mask, Move, Reason, Transaction, TxBody, check_structure, signing_digest, tx_id,
+    verify_tx_signatures,
 };
 use std::collections::BTreeMap;
 
@@ -107,6 +108,21 @@ pub fn fill<V: StateView>(tx: &Transaction, view: &V) -> Result<Transaction, Fil
 
 /// Like [`fill`], also returning the new id and the execution (gas, logs, output).
 pub fn fill_built<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, FillError> {
+    let b = fill_preverified(tx, view)?;
+    verify_tx_signatures(&b.tx).map_err(FillError::Signature)?;
+    Ok(b)
+}
+
+/// Like [`fill_built`], for an intent whose signatures were verified when it was received
+/// (a coordinator verifies at intake and then re-fills the same intent many times).
+///
+/// Instead of verifying the signatures of the filled transaction again, it checks that the
+/// filled transaction has the intent's signing digest: the authorisations sign the digest,
+/// so equal digests and verified intent signatures mean valid filled signatures. That saves
+/// an ed25519 verification (and key decompression) per fill, which costs about as much as
+/// the swap's execution. **Do not** use it for an intent whose signatures nobody checked:
+/// it would fill a forgery (which validators then reject).
+pub fn fill_preverified<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, FillError> {
     let body = &tx.body;
     check_structure(tx, body.chain_id).map_err(FillError::Structure)?;
     let execution =
@@ -148,7 +164,11 @@ pub fn fill_built<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, Fil
         },
         auths: tx.auths.clone(),
     };
-    verify_tx_signatures(&filled).map_err(FillError::Signature)?;
+    // Unchanged signed fields (checked above) give the same digest; this is the guard that
+    // makes skipping the signature verification sound.
+    if signing_digest(&filled.body) != signing_digest(body) {
+        return Err(FillError::Signature(Reason::BadSignature));
+    }
     Ok(Built {
         id: tx_id(&filled.body),
         tx: filled,

@@ -108,7 +108,7 @@ pub mod view;
 
 pub use builder::{Built, TxBuilder};
 pub use exec::{Execution, Failure, decode_revert_reason, execute};
-pub use fill::{FillError, SignedField, fill, fill_built};
+pub use fill::{FillError, SignedField, fill, fill_built, fill_preverified};
 pub use policy::{PolicyError, SignPolicy};
 pub use reexec::{CodeLookup, DeclaredState, NoCode, ReexecCheck, Reexecuted};
 pub use view::{MemoryView, StateView};

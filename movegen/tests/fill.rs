@@ -10,7 +10,7 @@ use mf_format::{
 };
 use mf_movegen::{
     CodeLookup, FillError, MemoryView, MovegenError, PolicyError, ReexecCheck, SignPolicy,
-    SignedField, StateView, TxBuilder, fill, fill_built,
+    SignedField, StateView, TxBuilder, fill, fill_built, fill_preverified,
 };
 
 struct ViewCode<'a>(&'a MemoryView);
@@ -391,4 +391,42 @@ fn fill_against_an_unchanged_view_returns_the_same_transaction() {
             ..
         })
     ));
+}
+
+/// `fill_preverified` (the coordinator's path, after intake verified the intent) gives the
+/// same result as `fill_built`; it does not check signatures itself, so a forged intent
+/// comes out forged and the validator's verification refuses it.
+#[test]
+fn preverified_fill_matches_the_verifying_fill_and_keeps_the_digest() {
+    let w = world(3);
+    let (a, b) = (&w.users[1], &w.users[2]);
+    let intent = swap_builder(&w, eth(10), U256::from(1u64))
+        .sign_policy(swap_policy(&w, b.address()))
+        .build(&w.view, b, &[])
+        .unwrap()
+        .tx;
+    // Another swap moves the pool first.
+    let mut view = w.view.clone();
+    let first = swap_builder(&w, eth(50), U256::from(1u64))
+        .build(&view, a, &[])
+        .unwrap();
+    view.apply(&first.tx.body).unwrap();
+
+    let checked = fill_built(&intent, &view).unwrap();
+    let fast = fill_preverified(&intent, &view).unwrap();
+    assert_eq!(checked.tx, fast.tx);
+    assert_eq!(checked.id, fast.id);
+    assert_ne!(fast.tx.body, intent.body, "the pool fields were re-filled");
+    assert_eq!(signing_digest(&fast.tx.body), signing_digest(&intent.body));
+    verify_tx_signatures(&fast.tx).unwrap();
+
+    // A forgery: the same intent signed by somebody else.
+    let forged = sign(intent.body.clone(), &[a]);
+    assert!(matches!(
+        fill_built(&forged, &view),
+        Err(FillError::Signature(_) | FillError::Structure(_))
+    ));
+    if let Ok(f) = fill_preverified(&forged, &view) {
+        assert!(verify_tx_signatures(&f.tx).is_err());
+    }
 }
