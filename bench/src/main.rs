@@ -181,7 +181,9 @@ fn make_batch(
                     addr: key.addr,
                     slot: key.slot,
                     prev,
-                    next: Value::Storage(U256::from(salt ^ seq)),
+                    // Bit 200 keeps `next` apart from every preloaded value (a consume
+                    // must change its value).
+                    next: Value::Storage(U256::from(salt ^ seq) | (U256::from(1u64) << 200)),
                 }
             };
             let body = TxBody {

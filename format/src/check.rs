@@ -33,6 +33,9 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
         if !m.mask.is_signed() && !body.open {
             return Err(Reason::UnsignedMoveInClosedTx);
         }
+        if m.kind == MoveKind::Consume && m.next == m.prev {
+            return Err(Reason::ConsumeUnchanged);
+        }
     }
     let mut keys: Vec<Key> = body.moves.iter().map(|m| m.key()).collect();
     keys.sort_unstable();

@@ -73,6 +73,11 @@ reasons! {
     /// The sender's consume move has mask 0: its version (and so the nonce) would not be
     /// signed, and the signatures could be replayed on a re-filled body.
     SenderMoveUnsigned = 31, "sender_move_unsigned";
+    /// A consume move whose `next` equals its `prev`. A version used without a change must
+    /// be a reference: otherwise anybody could spend another account's live version and
+    /// re-create it unchanged under their own transaction id, invalidating every
+    /// transaction already signed against it.
+    ConsumeUnchanged = 32, "consume_unchanged";
     /// The transaction has no authorisation.
     NoAuthorization = 40, "no_authorization";
     /// `call.from` is not the address of the first signer.

@@ -49,6 +49,15 @@ fn a_move() -> impl Strategy<Value = Move> {
                 prev,
                 next: if kind == MoveKind::Reference {
                     prev
+                } else if next == prev {
+                    // A consume must change its value (PROTOCOL.md §6.1 3f).
+                    match prev {
+                        Value::Account(a) => Value::Account(Account {
+                            nonce: a.nonce.wrapping_add(1),
+                            ..a
+                        }),
+                        Value::Storage(w) => Value::Storage(w ^ U256::from(1u64)),
+                    }
                 } else {
                     next
                 },

@@ -101,6 +101,17 @@ fn each_structural_rule_has_its_reason() {
         "open transactions may carry unsigned moves"
     );
 
+    // A consume that leaves its value as it was must be a reference.
+    let mut b = body.clone();
+    b.moves[1].next = b.moves[1].prev;
+    assert_eq!(verdict(&k, b.clone()), Err(Reason::ConsumeUnchanged));
+    b.moves[1].kind = MoveKind::Reference;
+    assert_eq!(
+        verdict(&k, b),
+        Ok(()),
+        "the same use as a reference is fine"
+    );
+
     let mut b = body.clone();
     let dup = b.moves[1];
     b.moves.push(dup);
