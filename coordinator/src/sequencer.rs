@@ -391,12 +391,18 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
     let mut ready: Vec<Job> = Vec::with_capacity(live.len());
     for mut j in live {
         if j.status.attempts >= shared.cfg.max_attempts {
-            let last = j.status.reason.clone().unwrap_or_else(|| "unknown".into());
-            j.status.status = IntentState::Rejected;
-            j.status.detail = Some(format!(
-                "gave up after {} fills; the last failed with {last}",
-                j.status.attempts
-            ));
+            // Final with the reason of the last lost race (every rejection has a reason).
+            let detail = format!(
+                "gave up after {} fills that lost races; the last failed with {}",
+                j.status.attempts,
+                j.status.reason.as_deref().unwrap_or("no verdict")
+            );
+            if j.status.reason.is_some() {
+                j.status.status = IntentState::Rejected;
+                j.status.detail = Some(detail);
+            } else {
+                j.status.reject_named("max_attempts", Some(detail));
+            }
             finals.push(j.status);
         } else {
             ready.push(j);
@@ -470,9 +476,23 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
             return Ok(step);
         }
         Some(Submitted::Busy) | None => {
-            // Unknown fate (or stopping): catch up to the validator, then look again.
+            // Unknown fate (or stopping): catch up to the validator, then look again. A
+            // submission nobody answered is not a fill that lost: it does not count
+            // against `max_attempts` (if it was applied, the feed marks it accepted).
             step.min_height = upstream_head(shared);
-            step.requeue = filled.into_iter().map(|(j, _)| j).collect();
+            let mut updates = Vec::with_capacity(filled.len());
+            for (mut j, _) in filled {
+                if let Some(mut st) = store.intent(&j.intent)?
+                    && !st.status.is_final()
+                {
+                    st.attempts = st.attempts.saturating_sub(1);
+                    st.detail = Some("the validator did not answer; resubmitting".into());
+                    j.status = st.clone();
+                    updates.push(st);
+                }
+                step.requeue.push(j);
+            }
+            store.update_intents(&updates)?;
             return Ok(step);
         }
     };
@@ -516,9 +536,11 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
                 updates.push(st);
             }
             None => {
-                // No verdict for it: treat like an unknown fate.
+                // No verdict for it: treat like an unknown fate (not an attempt).
                 lost_race = true;
-                j.status = st;
+                st.attempts = st.attempts.saturating_sub(1);
+                j.status = st.clone();
+                updates.push(st);
                 step.requeue.push(j);
             }
         }
