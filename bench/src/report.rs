@@ -28,6 +28,9 @@ pub struct ReportArgs {
     /// Transactions per full-validation workload.
     #[arg(long, default_value_t = 20_000)]
     pub txs: usize,
+    /// Transactions per batch in full validation.
+    #[arg(long, default_value_t = 2_000)]
+    pub batch_txs: usize,
     /// Run only these sections (comma-separated: critical-path, full, fill, bytes).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -162,7 +165,7 @@ pub fn run(a: &ReportArgs) -> Result<PathBuf> {
     // 2. Full validation.
     let full_args = full::FullArgs {
         txs: if a.quick { 600 } else { a.txs },
-        batch: if a.quick { 200 } else { 2_000 },
+        batch: if a.quick { 200 } else { a.batch_txs.max(1) },
         runs,
     };
     let fv = if a.wants("full") {
