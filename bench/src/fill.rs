@@ -12,43 +12,13 @@
 use crate::stats::Stat;
 use crate::workload::{World, intents};
 use anyhow::{Context, Result, bail};
-use mf_format::{Mark, Transaction, Value};
-use mf_movegen::db::{account_info, bytecode};
+use mf_format::Transaction;
 use mf_movegen::exec::{block_env, new_evm, tx_env};
-use mf_movegen::{MemoryView, StateView, fill_preverified};
+use mf_movegen::fill_preverified;
 use rayon::prelude::*;
 use revm::ExecuteCommitEvm;
-use revm::database::{CacheDB, EmptyDB};
 use serde_json::{Value as Json, json};
 use std::time::Instant;
-
-/// A revm database holding `view`'s state.
-fn cache_db(view: &MemoryView) -> Result<CacheDB<EmptyDB>> {
-    let mut db = CacheDB::new(EmptyDB::default());
-    for (key, (_, value)) in view.versions() {
-        match (key.mark, value) {
-            (Mark::Account, Value::Account(a)) => {
-                if let Some(mut info) = account_info(a) {
-                    if info.code.is_none() {
-                        let code = view
-                            .code(&a.code_hash)
-                            .ok()
-                            .flatten()
-                            .context("genesis code missing")?;
-                        info.code = Some(bytecode(code));
-                    }
-                    db.insert_account_info(key.addr, info);
-                }
-            }
-            (Mark::Storage, Value::Storage(w)) => {
-                db.insert_account_storage(key.addr, key.slot, *w)
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            }
-            _ => bail!("a genesis value of the wrong type"),
-        }
-    }
-    Ok(db)
-}
 
 fn fill_in_order(world: &World, txs: &[Transaction]) -> Result<f64> {
     let mut view = world.view.clone();
@@ -61,7 +31,7 @@ fn fill_in_order(world: &World, txs: &[Transaction]) -> Result<f64> {
 }
 
 fn raw_revm(world: &World, txs: &[Transaction]) -> Result<f64> {
-    let db = cache_db(&world.view)?;
+    let db = world.view.to_cache_db()?;
     let chain = txs.first().map_or(0, |t| t.body.chain_id);
     let mut evm = new_evm(db, chain);
     let t = Instant::now();

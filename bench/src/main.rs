@@ -217,9 +217,9 @@ fn make_batch(
     (Batch { txs }, ids)
 }
 
-fn median(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(|a, b| a.total_cmp(b));
-    (v[v.len() / 2], v[0], v[v.len() - 1])
+fn median(v: &[f64]) -> (f64, f64, f64) {
+    let s = stats::Stat::of(v);
+    (s.median, s.min, s.max)
 }
 
 fn critical_path(a: &CpArgs) -> Result<serde_json::Value> {
@@ -392,11 +392,11 @@ fn critical_path(a: &CpArgs) -> Result<serde_json::Value> {
         ours_prep.push(r.2);
         naive_rate.push(r.3);
     }
-    let (cp, cp_min, cp_max) = median(&mut ours_cp);
-    let (ap, ap_min, ap_max) = median(&mut ours_apply);
-    let (pp, pp_min, pp_max) = median(&mut ours_prep);
-    let (nv, nv_min, nv_max) = median(&mut naive_rate);
-    let (wl, wl_min, wl_max) = median(&mut ours_wall);
+    let (cp, cp_min, cp_max) = median(&ours_cp);
+    let (ap, ap_min, ap_max) = median(&ours_apply);
+    let (pp, pp_min, pp_max) = median(&ours_prep);
+    let (nv, nv_min, nv_max) = median(&naive_rate);
+    let (wl, wl_min, wl_max) = median(&ours_wall);
     let ours_disk = v.store().disk_bytes();
     let naive_disk = dir_bytes(&naive_dir);
     println!(

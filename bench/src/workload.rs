@@ -10,6 +10,7 @@
 //! | `swap_hot` | wallet `i` swaps on pair 0 | every transaction consumes the pool version the previous one created |
 
 use anyhow::{Context, Result};
+use mf_coordinator::devnet::{balance_slot, fixed_addr, runtime_code, units};
 use mf_format::{Account, Address, EMPTY_CODE_HASH, Keypair, Transaction, TxId, U256};
 use mf_format::{Key, Mask};
 use mf_movegen::abi::{Arg, calldata, mapping_slot, nested_mapping_slot};
@@ -51,31 +52,6 @@ impl Kind {
     }
 }
 
-fn runtime_code(artifact: &str) -> Result<Vec<u8>> {
-    let v: serde_json::Value = serde_json::from_str(artifact).context("artifact json")?;
-    let hex = v["deployedBytecode"]
-        .as_str()
-        .context("artifact without deployedBytecode")?;
-    Ok(alloy_primitives::hex::decode(hex.trim_start_matches("0x"))?)
-}
-
-fn fixed(kind: u8, i: usize) -> Address {
-    let mut a = [0u8; 20];
-    a[0] = kind;
-    a[16..].copy_from_slice(&(i as u32).to_be_bytes());
-    Address::from(a)
-}
-
-/// `n` whole tokens (18 decimals).
-pub fn units(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
-/// Balance slot of our Token (`balanceOf` is mapping slot 0).
-pub fn balance_slot(holder: Address) -> U256 {
-    mapping_slot(holder, U256::ZERO)
-}
-
 /// The genesis world of a workload of `n` transactions.
 pub struct World {
     /// The state.
@@ -101,8 +77,8 @@ impl World {
             .into_par_iter()
             .map(|i| Keypair::from_label(&format!("bench wallet {i}")))
             .collect();
-        let (token_a, token_b) = (fixed(0xa0, 0), fixed(0xb0, 0));
-        let pair_addrs: Vec<Address> = (0..pairs).map(|j| fixed(0xe0, j)).collect();
+        let (token_a, token_b) = (fixed_addr(0xa0, 0), fixed_addr(0xb0, 0));
+        let pair_addrs: Vec<Address> = (0..pairs).map(|j| fixed_addr(0xe0, j)).collect();
         let mut view = MemoryView::new();
         let per_wallet = units(1_000_000);
         let reserve = units(1_000_000);
@@ -145,7 +121,7 @@ impl World {
                     (U256::from(2u64), reserve),
                     (U256::from(3u64), reserve),
                     (U256::from(4u64), lp),
-                    (mapping_slot(fixed(0xbb, 0), U256::from(5u64)), lp),
+                    (mapping_slot(fixed_addr(0xbb, 0), U256::from(5u64)), lp),
                 ],
             );
         }
@@ -160,16 +136,12 @@ impl World {
 
     /// The genesis file contents of this world.
     pub fn genesis(&self) -> Genesis {
-        Genesis {
-            chain_id: CHAIN_ID,
-            versions: self.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
-            code: self.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
-        }
+        Genesis::from_view(CHAIN_ID, &self.view)
     }
 
     /// The fresh recipient of wallet `i`'s payment.
     pub fn recipient(i: usize) -> Address {
-        fixed(0xcc, i)
+        fixed_addr(0xcc, i)
     }
 
     /// The builder of wallet `i`'s transaction of `kind` (on pair `pair` for swaps).

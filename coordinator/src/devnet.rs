@@ -80,7 +80,8 @@ pub struct World {
     pub pools: Vec<(Address, Address)>,
 }
 
-fn fixed_addr(kind: u8, i: usize) -> Address {
+/// A fixed address: `kind` in the first byte, `i` in the last four.
+pub fn fixed_addr(kind: u8, i: usize) -> Address {
     let mut a = [0u8; 20];
     a[0] = kind;
     a[16..].copy_from_slice(&(i as u32).to_be_bytes());
@@ -194,11 +195,7 @@ impl World {
 
     /// The genesis of this world.
     pub fn genesis(&self) -> Genesis {
-        Genesis {
-            chain_id: CHAIN_ID,
-            versions: self.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
-            code: self.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
-        }
+        Genesis::from_view(CHAIN_ID, &self.view)
     }
 }
 

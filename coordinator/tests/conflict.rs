@@ -80,22 +80,6 @@ fn trade(
     out
 }
 
-fn get_bytes(url: &str) -> Vec<u8> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    agent
-        .get(url)
-        .call()
-        .expect("get")
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .expect("body")
-}
-
 fn storage_at(client: &RpcClient, addr: alloy_primitives::Address, slot: U256) -> U256 {
     let v = client
         .call_raw(
@@ -177,15 +161,7 @@ fn two_coordinators_race_on_one_hot_pool() {
     );
 
     // The chain holds exactly the accepted fills.
-    let head: serde_json::Value =
-        serde_json::from_str(&get_text(&format!("{}/head", net.vurl))).expect("head");
-    let height = head["height"].as_u64().expect("height");
-    let mut chain: Vec<mf_format::Transaction> = Vec::new();
-    for h in 1..=height {
-        let bytes = get_bytes(&format!("{}/batch/{h}", net.vurl));
-        let batch = mf_format::decode_batch(&bytes).expect("a stored batch decodes");
-        chain.extend(batch.txs);
-    }
+    let (_, chain) = chain(&net.vurl);
     let in_chain: BTreeSet<TxId> = chain.iter().map(|t| tx_id(&t.body)).collect();
     let claimed: BTreeSet<TxId> = sa
         .iter()

@@ -222,22 +222,9 @@ fn sigkill_loses_no_acknowledged_intent_and_a_validator_restart_is_ridden_out() 
     // The chain holds exactly what the coordinator reported accepted.
     let vhead: serde_json::Value =
         serde_json::from_str(&get_text(&format!("{}/head", net.vurl))).expect("head");
-    let height = vhead["height"].as_u64().expect("height");
-    let mut in_chain = BTreeSet::new();
-    for h in 1..=height {
-        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-        let bytes = agent
-            .get(format!("{}/batch/{h}", net.vurl))
-            .call()
-            .expect("batch")
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .expect("bytes");
-        let batch = mf_format::decode_batch(&bytes).expect("decodes");
-        in_chain.extend(batch.txs.iter().map(|t| tx_id(&t.body)));
-    }
+    let (height, txs) = chain(&net.vurl);
+    assert_eq!(Some(height), vhead["height"].as_u64(), "the head moved");
+    let in_chain: BTreeSet<TxId> = txs.iter().map(|t| tx_id(&t.body)).collect();
     let accepted: BTreeSet<TxId> = verdicts
         .values()
         .filter(|(s, _)| *s == IntentState::Accepted)

@@ -98,6 +98,16 @@ fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, GenesisError> {
 }
 
 impl Genesis {
+    /// The genesis holding every version and code of `view` (its intx is dropped: genesis
+    /// versions are intx 0), in key order.
+    pub fn from_view(chain_id: u64, view: &crate::MemoryView) -> Genesis {
+        Genesis {
+            chain_id,
+            versions: view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
+            code: view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
+        }
+    }
+
     /// Parses a genesis file's text.
     pub fn parse(text: &str) -> Result<Genesis, GenesisError> {
         let f: File = serde_json::from_str(text)?;

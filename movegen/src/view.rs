@@ -172,6 +172,39 @@ impl MemoryView {
     }
 }
 
+impl MemoryView {
+    /// A plain revm database holding this view's state (values only, no versions): what
+    /// differential tests and benchmarks run plain revm against.
+    pub fn to_cache_db(
+        &self,
+    ) -> Result<revm::database::CacheDB<revm::database::EmptyDB>, crate::MovegenError> {
+        use crate::db::{account_info, bytecode};
+        let mut db = revm::database::CacheDB::new(revm::database::EmptyDB::default());
+        for (key, (_, value)) in &self.versions {
+            match (key.mark, value) {
+                (mf_format::Mark::Account, Value::Account(a)) => {
+                    if let Some(mut info) = account_info(a) {
+                        if info.code.is_none() {
+                            let code = self
+                                .codes
+                                .get(&a.code_hash)
+                                .ok_or(crate::MovegenError::MissingCode(a.code_hash))?;
+                            info.code = Some(bytecode(code.clone()));
+                        }
+                        db.insert_account_info(key.addr, info);
+                    }
+                }
+                (mf_format::Mark::Storage, Value::Storage(w)) => {
+                    // EmptyDB cannot fail.
+                    let _ = db.insert_account_storage(key.addr, key.slot, *w);
+                }
+                _ => return Err(crate::MovegenError::TypeMismatch(*key)),
+            }
+        }
+        Ok(db)
+    }
+}
+
 impl StateView for MemoryView {
     type Error = Infallible;
     fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, Infallible> {

@@ -115,3 +115,33 @@ pub fn metric(text: &str, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)
 }
+
+/// The validator's accepted transactions at heights `1..=height`, in chain order
+/// (`GET /batch/{h}`), with that height.
+pub fn chain(vurl: &str) -> (u64, Vec<mf_format::Transaction>) {
+    let head: serde_json::Value =
+        serde_json::from_str(&get_text(&format!("{vurl}/head"))).expect("head");
+    let height = head["height"].as_u64().expect("height");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let mut txs = Vec::new();
+    for h in 1..=height {
+        let bytes = agent
+            .get(format!("{vurl}/batch/{h}"))
+            .call()
+            .expect("GET /batch")
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .expect("batch bytes");
+        txs.extend(
+            mf_format::decode_batch(&bytes)
+                .expect("a stored batch decodes")
+                .txs,
+        );
+    }
+    (height, txs)
+}

@@ -1,32 +1,13 @@
 //! Plain revm on one in-memory database, the reference the differential tests compare with.
 
 use mf_format::{Key, Mark, Value};
-use mf_movegen::db::{account_info, bytecode};
-use mf_movegen::{MemoryView, StateView};
+use mf_movegen::MemoryView;
 use revm::DatabaseRef;
 use revm::database::{CacheDB, EmptyDB};
 
 /// A revm database holding the same state as `view`.
 pub fn cache_db(view: &MemoryView) -> CacheDB<EmptyDB> {
-    let mut db = CacheDB::new(EmptyDB::default());
-    for (key, (_, value)) in view.versions() {
-        match (key.mark, value) {
-            (Mark::Account, Value::Account(a)) => {
-                if let Some(mut info) = account_info(a) {
-                    if info.code.is_none() {
-                        let code = view.code(&a.code_hash).unwrap().unwrap();
-                        info.code = Some(bytecode(code));
-                    }
-                    db.insert_account_info(key.addr, info);
-                }
-            }
-            (Mark::Storage, Value::Storage(w)) => {
-                db.insert_account_storage(key.addr, key.slot, *w).unwrap();
-            }
-            _ => unreachable!(),
-        }
-    }
-    db
+    view.to_cache_db().unwrap()
 }
 
 /// The value of `key` in a revm database.
