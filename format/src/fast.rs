@@ -3,34 +3,18 @@
 //! bincode encoding of [`crate::codec`], which serialises fixed-size arrays one byte at a time
 //! and is several times slower; property tests check the two agree on random values.
 
-use crate::types::{Account, Call, ExecContext, Move, Receipt, Status, Transaction, TxBody, Value};
+use crate::types::{Call, ExecContext, Move, Receipt, Status, Transaction, TxBody, Value};
 
 #[inline]
 fn put_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u64).to_le_bytes());
 }
 
-/// Appends an account record.
-#[inline]
-pub fn put_account(out: &mut Vec<u8>, a: &Account) {
-    out.extend_from_slice(&a.balance.to_be_bytes::<32>());
-    out.extend_from_slice(&a.nonce.to_le_bytes());
-    out.extend_from_slice(a.code_hash.as_slice());
-}
-
-/// Appends a value (tag byte and payload).
+/// Appends a value (tag byte and payload): [`Value::encode_fixed`].
 #[inline]
 pub fn put_value(out: &mut Vec<u8>, v: &Value) {
-    match v {
-        Value::Account(a) => {
-            out.push(0);
-            put_account(out, a);
-        }
-        Value::Storage(w) => {
-            out.push(1);
-            out.extend_from_slice(&w.to_be_bytes::<32>());
-        }
-    }
+    let mut buf = [0u8; Value::MAX_ENCODED_LEN];
+    out.extend_from_slice(v.encode_fixed(&mut buf));
 }
 
 /// Appends a move.

@@ -9,7 +9,7 @@
 //! 32-byte digest published in headers is blake3 (context [`crate::hash::domain::LTHASH_DIGEST`]) of the
 //! 2048 lane bytes, little-endian. Parameters follow Solana's accounts lattice hash.
 
-use crate::types::{Key, TxId, Value};
+use crate::types::{GENESIS_INTX, Key, Move, MoveKind, TxId, Value, VersionId};
 use alloy_primitives::B256;
 
 /// Number of lanes.
@@ -37,26 +37,61 @@ impl LtHash {
 
     /// The element of one version.
     pub fn of_version(intx: &TxId, key: &Key, value: &Value) -> LtHash {
-        let mut buf = Vec::with_capacity(32 + 1 + 20 + 32 + 73);
-        buf.extend_from_slice(intx.as_slice());
-        buf.push(key.mark.byte());
-        buf.extend_from_slice(key.addr.as_slice());
-        buf.extend_from_slice(&key.slot.to_be_bytes::<32>());
-        crate::fast::put_value(&mut buf, value);
-        Self::of_input(&buf)
+        Self::of_version_id(&VersionId::new(*intx, *key), value)
+    }
+
+    /// The element of one version given its id: the hash input is the 85-byte
+    /// [`VersionId::to_bytes`] followed by the value's canonical encoding.
+    pub fn of_version_id(v: &VersionId, value: &Value) -> LtHash {
+        let mut buf = [0u8; VersionId::ENCODED_LEN + Value::MAX_ENCODED_LEN];
+        buf[..VersionId::ENCODED_LEN].copy_from_slice(&v.to_bytes());
+        let mut vb = [0u8; Value::MAX_ENCODED_LEN];
+        let enc = value.encode_fixed(&mut vb);
+        let end = VersionId::ENCODED_LEN + enc.len();
+        buf[VersionId::ENCODED_LEN..end].copy_from_slice(enc);
+        Self::of_input(&buf[..end])
     }
 
     /// The element of the *used marker* a genesis key (`intx = 0`) gets when its version is
     /// spent: the same input layout as a version, with the single byte `0xff` in place of
     /// the value encoding (a tag no value has).
     pub fn of_used_marker(key: &Key) -> LtHash {
-        let mut buf = Vec::with_capacity(32 + 1 + 20 + 32 + 1);
-        buf.extend_from_slice(&[0u8; 32]);
-        buf.push(key.mark.byte());
-        buf.extend_from_slice(key.addr.as_slice());
-        buf.extend_from_slice(&key.slot.to_be_bytes::<32>());
-        buf.push(0xff);
+        let mut buf = [0u8; VersionId::ENCODED_LEN + 1];
+        buf[..VersionId::ENCODED_LEN]
+            .copy_from_slice(&VersionId::new(GENESIS_INTX, *key).to_bytes());
+        buf[VersionId::ENCODED_LEN] = 0xff;
         Self::of_input(&buf)
+    }
+
+    /// What one move of transaction `id` changes in the state hash, short of one thing only
+    /// the holder of the set knows: a consume adds the new version `(id, key) -> next` and
+    /// removes the spent version, or, when the spent version is a genesis one, adds the key's
+    /// used marker instead. The genesis version's own element is in the set only if the
+    /// genesis file listed the key; whoever applies the move subtracts
+    /// [`LtHash::of_version`]`(GENESIS_INTX, key, prev)` in that case. A reference changes
+    /// nothing.
+    pub fn of_move(id: &TxId, m: &Move) -> LtHash {
+        let mut delta = LtHash::IDENTITY;
+        if m.kind == MoveKind::Reference {
+            return delta;
+        }
+        let key = m.key();
+        if m.intx == GENESIS_INTX {
+            delta.add(&LtHash::of_used_marker(&key));
+        } else {
+            delta.sub(&LtHash::of_version(&m.intx, &key, &m.prev));
+        }
+        delta.add(&LtHash::of_version(id, &key, &m.next));
+        delta
+    }
+
+    /// The sum of many hashes (in any order: the sum is commutative).
+    pub fn sum<'a>(parts: impl IntoIterator<Item = &'a LtHash>) -> LtHash {
+        let mut total = LtHash::IDENTITY;
+        for p in parts {
+            total.add(p);
+        }
+        total
     }
 
     fn of_input(buf: &[u8]) -> LtHash {

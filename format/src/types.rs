@@ -36,6 +36,29 @@ impl Mark {
             Mark::Storage => b's',
         }
     }
+
+    /// The mark as text (`"a"` or `"s"`), as JSON-RPC answers and version paths write it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mark::Account => "a",
+            Mark::Storage => "s",
+        }
+    }
+
+    /// Parses the text form: `"a"` / `"account"` or `"s"` / `"storage"`.
+    pub fn parse(s: &str) -> Option<Mark> {
+        match s {
+            "a" | "account" => Some(Mark::Account),
+            "s" | "storage" => Some(Mark::Storage),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl From<Mark> for u8 {
@@ -181,6 +204,35 @@ impl Value {
             Mark::Storage => Value::Storage(U256::ZERO),
         }
     }
+
+    /// The longest canonical encoding of a value (an account: tag, balance, nonce, code
+    /// hash). Every stored value fits a buffer of this size.
+    pub const MAX_ENCODED_LEN: usize = 1 + 32 + 8 + 32;
+
+    /// Writes the canonical encoding into a fixed buffer without allocating; returns the
+    /// used prefix. The same bytes as [`crate::encode`] of the value.
+    pub fn encode_fixed<'a>(&self, buf: &'a mut [u8; Value::MAX_ENCODED_LEN]) -> &'a [u8] {
+        match self {
+            Value::Account(a) => {
+                buf[0] = 0;
+                buf[1..33].copy_from_slice(&a.balance.to_be_bytes::<32>());
+                buf[33..41].copy_from_slice(&a.nonce.to_le_bytes());
+                buf[41..73].copy_from_slice(a.code_hash.as_slice());
+                &buf[..73]
+            }
+            Value::Storage(w) => {
+                buf[0] = 1;
+                buf[1..33].copy_from_slice(&w.to_be_bytes::<32>());
+                &buf[..33]
+            }
+        }
+    }
+
+    /// Decodes a value from its canonical encoding (at most [`Value::MAX_ENCODED_LEN`]
+    /// bytes, nothing left over).
+    pub fn decode_canonical(bytes: &[u8]) -> Result<Value, crate::FormatError> {
+        crate::decode::<Value>(bytes, Value::MAX_ENCODED_LEN, "value")
+    }
 }
 
 impl Serialize for Value {
@@ -265,6 +317,77 @@ impl Key {
             slot,
         }
     }
+
+    /// Length of [`Key::to_bytes`].
+    pub const ENCODED_LEN: usize = 1 + 20 + 32;
+
+    /// The 53-byte storage form `mark || addr || slot (big-endian)`; byte order is the
+    /// order of [`Key`] (mark, then address, then slot).
+    pub fn to_bytes(&self) -> [u8; Key::ENCODED_LEN] {
+        let mut k = [0u8; Key::ENCODED_LEN];
+        k[0] = self.mark.byte();
+        k[1..21].copy_from_slice(self.addr.as_slice());
+        k[21..].copy_from_slice(&self.slot.to_be_bytes::<32>());
+        k
+    }
+
+    /// Parses [`Key::to_bytes`]; `None` on a wrong length or an unknown mark byte.
+    pub fn from_bytes(b: &[u8]) -> Option<Key> {
+        if b.len() != Key::ENCODED_LEN {
+            return None;
+        }
+        Some(Key {
+            mark: Mark::try_from(b[0]).ok()?,
+            addr: Address::from_slice(&b[1..21]),
+            slot: U256::from_be_slice(&b[21..]),
+        })
+    }
+
+    /// The version a key has before anything writes it: `(GENESIS_INTX, zero value of the
+    /// mark)`. Every reader of the set answers this for a key it does not hold.
+    pub const fn never_written(&self) -> (TxId, Value) {
+        (GENESIS_INTX, Value::zero(self.mark))
+    }
+}
+
+/// A version id `(intx, key)`: the transaction that wrote a key's value, and the key. Its
+/// 85-byte storage form `intx || mark || addr || slot (big-endian)` is what the validator's
+/// set stores and what the state hash's element hashes (with the value appended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VersionId {
+    /// The writing transaction ([`GENESIS_INTX`] for genesis).
+    pub intx: TxId,
+    /// The key.
+    pub key: Key,
+}
+
+impl VersionId {
+    /// Length of [`VersionId::to_bytes`].
+    pub const ENCODED_LEN: usize = 32 + Key::ENCODED_LEN;
+
+    /// The version id of `key` written by `intx`.
+    pub const fn new(intx: TxId, key: Key) -> VersionId {
+        VersionId { intx, key }
+    }
+
+    /// The 85-byte storage form `intx || mark || addr || slot (big-endian)`.
+    pub fn to_bytes(&self) -> [u8; VersionId::ENCODED_LEN] {
+        let mut k = [0u8; VersionId::ENCODED_LEN];
+        k[..32].copy_from_slice(self.intx.as_slice());
+        k[32..].copy_from_slice(&self.key.to_bytes());
+        k
+    }
+
+    /// Parses [`VersionId::to_bytes`]; `None` on a wrong length or an unknown mark byte.
+    pub fn from_bytes(b: &[u8]) -> Option<VersionId> {
+        if b.len() != VersionId::ENCODED_LEN {
+            return None;
+        }
+        Some(VersionId {
+            intx: TxId::from_slice(&b[..32]),
+            key: Key::from_bytes(&b[32..])?,
+        })
+    }
 }
 
 /// One declared use of a state version.
@@ -298,6 +421,14 @@ impl Move {
             mark: self.mark,
             addr: self.addr,
             slot: self.slot,
+        }
+    }
+
+    /// The version this move uses: `(intx, key)`.
+    pub const fn version(&self) -> VersionId {
+        VersionId {
+            intx: self.intx,
+            key: self.key(),
         }
     }
 }
