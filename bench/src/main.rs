@@ -38,10 +38,11 @@ use mf_format::{
     Address, Batch, Call, ExecContext, Key, Mark, Mask, Move, MoveKind, Transaction, TxBody, TxId,
     U256, Value,
 };
+use mf_movegen::Reexecuted;
 use mf_validator::fp::{value_bytes, version_key_bytes};
 use mf_validator::genesis::Genesis;
 use mf_validator::naive::Naive;
-use mf_validator::prepare::{ExecOutput, Prepared, prepare_ops};
+use mf_validator::prepare::{Prepared, prepare_ops};
 use mf_validator::{Mode, Validator};
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -338,7 +339,7 @@ fn critical_path(a: &CpArgs) -> Result<serde_json::Value> {
                 .txs
                 .par_iter()
                 .zip(ids.par_iter())
-                .map(|(tx, id)| prepare_ops(tx, *id, ExecOutput::default()))
+                .map(|(tx, id)| prepare_ops(tx, *id, Reexecuted::default()))
                 .collect();
             prep_s += t.elapsed().as_secs_f64();
             // Pipelined: batch k is checked while batch k-1 is written.

@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mf_format::{B256, Transaction, TxId, U256, tx_id};
-use mf_movegen::{CodeLookup, MemoryView, ReexecCheck, StateView, TxBuilder};
+use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, StateView, TxBuilder};
 use rayon::prelude::*;
 use std::hint::black_box;
 

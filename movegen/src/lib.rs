@@ -20,13 +20,13 @@
 //! - [`rpc`] and, with the `remote` feature, [`remote`](crate#remote): the coordinator's
 //!   JSON-RPC shapes, a `RemoteView` (a [`StateView`] over a coordinator) and an
 //!   `RpcClient` that submits intents and waits for their verdict;
-//! - [`ReexecCheck`]: the stateless check validators call (PROTOCOL.md §6.3), with its
-//!   reason codes and their precedence documented on the type. The validator plugs it in
-//!   through its `Reexec` trait.
+//! - the re-execution seam [`Reexec`] and [`ReexecCheck`], the stateless check validators
+//!   call (PROTOCOL.md §6.3), with its reason codes and their precedence documented on the
+//!   type; [`StructureOnly`] skips re-execution.
 //!
 //! ```
 //! use mf_format::{Account, EMPTY_CODE_HASH, Keypair, U256, check_structure};
-//! use mf_movegen::{MemoryView, NoCode, ReexecCheck, TxBuilder};
+//! use mf_movegen::{MemoryView, NoCode, Reexec, ReexecCheck, TxBuilder};
 //!
 //! let alice = Keypair::from_label("alice");
 //! let bob = Keypair::from_label("bob");
@@ -110,7 +110,9 @@ pub use builder::{Built, TxBuilder};
 pub use exec::{Execution, Failure, decode_revert_reason, execute};
 pub use fill::{FillError, SignedField, fill, fill_built, fill_preverified};
 pub use policy::{PolicyError, SignPolicy};
-pub use reexec::{CodeLookup, DeclaredState, NoCode, ReexecCheck, Reexecuted};
+pub use reexec::{
+    CodeLookup, DeclaredState, NoCode, Reexec, ReexecCheck, Reexecuted, StructureOnly,
+};
 pub use view::{MemoryView, StateView};
 
 use mf_format::{B256, Key, TxId, Value};

@@ -1,4 +1,11 @@
-//! The stateless re-execution check validators run on every transaction (PROTOCOL.md §6.3).
+//! The re-execution seam: the [`Reexec`] step of stateless validity, with its code lookup
+//! ([`CodeLookup`]) and its output ([`Reexecuted`]), and the two implementations a validator
+//! plugs in: [`ReexecCheck`] (revm against only the declared values, PROTOCOL.md §6.3, the
+//! default) and [`StructureOnly`] (no re-execution, for benchmarks of the other stages and
+//! for fuzzing structure and signatures).
+//!
+//! One seam for the wallet side and the validator: they share this engine, so they agree on
+//! every execution rule.
 
 use crate::db::{DbError, RecordingDb};
 use crate::exec::{Evm, Failure, new_evm, post_values, run};
@@ -10,9 +17,9 @@ use mf_format::{
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-/// Code by hash: the validator's code store (the same shape as the validator's
-/// `CodeSource`).
-pub trait CodeLookup {
+/// Code by hash: a validator's code store plus the code a batch creates. Shared by the
+/// threads of the parallel stateless stage.
+pub trait CodeLookup: Sync {
     /// The runtime code with this keccak-256 hash.
     fn code(&self, hash: &B256) -> Option<Vec<u8>>;
 }
@@ -34,6 +41,29 @@ pub struct Reexecuted {
     pub gas_used: u64,
     /// Logs, in emission order.
     pub logs: Vec<Log>,
+}
+
+/// The re-execution step of stateless validity. Implementations must be deterministic and
+/// must read nothing but the transaction and `code`.
+pub trait Reexec: Send + Sync {
+    /// Re-executes `tx` (whose id is `id`) against only its declared `prev` values.
+    fn reexec(
+        &self,
+        tx: &Transaction,
+        id: &TxId,
+        code: &dyn CodeLookup,
+    ) -> Result<Reexecuted, Reason>;
+}
+
+/// No re-execution: structure and signatures only (every transaction "uses" no gas and
+/// emits no log).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StructureOnly;
+
+impl Reexec for StructureOnly {
+    fn reexec(&self, _: &Transaction, _: &TxId, _: &dyn CodeLookup) -> Result<Reexecuted, Reason> {
+        Ok(Reexecuted::default())
+    }
 }
 
 /// A read outside the declared moves.
@@ -97,9 +127,8 @@ thread_local! {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReexecCheck;
 
-impl ReexecCheck {
-    /// Re-executes `tx` against only its declared `prev` values.
-    pub fn reexec(
+impl Reexec for ReexecCheck {
+    fn reexec(
         &self,
         tx: &Transaction,
         _id: &TxId,

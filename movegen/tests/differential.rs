@@ -9,7 +9,7 @@ mod plain;
 use common::*;
 use mf_format::{Address, Call, ExecContext, Key, Keypair, U256, Value};
 use mf_movegen::exec::{new_evm, tx_env};
-use mf_movegen::{MemoryView, ReexecCheck, StateView, TxBuilder};
+use mf_movegen::{MemoryView, Reexec, ReexecCheck, StateView, TxBuilder};
 use plain::{cache_db, value_in};
 use revm::{DatabaseCommit, ExecuteEvm};
 use std::collections::BTreeSet;

@@ -9,7 +9,7 @@ use mf_format::{
     signing_digest, tx_id, verify_tx_signatures,
 };
 use mf_movegen::{
-    CodeLookup, FillError, MemoryView, MovegenError, PolicyError, ReexecCheck, SignPolicy,
+    CodeLookup, FillError, MemoryView, MovegenError, PolicyError, Reexec, ReexecCheck, SignPolicy,
     SignedField, StateView, TxBuilder, fill, fill_built, fill_preverified,
 };
 

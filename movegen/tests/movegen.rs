@@ -8,7 +8,7 @@ use mf_format::{
     U256, Value, check_structure, sign, verify_tx_signatures,
 };
 use mf_movegen::{
-    Built, CodeLookup, MemoryView, MovegenError, ReexecCheck, StateView, TxBuilder,
+    Built, CodeLookup, MemoryView, MovegenError, Reexec, ReexecCheck, StateView, TxBuilder,
     abi::decode_uint,
 };
 

@@ -2,19 +2,19 @@
 //! batches. Code that checks batches does not know whether an entry came from genesis, an
 //! earlier batch or this one; the flush boundary is the LMDB commit of each batch.
 
-use crate::fp::{
-    USED, ValueFp, VersionFp, value_bytes, value_fp_bytes, version_fp_bytes, version_key_bytes,
-};
+use crate::fingerprint::{USED, ValueFp, VersionFp, value_fp_bytes, version_fp, version_fp_bytes};
 use crate::genesis::Genesis;
 use crate::index::{Applied, Entry, Index, IndexTx, loc, split_loc};
-use crate::prepare::{CodeSource, KeyCache, Prepared, Reexec, prepare_batch};
+use crate::prepare::{KeyCache, Prepared, prepare_batch};
+use crate::state_hash::par_sum;
 use crate::store::{BatchWrite, Store, StoreError, split_record};
 use mf_format::{
-    B256, Batch, FormatError, Header, Key, LtHash, Mark, MoveKind, Reason, Receipt, Status, TxId,
-    U256, Value, check_context, decode_batch, encode,
+    B256, Batch, FormatError, GENESIS_INTX, Header, Key, LtHash, MoveKind, Reason, Receipt, Status,
+    TxId, Value, VersionId, check_context, decode_batch, encode,
     hash::{merkle_leaf, merkle_root_of_leaves},
     header_hash, merkle_empty_root, split_batch,
 };
+use mf_movegen::{CodeLookup, Reexec, ReexecCheck};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -224,7 +224,7 @@ struct StoreCode<'a> {
     batch: HashMap<B256, &'a [u8]>,
 }
 
-impl CodeSource for StoreCode<'_> {
+impl CodeLookup for StoreCode<'_> {
     fn code(&self, hash: &B256) -> Option<Vec<u8>> {
         if let Some(c) = self.batch.get(hash) {
             return Some(c.to_vec());
@@ -267,13 +267,12 @@ impl Validator {
             )));
         }
         let store = Store::open(dir, true)?;
-        let mut lthash = LtHash::IDENTITY;
+        let lthash = genesis.lthash();
         let mut w = BatchWrite::default();
         for (seq, (key, value)) in genesis.versions.iter().enumerate() {
-            lthash.add(&LtHash::of_version(&TxId::ZERO, key, value));
-            let mut rec = version_key_bytes(&TxId::ZERO, key).to_vec();
-            let mut buf = [0u8; 80];
-            rec.extend_from_slice(value_bytes(value, &mut buf));
+            let mut rec = VersionId::new(GENESIS_INTX, *key).to_bytes().to_vec();
+            let mut buf = [0u8; Value::MAX_ENCODED_LEN];
+            rec.extend_from_slice(value.encode_fixed(&mut buf));
             w.genesis.push((seq as u64, rec));
         }
         w.code = genesis.code.iter().map(|(h, c)| (h.0, c.clone())).collect();
@@ -314,13 +313,13 @@ impl Validator {
             head,
             chain_id,
             keys: KeyCache::default(),
-            reexec: Box::new(crate::reexec::EvmReexec),
+            reexec: Box::new(ReexecCheck),
             clock: now_ms,
         })
     }
 
-    /// Replaces the re-execution step (the default is [`crate::reexec::EvmReexec`], revm
-    /// against the declared values; [`crate::prepare::StructureOnly`] skips it, for benchmarks of the other
+    /// Replaces the re-execution step (the default is [`ReexecCheck`], revm against the
+    /// declared values; [`mf_movegen::StructureOnly`] skips it, for benchmarks of the other
     /// stages).
     pub fn set_reexec(&mut self, r: Box<dyn Reexec>) {
         self.reexec = r;
@@ -366,8 +365,7 @@ impl Validator {
 
     /// Looks up version `(intx, key)`.
     pub fn version(&self, intx: &TxId, key: &Key) -> Result<VersionState, StoreError> {
-        let vk = version_key_bytes(intx, key);
-        match self.index.get(version_fp_bytes(&vk)) {
+        match self.index.get(version_fp(intx, key)) {
             None if intx.is_zero() => Ok(VersionState::NeverWritten(Value::zero(key.mark))),
             None => Ok(VersionState::NotLive),
             Some(e) if e.value == USED => Ok(VersionState::NotLive),
@@ -592,7 +590,7 @@ impl Validator {
             .collect();
         // State hash: the deltas of accepted transactions (summed in parallel), minus the
         // elements of stored genesis values that were spent.
-        let sum = lthash_sum(accepted.par_iter().map(|&i| &*prepared[i].delta));
+        let sum = par_sum(accepted.par_iter().map(|&i| &*prepared[i].delta));
         lthash.add(&sum);
         for &(ti, oi) in &applied.explicit_genesis {
             let p = &prepared[ti as usize];
@@ -664,14 +662,6 @@ impl Validator {
     }
 }
 
-fn parse_vkey(vk: &[u8; 85]) -> Result<(TxId, Key), StoreError> {
-    let intx = TxId::from_slice(&vk[..32]);
-    let mark = Mark::try_from(vk[32]).map_err(StoreError::Corrupt)?;
-    let addr = mf_format::Address::from_slice(&vk[33..53]);
-    let slot = U256::from_be_slice(&vk[53..85]);
-    Ok((intx, Key { mark, addr, slot }))
-}
-
 /// The value stored at a location (a genesis record, or the `next` of a stored move).
 pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
     let (height, tx, mv) = split_loc(l);
@@ -681,8 +671,7 @@ pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("no genesis record {l}")))?;
         let r = split_record(&rec)
             .ok_or_else(|| StoreError::Corrupt(format!("short genesis record {l}")))?;
-        return mf_format::decode::<Value>(r.value, 80, "stored value")
-            .map_err(|e| StoreError::Corrupt(e.to_string()));
+        return Value::decode_canonical(r.value).map_err(|e| StoreError::Corrupt(e.to_string()));
     }
     let (_, bytes) = store
         .tx_at(height, tx)?
@@ -693,27 +682,6 @@ pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
         .get(mv as usize)
         .map(|m| m.next)
         .ok_or_else(|| StoreError::Corrupt(format!("no move {mv} at {height}/{tx}")))
-}
-
-/// The sum of many state-hash elements, in parallel (the sum is order-free).
-fn lthash_sum<E: std::borrow::Borrow<LtHash> + Send>(
-    elements: impl ParallelIterator<Item = E>,
-) -> Box<LtHash> {
-    elements
-        .fold(
-            || Box::new(LtHash::IDENTITY),
-            |mut a, e| {
-                a.add(e.borrow());
-                a
-            },
-        )
-        .reduce(
-            || Box::new(LtHash::IDENTITY),
-            |mut a, b| {
-                a.add(&b);
-                a
-            },
-        )
 }
 
 /// Stored transactions decoded in parallel: `(height, index, id, tx)`.
@@ -767,11 +735,8 @@ pub fn rebuild_index(store: &Store) -> Result<Index, StoreError> {
                     .map(|(mi, m)| {
                         let key = m.key();
                         (
-                            version_fp_bytes(&version_key_bytes(&m.intx, &key)),
-                            Some((
-                                version_fp_bytes(&version_key_bytes(id, &key)),
-                                crate::fp::value_fp(&m.next),
-                            )),
+                            version_fp(&m.intx, &key),
+                            Some((version_fp(id, &key), crate::fingerprint::value_fp(&m.next))),
                             loc(*h, *i, mi as u16),
                             m.intx.is_zero(),
                         )
@@ -807,20 +772,20 @@ pub fn rebuild_index(store: &Store) -> Result<Index, StoreError> {
 pub fn recompute_lthash(store: &Store, index: &Index) -> Result<LtHash, StoreError> {
     let mut total = LtHash::IDENTITY;
     store.scan_genesis(1 << 14, |chunk| {
-        let part = lthash_sum(chunk.par_iter().filter_map(|(seq, rec)| {
+        let part = par_sum(chunk.par_iter().filter_map(|(seq, rec)| {
             let r = split_record(rec)?;
             let e = index.get(version_fp_bytes(r.vkey))?;
             if e.loc != *seq || e.value == USED {
                 return None;
             }
-            let (intx, key) = parse_vkey(r.vkey).ok()?;
-            let v = mf_format::decode::<Value>(r.value, 80, "stored value").ok()?;
-            Some(LtHash::of_version(&intx, &key, &v))
+            let id = VersionId::from_bytes(r.vkey)?;
+            let v = Value::decode_canonical(r.value).ok()?;
+            Some(LtHash::of_version_id(&id, &v))
         }));
         total.add(&part);
     })?;
     store.scan_txs(1 << 12, |chunk| {
-        let part = lthash_sum(
+        let part = par_sum(
             decode_chunk(chunk)?
                 .par_iter()
                 .flat_map_iter(|(h, i, id, t)| {
@@ -833,14 +798,13 @@ pub fn recompute_lthash(store: &Store, index: &Index) -> Result<LtHash, StoreErr
                             let l = loc(*h, *i, mi as u16);
                             let key = m.key();
                             let mut el = None;
-                            if let Some(e) =
-                                index.get(version_fp_bytes(&version_key_bytes(id, &key)))
+                            if let Some(e) = index.get(version_fp(id, &key))
                                 && e.loc == l
                             {
                                 el = Some(LtHash::of_version(id, &key, &m.next));
                             }
                             if m.intx.is_zero()
-                                && index.get(version_fp_bytes(&version_key_bytes(&m.intx, &key)))
+                                && index.get(version_fp(&m.intx, &key))
                                     == Some(Entry {
                                         value: USED,
                                         loc: l,
@@ -872,15 +836,9 @@ pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
     store.scan_genesis(1 << 14, |chunk| {
         for (seq, rec) in chunk {
             let parsed = split_record(rec).and_then(|r| {
-                let mark = match r.vkey[32] {
-                    b'a' => Mark::Account,
-                    b's' => Mark::Storage,
-                    _ => return None,
-                };
-                let addr = mf_format::Address::from_slice(&r.vkey[33..53]);
-                let slot = mf_format::U256::from_be_slice(&r.vkey[53..]);
-                let value: Value = mf_format::decode(r.value, 80, "value").ok()?;
-                Some((Key { mark, addr, slot }, value))
+                let id = VersionId::from_bytes(r.vkey)?;
+                let value = Value::decode_canonical(r.value).ok()?;
+                Some((id.key, value))
             });
             match parsed {
                 Some(v) => versions.push(v),
@@ -910,4 +868,61 @@ pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
         versions,
         code,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{GenConfig, generate};
+    use crate::{Mode, Validator};
+    use mf_format::Reason;
+    use mf_format::{Status, sign};
+
+    #[test]
+    fn sample_batches_pass_evm_reexecution() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = generate(&GenConfig {
+            accounts: 50,
+            txs: 600,
+            batch_size: 200,
+            ..GenConfig::default()
+        });
+        let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+        v.set_reexec(Box::new(ReexecCheck));
+        for b in &s.batches {
+            let out = v.apply_batch(b, Mode::Strict).expect("apply");
+            assert_eq!(out.accepted, b.txs.len());
+            assert!(out.receipts.iter().all(|r| r.gas_used == 21_000));
+        }
+    }
+
+    #[test]
+    fn a_wrong_next_is_a_write_mismatch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = generate(&GenConfig {
+            accounts: 10,
+            txs: 2,
+            batch_size: 2,
+            ..GenConfig::default()
+        });
+        let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+        v.set_reexec(Box::new(ReexecCheck));
+        let mut batch = s.batches[0].clone();
+        let first = &batch.txs[0];
+        let signer = s
+            .keys
+            .iter()
+            .find(|k| k.address() == first.body.call.from)
+            .expect("signer");
+        let mut body = first.body.clone();
+        if let mf_format::Value::Account(a) = &mut body.moves[1].next {
+            a.balance += mf_format::U256::from(1u64);
+        }
+        batch.txs[0] = sign(body, &[signer]);
+        let out = v.apply_batch(&batch, Mode::Filter).expect("apply");
+        assert_eq!(
+            out.receipts[0].status,
+            Status::Rejected(Reason::WriteMismatch)
+        );
+    }
 }

@@ -13,7 +13,7 @@
 //! any fails, every shard is rolled back and the batch is re-run sequentially, transaction
 //! by transaction, which gives the exact verdicts and the filter-mode cascade.
 
-use crate::fp::{USED, ValueFp, VersionFp};
+use crate::fingerprint::{USED, ValueFp, VersionFp};
 use hashbrown::{HashMap, HashSet};
 use mf_format::{Reason, TxId};
 use rayon::prelude::*;

@@ -33,15 +33,15 @@
 #![warn(missing_docs)]
 
 pub mod chain;
-pub mod fp;
+pub mod fingerprint;
 /// Genesis files (alloc JSON): the parser lives in `mf-movegen`, which coordinators share.
 pub use mf_movegen::genesis;
 pub mod index;
 pub mod naive;
 pub mod prepare;
-pub mod reexec;
 pub mod sample;
 pub mod server;
+pub mod state_hash;
 pub mod store;
 pub mod verify;
 

@@ -2,11 +2,10 @@
 //! per move a get, a compare, a delete and a put, inside one write transaction per batch.
 //! This is how the Manaflow prototype applies moves; the benchmarks run it beside ours.
 
-use crate::fp::{value_bytes, version_key_bytes};
 use crate::store::StoreError;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags};
-use mf_format::{MoveKind, Transaction, TxId};
+use mf_format::{MoveKind, Transaction, TxId, Value, VersionId};
 use std::path::Path;
 
 /// The baseline store.
@@ -56,22 +55,22 @@ impl Naive {
     pub fn apply(&self, txs: &[(TxId, &Transaction)]) -> Result<usize, StoreError> {
         let mut t = self.env.write_txn()?;
         let mut n = 0;
-        let mut buf = [0u8; 80];
+        let mut buf = [0u8; Value::MAX_ENCODED_LEN];
         for (id, tx) in txs {
             for m in &tx.body.moves {
                 if m.kind != MoveKind::Consume {
                     continue;
                 }
                 let key = m.key();
-                let old = version_key_bytes(&m.intx, &key);
-                let prev = value_bytes(&m.prev, &mut buf).to_vec();
+                let old = m.version().to_bytes();
+                let prev = m.prev.encode_fixed(&mut buf).to_vec();
                 match self.set.get(&t, &old)? {
                     Some(v) if v == prev.as_slice() => {}
                     _ => continue,
                 }
                 self.set.delete(&mut t, &old)?;
-                let new = version_key_bytes(id, &key);
-                self.set.put(&mut t, &new, value_bytes(&m.next, &mut buf))?;
+                let new = VersionId::new(*id, key).to_bytes();
+                self.set.put(&mut t, &new, m.next.encode_fixed(&mut buf))?;
                 n += 1;
             }
         }

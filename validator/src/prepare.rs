@@ -3,61 +3,24 @@
 //!
 //! Per transaction: the id, the structural checks, the signatures (verified in batches of
 //! [`SIG_CHUNK`] across transactions, so one bad signature costs a re-check of its chunk
-//! only), the re-execution step ([`Reexec`], pluggable: the EVM check plugs in here), and the
+//! only), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default), and the
 //! preparation for the critical path: fingerprints of every version and value the
 //! transaction uses, and its contribution to the state hash, computed from the declared
 //! values (which the critical path then proves are the stored ones).
 
-use crate::fp::{value_fp, version_fp};
+use crate::fingerprint::{value_fp, version_fp};
 use crate::index::{Op, OpKind};
 use mf_format::{
-    B256, ExecContext, GENESIS_INTX, Log, LtHash, MoveKind, PublicKey, Reason, SigCheck,
-    Transaction, TxId, Value, check_structure, signing_digest, tx_id, verify_batch,
+    B256, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction,
+    TxId, Value, check_structure, signing_digest, tx_id, verify_batch,
 };
+use mf_movegen::{CodeLookup, Reexec, Reexecuted};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
 /// Signatures per batch verification.
 pub const SIG_CHUNK: usize = 256;
-
-/// What re-execution reports for an accepted call.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ExecOutput {
-    /// Gas used.
-    pub gas_used: u64,
-    /// Logs emitted.
-    pub logs: Vec<Log>,
-}
-
-/// Code by hash, for re-execution: the validator's code store plus code created in the batch.
-pub trait CodeSource: Sync {
-    /// The runtime code with this keccak-256 hash.
-    fn code(&self, hash: &B256) -> Option<Vec<u8>>;
-}
-
-/// The re-execution step of stateless validity (DESIGN.md §3). Implementations must be
-/// deterministic and must not read anything but the transaction and `code`.
-pub trait Reexec: Send + Sync {
-    /// Re-executes `tx` against only its declared `prev` values.
-    fn reexec(
-        &self,
-        tx: &Transaction,
-        id: &TxId,
-        code: &dyn CodeSource,
-    ) -> Result<ExecOutput, Reason>;
-}
-
-/// No re-execution: structure and signatures only. Used until an EVM re-executor is plugged
-/// in (the movegen crate provides one).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StructureOnly;
-
-impl Reexec for StructureOnly {
-    fn reexec(&self, _: &Transaction, _: &TxId, _: &dyn CodeSource) -> Result<ExecOutput, Reason> {
-        Ok(ExecOutput::default())
-    }
-}
 
 /// Parsed public keys, shared across batches (parsing costs a point decompression).
 #[derive(Default)]
@@ -121,7 +84,7 @@ pub struct Prepared {
     /// `(op index, element)` of genesis spends: subtracted when the value was stored.
     pub genesis_elems: Vec<(u32, Box<LtHash>)>,
     /// Re-execution output.
-    pub exec: ExecOutput,
+    pub exec: Reexecuted,
     /// The declared context, kept here (next to the verdict) for the window check of the
     /// critical path, which knows the height and header time (`mf_format::check_context`).
     pub context: ExecContext,
@@ -136,7 +99,7 @@ impl Prepared {
             intx: Vec::new(),
             delta: Box::new(LtHash::IDENTITY),
             genesis_elems: Vec::new(),
-            exec: ExecOutput::default(),
+            exec: Reexecuted::default(),
             context: ExecContext::default(),
         }
     }
@@ -148,7 +111,7 @@ pub fn prepare_batch(
     chain_id: u64,
     keys: &KeyCache,
     reexec: &dyn Reexec,
-    code: &dyn CodeSource,
+    code: &dyn CodeLookup,
 ) -> Vec<Prepared> {
     // 1. ids, structure, digests.
     let first: Vec<(TxId, Result<B256, Reason>)> = txs
@@ -230,7 +193,7 @@ pub fn prepare_batch(
 
 /// The critical-path preparation of one transaction that passed the stateless checks: index
 /// operations (fingerprints) and its state-hash contribution. Public for the benchmarks.
-pub fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
+pub fn prepare_ops(tx: &Transaction, id: TxId, exec: Reexecuted) -> Prepared {
     let moves = &tx.body.moves;
     let mut ops = Vec::with_capacity(moves.len() * 2);
     let mut intx = Vec::with_capacity(moves.len());
@@ -253,16 +216,12 @@ pub fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
             mv: mi as u16,
         });
         intx.push(m.intx);
-        if m.kind == MoveKind::Consume {
-            if genesis {
-                delta.add(&LtHash::of_used_marker(&key));
-                genesis_elems.push((
-                    (ops.len() - 1) as u32,
-                    Box::new(LtHash::of_version(&m.intx, &key, &m.prev)),
-                ));
-            } else {
-                delta.sub(&LtHash::of_version(&m.intx, &key, &m.prev));
-            }
+        delta.add(&LtHash::of_move(&id, m));
+        if m.kind == MoveKind::Consume && genesis {
+            genesis_elems.push((
+                (ops.len() - 1) as u32,
+                Box::new(LtHash::of_version(&m.intx, &key, &m.prev)),
+            ));
         }
     }
     for (mi, m) in moves
@@ -278,7 +237,6 @@ pub fn prepare_ops(tx: &Transaction, id: TxId, exec: ExecOutput) -> Prepared {
             genesis_zero: false,
             mv: mi as u16,
         });
-        delta.add(&LtHash::of_version(&id, &key, &m.next));
     }
     Prepared {
         id,

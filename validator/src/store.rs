@@ -21,7 +21,7 @@
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
-use mf_format::{Header, LtHash, Receipt, TxId, decode_header, decode_receipts};
+use mf_format::{Header, LtHash, Receipt, TxId, VersionId, decode_header, decode_receipts};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
@@ -82,17 +82,17 @@ const MAP_SIZE: usize = 1 << 40;
 /// A genesis record: version id and value bytes.
 pub struct Record<'a> {
     /// The 85-byte version id.
-    pub vkey: &'a [u8; 85],
+    pub vkey: &'a [u8; VersionId::ENCODED_LEN],
     /// The value's canonical encoding.
     pub value: &'a [u8],
 }
 
 /// Splits a `genesis` record.
 pub fn split_record(rec: &[u8]) -> Option<Record<'_>> {
-    if rec.len() < 86 {
+    if rec.len() <= VersionId::ENCODED_LEN {
         return None;
     }
-    let (k, v) = rec.split_at(85);
+    let (k, v) = rec.split_at(VersionId::ENCODED_LEN);
     Some(Record {
         vkey: k.try_into().ok()?,
         value: v,

@@ -55,8 +55,11 @@
 use crate::chain::genesis_of;
 use crate::sample::SplitMix;
 use crate::server::value_json;
+use crate::state_hash::par_sum;
 use crate::store::{Store, StoreError};
-use mf_format::{B256, Batch, FormatError, Key, LtHash, Mark, MoveKind, TxId, Value, tx_id};
+use mf_format::{
+    B256, Batch, FormatError, GENESIS_INTX, Key, LtHash, Mark, MoveKind, TxId, Value, tx_id,
+};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fmt;
@@ -298,24 +301,6 @@ struct Fed<'a> {
     delta: Option<Box<LtHash>>,
 }
 
-fn lthash_sum(elements: impl ParallelIterator<Item = LtHash>) -> Box<LtHash> {
-    elements
-        .fold(
-            || Box::new(LtHash::IDENTITY),
-            |mut a, e| {
-                a.add(&e);
-                a
-            },
-        )
-        .reduce(
-            || Box::new(LtHash::IDENTITY),
-            |mut a, b| {
-                a.add(&b);
-                a
-            },
-        )
-}
-
 /// The records (and, with `genesis_keys`, the state-hash delta) of batch `b`, computed from
 /// that batch alone.
 fn feed<'a>(
@@ -375,35 +360,19 @@ fn feed<'a>(
         .collect();
     // The batch's state-hash delta (§8.4), summed in parallel: one accumulator per job.
     let delta = genesis_keys.map(|gk| {
-        batch
-            .txs
-            .par_iter()
-            .zip(&ids)
-            .fold(
-                || Box::new(LtHash::IDENTITY),
-                |mut d, (tx, id)| {
-                    for m in tx.body.moves.iter().filter(|m| m.kind == MoveKind::Consume) {
-                        let key = m.key();
-                        d.add(&LtHash::of_version(id, &key, &m.next));
-                        if !m.intx.is_zero() {
-                            d.sub(&LtHash::of_version(&m.intx, &key, &m.prev));
-                        } else {
-                            d.add(&LtHash::of_used_marker(&key));
-                            if gk.contains(&key) {
-                                d.sub(&LtHash::of_version(&m.intx, &key, &m.prev));
-                            }
-                        }
+        par_sum(batch.txs.par_iter().zip(&ids).flat_map_iter(|(tx, id)| {
+            tx.body
+                .moves
+                .iter()
+                .filter(|m| m.kind == MoveKind::Consume)
+                .map(move |m| {
+                    let mut d = LtHash::of_move(id, m);
+                    if m.intx.is_zero() && gk.contains(&m.key()) {
+                        d.sub(&LtHash::of_version(&m.intx, &m.key(), &m.prev));
                     }
                     d
-                },
-            )
-            .reduce(
-                || Box::new(LtHash::IDENTITY),
-                |mut a, b| {
-                    a.add(&b);
-                    a
-                },
-            )
+                })
+        }))
     });
     let moves: usize = batch.txs.iter().map(|t| t.body.moves.len()).sum();
     let references = batch
@@ -652,11 +621,11 @@ pub fn verify(chain: &Chain, order: &[usize]) -> Result<Report, VerifyError> {
     // §9 property 5: the state hash after each batch. The deltas were computed per batch in
     // the feeding order; only their running sum follows the heights.
     if let Some(expected) = &chain.state_hashes {
-        let mut acc = lthash_sum(
+        let mut acc = par_sum(
             chain
                 .genesis
                 .par_iter()
-                .map(|(k, v)| LtHash::of_version(&TxId::ZERO, k, v)),
+                .map(|(k, v)| LtHash::of_version(&GENESIS_INTX, k, v)),
         );
         for (height, want) in expected.iter().enumerate() {
             if height > 0

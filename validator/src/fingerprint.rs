@@ -3,7 +3,7 @@
 //! versions or two values with one fingerprint (second preimages cost 2^128). They never
 //! leave the process and are not part of the protocol.
 
-use mf_format::{Key, TxId, Value};
+use mf_format::{Key, TxId, Value, VersionId};
 use std::sync::LazyLock;
 
 static VERSION: LazyLock<blake3::Hasher> =
@@ -26,18 +26,8 @@ fn first16(h: blake3::Hash) -> u128 {
     u128::from_le_bytes(a)
 }
 
-/// The 85-byte storage form of a version id: `intx || mark || addr || slot (BE)`.
-pub fn version_key_bytes(intx: &TxId, key: &Key) -> [u8; 85] {
-    let mut k = [0u8; 85];
-    k[..32].copy_from_slice(intx.as_slice());
-    k[32] = key.mark.byte();
-    k[33..53].copy_from_slice(key.addr.as_slice());
-    k[53..].copy_from_slice(&key.slot.to_be_bytes::<32>());
-    k
-}
-
 /// Fingerprint of a version id given its 85-byte storage form.
-pub fn version_fp_bytes(k: &[u8; 85]) -> VersionFp {
+pub fn version_fp_bytes(k: &[u8; VersionId::ENCODED_LEN]) -> VersionFp {
     let mut h = VERSION.clone();
     h.update(k);
     first16(h.finalize())
@@ -45,14 +35,13 @@ pub fn version_fp_bytes(k: &[u8; 85]) -> VersionFp {
 
 /// Fingerprint of a version id.
 pub fn version_fp(intx: &TxId, key: &Key) -> VersionFp {
-    version_fp_bytes(&version_key_bytes(intx, key))
+    version_fp_bytes(&VersionId::new(*intx, *key).to_bytes())
 }
 
 /// Fingerprint of a value (never [`USED`]).
 pub fn value_fp(v: &Value) -> ValueFp {
-    let mut buf = [0u8; 80];
-    let enc = value_bytes(v, &mut buf);
-    value_fp_bytes(enc)
+    let mut buf = [0u8; Value::MAX_ENCODED_LEN];
+    value_fp_bytes(v.encode_fixed(&mut buf))
 }
 
 /// Fingerprint of a value from its canonical encoding.
@@ -62,31 +51,13 @@ pub fn value_fp_bytes(enc: &[u8]) -> ValueFp {
     first16(h.finalize()).max(1)
 }
 
-/// Writes the canonical encoding of a value into `buf` without allocating; returns the slice.
-pub fn value_bytes<'a>(v: &Value, buf: &'a mut [u8; 80]) -> &'a [u8] {
-    match v {
-        Value::Account(a) => {
-            buf[0] = 0;
-            buf[1..33].copy_from_slice(&a.balance.to_be_bytes::<32>());
-            buf[33..41].copy_from_slice(&a.nonce.to_le_bytes());
-            buf[41..73].copy_from_slice(a.code_hash.as_slice());
-            &buf[..73]
-        }
-        Value::Storage(w) => {
-            buf[0] = 1;
-            buf[1..33].copy_from_slice(&w.to_be_bytes::<32>());
-            &buf[..33]
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use mf_format::{Account, Address, U256};
 
     #[test]
-    fn value_bytes_is_the_canonical_encoding() {
+    fn fingerprints_separate_versions_and_values() {
         let vs = [
             Value::Storage(U256::from(5u64)),
             Value::Account(Account {
@@ -95,9 +66,11 @@ mod tests {
                 ..Account::EMPTY
             }),
         ];
+        assert_ne!(value_fp(&vs[0]), value_fp(&vs[1]));
         for v in vs {
-            let mut buf = [0u8; 80];
-            assert_eq!(value_bytes(&v, &mut buf), mf_format::encode(&v).as_slice());
+            let mut buf = [0u8; Value::MAX_ENCODED_LEN];
+            assert_eq!(v.encode_fixed(&mut buf), mf_format::encode(&v).as_slice());
+            assert_eq!(value_fp(&v), value_fp_bytes(&mf_format::encode(&v)));
         }
         let k = Key::account(Address::repeat_byte(1));
         assert_ne!(
