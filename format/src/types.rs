@@ -150,6 +150,19 @@ impl Mask {
     }
 }
 
+/// A field of a move that the signing digest can cover (see [`crate::signing_digest`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignedField {
+    /// Consume or reference (signed whenever the move is signed).
+    Kind,
+    /// The version's transaction ([`Mask::INTX`]).
+    Intx,
+    /// The value before ([`Mask::PREV`]).
+    Prev,
+    /// The value after ([`Mask::NEXT`]).
+    Next,
+}
+
 /// The value of an account record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Account {
@@ -421,6 +434,28 @@ impl Move {
             mark: self.mark,
             addr: self.addr,
             slot: self.slot,
+        }
+    }
+
+    /// The first field, in the order kind, `intx`, `prev`, `next`, that this move's mask
+    /// puts under the signature and in which `other` differs; `None` when the mask signs
+    /// nothing or every signed field agrees. (Key fields are not compared: callers pair
+    /// moves by key.) A filler that changes only unsigned fields keeps every signature
+    /// valid.
+    pub fn signed_difference(&self, other: &Move) -> Option<SignedField> {
+        let mask = self.mask;
+        if !mask.is_signed() {
+            None
+        } else if self.kind != other.kind {
+            Some(SignedField::Kind)
+        } else if mask.intx() && self.intx != other.intx {
+            Some(SignedField::Intx)
+        } else if mask.prev() && self.prev != other.prev {
+            Some(SignedField::Prev)
+        } else if mask.next() && self.next != other.next {
+            Some(SignedField::Next)
+        } else {
+            None
         }
     }
 

@@ -44,24 +44,12 @@ use crate::MovegenError;
 use crate::builder::Built;
 use crate::exec::execute;
 use crate::view::StateView;
+pub use mf_format::SignedField;
 use mf_format::{
     Key, Mask, Move, Reason, Transaction, TxBody, check_structure, signing_digest, tx_id,
     verify_tx_signatures,
 };
 use std::collections::BTreeMap;
-
-/// A field of a move that is covered by the signing digest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SignedField {
-    /// Consume or reference (always signed).
-    Kind,
-    /// The version's transaction (mask bit 0).
-    Intx,
-    /// The value before (mask bit 1).
-    Prev,
-    /// The value after (mask bit 2).
-    Next,
-}
 
 /// Why a transaction cannot be filled against a state.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +126,7 @@ pub fn fill_preverified<V: StateView>(tx: &Transaction, view: &V) -> Result<Buil
             }
             continue;
         };
-        if let Some(field) = changed_signed_field(m, &f) {
+        if let Some(field) = m.signed_difference(&f) {
             return Err(FillError::SignedFieldChanged { key, field });
         }
         moves.push(Move { mask: m.mask, ..f });
@@ -174,23 +162,4 @@ pub fn fill_preverified<V: StateView>(tx: &Transaction, view: &V) -> Result<Buil
         tx: filled,
         execution,
     })
-}
-
-/// The first signed field of `signed` that `fresh` (same key) gives another value.
-fn changed_signed_field(signed: &Move, fresh: &Move) -> Option<SignedField> {
-    let mask = signed.mask;
-    if !mask.is_signed() {
-        return None;
-    }
-    if signed.kind != fresh.kind {
-        Some(SignedField::Kind)
-    } else if mask.intx() && signed.intx != fresh.intx {
-        Some(SignedField::Intx)
-    } else if mask.prev() && signed.prev != fresh.prev {
-        Some(SignedField::Prev)
-    } else if mask.next() && signed.next != fresh.next {
-        Some(SignedField::Next)
-    } else {
-        None
-    }
 }
