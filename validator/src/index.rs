@@ -119,13 +119,6 @@ pub struct Applied {
     undo: Vec<Vec<(VersionFp, Option<Entry>)>>,
 }
 
-impl Applied {
-    /// True when every transaction was accepted.
-    pub fn all_accepted(&self) -> bool {
-        self.verdicts.iter().all(|v| v.is_ok())
-    }
-}
-
 type Map = HashMap<VersionFp, Entry>;
 
 /// The sharded index.

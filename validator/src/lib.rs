@@ -32,17 +32,24 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub mod chain;
+pub mod commit;
+pub mod error;
 pub mod fingerprint;
 /// Genesis files (alloc JSON): the parser lives in `mf-movegen`, which coordinators share.
 pub use mf_movegen::genesis;
 pub mod index;
 pub mod naive;
+pub mod outcome;
 pub mod prepare;
+pub mod replay;
 pub mod sample;
 pub mod server;
 pub mod state_hash;
 pub mod store;
+pub mod validator;
 pub mod verify;
 
-pub use chain::{ApplyError, Mode, Outcome, Pending, Validator, VersionState};
+pub use commit::Pending;
+pub use error::{ApplyError, StoreError};
+pub use outcome::{Mode, Outcome, Timings, VersionState};
+pub use validator::{Validator, now_ms};

@@ -2,7 +2,7 @@
 //! per move a get, a compare, a delete and a put, inside one write transaction per batch.
 //! This is how the Manaflow prototype applies moves; the benchmarks run it beside ours.
 
-use crate::store::StoreError;
+use crate::error::StoreError;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags};
 use mf_format::{MoveKind, Transaction, TxId, Value, VersionId};

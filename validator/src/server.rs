@@ -61,8 +61,9 @@
 //! meaning (a record may span chunks). Height 0 is the genesis record (an empty batch); a
 //! follower normally starts at 1. A follower that reconnects asks for `from = last height + 1`.
 
-use crate::chain::{ApplyError, Mode, Outcome, Validator, VersionState};
-use crate::store::{Store, StoreError};
+use crate::StoreError;
+use crate::store::Store;
+use crate::{ApplyError, Mode, Outcome, Validator, VersionState};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -805,7 +806,7 @@ async fn get_head(State(s): State<AppState>) -> ApiResult {
 }
 
 async fn get_genesis(State(s): State<AppState>) -> ApiResult {
-    let g = read_store(&s.store, crate::chain::genesis_of).await?;
+    let g = read_store(&s.store, crate::replay::genesis_of).await?;
     Ok(json_response(StatusCode::OK, &g.to_json()))
 }
 

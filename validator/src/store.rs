@@ -19,6 +19,7 @@
 //! not at all. A version's value is found through its location (height, transaction, move).
 //! History is kept; pruning spent history is future work.
 
+use crate::error::StoreError;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 use mf_format::{Header, LtHash, Receipt, TxId, VersionId, decode_header, decode_receipts};
@@ -26,41 +27,6 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 type Db = Database<'static, Bytes, Bytes>;
-
-/// Storage errors.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// LMDB failed.
-    #[error("LMDB error: {0}")]
-    Lmdb(#[from] heed::Error),
-    /// Filesystem error.
-    #[error("I/O error on {path}: {source}")]
-    Io {
-        /// Path.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// The data directory holds something we cannot read.
-    #[error("corrupt store: {0}")]
-    Corrupt(String),
-    /// No store was initialised here.
-    #[error("no validator data in {0}: run `mf-validator init --data {0} --genesis FILE` first")]
-    NotInitialised(String),
-    /// An earlier commit failed; the in-memory state is ahead of the disk.
-    #[error(
-        "an earlier commit to the store failed: restart the validator (it recovers from the last committed batch)"
-    )]
-    Failed,
-    /// Another process has the data directory open.
-    #[error(
-        "{0} is in use by another process (an mf-validator holds its LOCK file); stop it first"
-    )]
-    Locked(String),
-    /// A store already exists here.
-    #[error("{0} already holds validator data; choose an empty directory")]
-    AlreadyInitialised(String),
-}
 
 /// The LMDB environment and its tables.
 pub struct Store {

@@ -52,11 +52,12 @@
 //! decoded transactions plus two ~120-byte records per consume); a chain larger than memory
 //! would need an external sort of the records, which this layout allows but does not do.
 
-use crate::chain::genesis_of;
+use crate::error::StoreError;
+use crate::replay::genesis_of;
 use crate::sample::SplitMix;
 use crate::server::value_json;
 use crate::state_hash::par_sum;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use mf_format::{
     B256, Batch, FormatError, GENESIS_INTX, Key, LtHash, Mark, MoveKind, TxId, Value, tx_id,
 };

@@ -400,7 +400,7 @@ fn a_data_directory_is_opened_by_one_validator_at_a_time() {
     let dir = w.v.store().dir().to_path_buf();
     let second = Validator::open(&dir);
     assert!(
-        matches!(second, Err(mf_validator::store::StoreError::Locked(_))),
+        matches!(second, Err(mf_validator::StoreError::Locked(_))),
         "second open must be refused"
     );
     drop(w);

@@ -14,8 +14,9 @@ use mf_format::{
     Account, Address, B256, Batch, Call, EMPTY_CODE_HASH, ExecContext, GENESIS_INTX, Key, Mask,
     Move, MoveKind, Receipt, Transaction, TxBody, TxId, U256, Value, sign, tx_id,
 };
+use mf_validator::StoreError;
 use mf_validator::sample::{GenConfig, SplitMix, generate, transfer_body};
-use mf_validator::store::{BatchWrite, Store, StoreError};
+use mf_validator::store::{BatchWrite, Store};
 use mf_validator::verify::{
     Chain, Order, Pos, Report, ViolationKind, read_chain, verify, verify_dir,
 };

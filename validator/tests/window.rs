@@ -205,7 +205,7 @@ fn the_real_clock_refuses_a_context_an_hour_ahead() {
         ..GenConfig::default()
     });
     let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
-    let now_s = mf_validator::chain::now_ms() / 1000;
+    let now_s = mf_validator::now_ms() / 1000;
     let start = match s.genesis.versions[0].1 {
         Value::Account(a) => a,
         Value::Storage(_) => unreachable!(),

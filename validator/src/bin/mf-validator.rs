@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mf_format::Status;
-use mf_validator::chain::Timings;
+use mf_validator::Timings;
 use mf_validator::genesis::Genesis;
 use mf_validator::sample::{GenConfig, generate};
 use mf_validator::server::{ServeConfig, header_json};

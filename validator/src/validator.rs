@@ -2,15 +2,19 @@
 //! batches. Code that checks batches does not know whether an entry came from genesis, an
 //! earlier batch or this one; the flush boundary is the LMDB commit of each batch.
 
-use crate::fingerprint::{USED, ValueFp, VersionFp, value_fp_bytes, version_fp, version_fp_bytes};
+use crate::commit::{Committer, Pending};
+use crate::error::{ApplyError, StoreError};
+use crate::fingerprint::{USED, version_fp};
 use crate::genesis::Genesis;
-use crate::index::{Applied, Entry, Index, IndexTx, loc, split_loc};
+use crate::index::{Applied, Index, IndexTx};
+use crate::outcome::{Mode, Outcome, Timings, VersionState};
 use crate::prepare::{KeyCache, Prepared, prepare_batch};
+use crate::replay::{rebuild_index, recompute_lthash, value_at};
 use crate::state_hash::par_sum;
-use crate::store::{BatchWrite, Store, StoreError, split_record};
+use crate::store::{BatchWrite, Store};
 use mf_format::{
-    B256, Batch, FormatError, GENESIS_INTX, Header, Key, LtHash, MoveKind, Reason, Receipt, Status,
-    TxId, Value, VersionId, check_context, decode_batch, encode,
+    B256, Batch, GENESIS_INTX, Header, Key, LtHash, Receipt, Status, TxId, Value, VersionId,
+    check_context, decode_batch, encode,
     hash::{merkle_leaf, merkle_root_of_leaves},
     header_hash, merkle_empty_root, split_batch,
 };
@@ -18,206 +22,8 @@ use mf_movegen::{CodeLookup, Reexec, ReexecCheck};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// How a batch treats an invalid transaction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Any invalid transaction rejects the whole batch (following an ordered chain).
-    Strict,
-    /// Invalid transactions are dropped with their reason; dependants cascade.
-    Filter,
-}
-
-impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Mode, String> {
-        match s {
-            "strict" => Ok(Mode::Strict),
-            "filter" => Ok(Mode::Filter),
-            _ => Err(format!("unknown mode {s:?}: use strict or filter")),
-        }
-    }
-}
-
-/// Why a batch was not applied.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// The bytes are not a batch.
-    #[error("batch refused: {0}")]
-    Decode(#[from] FormatError),
-    /// Strict mode: a transaction was invalid, so nothing was applied.
-    #[error("batch refused (strict): transaction {index} ({tx_id}) is invalid: {reason}")]
-    Strict {
-        /// Position in the batch.
-        index: usize,
-        /// Its id.
-        tx_id: TxId,
-        /// Why.
-        reason: Reason,
-        /// Every transaction's verdict.
-        receipts: Vec<Receipt>,
-    },
-    /// The batch has no transaction.
-    #[error("batch refused: it has no transaction")]
-    Empty,
-    /// The store failed; nothing was applied.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl ApplyError {
-    /// The reason code for a refusal of the batch itself, where there is one.
-    pub fn reason(&self) -> Option<Reason> {
-        match self {
-            ApplyError::Decode(e) => Some(e.reason()),
-            ApplyError::Strict { reason, .. } => Some(*reason),
-            _ => None,
-        }
-    }
-}
-
-/// What applying a batch did.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    /// The new header, or `None` when no transaction was accepted (nothing was written).
-    pub header: Option<Header>,
-    /// One receipt per transaction, in batch order.
-    pub receipts: Vec<Receipt>,
-    /// Accepted transactions.
-    pub accepted: usize,
-    /// Moves of the accepted transactions.
-    pub moves: usize,
-    /// Whether the optimistic parallel apply sufficed.
-    pub fast_path: bool,
-    /// Time spent in each stage.
-    pub timings: Timings,
-}
-
-/// Seconds spent per stage of one batch.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Timings {
-    /// Decode.
-    pub decode: f64,
-    /// Stateless stage (parallel).
-    pub stateless: f64,
-    /// Index apply (the critical path).
-    pub apply: f64,
-    /// Building records and committing to LMDB.
-    pub commit: f64,
-    /// Of `commit`, the LMDB write transaction and its sync.
-    pub lmdb: f64,
-}
-
-/// A batch applied in memory whose write is in the commit thread's hands.
-#[must_use = "receipts may be given out only after `wait` returns"]
-pub struct Pending {
-    outcome: Outcome,
-    done: Option<mpsc::Receiver<Result<f64, StoreError>>>,
-}
-
-impl Pending {
-    /// The outcome, before the batch is known to be on disk.
-    pub fn outcome(&self) -> &Outcome {
-        &self.outcome
-    }
-
-    /// Waits until the batch is on disk.
-    pub fn wait(mut self) -> Result<Outcome, ApplyError> {
-        if let Some(rx) = self.done.take() {
-            match rx.recv() {
-                Ok(Ok(lmdb)) => {
-                    self.outcome.timings.lmdb = lmdb;
-                    self.outcome.timings.commit += lmdb;
-                }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => return Err(StoreError::Failed.into()),
-            }
-        }
-        Ok(self.outcome)
-    }
-}
-
-type Job = (Box<BatchWrite>, mpsc::SyncSender<Result<f64, StoreError>>);
-
-/// The commit stage: one thread that writes batches to LMDB in the order they were applied.
-/// After a failed write the in-memory state is ahead of the disk, so every later submission
-/// is refused until a restart rebuilds the state from the store.
-struct Committer {
-    tx: Option<mpsc::SyncSender<Job>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    failed: Arc<AtomicBool>,
-}
-
-impl Committer {
-    fn start(store: Arc<Store>, chain_id: u64) -> Committer {
-        let (tx, rx) = mpsc::sync_channel::<Job>(2);
-        let failed = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&failed);
-        let thread = std::thread::Builder::new()
-            .name("mf-commit".into())
-            .spawn(move || {
-                for (w, reply) in rx {
-                    let t = Instant::now();
-                    let r = if flag.load(Ordering::SeqCst) {
-                        Err(StoreError::Failed)
-                    } else {
-                        store
-                            .commit(&w, chain_id)
-                            .map(|()| t.elapsed().as_secs_f64())
-                    };
-                    if let Err(e) = &r {
-                        tracing::error!(height = w.header.height, error = %e, "commit failed");
-                        flag.store(true, Ordering::SeqCst);
-                    }
-                    drop(w);
-                    let _ = reply.send(r);
-                }
-            })
-            .ok();
-        Committer {
-            tx: Some(tx),
-            thread,
-            failed,
-        }
-    }
-
-    fn submit(&self, w: BatchWrite) -> Result<mpsc::Receiver<Result<f64, StoreError>>, StoreError> {
-        if self.failed.load(Ordering::SeqCst) || self.thread.is_none() {
-            return Err(StoreError::Failed);
-        }
-        let (reply, rx) = mpsc::sync_channel(1);
-        self.tx
-            .as_ref()
-            .ok_or(StoreError::Failed)?
-            .send((Box::new(w), reply))
-            .map_err(|_| StoreError::Failed)?;
-        Ok(rx)
-    }
-}
-
-impl Drop for Committer {
-    fn drop(&mut self) {
-        // Closing the channel lets the thread finish the writes in hand, then exit.
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// What a version lookup finds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VersionState {
-    /// Live with this value.
-    Live(Value),
-    /// A genesis key that was never written: live, zero.
-    NeverWritten(Value),
-    /// Spent, or never created.
-    NotLive,
-}
 
 struct StoreCode<'a> {
     store: &'a Store,
@@ -231,6 +37,22 @@ impl CodeLookup for StoreCode<'_> {
         }
         self.store.code(&hash.0).ok().flatten()
     }
+}
+
+/// Genesis versions are addressed by their sequence number below this bound (the location
+/// scheme of [`crate::index::loc`]).
+const MAX_GENESIS_VERSIONS: u64 = 1 << 27;
+
+/// What [`Validator::build_write`] turns into a [`BatchWrite`]: a batch applied in memory at
+/// `height` with its verdicts and receipts.
+#[derive(Clone, Copy)]
+struct BatchPlan<'a> {
+    height: u64,
+    time_ms: u64,
+    batch: &'a Batch,
+    prepared: &'a [Prepared],
+    applied: &'a Applied,
+    receipts: &'a [Receipt],
 }
 
 /// The validator state.
@@ -260,11 +82,11 @@ impl Validator {
         if Store::exists(dir) {
             return Err(StoreError::AlreadyInitialised(dir.display().to_string()));
         }
-        if genesis.versions.len() as u64 >= 1 << 27 {
-            return Err(StoreError::Corrupt(format!(
-                "genesis has {} versions; at most 2^27 fit the location scheme",
-                genesis.versions.len()
-            )));
+        if genesis.versions.len() as u64 >= MAX_GENESIS_VERSIONS {
+            return Err(StoreError::GenesisTooLarge {
+                versions: genesis.versions.len(),
+                max: MAX_GENESIS_VERSIONS - 1,
+            });
         }
         let store = Store::open(dir, true)?;
         let lthash = genesis.lthash();
@@ -358,10 +180,6 @@ impl Validator {
     pub fn index_len(&self) -> usize {
         self.index.len()
     }
-    /// The index (bench preload).
-    pub fn index_mut(&mut self) -> &mut Index {
-        &mut self.index
-    }
 
     /// Looks up version `(intx, key)`.
     pub fn version(&self, intx: &TxId, key: &Key) -> Result<VersionState, StoreError> {
@@ -424,18 +242,6 @@ impl Validator {
         );
         let stateless = t0.elapsed().as_secs_f64();
         self.submit_prepared(batch, &prepared, mode, stateless)
-    }
-
-    /// Applies a batch whose stateless stage is done, and waits until it is on disk.
-    pub fn apply_prepared(
-        &mut self,
-        batch: &Batch,
-        prepared: &[Prepared],
-        mode: Mode,
-        stateless: f64,
-    ) -> Result<Outcome, ApplyError> {
-        self.submit_prepared(batch, prepared, mode, stateless)?
-            .wait()
     }
 
     /// Applies a batch whose stateless stage is done and hands its write to the commit
@@ -533,17 +339,14 @@ impl Validator {
         }
 
         let t2 = Instant::now();
-        let mut lthash = self.lthash.clone();
-        let (w, new_lthash) = match self.build_write(
-            height, time_ms, batch, prepared, &applied, &receipts, lthash,
-        ) {
-            Ok(x) => x,
-            Err(e) => {
-                self.index.rollback(&mut applied);
-                return Err(e);
-            }
-        };
-        lthash = new_lthash;
+        let (w, lthash) = self.build_write(&BatchPlan {
+            height,
+            time_ms,
+            batch,
+            prepared,
+            applied: &applied,
+            receipts: &receipts,
+        });
         let build = t2.elapsed().as_secs_f64();
         let header = w.header;
         let done = match self.committer.submit(w) {
@@ -574,17 +377,18 @@ impl Validator {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn build_write(
-        &self,
-        height: u64,
-        time_ms: u64,
-        batch: &Batch,
-        prepared: &[Prepared],
-        applied: &Applied,
-        receipts: &[Receipt],
-        mut lthash: LtHash,
-    ) -> Result<(BatchWrite, LtHash), ApplyError> {
+    /// The write of a batch applied in memory: its records, its header and the new state
+    /// hash.
+    fn build_write(&self, plan: &BatchPlan<'_>) -> (BatchWrite, LtHash) {
+        let BatchPlan {
+            height,
+            time_ms,
+            batch,
+            prepared,
+            applied,
+            receipts,
+        } = *plan;
+        let mut lthash = self.lthash.clone();
         let accepted: Vec<usize> = (0..prepared.len())
             .filter(|i| applied.verdicts[*i].is_ok())
             .collect();
@@ -649,7 +453,7 @@ impl Validator {
         };
         mf_format::fast::put_receipts(&mut w.receipts, receipts);
         w.lthash = lthash.clone();
-        Ok((w, lthash))
+        (w, lthash)
     }
 
     /// Recomputes the state hash from the stored live set and compares it with the stored
@@ -660,214 +464,6 @@ impl Validator {
         let fresh = recompute_lthash(&self.store, &self.index)?;
         Ok((fresh.digest(), self.store.lthash()?.digest()))
     }
-}
-
-/// The value stored at a location (a genesis record, or the `next` of a stored move).
-pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
-    let (height, tx, mv) = split_loc(l);
-    if height == 0 {
-        let rec = store
-            .genesis_at(l)?
-            .ok_or_else(|| StoreError::Corrupt(format!("no genesis record {l}")))?;
-        let r = split_record(&rec)
-            .ok_or_else(|| StoreError::Corrupt(format!("short genesis record {l}")))?;
-        return Value::decode_canonical(r.value).map_err(|e| StoreError::Corrupt(e.to_string()));
-    }
-    let (_, bytes) = store
-        .tx_at(height, tx)?
-        .ok_or_else(|| StoreError::Corrupt(format!("no transaction at {height}/{tx}")))?;
-    let t = mf_format::decode_tx(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    t.body
-        .moves
-        .get(mv as usize)
-        .map(|m| m.next)
-        .ok_or_else(|| StoreError::Corrupt(format!("no move {mv} at {height}/{tx}")))
-}
-
-/// Stored transactions decoded in parallel: `(height, index, id, tx)`.
-type Decoded = (u64, u32, TxId, mf_format::Transaction);
-
-fn decode_chunk(chunk: &[(u64, u32, TxId, Vec<u8>)]) -> Result<Vec<Decoded>, StoreError> {
-    chunk
-        .par_iter()
-        .map(|(h, i, id, b)| {
-            mf_format::decode_tx(b)
-                .map(|t| (*h, *i, *id, t))
-                .map_err(|e| StoreError::Corrupt(format!("transaction {h}/{i}: {e}")))
-        })
-        .collect()
-}
-
-/// Rebuilds the index from the store: the genesis versions, then every stored transaction
-/// replayed in chain order (spends remove, or leave a used marker for genesis keys;
-/// creations insert).
-pub fn rebuild_index(store: &Store) -> Result<Index, StoreError> {
-    let mut index = Index::new();
-    let (genesis, txs, _, _) = store.counts()?;
-    index.reserve(genesis as usize + txs as usize);
-    store.scan_genesis(1 << 16, |chunk| {
-        let entries: Vec<_> = chunk
-            .par_iter()
-            .filter_map(|(seq, rec)| {
-                let r = split_record(rec)?;
-                Some((
-                    version_fp_bytes(r.vkey),
-                    Entry {
-                        value: value_fp_bytes(r.value),
-                        loc: *seq,
-                    },
-                ))
-            })
-            .collect();
-        index.par_extend(entries);
-    })?;
-    store.scan_txs(1 << 14, |chunk| {
-        // Fingerprints in parallel, then the replay in order.
-        type Fps = Vec<(VersionFp, Option<(VersionFp, ValueFp)>, u64, bool)>;
-        let fps: Vec<Fps> = decode_chunk(chunk)?
-            .par_iter()
-            .map(|(h, i, id, t)| {
-                t.body
-                    .moves
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, m)| m.kind == MoveKind::Consume)
-                    .map(|(mi, m)| {
-                        let key = m.key();
-                        (
-                            version_fp(&m.intx, &key),
-                            Some((version_fp(id, &key), crate::fingerprint::value_fp(&m.next))),
-                            loc(*h, *i, mi as u16),
-                            m.intx.is_zero(),
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
-        for tx in fps {
-            for (spent, created, l, genesis) in tx {
-                if genesis {
-                    index.insert(
-                        spent,
-                        Entry {
-                            value: USED,
-                            loc: l,
-                        },
-                    );
-                } else {
-                    index.remove(spent);
-                }
-                if let Some((vfp, value)) = created {
-                    index.insert(vfp, Entry { value, loc: l });
-                }
-            }
-        }
-        Ok(())
-    })?;
-    Ok(index)
-}
-
-/// Recomputes the state hash from the store: the elements of every live version (live per
-/// `index`, values read from the store) plus the used markers.
-pub fn recompute_lthash(store: &Store, index: &Index) -> Result<LtHash, StoreError> {
-    let mut total = LtHash::IDENTITY;
-    store.scan_genesis(1 << 14, |chunk| {
-        let part = par_sum(chunk.par_iter().filter_map(|(seq, rec)| {
-            let r = split_record(rec)?;
-            let e = index.get(version_fp_bytes(r.vkey))?;
-            if e.loc != *seq || e.value == USED {
-                return None;
-            }
-            let id = VersionId::from_bytes(r.vkey)?;
-            let v = Value::decode_canonical(r.value).ok()?;
-            Some(LtHash::of_version_id(&id, &v))
-        }));
-        total.add(&part);
-    })?;
-    store.scan_txs(1 << 12, |chunk| {
-        let part = par_sum(
-            decode_chunk(chunk)?
-                .par_iter()
-                .flat_map_iter(|(h, i, id, t)| {
-                    t.body
-                        .moves
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, m)| m.kind == MoveKind::Consume)
-                        .filter_map(move |(mi, m)| {
-                            let l = loc(*h, *i, mi as u16);
-                            let key = m.key();
-                            let mut el = None;
-                            if let Some(e) = index.get(version_fp(id, &key))
-                                && e.loc == l
-                            {
-                                el = Some(LtHash::of_version(id, &key, &m.next));
-                            }
-                            if m.intx.is_zero()
-                                && index.get(version_fp(&m.intx, &key))
-                                    == Some(Entry {
-                                        value: USED,
-                                        loc: l,
-                                    })
-                            {
-                                let mut marker = LtHash::of_used_marker(&key);
-                                if let Some(e) = el {
-                                    marker.add(&e);
-                                }
-                                el = Some(marker);
-                            }
-                            el
-                        })
-                }),
-        );
-        total.add(&part);
-        Ok(())
-    })?;
-    Ok(total)
-}
-
-/// Reads the genesis back from the store: its versions (in key order), the code of its
-/// contracts and the chain id. Followers fetch it (`GET /genesis`) and check it against
-/// header 0's state hash.
-pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
-    let chain_id = store.chain_id()?;
-    let mut versions = Vec::new();
-    let mut bad = None;
-    store.scan_genesis(1 << 14, |chunk| {
-        for (seq, rec) in chunk {
-            let parsed = split_record(rec).and_then(|r| {
-                let id = VersionId::from_bytes(r.vkey)?;
-                let value = Value::decode_canonical(r.value).ok()?;
-                Some((id.key, value))
-            });
-            match parsed {
-                Some(v) => versions.push(v),
-                None => bad = Some(*seq),
-            }
-        }
-    })?;
-    if let Some(seq) = bad {
-        return Err(StoreError::Corrupt(format!("genesis record {seq}")));
-    }
-    versions.sort_by_key(|a| a.0);
-    let mut code = Vec::new();
-    for (_, v) in &versions {
-        if let Value::Account(a) = v
-            && a.code_hash != mf_format::EMPTY_CODE_HASH
-            && !code.iter().any(|(h, _)| *h == a.code_hash)
-        {
-            let c = store.code(&a.code_hash.0)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("no code for genesis code hash {}", a.code_hash))
-            })?;
-            code.push((a.code_hash, c));
-        }
-    }
-    code.sort_by_key(|a| a.0);
-    Ok(Genesis {
-        chain_id,
-        versions,
-        code,
-    })
 }
 
 #[cfg(test)]
