@@ -49,7 +49,7 @@ fn finish(h: &blake3::Hasher) -> B256 {
 /// canonical encoding. Authorisations are not covered, so signing cannot change the id.
 pub fn tx_id(body: &TxBody) -> TxId {
     let mut buf = Vec::with_capacity(256 + body.moves.len() * 233);
-    crate::fast::put_body(&mut buf, body);
+    crate::encoders::put_body(&mut buf, body);
     tx_id_of_encoded_body(&buf)
 }
 
@@ -124,7 +124,7 @@ pub fn receipts_root(receipts: &[Receipt]) -> B256 {
             .iter()
             .map(|r| {
                 buf.clear();
-                crate::fast::put_receipt(&mut buf, r);
+                crate::encoders::put_receipt(&mut buf, r);
                 merkle_leaf(&buf)
             })
             .collect(),

@@ -52,7 +52,7 @@
 
 pub mod check;
 pub mod codec;
-pub mod fast;
+pub mod encoders;
 pub mod hash;
 pub mod limits;
 pub mod lthash;

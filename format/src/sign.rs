@@ -81,10 +81,10 @@ fn put_move_signed_fields(h: &mut blake3::Hasher, m: &Move, buf: &mut Vec<u8>) {
         buf.extend_from_slice(m.intx.as_slice());
     }
     if m.mask.prev() {
-        crate::fast::put_value(buf, &m.prev);
+        crate::encoders::put_value(buf, &m.prev);
     }
     if m.mask.next() {
-        crate::fast::put_value(buf, &m.next);
+        crate::encoders::put_value(buf, &m.next);
     }
     h.update(buf);
 }
@@ -98,8 +98,8 @@ pub fn signing_digest(body: &TxBody) -> B256 {
     let mut h = crate::hash::signing_hasher();
     let mut buf = Vec::with_capacity(256);
     buf.extend_from_slice(&body.chain_id.to_le_bytes());
-    crate::fast::put_call(&mut buf, &body.call);
-    crate::fast::put_context(&mut buf, &body.context);
+    crate::encoders::put_call(&mut buf, &body.call);
+    crate::encoders::put_context(&mut buf, &body.context);
     buf.push(u8::from(body.open));
     let signed = body.moves.iter().filter(|m| m.mask.is_signed()).count() as u64;
     buf.extend_from_slice(&signed.to_le_bytes());

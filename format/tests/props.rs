@@ -286,10 +286,10 @@ proptest! {
     #[test]
     fn fast_writers_match_serde((tx, _) in signed_tx(), gas in any::<u64>(), code in 0u16..200) {
         let mut out = Vec::new();
-        fast::put_tx(&mut out, &tx);
+        encoders::put_tx(&mut out, &tx);
         prop_assert_eq!(&out, &encode(&tx));
         let mut out = Vec::new();
-        fast::put_body(&mut out, &tx.body);
+        encoders::put_body(&mut out, &tx.body);
         prop_assert_eq!(&out, &encode(&tx.body));
         let status = Reason::from_code(code).map(Status::Rejected).unwrap_or(Status::Accepted);
         let receipts = vec![Receipt {
@@ -303,7 +303,7 @@ proptest! {
             }],
         }];
         let mut out = Vec::new();
-        fast::put_receipts(&mut out, &receipts);
+        encoders::put_receipts(&mut out, &receipts);
         prop_assert_eq!(&out, &encode(&receipts));
     }
 

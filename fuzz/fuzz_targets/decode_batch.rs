@@ -2,7 +2,7 @@
 //! that everything they accept is canonical:
 //!
 //! - `decode_batch` accepts ⇒ re-encoding gives the same bytes (serde encoder and the
-//!   hand-written `fast` writers both), `split_batch` finds exactly its transactions, and
+//!   hand-written `encoders` writers both), `split_batch` finds exactly its transactions, and
 //!   each slice decodes (`decode_tx`) to the same transaction;
 //! - `split_batch` finds slices that all decode ⇒ `decode_batch` accepts the same batch
 //!   (this is what `Validator::apply_bytes` relies on: it decodes the slices in parallel and
@@ -13,13 +13,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use mf_format::{
-    Batch, decode_batch, decode_body, decode_header, decode_receipts, decode_tx, encode, fast,
+    Batch, decode_batch, decode_body, decode_header, decode_receipts, decode_tx, encode, encoders,
     hash::tx_id_of_encoded_body, split_batch, tx_id,
 };
 
 fn fast_tx(t: &mf_format::Transaction) -> Vec<u8> {
     let mut v = Vec::new();
-    fast::put_tx(&mut v, t);
+    encoders::put_tx(&mut v, t);
     v
 }
 
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(
             fast_all, data,
-            "fast::put_tx disagrees with the serde encoding"
+            "encoders::put_tx disagrees with the serde encoding"
         );
         let slices = split
             .as_ref()
@@ -86,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(
             fast_tx(&t),
             data,
-            "fast::put_tx disagrees with the serde encoding"
+            "encoders::put_tx disagrees with the serde encoding"
         );
         let body_len = data.len() - 8 - 96 * t.auths.len();
         assert_eq!(tx_id(&t.body), tx_id_of_encoded_body(&data[..body_len]));
@@ -116,10 +116,10 @@ fuzz_target!(|data: &[u8]| {
             "decode_receipts accepted a non-canonical encoding"
         );
         let mut v = Vec::new();
-        fast::put_receipts(&mut v, &r);
+        encoders::put_receipts(&mut v, &r);
         assert_eq!(
             v, data,
-            "fast::put_receipts disagrees with the serde encoding"
+            "encoders::put_receipts disagrees with the serde encoding"
         );
         let _ = mf_format::receipts_root(&r);
     }

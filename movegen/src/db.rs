@@ -2,7 +2,7 @@
 
 use crate::view::StateView;
 use alloy_primitives::Bytes;
-use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, GENESIS_INTX, Key, TxId, U256, Value};
+use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, Key, TxId, U256, Value};
 use revm::Database;
 use revm::database_interface::DBErrorMarker;
 use revm::state::{AccountInfo, Bytecode};
@@ -52,7 +52,7 @@ impl<V: StateView> RecordingDb<V> {
             .view
             .version(&key)
             .map_err(DbError::View)?
-            .unwrap_or((GENESIS_INTX, Value::zero(key.mark)));
+            .unwrap_or_else(|| key.never_written());
         if value.mark() != key.mark {
             return Err(DbError::TypeMismatch(key));
         }

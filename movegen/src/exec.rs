@@ -5,8 +5,8 @@ use crate::db::{DbError, RecordingDb};
 use crate::view::StateView;
 use alloy_primitives::Bytes;
 use mf_format::{
-    Account, Address, B256, Call, EMPTY_CODE_HASH, ExecContext, GENESIS_INTX, Key, Log, Mask, Move,
-    MoveKind, U256, Value, limits::MAX_GAS_LIMIT,
+    Account, Address, B256, Call, EMPTY_CODE_HASH, ExecContext, Key, Log, Mask, Move, MoveKind,
+    U256, Value, limits::MAX_GAS_LIMIT,
 };
 use revm::context::result::{EVMError, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
@@ -305,7 +305,7 @@ pub fn execute<V: StateView>(
                 let (i, v) = view
                     .version(&key)
                     .map_err(|e| MovegenError::View(Box::new(e)))?
-                    .unwrap_or((GENESIS_INTX, Value::zero(key.mark)));
+                    .unwrap_or_else(|| key.never_written());
                 (i, v, false)
             }
         };

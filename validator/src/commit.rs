@@ -50,7 +50,7 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub(crate) fn start(store: Arc<Store>, chain_id: u64) -> Committer {
+    pub(crate) fn start(store: Arc<Store>) -> Committer {
         let (tx, rx) = mpsc::sync_channel::<Job>(2);
         let failed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&failed);
@@ -62,9 +62,7 @@ impl Committer {
                     let r = if flag.load(Ordering::SeqCst) {
                         Err(StoreError::Failed)
                     } else {
-                        store
-                            .commit(&w, chain_id)
-                            .map(|()| t.elapsed().as_secs_f64())
+                        store.commit(&w).map(|()| t.elapsed().as_secs_f64())
                     };
                     if let Err(e) = &r {
                         tracing::error!(height = w.header.height, error = %e, "commit failed");

@@ -222,20 +222,25 @@ impl Store {
         Ok(u64::from_be_bytes(b))
     }
 
-    /// Writes one batch (or the genesis, at height 0) atomically.
-    pub fn commit(&self, w: &BatchWrite, chain_id: u64) -> Result<(), StoreError> {
+    /// Writes the genesis (height 0) and the chain id atomically.
+    pub fn commit_genesis(&self, w: &BatchWrite, chain_id: u64) -> Result<(), StoreError> {
         let mut t = self.env.write_txn()?;
-        self.write_into(&mut t, w, chain_id)?;
+        self.write_into(&mut t, w)?;
+        self.meta
+            .put(&mut t, b"chain_id", &chain_id.to_be_bytes())?;
         t.commit()?;
         Ok(())
     }
 
-    fn write_into(
-        &self,
-        t: &mut RwTxn<'_>,
-        w: &BatchWrite,
-        chain_id: u64,
-    ) -> Result<(), StoreError> {
+    /// Writes one batch atomically: the one flush boundary of the validator.
+    pub fn commit(&self, w: &BatchWrite) -> Result<(), StoreError> {
+        let mut t = self.env.write_txn()?;
+        self.write_into(&mut t, w)?;
+        t.commit()?;
+        Ok(())
+    }
+
+    fn write_into(&self, t: &mut RwTxn<'_>, w: &BatchWrite) -> Result<(), StoreError> {
         for (seq, rec) in &w.genesis {
             self.genesis
                 .put_with_flags(t, PutFlags::APPEND, &be(*seq), rec)?;
@@ -252,7 +257,6 @@ impl Store {
         self.receipts.put(t, &h, &w.receipts)?;
         self.meta.put(t, b"height", &h)?;
         self.meta.put(t, b"lthash", &w.lthash.to_bytes())?;
-        self.meta.put(t, b"chain_id", &chain_id.to_be_bytes())?;
         Ok(())
     }
 

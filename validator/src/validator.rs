@@ -108,7 +108,7 @@ impl Validator {
         };
         w.receipts = encode(&Vec::<Receipt>::new());
         w.lthash = lthash;
-        store.commit(&w, genesis.chain_id)?;
+        store.commit_genesis(&w, genesis.chain_id)?;
         drop(store);
         Validator::open(dir)
     }
@@ -128,7 +128,7 @@ impl Validator {
         tracing::info!(height, entries = index.len(), "validator opened");
         let store = Arc::new(store);
         Ok(Validator {
-            committer: Committer::start(Arc::clone(&store), chain_id),
+            committer: Committer::start(Arc::clone(&store)),
             store,
             index,
             lthash,
@@ -408,7 +408,7 @@ impl Validator {
             .map(|&i| {
                 let mut rec = Vec::with_capacity(32 + 64 + batch.txs[i].body.moves.len() * 200);
                 rec.extend_from_slice(prepared[i].id.as_slice());
-                mf_format::fast::put_tx(&mut rec, &batch.txs[i]);
+                mf_format::encoders::put_tx(&mut rec, &batch.txs[i]);
                 rec
             })
             .collect();
@@ -436,7 +436,7 @@ impl Validator {
                         .par_iter()
                         .map_init(Vec::new, |buf, r| {
                             buf.clear();
-                            mf_format::fast::put_receipt(buf, r);
+                            mf_format::encoders::put_receipt(buf, r);
                             merkle_leaf(buf)
                         })
                         .collect(),
@@ -451,7 +451,7 @@ impl Validator {
             state_hash: lthash.digest(),
             time_ms,
         };
-        mf_format::fast::put_receipts(&mut w.receipts, receipts);
+        mf_format::encoders::put_receipts(&mut w.receipts, receipts);
         w.lthash = lthash.clone();
         (w, lthash)
     }

@@ -247,7 +247,7 @@ fn a_batch_planted_in_the_store_is_caught_in_every_order() {
             lthash: store.lthash().expect("lthash"),
             ..BatchWrite::default()
         };
-        store.commit(&w, 1337).expect("commit");
+        store.commit(&w).expect("commit");
     }
 
     let mut texts = Vec::new();
