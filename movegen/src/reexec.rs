@@ -96,7 +96,9 @@ impl StateView for DeclaredState {
 type ReEvm = Evm<RecordingDb<DeclaredState>>;
 
 thread_local! {
-    /// One EVM per thread, reused (building one per transaction is slow, CRATES.md).
+    /// One EVM per thread, reused: building a fresh revm EVM per transaction was measured
+    /// here at up to 20x slower (an allocator pathology of glibc with its many small
+    /// allocations; docs/ARCHITECTURE.md).
     static EVM: RefCell<Option<ReEvm>> = const { RefCell::new(None) };
 }
 

@@ -49,6 +49,16 @@ pub enum StoreError {
     },
 }
 
+impl From<mf_lmdb::OpenError> for StoreError {
+    fn from(e: mf_lmdb::OpenError) -> StoreError {
+        match e {
+            mf_lmdb::OpenError::Locked(dir) => StoreError::Locked(dir.display().to_string()),
+            mf_lmdb::OpenError::Io { path, source } => StoreError::Io { path, source },
+            mf_lmdb::OpenError::Lmdb(e) => StoreError::Lmdb(e),
+        }
+    }
+}
+
 /// Why a batch was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

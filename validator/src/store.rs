@@ -20,25 +20,23 @@
 //! History is kept; pruning spent history is future work.
 
 use crate::error::StoreError;
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
+use heed::{Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 use mf_format::{Header, LtHash, Receipt, TxId, VersionId, decode_header, decode_receipts};
+use mf_lmdb::{DirLock, Table};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-
-type Db = Database<'static, Bytes, Bytes>;
 
 /// The LMDB environment and its tables.
 pub struct Store {
     /// Held for the life of the store: one process per data directory.
-    _lock: std::fs::File,
+    _lock: DirLock,
     env: Env,
-    genesis: Db,
-    txs: Db,
-    code: Db,
-    headers: Db,
-    receipts: Db,
-    meta: Db,
+    genesis: Table,
+    txs: Table,
+    code: Table,
+    headers: Table,
+    receipts: Table,
+    meta: Table,
     dir: PathBuf,
 }
 
@@ -109,56 +107,16 @@ impl Store {
         if !create && !Self::exists(dir) {
             return Err(StoreError::NotInitialised(dir.display().to_string()));
         }
-        std::fs::create_dir_all(&env_dir).map_err(|source| StoreError::Io {
-            path: env_dir.clone(),
-            source,
-        })?;
-        let lock_path = dir.join("LOCK");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|source| StoreError::Io {
-                path: lock_path.clone(),
-                source,
-            })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked(dir.display().to_string()));
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(StoreError::Io {
-                    path: lock_path,
-                    source,
-                });
-            }
-        }
-        // SAFETY: heed marks `open` unsafe because LMDB's memory map must not be modified by
-        // anything else and one process must not open the same path twice; the validator
-        // opens its data directory once (and `serve` holds it for its lifetime).
-        let env = unsafe {
-            EnvOpenOptions::new()
-                .map_size(MAP_SIZE)
-                .max_dbs(16)
-                .open(&env_dir)?
-        };
-        let wtxn = env.write_txn()?;
-        let [genesis, txs, code, headers, receipts, meta] = env
-            .create_databases_and_commit(wtxn, |wdo, wtxn| {
-                let mut open = |name| wdo.create_database::<Bytes, Bytes>(wtxn, Some(name));
-                let dbs = [
-                    open("genesis")?,
-                    open("txs")?,
-                    open("code")?,
-                    open("headers")?,
-                    open("receipts")?,
-                    open("meta")?,
-                ];
-                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit(dbs))
-            })?
-            .unwrap_commit();
+        let lock = DirLock::acquire(dir)?;
+        let env = mf_lmdb::open_env(
+            &lock,
+            EnvOpenOptions::new().map_size(MAP_SIZE).max_dbs(16),
+            &env_dir,
+        )?;
+        let [genesis, txs, code, headers, receipts, meta] = mf_lmdb::create_tables(
+            &env,
+            ["genesis", "txs", "code", "headers", "receipts", "meta"],
+        )?;
         Ok(Store {
             _lock: lock,
             env,

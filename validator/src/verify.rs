@@ -1,5 +1,5 @@
 //! Order-independent re-validation of a stored chain by set reconciliation
-//! (PROTOCOL.md §9, DESIGN.md §3).
+//! (PROTOCOL.md §9; docs/ARCHITECTURE.md says why it matters).
 //!
 //! The design claims that the only sequential step of validation is a set reconciliation:
 //! once every transaction is known to be stateless-valid, a chain is valid iff each version
