@@ -1,7 +1,7 @@
 //! Golden vectors: fixed inputs whose encodings, ids, digests, addresses and hashes are
 //! committed in `tests/vectors/golden.txt`. Any change to the format makes this test fail.
 //! After an intended format change, regenerate with `MF_BLESS=1 cargo test -p mf-format
-//! --test golden` and say so in `docs/PROTOCOL.md`.
+//! --test tests golden` and say so in `docs/PROTOCOL.md`.
 
 use mf_format::*;
 use std::collections::BTreeMap;

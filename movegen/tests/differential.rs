@@ -2,15 +2,11 @@
 //! through movegen + `MemoryView` (moves applied one transaction at a time) ends in the same
 //! state as plain revm committing to one in-memory `CacheDB`.
 
-mod common;
-#[path = "common/plain.rs"]
-mod plain;
-
-use common::*;
+use crate::util::plain::{cache_db, value_in};
+use crate::util::*;
 use mf_format::{Address, Call, ExecContext, Key, Keypair, U256, Value};
 use mf_movegen::exec::{new_evm, tx_env};
 use mf_movegen::{MemoryView, Reexec, ReexecCheck, StateView, TxBuilder};
-use plain::{cache_db, value_in};
 use revm::{DatabaseCommit, ExecuteEvm};
 use std::collections::BTreeSet;
 

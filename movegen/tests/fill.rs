@@ -1,9 +1,7 @@
 //! Signing policies and filling, with real revm on the committed contracts and real
 //! signatures.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_format::{
     Address, Key, Keypair, Mask, MoveKind, Reason, Transaction, U256, Value, check_structure, sign,
     signing_digest, tx_id, verify_tx_signatures,

@@ -1,8 +1,6 @@
 //! Move generation and the re-execution check with real revm on the committed contracts.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_format::{
     Account, EMPTY_CODE_HASH, GENESIS_INTX, Key, Keypair, Mark, MoveKind, Reason, Transaction,
     U256, Value, check_structure, sign, verify_tx_signatures,

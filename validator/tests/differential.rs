@@ -6,7 +6,7 @@
 
 #[path = "../../movegen/tests/common/mod.rs"]
 mod common;
-#[path = "../../movegen/tests/common/plain.rs"]
+#[path = "../../movegen/tests/util/plain.rs"]
 mod plain;
 
 use common::*;

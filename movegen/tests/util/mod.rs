@@ -1,6 +1,8 @@
 //! Shared fixtures: the committed `Token` and `Pair` artifacts deployed in a genesis.
 #![allow(dead_code)]
 
+pub mod plain;
+
 use mf_format::{Account, Address, EMPTY_CODE_HASH, Keypair, U256};
 use mf_movegen::MemoryView;
 use mf_movegen::abi::{Arg, calldata, mapping_slot, nested_mapping_slot};
