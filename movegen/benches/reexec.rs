@@ -4,7 +4,7 @@
 //! Run: `cargo bench -p mf-movegen --bench reexec -- --warm-up-time 1 --measurement-time 3`.
 //! Throughput is in transactions per second (criterion's `elem/s`).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/util/mod.rs"]
 mod common;
 
 use common::*;

@@ -20,7 +20,7 @@
 //! these verdicts, so the catalogue and the test cannot drift apart.
 
 mod common;
-#[path = "../../movegen/tests/common/mod.rs"]
+#[path = "../../movegen/tests/util/mod.rs"]
 mod fixtures;
 
 use common::{Guard, p, run_ok, start_server};

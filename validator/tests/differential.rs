@@ -4,11 +4,10 @@
 //! end in exactly the balances and storage plain revm reaches executing the same calls on
 //! one in-memory database; and every rejection by movegen is a failure of plain revm too.
 
-#[path = "../../movegen/tests/common/mod.rs"]
+#[path = "../../movegen/tests/util/mod.rs"]
 mod common;
-#[path = "../../movegen/tests/util/plain.rs"]
-mod plain;
 
+use common::plain::{cache_db, value_in};
 use common::*;
 use mf_format::{Batch, Call, ExecContext, Key, Status, Transaction, U256, Value};
 use mf_movegen::abi::{Arg, calldata};
@@ -16,7 +15,6 @@ use mf_movegen::exec::{new_evm, tx_env};
 use mf_movegen::{StateView, TxBuilder};
 use mf_validator::genesis::Genesis;
 use mf_validator::{Mode, Validator, VersionState};
-use plain::{cache_db, value_in};
 use revm::{DatabaseCommit, ExecuteEvm};
 use std::collections::BTreeSet;
 

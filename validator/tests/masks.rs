@@ -3,7 +3,7 @@
 //! validator by applying the accepted bodies), and a real validator (LMDB, ed25519, revm
 //! re-execution) accepts or rejects them.
 
-#[path = "../../movegen/tests/common/mod.rs"]
+#[path = "../../movegen/tests/util/mod.rs"]
 mod common;
 
 use common::*;

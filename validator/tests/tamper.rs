@@ -7,7 +7,7 @@
 //! structural reason, which comes first); no rejection changes the state hash or the head;
 //! the untampered transaction is accepted afterwards.
 
-#[path = "../../movegen/tests/common/mod.rs"]
+#[path = "../../movegen/tests/util/mod.rs"]
 mod common;
 
 use common::*;
