@@ -119,7 +119,7 @@ pub use error::{MovegenError, StaleMove};
 pub use estimate::estimate_gas;
 pub use exec::{Execution, Failure, decode_revert_reason, execute};
 pub use fill::{FillError, SignedField, fill, fill_built, fill_preverified};
-pub use overlay::{ApplyError, EmptyView, Overlay, check_move};
+pub use overlay::{EmptyView, Overlay, OverlayError, check_move};
 pub use policy::{PolicyError, SignPolicy};
 pub use reexec::{CodeLookup, DeclaredState, NoCode, ReexecCheck, Reexecuted};
 pub use view::{MemoryView, StateView};

@@ -39,7 +39,7 @@ pub fn check_move(m: &Move, live: Option<(TxId, Value)>) -> Result<(), Box<Stale
 
 /// Why [`Overlay::apply`] refused a body. Nothing was written.
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError<E> {
+pub enum OverlayError<E> {
     /// A move names a version that is not the live one.
     #[error(transparent)]
     Stale(Box<StaleMove>),
@@ -48,11 +48,11 @@ pub enum ApplyError<E> {
     View(#[source] E),
 }
 
-impl From<ApplyError<Infallible>> for MovegenError {
-    fn from(e: ApplyError<Infallible>) -> MovegenError {
+impl From<OverlayError<Infallible>> for MovegenError {
+    fn from(e: OverlayError<Infallible>) -> MovegenError {
         match e {
-            ApplyError::Stale(s) => MovegenError::StaleMove(s),
-            ApplyError::View(never) => match never {},
+            OverlayError::Stale(s) => MovegenError::StaleMove(s),
+            OverlayError::View(never) => match never {},
         }
     }
 }
@@ -120,10 +120,10 @@ impl<V> Overlay<V> {
 
 impl<V: StateView> Overlay<V> {
     /// Checks every move of `body` against this view ([`check_move`]); writes nothing.
-    pub fn check(&self, body: &TxBody) -> Result<(), ApplyError<V::Error>> {
+    pub fn check(&self, body: &TxBody) -> Result<(), OverlayError<V::Error>> {
         for m in &body.moves {
-            let live = self.version(&m.key()).map_err(ApplyError::View)?;
-            check_move(m, live).map_err(ApplyError::Stale)?;
+            let live = self.version(&m.key()).map_err(OverlayError::View)?;
+            check_move(m, live).map_err(OverlayError::Stale)?;
         }
         Ok(())
     }
@@ -131,7 +131,7 @@ impl<V: StateView> Overlay<V> {
     /// Applies a body (see the module documentation): checks every move, then writes each
     /// consume's `next` under the body's transaction id and the created code. Returns that
     /// id. Nothing changes when a check fails.
-    pub fn apply(&mut self, body: &TxBody) -> Result<TxId, ApplyError<V::Error>> {
+    pub fn apply(&mut self, body: &TxBody) -> Result<TxId, OverlayError<V::Error>> {
         self.check(body)?;
         let id = tx_id(body);
         for m in body.moves.iter().filter(|m| m.kind == MoveKind::Consume) {
@@ -225,7 +225,9 @@ mod tests {
             consume(1, GENESIS_INTX, 0, 6),
         ]);
         match o.apply(&again) {
-            Err(ApplyError::Stale(s)) => assert_eq!(s.live, (id, Value::Storage(U256::from(5u64)))),
+            Err(OverlayError::Stale(s)) => {
+                assert_eq!(s.live, (id, Value::Storage(U256::from(5u64))))
+            }
             other => panic!("expected a stale move, got {other:?}"),
         }
         assert_eq!(o, before);
