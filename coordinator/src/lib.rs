@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 pub mod devnet;
+pub mod error;
 pub mod follower;
 pub mod rpc;
 pub mod sequencer;
@@ -49,51 +50,5 @@ pub mod service;
 pub mod store;
 pub mod upstream;
 
+pub use error::CoordError;
 pub use service::{Config, Shared, serve};
-
-use std::path::Path;
-
-/// Why the coordinator failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CoordError {
-    /// LMDB failed.
-    #[error("index storage error: {0}")]
-    Lmdb(#[from] heed::Error),
-    /// A file or socket failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Another coordinator holds the data directory.
-    #[error("data directory {0} is in use by another coordinator (its LOCK file is held)")]
-    Locked(String),
-    /// The stored index is damaged.
-    #[error("the index is damaged: {0}; delete the data directory to rebuild it from the feed")]
-    Corrupt(String),
-    /// The validator's feed disagrees with the index (a different chain, or a bug).
-    #[error(
-        "the validator's chain disagrees with this index: {0}; if the validator was \
-         re-initialised, delete the coordinator's data directory"
-    )]
-    Diverged(String),
-    /// The validator could not be reached or answered something unexpected.
-    #[error("validator at {url}: {detail}")]
-    Upstream {
-        /// The validator's URL.
-        url: String,
-        /// What failed.
-        detail: String,
-    },
-}
-
-impl CoordError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> CoordError {
-        CoordError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-}
