@@ -8,8 +8,8 @@ pub enum CoordError {
     /// LMDB failed.
     #[error("index storage error: {0}; check the data directory's disk (space, permissions)")]
     Lmdb(#[from] heed::Error),
-    /// A file failed.
-    #[error("{path}: {source}")]
+    /// A file of the data directory failed.
+    #[error("{path}: {source}; check the path, its permissions and the free space")]
     Io {
         /// The path.
         path: String,
@@ -31,7 +31,10 @@ pub enum CoordError {
         detail: String,
     },
     /// Another coordinator holds the data directory.
-    #[error("data directory {0} is in use by another coordinator (its LOCK file is held)")]
+    #[error(
+        "data directory {0} is in use by another coordinator (its LOCK file is held); stop \
+         that one or give this one another data directory"
+    )]
     Locked(String),
     /// The stored index or journal is damaged.
     #[error("the index is damaged: {0}; delete the data directory to rebuild it from the feed")]
@@ -43,7 +46,7 @@ pub enum CoordError {
     )]
     Diverged(String),
     /// The validator could not be reached or answered something unexpected.
-    #[error("validator at {url}: {detail}")]
+    #[error("validator at {url}: {detail}; check that it runs and that the URL is its address")]
     Upstream {
         /// The validator's URL.
         url: String,

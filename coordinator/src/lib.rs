@@ -6,18 +6,20 @@
 //! is that coordinator:
 //!
 //! 1. [`follower`]: follows a validator's feed (`GET /feed`) into its own LMDB index
-//!    ([`store`]): `(mark, addr, slot) -> (intx, value)` plus code, checked record by record
-//!    against the header chain and the state hash, resumed from the last height after a
-//!    restart, and reconnected when the validator restarts;
+//!    ([`store`]: the state index and the intent journal in one environment,
+//!    [`store::CoordDb`]): `(mark, addr, slot) -> (intx, value)` plus code, checked record
+//!    by record against the header chain and the state hash, resumed from the last height
+//!    after a restart, and reconnected when the validator restarts;
 //! 2. [`rpc`]: JSON-RPC 2.0 over HTTP: intents in (`mf_sendIntent`), their fate out
 //!    (`mf_getIntent`, `mf_waitIntent`), versions and a dry-run fill for wallets, and the
 //!    Ethereum reads standard client libraries use (`eth_chainId`, `eth_blockNumber`,
 //!    `eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`,
 //!    `eth_call`, `eth_estimateGas`). `docs/RPC.md` is the reference;
 //! 3. [`sequencer`]: cuts batches by size or time, fills them against a speculative overlay
-//!    of the pending batch (first come, first served on contested keys, independent intents
-//!    in parallel), submits them in filter mode, and re-fills and resubmits intents that lost
-//!    a race to another coordinator (bounded attempts);
+//!    of the pending batch ([`mf_movegen::Overlay`] over the index; first come, first
+//!    served on contested keys, independent intents in parallel), submits them in filter
+//!    mode, and re-fills and resubmits intents that lost a race to another coordinator
+//!    (bounded attempts);
 //! 4. [`devnet`]: a validator and a coordinator as real processes on loopback, driven by many
 //!    wallets (the `mf-coordinator devnet` command).
 //!

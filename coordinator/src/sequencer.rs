@@ -139,15 +139,13 @@ pub fn fill_batch(
                 let base = match reader {
                     Ok(base) => base,
                     Err(e) => {
+                        // Opening a reader failed (LMDB): every fill of the group reports it.
                         let e = e.to_string();
                         return group
                             .iter()
                             .map(|&i| {
-                                let err = CoordError::Corrupt(e.clone());
-                                (
-                                    i,
-                                    Err(FillError::Execution(MovegenError::View(Box::new(err)))),
-                                )
+                                let err = MovegenError::View(e.clone().into());
+                                (i, Err(FillError::Execution(err)))
                             })
                             .collect();
                     }
