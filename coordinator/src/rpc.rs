@@ -13,9 +13,9 @@
 //!   `latest`/`pending`/`safe`/`finalized` or the head's own number or hash is refused with
 //!   `-32002` (history is not kept).
 //!
-//! The module splits the transport ([`transport`]: the HTTP server, the JSON-RPC 2.0
-//! envelope, batches, error objects), the decoding of parameters ([`params`]) and the
-//! methods themselves ([`methods`]: reads against the index, intents in and out; gas
+//! The module splits the transport (`rpc/transport.rs`: the HTTP server, the JSON-RPC 2.0
+//! envelope, batches, error objects), the decoding of parameters (`rpc/params.rs`) and the
+//! methods themselves (`rpc/methods.rs`: reads against the index, intents in and out; gas
 //! estimation is [`mf_movegen::estimate_gas`]).
 
 mod methods;

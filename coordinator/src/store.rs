@@ -8,7 +8,7 @@
 //! | `state` | index | [`Key::to_bytes`](mf_format::Key::to_bytes) (53) | intx (32) + the value's canonical encoding |
 //! | `code` | index | keccak-256 code hash | runtime code |
 //! | `meta` | index | name | `height`, `head_hash`, `state_hash`, `lthash`, `chain_id` |
-//! | `intents` | journal | intent id | its [`IntentStatus`](mf_movegen::rpc::IntentStatus) as JSON (what `mf_getIntent` answers) |
+//! | `intents` | journal | intent id | its [`IntentStatus`] as JSON (what `mf_getIntent` answers) |
 //! | `intent_tx` | journal | intent id | the transaction as submitted (canonical encoding) |
 //! | `open` | journal | intent id | arrival sequence number (u64 BE): intents not yet final |
 //! | `filled` | journal | filled transaction id | intent id |
