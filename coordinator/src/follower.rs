@@ -2,7 +2,7 @@
 //!
 //! One thread: connect to `GET /feed?from=<height + 1>` (from 0, after fetching
 //! `GET /genesis`, when the index is empty), apply each record in its own LMDB write
-//! transaction ([`Store::apply_record`](crate::store::Store::apply_record)), wake whoever
+//! transaction ([`CoordDb::apply_record`](crate::store::CoordDb::apply_record)), wake whoever
 //! waits for a height or an intent. When the connection fails or the validator ends the
 //! stream (a restart), reconnect with a bounded back-off from the height reached: records
 //! are applied exactly once because the height is committed with them. A record that
@@ -92,7 +92,6 @@ fn follow_once(shared: &Shared, connected_once: &mut bool) -> Result<(), CoordEr
                 "applied"
             );
         }
-        shared.signal.bump();
         if shared.stopping() {
             break;
         }

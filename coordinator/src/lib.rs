@@ -6,18 +6,20 @@
 //! is that coordinator:
 //!
 //! 1. [`follower`]: follows a validator's feed (`GET /feed`) into its own LMDB index
-//!    ([`store`]): `(mark, addr, slot) -> (intx, value)` plus code, checked record by record
-//!    against the header chain and the state hash, resumed from the last height after a
-//!    restart, and reconnected when the validator restarts;
+//!    ([`store`]: the state index and the intent journal in one environment,
+//!    [`store::CoordDb`]): `(mark, addr, slot) -> (intx, value)` plus code, checked record
+//!    by record against the header chain and the state hash, resumed from the last height
+//!    after a restart, and reconnected when the validator restarts;
 //! 2. [`rpc`]: JSON-RPC 2.0 over HTTP: intents in (`mf_sendIntent`), their fate out
 //!    (`mf_getIntent`, `mf_waitIntent`), versions and a dry-run fill for wallets, and the
 //!    Ethereum reads standard client libraries use (`eth_chainId`, `eth_blockNumber`,
 //!    `eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`, `eth_getStorageAt`,
 //!    `eth_call`, `eth_estimateGas`). `docs/RPC.md` is the reference;
 //! 3. [`sequencer`]: cuts batches by size or time, fills them against a speculative overlay
-//!    of the pending batch (first come, first served on contested keys, independent intents
-//!    in parallel), submits them in filter mode, and re-fills and resubmits intents that lost
-//!    a race to another coordinator (bounded attempts);
+//!    of the pending batch ([`mf_movegen::Overlay`] over the index; first come, first
+//!    served on contested keys, independent intents in parallel), submits them in filter
+//!    mode, and re-fills and resubmits intents that lost a race to another coordinator
+//!    (bounded attempts);
 //! 4. [`devnet`]: a validator and a coordinator as real processes on loopback, driven by many
 //!    wallets (the `mf-coordinator devnet` command).
 //!
@@ -42,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod devnet;
+pub mod error;
 pub mod follower;
 pub mod rpc;
 pub mod sequencer;
@@ -49,51 +52,5 @@ pub mod service;
 pub mod store;
 pub mod upstream;
 
+pub use error::CoordError;
 pub use service::{Config, Shared, serve};
-
-use std::path::Path;
-
-/// Why the coordinator failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CoordError {
-    /// LMDB failed.
-    #[error("index storage error: {0}")]
-    Lmdb(#[from] heed::Error),
-    /// A file or socket failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Another coordinator holds the data directory.
-    #[error("data directory {0} is in use by another coordinator (its LOCK file is held)")]
-    Locked(String),
-    /// The stored index is damaged.
-    #[error("the index is damaged: {0}; delete the data directory to rebuild it from the feed")]
-    Corrupt(String),
-    /// The validator's feed disagrees with the index (a different chain, or a bug).
-    #[error(
-        "the validator's chain disagrees with this index: {0}; if the validator was \
-         re-initialised, delete the coordinator's data directory"
-    )]
-    Diverged(String),
-    /// The validator could not be reached or answered something unexpected.
-    #[error("validator at {url}: {detail}")]
-    Upstream {
-        /// The validator's URL.
-        url: String,
-        /// What failed.
-        detail: String,
-    },
-}
-
-impl CoordError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> CoordError {
-        CoordError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    }
-}

@@ -32,13 +32,13 @@
 
 use crate::CoordError;
 use crate::service::Shared;
-use crate::store::Reader;
+use crate::store::{CoordDb, IndexReader};
 use crate::upstream::Submitted;
-use mf_format::{B256, Batch, Key, MoveKind, Reason, Transaction, TxId, Value, encode};
+use mf_format::{Batch, Key, Reason, Transaction, TxId, encode};
 use mf_movegen::rpc::{IntentState, IntentStatus};
 // Every intent reaching the sequencer had its signatures verified at intake (`mf_sendIntent`
 // verifies before journaling), so fills skip the re-verification (`fill_preverified`).
-use mf_movegen::{Built, FillError, MovegenError, StateView, fill_preverified};
+use mf_movegen::{Built, FillError, MovegenError, Overlay, OverlayError, fill_preverified};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -56,71 +56,6 @@ pub struct Job {
     pub seq: u64,
     /// Its current status.
     pub status: IntentStatus,
-}
-
-/// Writes of the pending batch, layered over the index.
-#[derive(Default)]
-pub struct Overlay {
-    writes: HashMap<Key, (TxId, Value)>,
-    code: HashMap<B256, alloy_primitives::Bytes>,
-}
-
-impl Overlay {
-    /// Adds a filled transaction's effects.
-    pub fn apply(&mut self, b: &Built) {
-        for m in &b.tx.body.moves {
-            if m.kind == MoveKind::Consume {
-                self.writes.insert(m.key(), (b.id, m.next));
-            }
-        }
-        for c in &b.tx.body.created_code {
-            self.code.insert(
-                alloy_primitives::keccak256(c),
-                alloy_primitives::Bytes::copy_from_slice(c),
-            );
-        }
-    }
-
-    /// Whether every move of `b` names the version live in this overlay over `base`.
-    pub fn consistent<V: StateView>(&self, b: &Built, base: &V) -> Result<bool, V::Error> {
-        for m in &b.tx.body.moves {
-            let key = m.key();
-            let live = match self.writes.get(&key) {
-                Some(v) => *v,
-                None => base
-                    .version(&key)?
-                    .unwrap_or((mf_format::GENESIS_INTX, Value::zero(key.mark))),
-            };
-            if live != (m.intx, m.prev) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-}
-
-/// A [`StateView`]: the overlay, then the index.
-pub struct OverlayView<'a, V> {
-    /// The index.
-    pub base: &'a V,
-    /// The pending writes.
-    pub overlay: &'a Overlay,
-}
-
-impl<V: StateView> StateView for OverlayView<'_, V> {
-    type Error = V::Error;
-    fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, V::Error> {
-        match self.overlay.writes.get(key) {
-            Some(v) => Ok(Some(*v)),
-            None => self.base.version(key),
-        }
-    }
-    fn code(&self, hash: &B256) -> Result<Option<alloy_primitives::Bytes>, V::Error> {
-        match self.overlay.code.get(hash) {
-            Some(c) => Ok(Some(c.clone())),
-            None => self.base.code(hash),
-        }
-    }
 }
 
 /// A rejection: `(protocol reason or coordinator reason name, detail)`.
@@ -192,7 +127,7 @@ pub fn group_by_keys(txs: &[&Transaction]) -> Vec<Vec<usize>> {
 /// Fills `txs` as one batch against `store`'s index (see the module documentation):
 /// results in input order.
 pub fn fill_batch(
-    store: &crate::store::Store,
+    store: &CoordDb,
     txs: &[&Transaction],
 ) -> Result<Vec<Result<Built, FillError>>, CoordError> {
     let groups = group_by_keys(txs);
@@ -201,23 +136,30 @@ pub fn fill_batch(
         .map_init(
             || store.reader(),
             |reader, group| {
-                let mut overlay = Overlay::default();
+                let base = match reader {
+                    Ok(base) => base,
+                    Err(e) => {
+                        // Opening a reader failed (LMDB): every fill of the group reports it.
+                        let e = e.to_string();
+                        return group
+                            .iter()
+                            .map(|&i| {
+                                let err = MovegenError::View(e.clone().into());
+                                (i, Err(FillError::Execution(err)))
+                            })
+                            .collect();
+                    }
+                };
+                // The group's earlier fills, over the index: later ones chain on them.
+                let mut overlay = Overlay::new(&*base);
                 let mut out = Vec::with_capacity(group.len());
                 for &i in group {
-                    let r = match reader {
-                        Ok(base) => fill_preverified(
-                            txs[i],
-                            &OverlayView {
-                                base: &*base,
-                                overlay: &overlay,
-                            },
-                        ),
-                        Err(e) => Err(FillError::Execution(MovegenError::View(Box::new(
-                            CoordError::Corrupt(e.to_string()),
-                        )))),
-                    };
+                    let r = fill_preverified(txs[i], &overlay);
                     if let Ok(b) = &r {
-                        overlay.apply(b);
+                        // A fill against the overlay names its live versions, so this
+                        // applies; if it did not, the merge pass below, which checks every
+                        // fill again, re-fills or reports it.
+                        let _ = overlay.apply(&b.tx.body);
                     }
                     out.push((i, r));
                 }
@@ -228,25 +170,30 @@ pub fn fill_batch(
         .collect();
     first.sort_by_key(|(i, _)| *i);
 
-    // Merge in arrival order over one consistent reader.
-    let reader: Reader<'_> = store.reader()?;
-    let mut overlay = Overlay::default();
+    // Merge in arrival order over one consistent reader: each fill must still apply on top
+    // of the batch so far, or it is filled again against it.
+    let reader: IndexReader<'_> = store.reader()?;
+    let mut overlay = Overlay::new(&reader);
     let mut out = Vec::with_capacity(first.len());
     for (i, r) in first {
         let r = match r {
-            Ok(b) if overlay.consistent(&b, &reader)? => Ok(b),
-            Ok(_) => fill_preverified(
-                txs[i],
-                &OverlayView {
-                    base: &reader,
-                    overlay: &overlay,
+            Ok(b) => match overlay.apply(&b.tx.body) {
+                Ok(_) => Ok(b),
+                Err(OverlayError::View(e)) => return Err(e),
+                Err(OverlayError::Stale(_)) => match fill_preverified(txs[i], &overlay) {
+                    Ok(b) => match overlay.apply(&b.tx.body) {
+                        Ok(_) => Ok(b),
+                        Err(OverlayError::View(e)) => return Err(e),
+                        // Cannot happen (the fill read this overlay): never submit it.
+                        Err(OverlayError::Stale(s)) => {
+                            Err(FillError::Execution(MovegenError::StaleMove(s)))
+                        }
+                    },
+                    Err(e) => Err(e),
                 },
-            ),
+            },
             Err(e) => Err(e),
         };
-        if let Ok(b) = &r {
-            overlay.apply(b);
-        }
         out.push(r);
     }
     Ok(out)
@@ -276,15 +223,22 @@ pub fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
     {
         Ok(p) => p,
         Err(e) => {
-            shared.set_fatal(format!("cannot start the fill threads: {e}"));
+            shared.fail(CoordError::Thread {
+                name: "mf-fill".into(),
+                detail: e.to_string(),
+            });
             return;
         }
     };
     // Nothing can be filled before the genesis is in.
     while !shared.stopping() {
-        if shared.signal.wait_until(Duration::from_millis(500), || {
-            matches!(shared.store.head(), Ok(Some(_)))
-        }) {
+        if shared
+            .store
+            .changes()
+            .wait_until(Duration::from_millis(500), || {
+                matches!(shared.store.head(), Ok(Some(_)))
+            })
+        {
             break;
         }
     }
@@ -327,10 +281,13 @@ pub fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
             }
         }
         if min_height > 0 {
-            shared.signal.wait_until(Duration::from_secs(10), || {
-                shared.stopping()
-                    || matches!(shared.store.head(), Ok(Some(h)) if h.height >= min_height)
-            });
+            shared
+                .store
+                .changes()
+                .wait_until(Duration::from_secs(10), || {
+                    shared.stopping()
+                        || matches!(shared.store.head(), Ok(Some(h)) if h.height >= min_height)
+                });
         }
         let take = queue.len().min(shared.cfg.batch_max);
         let jobs: Vec<Job> = queue.drain(..take).collect();
@@ -342,7 +299,7 @@ pub fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                shared.set_fatal(format!("sequencer: {e}"));
+                shared.fail(e);
                 return;
             }
         }
@@ -424,9 +381,6 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
     store.update_intents(&finals)?;
     shared.metrics.rejected.fetch_add(n_final as u64, Relaxed);
     shared.dec_open(n_final);
-    if n_final > 0 {
-        shared.signal.bump();
-    }
     if filled.is_empty() {
         return Ok(step);
     }
@@ -436,7 +390,6 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
         .map(|(j, b)| (j.intent, b.id, b.execution.gas_used))
         .collect();
     store.mark_filled(&marks)?;
-    shared.signal.bump();
     let batch = Batch {
         txs: filled.iter().map(|(_, b)| b.tx.clone()).collect(),
     };
@@ -472,7 +425,6 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
                 .rejected
                 .fetch_add(finals.len() as u64, Relaxed);
             store.update_intents(&finals)?;
-            shared.signal.bump();
             return Ok(step);
         }
         Some(Submitted::Busy) | None => {
@@ -546,7 +498,6 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
         }
     }
     store.update_intents(&updates)?;
-    shared.signal.bump();
     if lost_race {
         step.min_height = step.min_height.max(upstream_head(shared));
     }

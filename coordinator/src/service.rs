@@ -3,14 +3,14 @@
 
 use crate::CoordError;
 use crate::sequencer::{self, Job};
-use crate::store::Store;
+use crate::store::CoordDb;
 use crate::upstream::Upstream;
 use mf_format::{Transaction, TxId};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 /// How the coordinator runs.
 #[derive(Clone, Debug)]
@@ -46,9 +46,9 @@ impl Default for Config {
     }
 }
 
-/// Counters for `/metrics` and the devnet summary.
+/// The coordinator's counters, served on `/metrics`.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub struct CoordMetrics {
     /// Intents journaled.
     pub received: AtomicU64,
     /// Intents accepted (seen in the chain).
@@ -71,69 +71,6 @@ pub struct Metrics {
     pub upstream_busy: AtomicU64,
 }
 
-/// A generation counter that sync and async waiters can both wait on: bumped after every
-/// commit that changes the head or an intent.
-pub struct Signal {
-    generation: Mutex<u64>,
-    cv: Condvar,
-    watch: tokio::sync::watch::Sender<u64>,
-}
-
-impl Default for Signal {
-    fn default() -> Self {
-        Signal {
-            generation: Mutex::new(0),
-            cv: Condvar::new(),
-            watch: tokio::sync::watch::channel(0).0,
-        }
-    }
-}
-
-impl Signal {
-    /// Wakes every waiter.
-    pub fn bump(&self) {
-        let g = match self.generation.lock() {
-            Ok(mut g) => {
-                *g += 1;
-                *g
-            }
-            Err(p) => {
-                let mut g = p.into_inner();
-                *g += 1;
-                *g
-            }
-        };
-        self.cv.notify_all();
-        self.watch.send_replace(g);
-    }
-
-    /// Blocks until `done()` holds or `timeout` passes; returns whether it holds.
-    pub fn wait_until(&self, timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let g = match self.generation.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            if done() {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            // Wake at least every 100 ms: `done` may depend on things that do not bump.
-            let wait = (deadline - now).min(Duration::from_millis(100));
-            drop(self.cv.wait_timeout(g, wait));
-        }
-    }
-
-    /// An async subscription (for long-polling RPC handlers).
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.watch.subscribe()
-    }
-}
-
 /// The journal queue did not take an intent (full, or stopping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
@@ -150,22 +87,27 @@ pub struct Intake {
     pub reply: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
+/// The error that stopped the service: its message (for `/health`) and, when a thread
+/// reported a typed error, that error (what [`serve`] returns).
+struct Fatal {
+    msg: String,
+    error: Option<CoordError>,
+}
+
 /// What the threads share.
 pub struct Shared {
     /// The configuration.
     pub cfg: Config,
-    /// The index and the journal.
-    pub store: Store,
+    /// The index and the journal (whose [`CoordDb::changes`] wakes waiters).
+    pub store: CoordDb,
     /// The validator.
     pub upstream: Upstream,
-    /// Head and intent changes.
-    pub signal: Signal,
     /// Counters.
-    pub metrics: Metrics,
+    pub metrics: CoordMetrics,
     /// Open (not final) intents.
     pub open: AtomicUsize,
     stop: AtomicBool,
-    fatal: Mutex<Option<String>>,
+    fatal: Mutex<Option<Fatal>>,
     next_seq: AtomicU64,
     intake: Mutex<Option<mpsc::SyncSender<Intake>>>,
 }
@@ -179,21 +121,46 @@ impl Shared {
     /// Asks every thread to stop.
     pub fn request_stop(&self) {
         self.stop.store(true, Relaxed);
-        self.signal.bump();
+        self.store.changes().notify();
     }
 
-    /// Records an unrecoverable error and stops the service.
+    /// Records an unrecoverable error, described in words, and stops the service
+    /// ([`serve`] then returns [`CoordError::Stopped`]). The first error recorded wins.
     pub fn set_fatal(&self, msg: String) {
-        tracing::error!("{msg}");
-        if let Ok(mut f) = self.fatal.lock() {
-            f.get_or_insert(msg);
+        self.record_fatal(Fatal { msg, error: None });
+    }
+
+    /// Records an unrecoverable error and stops the service ([`serve`] then returns it).
+    /// The first error recorded wins.
+    pub fn fail(&self, error: CoordError) {
+        self.record_fatal(Fatal {
+            msg: error.to_string(),
+            error: Some(error),
+        });
+    }
+
+    fn record_fatal(&self, f: Fatal) {
+        tracing::error!("{}", f.msg);
+        if let Ok(mut slot) = self.fatal.lock() {
+            slot.get_or_insert(f);
         }
         self.request_stop();
     }
 
     /// The unrecoverable error, if any.
     pub fn fatal(&self) -> Option<String> {
-        self.fatal.lock().ok().and_then(|f| f.clone())
+        self.fatal
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f.msg.clone()))
+    }
+
+    fn take_fatal(&self) -> Option<CoordError> {
+        let f = match self.fatal.lock() {
+            Ok(mut f) => f.take(),
+            Err(p) => p.into_inner().take(),
+        }?;
+        Some(f.error.unwrap_or(CoordError::Stopped(f.msg)))
     }
 
     /// The next arrival sequence number.
@@ -231,7 +198,7 @@ pub fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CoordError> {
     std::fs::create_dir_all(&cfg.data).map_err(|e| CoordError::io(&cfg.data, e))?;
-    let store = Store::open(&cfg.data)?;
+    let store = CoordDb::open(&cfg.data)?;
     let open = store.open_intents()?;
     let upstream = Upstream::new(&cfg.validator);
     let (intake_tx, intake_rx) = mpsc::sync_channel::<Intake>(8192);
@@ -240,8 +207,7 @@ pub fn serve(
         cfg: cfg.clone(),
         store,
         upstream,
-        signal: Signal::default(),
-        metrics: Metrics::default(),
+        metrics: CoordMetrics::default(),
         open: AtomicUsize::new(open.len()),
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
@@ -291,7 +257,7 @@ pub fn serve(
         .max_blocking_threads(64)
         .thread_name("mf-rpc")
         .build()
-        .map_err(|e| CoordError::io(std::path::Path::new("tokio runtime"), e))?;
+        .map_err(CoordError::Runtime)?;
     let served = rt.block_on(crate::rpc::run_server(
         Arc::clone(&shared),
         listener,
@@ -309,8 +275,8 @@ pub fn serve(
         }
     }
     drop(rt);
-    match shared.fatal() {
-        Some(msg) => Err(CoordError::Diverged(msg)),
+    match shared.take_fatal() {
+        Some(e) => Err(e),
         None => served,
     }
 }
@@ -331,7 +297,10 @@ fn spawn(
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
-        .map_err(|e| CoordError::io(std::path::Path::new(name), e))
+        .map_err(|e| CoordError::Thread {
+            name: name.into(),
+            detail: e.to_string(),
+        })
 }
 
 /// The journal thread: group-commits intents (one LMDB write transaction for everything
@@ -364,7 +333,6 @@ fn journal(shared: Arc<Shared>, rx: mpsc::Receiver<Intake>, jobs: mpsc::Sender<J
                     }
                     let _ = i.reply.send(Ok(()));
                 }
-                shared.signal.bump();
             }
             Err(e) => {
                 tracing::error!("journal: {e}");

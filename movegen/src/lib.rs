@@ -8,6 +8,9 @@
 //!
 //! - [`StateView`]: the latest version of each key and code by hash (an in-memory
 //!   [`MemoryView`] is included; a coordinator plugs in its index);
+//! - [`Overlay`]: versions and code written on top of any [`StateView`], and the one rule
+//!   for applying a transaction body to a state ([`check_move`]: every move names the live
+//!   version), the pattern of revm's `CacheDB`;
 //! - [`execute`]: runs a call with revm against a view through a database that records every
 //!   account and storage read ([`db::RecordingDb`]), and turns the reads and the post-state
 //!   into sorted moves: a **consume** for each key whose value changed (`next` = the new
@@ -17,6 +20,8 @@
 //!   [`SignPolicy`] saying which fields of which moves are signed (masks, `open`);
 //! - [`fill()`]: the filler's (coordinator's) core operation: re-execute a signed, partly
 //!   masked transaction against the current state and fill what its signers left open;
+//! - [`estimate_gas`]: the smallest gas limit under which a call succeeds
+//!   (`eth_estimateGas`);
 //! - [`rpc`] and, with the `remote` feature, [`remote`](crate#remote): the coordinator's
 //!   JSON-RPC shapes, a `RemoteView` (a [`StateView`] over a coordinator) and an
 //!   `RpcClient` that submits intents and waits for their verdict;
@@ -96,9 +101,12 @@
 pub mod abi;
 pub mod builder;
 pub mod db;
+pub mod error;
+pub mod estimate;
 pub mod exec;
 pub mod fill;
 pub mod genesis;
+pub mod overlay;
 pub mod policy;
 pub mod reexec;
 #[cfg(feature = "remote")]
@@ -107,60 +115,13 @@ pub mod rpc;
 pub mod view;
 
 pub use builder::{Built, TxBuilder};
+pub use error::{MovegenError, StaleMove};
+pub use estimate::estimate_gas;
 pub use exec::{Execution, Failure, decode_revert_reason, execute};
 pub use fill::{FillError, SignedField, fill, fill_built, fill_preverified};
+pub use overlay::{EmptyView, Overlay, OverlayError, check_move};
 pub use policy::{PolicyError, SignPolicy};
 pub use reexec::{
     CodeLookup, DeclaredState, NoCode, Reexec, ReexecCheck, Reexecuted, StructureOnly,
 };
 pub use view::{MemoryView, StateView};
-
-use mf_format::{B256, Key, TxId, Value};
-
-/// Why move generation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MovegenError {
-    /// The call reverted, halted, or was refused by revm.
-    #[error("execution failed: {0}")]
-    Execution(Failure),
-    /// The state view failed.
-    #[error("state view: {0}")]
-    View(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The view has no code for a code hash an account declares.
-    #[error("no code for code hash {0}")]
-    MissingCode(B256),
-    /// The view holds a value of the wrong type for a key.
-    #[error("key {0:?} holds a value of the wrong type")]
-    TypeMismatch(Key),
-    /// Applying a transaction to a [`MemoryView`]: a move names a version that is not the
-    /// live one.
-    #[error("{0}")]
-    StaleMove(Box<StaleMove>),
-    /// The signing policy cannot be applied to the execution's moves.
-    #[error("signing policy: {0}")]
-    Policy(PolicyError),
-}
-
-/// A move whose version is not the live one (see [`MemoryView::apply`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("move on {key:?} declares {declared:?} but the live version is {live:?}")]
-pub struct StaleMove {
-    /// The key.
-    pub key: Key,
-    /// `(intx, prev)` of the move.
-    pub declared: (TxId, Value),
-    /// The live version.
-    pub live: (TxId, Value),
-}
-
-impl MovegenError {
-    /// The decoded `Error(string)` reason of a reverted call, if any.
-    pub fn revert_reason(&self) -> Option<&str> {
-        match self {
-            MovegenError::Execution(Failure::Revert {
-                reason: Some(r), ..
-            }) => Some(r),
-            _ => None,
-        }
-    }
-}

@@ -1,12 +1,9 @@
 //! Where execution reads state from: the [`StateView`] trait and an in-memory [`MemoryView`].
 
-use crate::{MovegenError, StaleMove};
-use alloy_primitives::{Bytes, keccak256};
-use mf_format::{
-    Account, Address, B256, EMPTY_CODE_HASH, GENESIS_INTX, Key, MoveKind, TxBody, TxId, U256,
-    Value, tx_id,
-};
-use std::collections::BTreeMap;
+use crate::error::MovegenError;
+use crate::overlay::{EmptyView, Overlay};
+use alloy_primitives::Bytes;
+use mf_format::{Account, Address, B256, GENESIS_INTX, Key, Mark, TxBody, TxId, U256, Value};
 use std::convert::Infallible;
 
 /// The latest version of every key, and code by hash: what a wallet or coordinator executes
@@ -35,12 +32,12 @@ impl<V: StateView + ?Sized> StateView for &V {
     }
 }
 
-/// A deterministic in-memory state (`BTreeMap`s): a genesis, then the accepted moves of
-/// transactions applied in order. Good for wallets' tests, examples and differential tests.
+/// A deterministic in-memory state: a genesis, then the accepted moves of transactions
+/// applied in order. Good for wallets' tests, examples and differential tests. An
+/// [`Overlay`] over the [`EmptyView`]: [`MemoryView::apply`] is [`Overlay::apply`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryView {
-    versions: BTreeMap<Key, (TxId, Value)>,
-    codes: BTreeMap<B256, Bytes>,
+    state: Overlay<EmptyView>,
 }
 
 impl MemoryView {
@@ -56,7 +53,7 @@ impl MemoryView {
     ) -> MemoryView {
         let mut v = MemoryView::new();
         for (k, val) in versions {
-            v.versions.insert(k, (GENESIS_INTX, val));
+            v.state.versions.insert(k, (GENESIS_INTX, val));
         }
         for c in codes {
             v.insert_code(c);
@@ -66,7 +63,8 @@ impl MemoryView {
 
     /// Sets a genesis account record.
     pub fn set_account(&mut self, addr: Address, account: Account) {
-        self.versions
+        self.state
+            .versions
             .insert(Key::account(addr), (GENESIS_INTX, Value::Account(account)));
     }
 
@@ -74,21 +72,17 @@ impl MemoryView {
     pub fn set_storage(&mut self, addr: Address, slot: U256, word: U256) {
         let key = Key::storage(addr, slot);
         if word.is_zero() {
-            self.versions.remove(&key);
+            self.state.versions.remove(&key);
         } else {
-            self.versions
+            self.state
+                .versions
                 .insert(key, (GENESIS_INTX, Value::Storage(word)));
         }
     }
 
     /// Stores runtime code and returns its keccak-256 hash.
     pub fn insert_code(&mut self, code: Vec<u8>) -> B256 {
-        if code.is_empty() {
-            return EMPTY_CODE_HASH;
-        }
-        let h = keccak256(&code);
-        self.codes.insert(h, Bytes::from(code));
-        h
+        self.state.insert_code(code)
     }
 
     /// Puts a contract at `addr` in the genesis: its runtime code, nonce 1, `balance` wei, and
@@ -116,7 +110,7 @@ impl MemoryView {
 
     /// The account record of `addr` (the empty account when never written).
     pub fn account(&self, addr: Address) -> Account {
-        match self.versions.get(&Key::account(addr)) {
+        match self.state.versions.get(&Key::account(addr)) {
             Some((_, Value::Account(a))) => *a,
             _ => Account::EMPTY,
         }
@@ -124,7 +118,7 @@ impl MemoryView {
 
     /// The storage word `(addr, slot)` (zero when never written).
     pub fn storage(&self, addr: Address, slot: U256) -> U256 {
-        match self.versions.get(&Key::storage(addr, slot)) {
+        match self.state.versions.get(&Key::storage(addr, slot)) {
             Some((_, Value::Storage(w))) => *w,
             _ => U256::ZERO,
         }
@@ -132,73 +126,50 @@ impl MemoryView {
 
     /// Every stored version, in key order.
     pub fn versions(&self) -> impl Iterator<Item = (&Key, &(TxId, Value))> {
-        self.versions.iter()
+        self.state.versions()
     }
 
     /// Every stored runtime code, by keccak-256 hash.
     pub fn codes(&self) -> impl Iterator<Item = (&B256, &Bytes)> {
-        self.codes.iter()
+        self.state.codes()
     }
 
-    /// Applies an accepted transaction: checks that every move's version is the live one
-    /// with value `prev` (the never-written version is `(GENESIS_INTX, zero)`), then makes
-    /// each consume's `next` the live version of its key under the transaction's id and
-    /// stores its created code. Nothing changes when a check fails.
+    /// Applies an accepted transaction ([`Overlay::apply`]): checks that every move's
+    /// version is the live one with value `prev` (the never-written version is
+    /// `(GENESIS_INTX, zero)`), then makes each consume's `next` the live version of its key
+    /// under the transaction's id and stores its created code. Nothing changes when a check
+    /// fails.
     pub fn apply(&mut self, body: &TxBody) -> Result<TxId, MovegenError> {
-        let id = tx_id(body);
-        for m in &body.moves {
-            let key = m.key();
-            let live = self
-                .versions
-                .get(&key)
-                .copied()
-                .unwrap_or((GENESIS_INTX, Value::zero(m.mark)));
-            if live != (m.intx, m.prev) {
-                return Err(MovegenError::StaleMove(Box::new(StaleMove {
-                    key,
-                    declared: (m.intx, m.prev),
-                    live,
-                })));
-            }
-        }
-        for m in body.moves.iter().filter(|m| m.kind == MoveKind::Consume) {
-            // A version written back to zero is kept: its intx is what later moves name.
-            self.versions.insert(m.key(), (id, m.next));
-        }
-        for c in &body.created_code {
-            self.insert_code(c.clone());
-        }
-        Ok(id)
+        Ok(self.state.apply(body)?)
     }
-}
 
-impl MemoryView {
     /// A plain revm database holding this view's state (values only, no versions): what
     /// differential tests and benchmarks run plain revm against.
     pub fn to_cache_db(
         &self,
-    ) -> Result<revm::database::CacheDB<revm::database::EmptyDB>, crate::MovegenError> {
+    ) -> Result<revm::database::CacheDB<revm::database::EmptyDB>, MovegenError> {
         use crate::db::{account_info, bytecode};
         let mut db = revm::database::CacheDB::new(revm::database::EmptyDB::default());
-        for (key, (_, value)) in &self.versions {
+        for (key, (_, value)) in self.versions() {
             match (key.mark, value) {
-                (mf_format::Mark::Account, Value::Account(a)) => {
+                (Mark::Account, Value::Account(a)) => {
                     if let Some(mut info) = account_info(a) {
                         if info.code.is_none() {
                             let code = self
+                                .state
                                 .codes
                                 .get(&a.code_hash)
-                                .ok_or(crate::MovegenError::MissingCode(a.code_hash))?;
+                                .ok_or(MovegenError::MissingCode(a.code_hash))?;
                             info.code = Some(bytecode(code.clone()));
                         }
                         db.insert_account_info(key.addr, info);
                     }
                 }
-                (mf_format::Mark::Storage, Value::Storage(w)) => {
+                (Mark::Storage, Value::Storage(w)) => {
                     // EmptyDB cannot fail.
                     let _ = db.insert_account_storage(key.addr, key.slot, *w);
                 }
-                _ => return Err(crate::MovegenError::TypeMismatch(*key)),
+                _ => return Err(MovegenError::TypeMismatch(*key)),
             }
         }
         Ok(db)
@@ -208,12 +179,9 @@ impl MemoryView {
 impl StateView for MemoryView {
     type Error = Infallible;
     fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, Infallible> {
-        Ok(self.versions.get(key).copied())
+        self.state.version(key)
     }
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, Infallible> {
-        if *hash == EMPTY_CODE_HASH {
-            return Ok(Some(Bytes::new()));
-        }
-        Ok(self.codes.get(hash).cloned())
+        self.state.code(hash)
     }
 }

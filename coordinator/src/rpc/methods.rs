@@ -1,0 +1,367 @@
+//! The methods (`docs/RPC.md`): reads against the index at its head, execution, and
+//! intents in and out.
+
+use super::params::{
+    CallObject, check_block, decode_intent, hex_u64, max_params, opt_param, param,
+};
+use super::transport::{RpcError, RpcResult};
+use super::{MAX_WAIT_IDS, MAX_WAIT_MS};
+use crate::service::{Intake, Shared};
+use crate::store::{Head, IndexReader};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use mf_format::{ExecContext, Key, TxId, check_structure, tx_id, verify_tx_signatures};
+use mf_movegen::rpc::{DryRunJson, HeadJson, ValueJson, VersionJson, codes, parse_mark};
+use mf_movegen::{Failure, MovegenError, StateView, estimate_gas, execute, fill_built};
+use serde_json::{Value as Json, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// Runs blocking work (LMDB, the EVM, signatures) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
+) -> Result<T, RpcError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(RpcError::internal)?
+}
+
+fn reader(s: &Shared) -> Result<IndexReader<'_>, RpcError> {
+    let r = s.store.reader().map_err(RpcError::internal)?;
+    Ok(r)
+}
+
+fn head_of(r: &IndexReader<'_>) -> Result<Head, RpcError> {
+    match r.head_opt() {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(RpcError::new(
+            codes::RESOURCE_UNAVAILABLE,
+            "the coordinator has not loaded the validator's genesis yet; retry shortly",
+        )),
+        Err(e) => Err(RpcError::internal(e)),
+    }
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn exec_error(e: MovegenError) -> RpcError {
+    match e {
+        MovegenError::Execution(Failure::Revert { reason, output }) => RpcError {
+            code: codes::EXECUTION_REVERTED,
+            message: match reason {
+                Some(r) => format!("execution reverted: {r}"),
+                None => "execution reverted".into(),
+            },
+            data: Some(json!(Bytes::from(output))),
+        },
+        MovegenError::Execution(f) => RpcError::new(codes::SERVER_ERROR, f.to_string()),
+        other => RpcError::internal(other),
+    }
+}
+
+/// Runs one method.
+pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -> RpcResult {
+    match method {
+        "web3_clientVersion" => Ok(json!(concat!("mf-coordinator/", env!("CARGO_PKG_VERSION")))),
+        "eth_gasPrice" | "eth_maxPriorityFeePerGas" => Ok(json!("0x0")),
+        "eth_syncing" => Ok(json!(false)),
+        "eth_accounts" => Ok(json!([])),
+        "eth_chainId" | "net_version" | "eth_blockNumber" | "mf_getHead" => {
+            max_params(&params, 0)?;
+            let r = reader(s)?;
+            let head = head_of(&r)?;
+            Ok(match method {
+                "eth_chainId" => hex_u64(head.chain_id),
+                "net_version" => json!(head.chain_id.to_string()),
+                "eth_blockNumber" => hex_u64(head.height),
+                _ => serde_json::to_value(HeadJson {
+                    height: U64::from(head.height),
+                    header_hash: head.hash,
+                    state_hash: head.state_hash,
+                })
+                .map_err(RpcError::internal)?,
+            })
+        }
+        "eth_getBalance" | "eth_getTransactionCount" | "eth_getCode" => {
+            max_params(&params, 2)?;
+            let addr: Address = param(&params, 0, "address")?;
+            let r = reader(s)?;
+            check_block(params.get(1), &head_of(&r)?)?;
+            let a = r.account(addr).map_err(RpcError::internal)?;
+            Ok(match method {
+                "eth_getBalance" => json!(a.balance),
+                "eth_getTransactionCount" => hex_u64(a.nonce),
+                _ => {
+                    if a.code_hash == mf_format::EMPTY_CODE_HASH {
+                        json!("0x")
+                    } else {
+                        let code = r
+                            .code(&a.code_hash)
+                            .map_err(RpcError::internal)?
+                            .ok_or_else(|| RpcError::internal("code missing from the index"))?;
+                        json!(code)
+                    }
+                }
+            })
+        }
+        "eth_getStorageAt" => {
+            max_params(&params, 3)?;
+            let addr: Address = param(&params, 0, "address")?;
+            let slot: U256 = param(&params, 1, "slot")?;
+            let r = reader(s)?;
+            check_block(params.get(2), &head_of(&r)?)?;
+            let w = r.storage(addr, slot).map_err(RpcError::internal)?;
+            Ok(json!(B256::from(w)))
+        }
+        "eth_call" | "eth_estimateGas" => {
+            max_params(&params, 3)?;
+            let obj: CallObject = param(&params, 0, "transaction")?;
+            if params.get(2).is_some_and(|v| !v.is_null()) {
+                return Err(RpcError::params("state overrides are not supported"));
+            }
+            let call = obj.to_call()?;
+            let tag = params.get(1).cloned();
+            let estimate = method == "eth_estimateGas";
+            let s = Arc::clone(s);
+            blocking(move || {
+                let r = reader(&s)?;
+                let head = head_of(&r)?;
+                check_block(tag.as_ref(), &head)?;
+                let ctx = ExecContext {
+                    block_number: head.height + 1,
+                    timestamp: now_s(),
+                };
+                if estimate {
+                    let gas = estimate_gas(&r, head.chain_id, &call, &ctx).map_err(exec_error)?;
+                    return Ok(hex_u64(gas));
+                }
+                let ran = execute(&r, head.chain_id, &call, &ctx).map_err(exec_error)?;
+                Ok(json!(Bytes::from(ran.output)))
+            })
+            .await
+        }
+        "mf_simulate" => {
+            max_params(&params, 2)?;
+            let obj: CallObject = param(&params, 0, "transaction")?;
+            let call = obj.to_call()?;
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Ctx {
+                block_number: U64,
+                timestamp: U64,
+            }
+            let ctx: Option<Ctx> = opt_param(&params, 1, "context")?;
+            let s = Arc::clone(s);
+            blocking(move || {
+                let r = reader(&s)?;
+                let head = head_of(&r)?;
+                let ctx = match ctx {
+                    Some(c) => ExecContext {
+                        block_number: c.block_number.saturating_to(),
+                        timestamp: c.timestamp.saturating_to(),
+                    },
+                    None => ExecContext {
+                        block_number: head.height + 1,
+                        timestamp: now_s(),
+                    },
+                };
+                let ran = execute(&r, head.chain_id, &call, &ctx).map_err(exec_error)?;
+                let body = mf_format::TxBody {
+                    chain_id: head.chain_id,
+                    call,
+                    context: ctx,
+                    open: false,
+                    moves: ran.moves,
+                    created_code: ran.created_code,
+                };
+                serde_json::to_value(mf_movegen::rpc::SimulationJson {
+                    body: Bytes::from(mf_format::encode(&body)),
+                    gas_used: U64::from(ran.gas_used),
+                    output: Bytes::from(ran.output),
+                    created: ran.created,
+                    height: U64::from(head.height),
+                })
+                .map_err(RpcError::internal)
+            })
+            .await
+        }
+        "mf_getVersion" => {
+            max_params(&params, 3)?;
+            let mark: String = param(&params, 0, "mark")?;
+            let mark =
+                parse_mark(&mark).ok_or_else(|| RpcError::params("mark must be \"a\" or \"s\""))?;
+            let addr: Address = param(&params, 1, "address")?;
+            let slot: U256 = opt_param(&params, 2, "slot")?.unwrap_or(U256::ZERO);
+            if mark == mf_format::Mark::Account && !slot.is_zero() {
+                return Err(RpcError::params("an account key has slot 0"));
+            }
+            let key = Key { mark, addr, slot };
+            let r = reader(s)?;
+            let head = head_of(&r)?;
+            let v = r.version(&key).map_err(RpcError::internal)?;
+            let (exists, (intx, value)) = match v {
+                Some(v) => (true, v),
+                None => (false, key.never_written()),
+            };
+            serde_json::to_value(VersionJson {
+                exists,
+                intx,
+                value: ValueJson::from(&value),
+                height: U64::from(head.height),
+            })
+            .map_err(RpcError::internal)
+        }
+        "mf_getCodeByHash" => {
+            max_params(&params, 1)?;
+            let hash: B256 = param(&params, 0, "code hash")?;
+            let r = reader(s)?;
+            Ok(match r.code(&hash).map_err(RpcError::internal)? {
+                Some(c) => json!(c),
+                None => Json::Null,
+            })
+        }
+        "mf_getIntent" => {
+            max_params(&params, 1)?;
+            let id: TxId = param(&params, 0, "intent id")?;
+            let st = s.store.intent(&id).map_err(RpcError::internal)?;
+            serde_json::to_value(st).map_err(RpcError::internal)
+        }
+        "mf_waitIntent" => {
+            max_params(&params, 2)?;
+            let id: TxId = param(&params, 0, "intent id")?;
+            let ms: u64 = opt_param::<u64>(&params, 1, "timeout ms")?.unwrap_or(5_000);
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(ms.min(MAX_WAIT_MS));
+            let mut changes = s.store.changes().subscribe();
+            loop {
+                let st = s.store.intent(&id).map_err(RpcError::internal)?;
+                let done = match &st {
+                    None => true,
+                    Some(st) => st.status.is_final(),
+                };
+                if done || s.stopping() {
+                    return serde_json::to_value(st).map_err(RpcError::internal);
+                }
+                match tokio::time::timeout_at(deadline, changes.changed()).await {
+                    Ok(Ok(())) => {}
+                    _ => return serde_json::to_value(st).map_err(RpcError::internal),
+                }
+            }
+        }
+        "mf_waitIntents" => {
+            max_params(&params, 2)?;
+            let ids: Vec<TxId> = param(&params, 0, "intent ids")?;
+            if ids.is_empty() || ids.len() > MAX_WAIT_IDS {
+                return Err(RpcError::params(format!(
+                    "give 1 to {MAX_WAIT_IDS} intent ids"
+                )));
+            }
+            let ms: u64 = opt_param::<u64>(&params, 1, "timeout ms")?.unwrap_or(5_000);
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(ms.min(MAX_WAIT_MS));
+            let mut changes = s.store.changes().subscribe();
+            loop {
+                let mut out = Vec::with_capacity(ids.len());
+                let mut any = false;
+                for id in &ids {
+                    let st = s.store.intent(id).map_err(RpcError::internal)?;
+                    any |= st.as_ref().is_none_or(|st| st.status.is_final());
+                    out.push(st);
+                }
+                if any || s.stopping() {
+                    return serde_json::to_value(out).map_err(RpcError::internal);
+                }
+                match tokio::time::timeout_at(deadline, changes.changed()).await {
+                    Ok(Ok(())) => {}
+                    _ => return serde_json::to_value(out).map_err(RpcError::internal),
+                }
+            }
+        }
+        "mf_sendIntent" => {
+            let tx = decode_intent(&params)?;
+            let s2 = Arc::clone(s);
+            let (tx, id) = blocking(move || {
+                let head = head_of(&reader(&s2)?)?;
+                check_structure(&tx, head.chain_id).map_err(|r| {
+                    RpcError::rejected(r.name(), Some(r.code()), "structural check".into())
+                })?;
+                verify_tx_signatures(&tx).map_err(|r| {
+                    RpcError::rejected(r.name(), Some(r.code()), "signature check".into())
+                })?;
+                let id = tx_id(&tx.body);
+                Ok((tx, id))
+            })
+            .await?;
+            // A known intent answers its id even when busy: resubmitting is idempotent.
+            if s.store.intent(&id).map_err(RpcError::internal)?.is_some() {
+                return Ok(json!(id));
+            }
+            if s.open.load(Relaxed) >= s.cfg.max_open {
+                return Err(RpcError::new(
+                    codes::LIMIT_EXCEEDED,
+                    format!(
+                        "busy: {} intents are in flight (the limit); retry later",
+                        s.cfg.max_open
+                    ),
+                ));
+            }
+            let (reply, wait) = tokio::sync::oneshot::channel();
+            let bytes = mf_format::encode(&tx);
+            if s.send_intake(Intake {
+                id,
+                tx,
+                bytes,
+                reply,
+            })
+            .is_err()
+            {
+                return Err(RpcError::new(
+                    codes::LIMIT_EXCEEDED,
+                    "busy: the intake queue is full; retry later",
+                ));
+            }
+            match wait.await {
+                Ok(Ok(())) => Ok(json!(id)),
+                Ok(Err(e)) => Err(RpcError::internal(e)),
+                Err(_) => Err(RpcError::internal("the coordinator is stopping")),
+            }
+        }
+        "mf_dryRun" => {
+            let tx = decode_intent(&params)?;
+            let s = Arc::clone(s);
+            blocking(move || {
+                let r = reader(&s)?;
+                let head = head_of(&r)?;
+                // The same intake checks as mf_sendIntent, so a dry run that succeeds is an
+                // intent the coordinator would take.
+                check_structure(&tx, head.chain_id).map_err(|r| {
+                    RpcError::rejected(r.name(), Some(r.code()), "structural check".into())
+                })?;
+                let b = fill_built(&tx, &r).map_err(|e| {
+                    let (reason, detail) = crate::sequencer::fill_rejection(&e);
+                    match reason {
+                        Ok(r) => RpcError::rejected(r.name(), Some(r.code()), detail),
+                        Err(name) => RpcError::rejected(name, None, detail),
+                    }
+                })?;
+                serde_json::to_value(DryRunJson {
+                    tx: Bytes::from(mf_format::encode(&b.tx)),
+                    tx_id: b.id,
+                    gas_used: U64::from(b.execution.gas_used),
+                    output: Bytes::from(b.execution.output),
+                    moves: b.tx.body.moves.len() as u32,
+                    height: U64::from(head.height),
+                })
+                .map_err(RpcError::internal)
+            })
+            .await
+        }
+        other => Err(RpcError::new(
+            codes::METHOD_NOT_FOUND,
+            format!("the method {other} does not exist / is not available"),
+        )),
+    }
+}

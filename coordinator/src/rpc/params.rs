@@ -1,0 +1,150 @@
+//! Decoding parameters: positional params, block tags, call objects, intents.
+
+use super::transport::RpcError;
+use crate::store::Head;
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use mf_format::limits::{MAX_GAS_LIMIT, MAX_INPUT_BYTES, MAX_TX_BYTES};
+use mf_format::{Call, Reason};
+use mf_movegen::rpc::codes;
+use serde::de::DeserializeOwned;
+use serde_json::{Value as Json, json};
+
+pub(super) fn param<T: DeserializeOwned>(
+    params: &[Json],
+    i: usize,
+    name: &str,
+) -> Result<T, RpcError> {
+    let v = params
+        .get(i)
+        .ok_or_else(|| RpcError::params(format!("missing parameter {i} ({name})")))?;
+    serde_json::from_value(v.clone())
+        .map_err(|e| RpcError::params(format!("parameter {i} ({name}): {e}")))
+}
+
+pub(super) fn opt_param<T: DeserializeOwned>(
+    params: &[Json],
+    i: usize,
+    name: &str,
+) -> Result<Option<T>, RpcError> {
+    match params.get(i) {
+        None | Some(Json::Null) => Ok(None),
+        Some(_) => param(params, i, name).map(Some),
+    }
+}
+
+pub(super) fn max_params(params: &[Json], n: usize) -> Result<(), RpcError> {
+    if params.len() > n {
+        return Err(RpcError::params(format!(
+            "too many parameters: at most {n}, got {}",
+            params.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn hex_u64(n: u64) -> Json {
+    json!(format!("{n:#x}"))
+}
+
+/// Checks a block parameter against the head.
+pub(super) fn check_block(tag: Option<&Json>, head: &Head) -> Result<(), RpcError> {
+    let unavailable = |what: String| {
+        Err(RpcError::new(
+            codes::RESOURCE_UNAVAILABLE,
+            format!(
+                "{what}: only the head state (height {}) is kept; use \"latest\"",
+                head.height
+            ),
+        ))
+    };
+    match tag {
+        None | Some(Json::Null) => Ok(()),
+        Some(Json::String(s)) => match s.as_str() {
+            "latest" | "pending" | "safe" | "finalized" => Ok(()),
+            "earliest" if head.height == 0 => Ok(()),
+            "earliest" => unavailable("block \"earliest\"".into()),
+            other => match u64::from_str_radix(other.trim_start_matches("0x"), 16) {
+                Ok(n) if other.starts_with("0x") && n == head.height => Ok(()),
+                Ok(n) if other.starts_with("0x") => unavailable(format!("block {n}")),
+                _ => Err(RpcError::params(format!("bad block tag {other:?}"))),
+            },
+        },
+        Some(Json::Object(o)) => {
+            if let Some(h) = o.get("blockHash") {
+                let h: B256 = serde_json::from_value(h.clone())
+                    .map_err(|e| RpcError::params(format!("blockHash: {e}")))?;
+                if h == head.hash {
+                    return Ok(());
+                }
+                return unavailable(format!("block {h}"));
+            }
+            check_block(o.get("blockNumber"), head)
+        }
+        Some(other) => Err(RpcError::params(format!("bad block parameter {other}"))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CallObject {
+    #[serde(default)]
+    from: Option<Address>,
+    #[serde(default)]
+    to: Option<Address>,
+    #[serde(default)]
+    gas: Option<U64>,
+    #[serde(default)]
+    value: Option<U256>,
+    #[serde(default)]
+    data: Option<Bytes>,
+    #[serde(default)]
+    input: Option<Bytes>,
+}
+
+impl CallObject {
+    pub(super) fn to_call(&self) -> Result<Call, RpcError> {
+        let input = match (&self.input, &self.data) {
+            (Some(i), Some(d)) if i != d => {
+                return Err(RpcError::params("\"input\" and \"data\" differ"));
+            }
+            (Some(i), _) => i.to_vec(),
+            (None, Some(d)) => d.to_vec(),
+            (None, None) => Vec::new(),
+        };
+        if input.len() > MAX_INPUT_BYTES {
+            return Err(RpcError::params(format!(
+                "input of {} bytes exceeds {MAX_INPUT_BYTES}",
+                input.len()
+            )));
+        }
+        Ok(Call {
+            from: self.from.unwrap_or(Address::ZERO),
+            to: self.to,
+            value: self.value.unwrap_or(U256::ZERO),
+            input,
+            gas_limit: self.gas.map_or(MAX_GAS_LIMIT, |g| {
+                g.saturating_to::<u64>().min(MAX_GAS_LIMIT)
+            }),
+        })
+    }
+}
+
+pub(super) fn decode_intent(params: &[Json]) -> Result<mf_format::Transaction, RpcError> {
+    max_params(params, 1)?;
+    let raw: Bytes = param(params, 0, "transaction")?;
+    if raw.len() > MAX_TX_BYTES {
+        return Err(RpcError::rejected(
+            Reason::LimitExceeded.name(),
+            Some(Reason::LimitExceeded.code()),
+            format!("{} bytes exceeds {MAX_TX_BYTES}", raw.len()),
+        ));
+    }
+    mf_format::decode_tx(&raw).map_err(|e| {
+        let r = e.reason();
+        RpcError {
+            code: codes::INVALID_PARAMS,
+            message: format!("not a transaction: {e}"),
+            data: Some(json!({"reason": r.name(), "code": r.code()})),
+        }
+    })
+}

@@ -1,0 +1,57 @@
+//! Why move generation failed: [`MovegenError`], and [`StaleMove`] for a move whose version
+//! is not the live one.
+
+use crate::exec::Failure;
+use crate::policy::PolicyError;
+use mf_format::{B256, Key, TxId, Value};
+
+/// Why move generation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MovegenError {
+    /// The call reverted, halted, or was refused by revm.
+    #[error("execution failed: {0}")]
+    Execution(Failure),
+    /// The state view failed.
+    #[error("state view: {0}")]
+    View(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The view has no code for a code hash an account declares.
+    #[error("no code for code hash {0}")]
+    MissingCode(B256),
+    /// The view holds a value of the wrong type for a key.
+    #[error("key {0:?} holds a value of the wrong type")]
+    TypeMismatch(Key),
+    /// Applying a transaction to a [`MemoryView`](crate::MemoryView) or an
+    /// [`Overlay`](crate::Overlay): a move names a version that is not the live one.
+    #[error("{0}")]
+    StaleMove(Box<StaleMove>),
+    /// The signing policy cannot be applied to the execution's moves.
+    #[error("signing policy: {0}")]
+    Policy(PolicyError),
+}
+
+/// A move whose version is not the live one (see [`check_move`](crate::overlay::check_move)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "move on {key:?} declares {declared:?} but the live version is {live:?}: build the \
+     transaction again against the current state"
+)]
+pub struct StaleMove {
+    /// The key.
+    pub key: Key,
+    /// `(intx, prev)` of the move.
+    pub declared: (TxId, Value),
+    /// The live version.
+    pub live: (TxId, Value),
+}
+
+impl MovegenError {
+    /// The decoded `Error(string)` reason of a reverted call, if any.
+    pub fn revert_reason(&self) -> Option<&str> {
+        match self {
+            MovegenError::Execution(Failure::Revert {
+                reason: Some(r), ..
+            }) => Some(r),
+            _ => None,
+        }
+    }
+}
