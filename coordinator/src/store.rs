@@ -28,8 +28,7 @@ use crate::CoordError;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use mf_format::{
-    Batch, GENESIS_INTX, Header, Key, LtHash, MoveKind, Receipt, TxId, U256, Value, header_hash,
-    tx_id, tx_root,
+    GENESIS_INTX, Header, Key, LtHash, MoveKind, TxId, U256, Value, header_hash, tx_id, tx_root,
 };
 use mf_movegen::StateView;
 use mf_movegen::genesis::Genesis;
@@ -40,16 +39,8 @@ type Db = Database<'static, Bytes, Bytes>;
 
 const MAP_SIZE: usize = 1 << 40;
 
-/// One record of the validator's feed, decoded.
-#[derive(Clone, Debug)]
-pub struct FeedRecord {
-    /// The header.
-    pub header: Header,
-    /// The accepted transactions.
-    pub batch: Batch,
-    /// Receipts of every transaction submitted in the batch.
-    pub receipts: Vec<Receipt>,
-}
+/// One record of the validator's feed, decoded (its framing is `mf-api`'s).
+pub use mf_api::FeedRecord;
 
 /// The head the index reflects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
