@@ -1,6 +1,6 @@
 //! Follows the validator's feed into the index.
 //!
-//! One thread: connect to `GET /feed?from=<height + 1>` (from 0, after fetching
+//! One thread: connect to `GET /feed?from=<height + 1>` (read with `mf_api::FeedReader`) (from 0, after fetching
 //! `GET /genesis`, when the index is empty), apply each record in its own LMDB write
 //! transaction ([`CoordDb::apply_record`](crate::store::CoordDb::apply_record)), wake whoever
 //! waits for a height or an intent. When the connection fails or the validator ends the
@@ -65,7 +65,7 @@ fn follow_once(shared: &Shared, connected_once: &mut bool) -> Result<(), CoordEr
     }
     *connected_once = true;
     let mut genesis = genesis;
-    while let Some(rec) = feed.next_record()? {
+    while let Some(rec) = feed.next_record().map_err(|e| shared.upstream.err(e))? {
         if let Some(g) = genesis.take() {
             shared.store.bootstrap(&g, &rec.header)?;
             tracing::info!(

@@ -41,7 +41,7 @@ pub use notify::Notifier;
 use crate::CoordError;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, WithoutTls};
-use mf_format::{Batch, Header, Receipt, TxId};
+use mf_format::{Header, TxId};
 use mf_movegen::genesis::Genesis;
 use mf_movegen::rpc::IntentStatus;
 use std::path::Path;
@@ -50,16 +50,8 @@ type Db = Database<'static, Bytes, Bytes>;
 
 const MAP_SIZE: usize = 1 << 40;
 
-/// One record of the validator's feed, decoded.
-#[derive(Clone, Debug)]
-pub struct FeedRecord {
-    /// The header.
-    pub header: Header,
-    /// The accepted transactions.
-    pub batch: Batch,
-    /// Receipts of every transaction submitted in the batch.
-    pub receipts: Vec<Receipt>,
-}
+/// One record of the validator's feed, decoded (its framing is `mf-api`'s).
+pub use mf_api::FeedRecord;
 
 /// The head the index reflects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

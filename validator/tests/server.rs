@@ -271,6 +271,34 @@ fn serve_post_read_feed_metrics_shutdown() {
     assert_eq!(get(&addr, "/header/abc").status, 400);
     assert_eq!(get(&addr, "/nowhere").status, 404);
 
+    // The same reads through the typed client of mf-api: every answer parses as its type
+    // and carries what the raw JSON says.
+    let client = mf_api::Client::new(&format!("http://{addr}"));
+    client.health().expect("health");
+    let typed_head = client.head().expect("typed head");
+    assert_eq!(serde_json::to_value(&typed_head).expect("json"), head);
+    assert_eq!(
+        typed_head.hash,
+        mf_format::header_hash(&typed_head.header())
+    );
+    for (i, (bytes, _, j)) in posted.iter().enumerate() {
+        let h = i as u64 + 1;
+        let hdr = client.header(h).expect("typed header").expect("stored");
+        assert_eq!(
+            Some(hdr.hash),
+            j["header_hash"].as_str().and_then(|x| x.parse().ok())
+        );
+        let rc = client.receipts(h).expect("typed receipts").expect("stored");
+        assert_eq!(
+            serde_json::to_value(&rc.receipts).expect("json"),
+            j["receipts"]
+        );
+        assert_eq!(client.batch_bytes(h).expect("batch").as_ref(), Some(bytes));
+    }
+    assert_eq!(client.header(99).expect("404 is None"), None);
+    assert_eq!(client.receipts(99).expect("404 is None"), None);
+    assert_eq!(client.batch_bytes(99).expect("404 is None"), None);
+
     // Versions: the last transaction's outputs are live with its declared values; the
     // genesis version its first transaction spent is not; an unknown key never written.
     let last = posted[4].1.txs.last().expect("tx");
@@ -307,6 +335,27 @@ fn serve_post_read_feed_metrics_shutdown() {
         400
     );
     assert_eq!(get(&addr, "/version/xyz/a/0x00/0").status, 400);
+
+    // The typed client agrees on versions.
+    for m in &last.body.moves {
+        let key = mf_format::Key {
+            mark: mf_format::Mark::Account,
+            addr: m.addr,
+            slot: mf_format::U256::ZERO,
+        };
+        let v = client.version(last_id, key).expect("typed version");
+        assert_eq!(v.state, mf_api::VersionStateJson::Live);
+        assert_eq!(v.live_value(), Some(m.next));
+    }
+    let spent = mf_format::Key {
+        mark: mf_format::Mark::Account,
+        addr: first.body.moves[0].addr,
+        slot: mf_format::U256::ZERO,
+    };
+    let v = client
+        .version(mf_format::GENESIS_INTX, spent)
+        .expect("typed version");
+    assert_eq!(v, mf_api::VersionJson::not_live());
 
     // The feed delivers heights 1..=5 with the accepted transactions and all receipts.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -363,6 +412,21 @@ fn serve_post_read_feed_metrics_shutdown() {
         }
     }
     assert_eq!(heights, vec![3, 4, 5]);
+    // The typed feed reader from height 2: records 2..=5, decoded, as posted.
+    let mut typed = client.feed(2).expect("typed feed");
+    for (i, (bytes, _, j)) in posted.iter().enumerate().skip(1) {
+        let rec = typed
+            .next_record()
+            .expect("record")
+            .expect("the feed does not end");
+        assert_eq!(rec.header.height, i as u64 + 1);
+        assert_eq!(
+            Some(mf_format::header_hash(&rec.header)),
+            j["header_hash"].as_str().and_then(|x| x.parse().ok())
+        );
+        assert_eq!(&mf_format::encode(&rec.batch), bytes);
+    }
+    drop(typed);
 
     // Metrics.
     let m = get(&addr, "/metrics");
@@ -453,6 +517,20 @@ fn strict_mode_refusal_and_backpressure() {
     assert_eq!(j["code"], 65);
     assert_eq!(j["index"].as_u64(), Some(0));
     assert_eq!(get(&addr, "/head").json()["height"], 0);
+    // The typed client sees the same refusal.
+    let client = mf_api::Client::new(&format!("http://{addr}"));
+    match client.post_batch(&b2).expect("post") {
+        mf_api::BatchAnswer::Refused { status, refusal } => {
+            assert_eq!(status, 422);
+            assert_eq!(
+                refusal.protocol_reason(),
+                Some(mf_format::Reason::ContextOutOfWindow)
+            );
+            assert_eq!(refusal.index, Some(0));
+            assert!(refusal.tx_id.is_some() && refusal.receipts.is_some());
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 
     // Many concurrent posts against a queue of 1: some are turned away with 503 busy, none
     // is lost or applied twice; exactly one of them applies batch 1.
@@ -493,9 +571,14 @@ fn strict_mode_refusal_and_backpressure() {
     assert_eq!(metric(&m, "mf_busy_total"), Some(busy as u64), "{m}");
     assert_eq!(metric(&m, "mf_queue_capacity"), Some(1), "{m}");
 
-    let r = post(&addr, "/batch", &b2);
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["height"], 2);
+    match client.post_batch(&b2).expect("post") {
+        mf_api::BatchAnswer::Applied(a) => {
+            assert_eq!(a.height, Some(2));
+            assert_eq!(a.header_hash, Some(client.head().expect("head").hash));
+            assert!(a.receipts.iter().all(|r| r.reason() == Ok(None)));
+        }
+        other => panic!("expected batch 2 applied, got {other:?}"),
+    }
 
     let status = terminate(&mut server, Duration::from_secs(20));
     assert!(status.success());

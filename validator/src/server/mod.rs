@@ -1,0 +1,227 @@
+//! The HTTP API of `mf-validator serve`.
+//!
+//! The answers are the types of [`mf_api`], the validator's HTTP contract, which clients
+//! (the coordinator, the tests) share. The modules: `handlers` (routes and one handler per
+//! endpoint), `worker` (the thread that owns the validator), `feed` (the `/feed` stream),
+//! `metrics` (the counters behind `/metrics`); this file starts and stops them.
+//!
+//! # Threads
+//!
+//! One dedicated OS thread (the *worker*) owns the [`Validator`] and applies batches one at a
+//! time from a bounded queue (`--queue`, default 16). Back-pressure is explicit: when
+//! `queue + 1` batch requests are already in progress (uploading, queued or being applied),
+//! or the queue itself is full, `POST /batch` answers `503` with `{"error":"busy", ...}` and
+//! `Retry-After: 1`. A refused body is read and dropped as it arrives (never kept), so that
+//! simple clients see the answer; a client that sends `Expect: 100-continue` is answered
+//! before it sends the body. The server never holds more than a bounded number of batches
+//! in memory.
+//!
+//! Version lookups need the in-memory index, so they go to the worker too, on a second small
+//! queue that the worker serves before the next batch. Everything else (headers, batches,
+//! receipts, the feed) is read straight from the store through
+//! [`Validator::store_handle`]: LMDB readers do not block the writer, and only committed
+//! heights (published on a watch channel after each commit) are ever read.
+//!
+//! # Endpoints
+//!
+//! | method and path | answer |
+//! | --- | --- |
+//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue is full, `503` `{error: "shutting_down"}` when the server stops before applying it. Nothing is applied unless the answer is `200` |
+//! | `GET /head` | the last header as JSON, with its `hash` |
+//! | `GET /genesis` | the genesis in the alloc JSON of `init --genesis` (chain id, every genesis version, the code of its contracts); its LtHash is header 0's `state_hash` |
+//! | `GET /header/{height}` | that header as JSON, `404` if there is none |
+//! | `GET /batch/{height}` | the batch's accepted transactions, encoded as a batch (`application/octet-stream`); when every transaction was accepted these are the bytes posted |
+//! | `GET /receipts/{height}` | `{height, receipts: [...]}` |
+//! | `GET /version/{intx}/{mark}/{addr}/{slot}` | hex `intx` (32 bytes), mark `a`/`s`, hex address, hex slot: `{state: "live" \| "never_written" \| "not_live", value}`; an account value is `{balance, nonce, code_hash}`, a storage value a hex word, `null` when not live |
+//! | `GET /feed?from=H` | the stream of accepted batches from height `H` (default 1) on, see below |
+//! | `GET /metrics` | Prometheus text format |
+//! | `GET /health` | `200 ok` |
+//!
+//! Hashes, ids, addresses and U256 quantities are `0x`-prefixed lowercase hex in JSON.
+//! Every error answer is JSON with at least an `error` field.
+//!
+//! # The feed
+//!
+//! `GET /feed?from=H` answers `200` with `Content-Type: application/octet-stream` and a
+//! chunked body that never ends on its own: it carries one record per stored height
+//! `H, H+1, ...` up to the head, then waits for new batches and sends each as soon as it is
+//! committed, until the client disconnects or the server shuts down (then the body ends
+//! cleanly after a whole record). A record is three length-prefixed parts
+//! ([`mf_api::feed`] writes and reads them):
+//!
+//! ```text
+//! record   = part(header) part(batch) part(receipts)
+//! part(x)  = len: u32 little-endian || x (len bytes)
+//! header   = the canonical encoding of the Header (mf_format::decode_header)
+//! batch    = the accepted transactions, in order, encoded as a Batch
+//!            (mf_format::decode_batch); the same bytes as GET /batch/{height}
+//! receipts = the canonical encoding of the receipts of every transaction submitted in the
+//!            batch, accepted or not, in submission order (mf_format::decode_receipts)
+//! ```
+//!
+//! In filter mode the receipts may outnumber the batch's transactions (rejected ones are not
+//! stored): match them by `tx_id`, not by position. The header's `tx_root` covers exactly the
+//! transactions of `batch`, its `receipts_root` exactly `receipts`.
+//!
+//! Records are contiguous and in height order with no gaps; HTTP chunk boundaries carry no
+//! meaning (a record may span chunks). Height 0 is the genesis record (an empty batch); a
+//! follower normally starts at 1. A follower that reconnects asks for `from = last height + 1`.
+
+mod feed;
+mod handlers;
+mod metrics;
+mod worker;
+
+use crate::{Mode, Validator, VersionState};
+use handlers::AppState;
+use metrics::Metrics;
+use mf_api::{HeaderJson, ReceiptJson, ValueJson};
+use mf_format::{Header, Receipt, Value};
+use serde_json::Value as Json;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use worker::{Worker, run_worker};
+
+/// How the server runs.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeConfig {
+    /// How batches posted to `/batch` are applied.
+    pub mode: Mode,
+    /// Capacity of the batch queue (at least 1).
+    pub queue: usize,
+    /// After a shutdown signal, how long open connections may take to finish before the
+    /// server stops waiting for them.
+    pub grace: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            mode: Mode::Filter,
+            queue: 16,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Socket or thread error.
+    #[error("server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The worker thread that owns the validator panicked.
+    #[error("the apply worker panicked; the store holds every batch committed before it")]
+    WorkerPanicked,
+}
+
+// ---------------------------------------------------------------------------------------
+// The API's renderings as JSON values, for callers that embed them (the binary's
+// `inspect --json`, `verify-chain`'s reports, the fuzz targets).
+
+fn to_json(v: impl serde::Serialize) -> Json {
+    serde_json::to_value(v).unwrap_or(Json::Null)
+}
+
+/// A header as JSON, with its hash ([`HeaderJson`]).
+pub fn header_json(h: &Header) -> Json {
+    to_json(HeaderJson::from(h))
+}
+
+/// A receipt as JSON ([`ReceiptJson`]): `status` is `accepted` or the reason's name, `code`
+/// its number.
+pub fn receipt_json(r: &Receipt) -> Json {
+    to_json(ReceiptJson::from(r))
+}
+
+/// A value as JSON ([`ValueJson`]): an account is `{balance, code_hash, nonce}`, a storage
+/// word a hex string.
+pub fn value_json(v: &Value) -> Json {
+    to_json(ValueJson::from(v))
+}
+
+/// A version lookup as JSON ([`mf_api::VersionJson`]): `{state, value}`.
+pub fn version_json(s: &VersionState) -> Json {
+    to_json(handlers::version_answer(s))
+}
+
+/// Serves the HTTP API on `listener` until `shutdown` completes (or the worker stops), then
+/// stops accepting, lets open requests finish (for at most `cfg.grace`), lets the worker
+/// finish the batch in hand, and returns. Batches still queued at that point are not
+/// applied; their requests are answered `503 shutting_down`.
+///
+/// Store reads run on the runtime's blocking pool, and LMDB holds a reader slot per reading
+/// thread (126 by default): build the runtime with `max_blocking_threads` well below that
+/// (the binary uses 64).
+pub async fn serve(
+    validator: Validator,
+    listener: tokio::net::TcpListener,
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let queue = cfg.queue.max(1);
+    let height = validator.head().height;
+    let metrics = Arc::new(Metrics::new(height, validator.index_len()));
+    let store = validator.store_handle();
+    let (head_tx, head_rx) = watch::channel(height);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let (batch_tx, batch_rx) = mpsc::channel(queue);
+    let (version_tx, version_rx) = mpsc::channel(1024);
+
+    let worker = Worker {
+        validator,
+        mode: cfg.mode,
+        metrics: Arc::clone(&metrics),
+        head: head_tx,
+    };
+    let worker_stop = Arc::clone(&stop_tx);
+    let handle = std::thread::Builder::new()
+        .name("mf-apply".into())
+        .spawn(move || run_worker(worker, batch_rx, version_rx, worker_stop))?;
+
+    let state = AppState {
+        store,
+        batches: batch_tx,
+        versions: version_tx,
+        admission: Arc::new(tokio::sync::Semaphore::new(queue + 1)),
+        head: head_rx,
+        shutdown: stop_rx.clone(),
+        metrics,
+    };
+    let app = handlers::router(state);
+
+    // The signal (or the worker's end) raises the stop flag: feeds end, the worker stops
+    // after the batch in hand, and axum stops accepting and drains connections.
+    let signal_stop = Arc::clone(&stop_tx);
+    let mut stop_wait = stop_rx.clone();
+    let graceful = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = stop_wait.wait_for(|s| *s) => {}
+        }
+        tracing::info!("shutting down: no new connections; finishing requests in flight");
+        signal_stop.send_replace(true);
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let mut stop_grace = stop_rx;
+    let grace = cfg.grace;
+    let served = tokio::select! {
+        r = server => r.map_err(ServeError::Io),
+        _ = async move {
+            let _ = stop_grace.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(?grace, "connections still open after the grace period; closing them");
+            Ok(())
+        }
+    };
+    stop_tx.send_replace(true);
+    let joined = tokio::task::spawn_blocking(move || handle.join()).await;
+    match joined {
+        Ok(Ok(())) => served,
+        _ => Err(ServeError::WorkerPanicked),
+    }
+}
