@@ -23,10 +23,13 @@
 //!
 //! `mf-bench report --quick` checks the whole harness in seconds (the test suite runs it).
 
+#![warn(unused_crate_dependencies)]
+
 mod baseline;
 mod bytes;
 mod fill;
 mod full;
+mod naive;
 mod report;
 mod stats;
 mod svg;
@@ -36,13 +39,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mf_format::{
     Address, Batch, Call, ExecContext, Key, Mark, Mask, Move, MoveKind, Transaction, TxBody, TxId,
-    U256, Value,
+    U256, Value, VersionId,
 };
-use mf_validator::fp::{value_bytes, version_key_bytes};
 use mf_validator::genesis::Genesis;
-use mf_validator::naive::Naive;
 use mf_validator::prepare::{ExecOutput, Prepared, prepare_ops};
 use mf_validator::{Mode, Validator};
+use naive::Naive;
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -107,7 +109,7 @@ fn record(i: u64, n: u64) -> ([u8; 85], Value, TxId, Key) {
         U256::from_le_slice(&b[..16]),
     );
     let value = Value::Storage(U256::from(i + 1));
-    (version_key_bytes(&intx, &key), value, intx, key)
+    (VersionId::new(intx, key).to_bytes(), value, intx, key)
 }
 
 fn rss_bytes() -> u64 {
@@ -274,8 +276,8 @@ fn critical_path(a: &CpArgs) -> Result<serde_json::Value> {
             .into_par_iter()
             .map(|k| {
                 let (vk, value, _, _) = record(k, n);
-                let mut buf = [0u8; 80];
-                (vk, value_bytes(&value, &mut buf).to_vec())
+                let mut buf = [0u8; Value::MAX_ENCODED_LEN];
+                (vk, value.encode_fixed(&mut buf).to_vec())
             })
             .collect();
         let ours: Vec<(u64, Vec<u8>)> = recs

@@ -17,9 +17,7 @@
 //! 3. [`sequencer`]: cuts batches by size or time, fills them against a speculative overlay
 //!    of the pending batch (first come, first served on contested keys, independent intents
 //!    in parallel), submits them in filter mode, and re-fills and resubmits intents that lost
-//!    a race to another coordinator (bounded attempts);
-//! 4. [`devnet`]: a validator and a coordinator as real processes on loopback, driven by many
-//!    wallets (the `mf-coordinator devnet` command).
+//!    a race to another coordinator (bounded attempts).
 //!
 //! Intents are journaled in LMDB before their id is returned, and acceptance is learnt from
 //! the chain itself (an accepted transaction whose id the coordinator filled), so a
@@ -41,7 +39,6 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub mod devnet;
 pub mod follower;
 pub mod rpc;
 pub mod sequencer;

@@ -37,7 +37,6 @@ pub mod fp;
 /// Genesis files (alloc JSON): the parser lives in `mf-movegen`, which coordinators share.
 pub use mf_movegen::genesis;
 pub mod index;
-pub mod naive;
 pub mod prepare;
 pub mod reexec;
 pub mod sample;
