@@ -6,7 +6,7 @@
 //! executing it against the whole state. Ours carries every version it uses, which is what
 //! makes validation parallel and stateless; the difference is the price of that.
 
-use crate::workload::{Kind, World, build};
+use crate::workload::{Kind, Workload, build};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Signature, TxKind, U256};
@@ -49,7 +49,7 @@ fn gas_limit(kind: Kind) -> u64 {
 
 /// Runs the section on `n` transactions of each workload.
 pub fn run(n: usize) -> Result<Json> {
-    let world = World::new(n, n)?;
+    let world = Workload::new(n, n)?;
     let mut rows = Vec::new();
     for kind in Kind::ALL {
         let txs = build(&world, kind, n)?;

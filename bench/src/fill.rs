@@ -10,7 +10,7 @@
 //!   threads.
 
 use crate::stats::Stat;
-use crate::workload::{World, intents};
+use crate::workload::{Workload, intents};
 use anyhow::{Context, Result, bail};
 use mf_format::Transaction;
 use mf_movegen::exec::{block_env, new_evm, tx_env};
@@ -20,7 +20,7 @@ use revm::ExecuteCommitEvm;
 use serde_json::{Value as Json, json};
 use std::time::Instant;
 
-fn fill_in_order(world: &World, txs: &[Transaction]) -> Result<f64> {
+fn fill_in_order(world: &Workload, txs: &[Transaction]) -> Result<f64> {
     let mut view = world.view.clone();
     let t = Instant::now();
     for tx in txs {
@@ -30,7 +30,7 @@ fn fill_in_order(world: &World, txs: &[Transaction]) -> Result<f64> {
     Ok(txs.len() as f64 / t.elapsed().as_secs_f64())
 }
 
-fn raw_revm(world: &World, txs: &[Transaction]) -> Result<f64> {
+fn raw_revm(world: &Workload, txs: &[Transaction]) -> Result<f64> {
     let db = world.view.to_cache_db()?;
     let chain = txs.first().map_or(0, |t| t.body.chain_id);
     let mut evm = new_evm(db, chain);
@@ -47,7 +47,7 @@ fn raw_revm(world: &World, txs: &[Transaction]) -> Result<f64> {
     Ok(txs.len() as f64 / t.elapsed().as_secs_f64())
 }
 
-fn fill_parallel(world: &World, txs: &[Transaction], threads: usize) -> Result<f64> {
+fn fill_parallel(world: &Workload, txs: &[Transaction], threads: usize) -> Result<f64> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
@@ -71,7 +71,7 @@ fn fill_parallel(world: &World, txs: &[Transaction], threads: usize) -> Result<f
 
 /// Runs the section with `n` intents per case.
 pub fn run(n: usize, runs: usize) -> Result<Json> {
-    let world = World::new(n, n)?;
+    let world = Workload::new(n, n)?;
     let hot = intents(&world, false, n)?;
     let cold = intents(&world, true, n)?;
     let (mut f, mut r, mut p1, mut p2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -4,7 +4,7 @@
 
 use crate::baseline::EthState;
 use crate::stats::Stat;
-use crate::workload::{Kind, World, build};
+use crate::workload::{Kind, Workload, build};
 use anyhow::{Result, bail};
 use mf_format::{Batch, MoveKind, Transaction, TxId};
 use mf_validator::{Mode, Validator};
@@ -25,7 +25,7 @@ pub struct FullArgs {
 /// Our validator over a fresh data directory: `(tx/s, moves/s)` of the whole pipeline, with
 /// batch `k + 1` checked while batch `k` is written (as `serve` does).
 fn ours(
-    world: &World,
+    world: &Workload,
     batches: &[Batch],
     threads: usize,
     dir: &std::path::Path,
@@ -64,7 +64,7 @@ fn ours(
 
 /// The sequential baseline over a fresh LMDB state: `(tx/s, state changes/s)`.
 fn baseline(
-    world: &World,
+    world: &Workload,
     batches: &[Vec<(Transaction, TxId)>],
     dir: &std::path::Path,
 ) -> Result<(f64, f64)> {
@@ -96,7 +96,7 @@ fn baseline(
 
 /// Runs the section: one entry per workload.
 pub fn run(a: &FullArgs) -> Result<Json> {
-    let world = World::new(a.txs, a.txs)?;
+    let world = Workload::new(a.txs, a.txs)?;
     let mut out = Vec::new();
     for kind in Kind::ALL {
         let t = Instant::now();

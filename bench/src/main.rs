@@ -23,10 +23,13 @@
 //!
 //! `mf-bench report --quick` checks the whole harness in seconds (the test suite runs it).
 
+#![warn(unused_crate_dependencies)]
+
 mod baseline;
 mod bytes;
 mod fill;
 mod full;
+mod naive;
 mod report;
 mod stats;
 mod svg;
@@ -40,9 +43,9 @@ use mf_format::{
 };
 use mf_movegen::Reexecuted;
 use mf_validator::genesis::Genesis;
-use mf_validator::naive::Naive;
 use mf_validator::prepare::{Prepared, prepare_ops};
 use mf_validator::{Mode, Validator};
+use naive::Naive;
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;

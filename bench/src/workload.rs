@@ -10,19 +10,17 @@
 //! | `swap_hot` | wallet `i` swaps on pair 0 | every transaction consumes the pool version the previous one created |
 
 use anyhow::{Context, Result};
-use mf_coordinator::devnet::{balance_slot, fixed_addr, runtime_code, units};
-use mf_format::{Account, Address, EMPTY_CODE_HASH, Keypair, Transaction, TxId, U256};
+use mf_devkit::slots::{pair as pair_slots, token::balance as balance_slot};
+use mf_devkit::{PairSpec, WorldBuilder, fixed_addr, units};
+use mf_format::{Address, Keypair, Transaction, TxId, U256};
 use mf_format::{Key, Mask};
-use mf_movegen::abi::{Arg, calldata, mapping_slot, nested_mapping_slot};
+use mf_movegen::abi::{Arg, calldata};
 use mf_movegen::genesis::Genesis;
 use mf_movegen::{MemoryView, SignPolicy, TxBuilder};
 use rayon::prelude::*;
 
 /// The chain id of every workload.
 pub const CHAIN_ID: u64 = 7777;
-
-const TOKEN_JSON: &str = include_str!("../../contracts/artifacts/Token.json");
-const PAIR_JSON: &str = include_str!("../../contracts/artifacts/Pair.json");
 
 /// The kinds of workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +51,7 @@ impl Kind {
 }
 
 /// The genesis world of a workload of `n` transactions.
-pub struct World {
+pub struct Workload {
     /// The state.
     pub view: MemoryView,
     /// One wallet per transaction.
@@ -66,71 +64,37 @@ pub struct World {
     pub pairs: Vec<Address>,
 }
 
-impl World {
+impl Workload {
     /// `n` wallets and `pairs` pairs (at least 1). Wallet `i` has ETH, both tokens, and an
     /// allowance to pair 0 and to pair `i % pairs`.
-    pub fn new(n: usize, pairs: usize) -> Result<World> {
+    pub fn new(n: usize, pairs: usize) -> Result<Workload> {
         let pairs = pairs.max(1);
-        let token_code = runtime_code(TOKEN_JSON)?;
-        let pair_code = runtime_code(PAIR_JSON)?;
         let wallets: Vec<Keypair> = (0..n)
             .into_par_iter()
             .map(|i| Keypair::from_label(&format!("bench wallet {i}")))
             .collect();
         let (token_a, token_b) = (fixed_addr(0xa0, 0), fixed_addr(0xb0, 0));
-        let pair_addrs: Vec<Address> = (0..pairs).map(|j| fixed_addr(0xe0, j)).collect();
-        let mut view = MemoryView::new();
-        let per_wallet = units(1_000_000);
         let reserve = units(1_000_000);
-        for w in &wallets {
-            view.set_account(
-                w.address(),
-                Account {
-                    balance: units(1_000),
-                    nonce: 0,
-                    code_hash: EMPTY_CODE_HASH,
-                },
-            );
+        let mut b = WorldBuilder::new(wallets, units(1_000))
+            .token(token_a, units(1_000_000))
+            .token(token_b, units(1_000_000))
+            .allowed_pairs(move |i| vec![0, i % pairs]);
+        for j in 0..pairs {
+            b = b.pair(PairSpec::new(
+                fixed_addr(0xe0, j),
+                token_a,
+                token_b,
+                reserve,
+                reserve,
+            ));
         }
-        for token in [token_a, token_b] {
-            let supply = per_wallet * U256::from(n) + reserve * U256::from(pairs);
-            let mut storage = vec![(U256::from(2u64), supply)];
-            for (i, w) in wallets.iter().enumerate() {
-                storage.push((balance_slot(w.address()), per_wallet));
-                for j in [0, i % pairs] {
-                    storage.push((
-                        nested_mapping_slot(w.address(), pair_addrs[j], U256::from(1u64)),
-                        U256::MAX,
-                    ));
-                }
-            }
-            for p in &pair_addrs {
-                storage.push((balance_slot(*p), reserve));
-            }
-            view.deploy(token, token_code.clone(), U256::ZERO, storage);
-        }
-        let lp = U256::from(1_000_000u64);
-        for p in &pair_addrs {
-            view.deploy(
-                *p,
-                pair_code.clone(),
-                U256::ZERO,
-                [
-                    (U256::ZERO, U256::from_be_slice(token_a.as_slice())),
-                    (U256::from(1u64), U256::from_be_slice(token_b.as_slice())),
-                    (U256::from(2u64), reserve),
-                    (U256::from(3u64), reserve),
-                    (U256::from(4u64), lp),
-                    (mapping_slot(fixed_addr(0xbb, 0), U256::from(5u64)), lp),
-                ],
-            );
-        }
-        Ok(World {
-            view,
-            wallets,
+        let w = b.build().context("building the genesis")?;
+        Ok(Workload {
+            view: w.view,
+            wallets: w.wallets,
             token_a,
             token_b,
-            pairs: pair_addrs,
+            pairs: w.pairs,
         })
     }
 
@@ -147,13 +111,15 @@ impl World {
     /// The builder of wallet `i`'s transaction of `kind` (on pair `pair` for swaps).
     pub fn builder(&self, kind: Kind, i: usize) -> TxBuilder {
         match kind {
-            Kind::Transfer => TxBuilder::transfer(CHAIN_ID, World::recipient(i), U256::from(1u64)),
+            Kind::Transfer => {
+                TxBuilder::transfer(CHAIN_ID, Workload::recipient(i), U256::from(1u64))
+            }
             Kind::Erc20 => TxBuilder::call(
                 CHAIN_ID,
                 self.token_a,
                 calldata(
                     "transfer(address,uint256)",
-                    &[Arg::Address(World::recipient(i)), Arg::Uint(units(1))],
+                    &[Arg::Address(Workload::recipient(i)), Arg::Uint(units(1))],
                 ),
             ),
             Kind::SwapCold | Kind::SwapHot => {
@@ -185,12 +151,7 @@ impl World {
     /// The keys of a pair's pool that a coordinator fills (reserves and the pair's token
     /// balances).
     pub fn pool_keys(&self, pair: Address) -> [Key; 4] {
-        [
-            Key::storage(pair, U256::from(2u64)),
-            Key::storage(pair, U256::from(3u64)),
-            Key::storage(self.token_a, balance_slot(pair)),
-            Key::storage(self.token_b, balance_slot(pair)),
-        ]
+        pair_slots::pool_keys(pair, self.token_a, self.token_b)
     }
 
     /// The signing policy of a coordinator-filled swap: the pool left unsigned, the
@@ -209,7 +170,7 @@ impl World {
 /// `n` signed transactions of `kind`, fully signed, valid in this order from the genesis.
 /// Independent kinds are built in parallel; `swap_hot` is built in order, each on the state
 /// the previous one left.
-pub fn build(world: &World, kind: Kind, n: usize) -> Result<Vec<(Transaction, TxId)>> {
+pub fn build(world: &Workload, kind: Kind, n: usize) -> Result<Vec<(Transaction, TxId)>> {
     let n = n.min(world.wallets.len());
     if kind == Kind::SwapHot {
         let mut view = world.view.clone();
@@ -238,7 +199,7 @@ pub fn build(world: &World, kind: Kind, n: usize) -> Result<Vec<(Transaction, Tx
 
 /// `n` swap intents on the hot pool (or each on its own pool when `cold`), signed against
 /// the genesis with the pool masked: what wallets hand a coordinator.
-pub fn intents(world: &World, cold: bool, n: usize) -> Result<Vec<Transaction>> {
+pub fn intents(world: &Workload, cold: bool, n: usize) -> Result<Vec<Transaction>> {
     let n = n.min(world.wallets.len());
     let kind = if cold { Kind::SwapCold } else { Kind::SwapHot };
     (0..n)

@@ -19,9 +19,7 @@
 //!    of the pending batch ([`mf_movegen::Overlay`] over the index; first come, first
 //!    served on contested keys, independent intents in parallel), submits them in filter
 //!    mode, and re-fills and resubmits intents that lost a race to another coordinator
-//!    (bounded attempts);
-//! 4. [`devnet`]: a validator and a coordinator as real processes on loopback, driven by many
-//!    wallets (the `mf-coordinator devnet` command).
+//!    (bounded attempts).
 //!
 //! Intents are journaled in LMDB before their id is returned, and acceptance is learnt from
 //! the chain itself (an accepted transaction whose id the coordinator filled), so a
@@ -43,7 +41,6 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-pub mod devnet;
 pub mod error;
 pub mod follower;
 pub mod rpc;

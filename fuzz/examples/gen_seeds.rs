@@ -18,9 +18,7 @@
 use mf_format::{
     Address, Batch, Header, Keypair, Mask, Receipt, Status, Transaction, U256, encode,
 };
-use mf_fuzz::{
-    CHAIN_ID, CONTEXT, World, balance_slot, pair_creation_code, recipient, units, world,
-};
+use mf_fuzz::{CHAIN_ID, CONTEXT, World, balance_slot, recipient, units, world};
 use mf_movegen::abi::{Arg, calldata};
 use mf_movegen::{MemoryView, SignPolicy, TxBuilder};
 use std::path::{Path, PathBuf};
@@ -159,7 +157,10 @@ fn txs(w: &World) -> Vec<(&'static str, Transaction)> {
         build(v, swap(w, w.token_a, units(1)).sign_policy(policy), w2, &[]),
     ));
     // A contract creation: a new pair over the two tokens (created_code is its runtime).
-    let mut init = pair_creation_code().to_vec();
+    let mut init = mf_devkit::contracts::pair()
+        .expect("Pair artifact")
+        .creation
+        .clone();
     init.extend_from_slice(&Arg::Address(w.token_a).word());
     init.extend_from_slice(&Arg::Address(w.token_b).word());
     out.push((

@@ -15,8 +15,9 @@ use mf_format::{
     PublicKey, SigCheck, check_structure, decode_tx, signing_digest, tx_id, verify_batch,
     verify_tx_signatures,
 };
-use mf_fuzz::{CHAIN_ID, NoCodeSource};
-use mf_validator::prepare::{KeyCache, StructureOnly, prepare_batch};
+use mf_fuzz::CHAIN_ID;
+use mf_movegen::{NoCode, StructureOnly};
+use mf_validator::prepare::{KeyCache, prepare_batch};
 use std::sync::OnceLock;
 
 fn key_cache() -> &'static KeyCache {
@@ -43,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             chain,
             key_cache(),
             &StructureOnly,
-            &NoCodeSource,
+            &NoCode,
         );
         assert_eq!(prepared.len(), 1);
         assert_eq!(prepared[0].id, id, "prepare_batch id differs from tx_id");

@@ -7,8 +7,15 @@
 //! (ed25519), so `examples/gen_seeds.rs` writes byte-identical seeds on every run, and the
 //! `http_batch` target's validator starts from the same genesis as the seeds were built on.
 
-use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, ExecContext, Keypair, U256};
-use mf_movegen::abi::{mapping_slot, nested_mapping_slot};
+#![warn(unused_crate_dependencies)]
+
+// The fuzz targets (fuzz_targets/*.rs) use libfuzzer-sys; this library does not.
+use libfuzzer_sys as _;
+
+use mf_devkit::contracts::{self, Artifact};
+pub use mf_devkit::slots::token::{allowance as allowance_slot, balance as balance_slot};
+pub use mf_devkit::{PairSpec, WorldBuilder, fixed_addr, units};
+use mf_format::{Address, B256, ExecContext, Keypair};
 use mf_movegen::genesis::Genesis;
 use mf_movegen::{CodeLookup, MemoryView};
 use mf_validator::sample::{GenConfig, Sample, generate};
@@ -35,31 +42,21 @@ pub fn clock() -> u64 {
     CLOCK_MS
 }
 
-const TOKEN_JSON: &str = include_str!("../../contracts/artifacts/Token.json");
-const PAIR_JSON: &str = include_str!("../../contracts/artifacts/Pair.json");
-
-fn artifact_hex(artifact: &str, field: &str) -> Vec<u8> {
-    let v: serde_json::Value = serde_json::from_str(artifact).expect("artifact json");
-    let hex = v[field].as_str().expect("artifact field");
-    alloy_primitives::hex::decode(hex.trim_start_matches("0x")).expect("artifact hex")
+fn artifact(a: Result<&'static Artifact, mf_devkit::DevkitError>) -> &'static Artifact {
+    match a {
+        Ok(a) => a,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// Runtime code of `Token.sol` (`deployedBytecode`).
 pub fn token_code() -> &'static [u8] {
-    static C: OnceLock<Vec<u8>> = OnceLock::new();
-    C.get_or_init(|| artifact_hex(TOKEN_JSON, "deployedBytecode"))
+    &artifact(contracts::token()).runtime
 }
 
 /// Runtime code of `Pair.sol` (`deployedBytecode`).
 pub fn pair_code() -> &'static [u8] {
-    static C: OnceLock<Vec<u8>> = OnceLock::new();
-    C.get_or_init(|| artifact_hex(PAIR_JSON, "deployedBytecode"))
-}
-
-/// Creation code of `Pair.sol` (`bytecode`), without constructor arguments.
-pub fn pair_creation_code() -> &'static [u8] {
-    static C: OnceLock<Vec<u8>> = OnceLock::new();
-    C.get_or_init(|| artifact_hex(PAIR_JSON, "bytecode"))
+    &artifact(contracts::pair()).runtime
 }
 
 /// The committed contracts' runtime code by keccak-256: what a validator's code store holds
@@ -84,38 +81,6 @@ impl CodeLookup for Committed {
     }
 }
 
-/// A validator `CodeSource` with no code (for the stateless stage without re-execution).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoCodeSource;
-
-impl mf_validator::prepare::CodeSource for NoCodeSource {
-    fn code(&self, _: &B256) -> Option<Vec<u8>> {
-        None
-    }
-}
-
-fn fixed(kind: u8, i: u32) -> Address {
-    let mut a = [0u8; 20];
-    a[0] = kind;
-    a[16..].copy_from_slice(&i.to_be_bytes());
-    Address::from(a)
-}
-
-/// `n` whole tokens (18 decimals).
-pub fn units(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
-/// `balanceOf[holder]` of `Token.sol` (mapping slot 0).
-pub fn balance_slot(holder: Address) -> U256 {
-    mapping_slot(holder, U256::ZERO)
-}
-
-/// `allowance[owner][spender]` of `Token.sol` (nested mapping slot 1).
-pub fn allowance_slot(owner: Address, spender: Address) -> U256 {
-    nested_mapping_slot(owner, spender, U256::from(1u64))
-}
-
 /// The world the seeds are built on.
 pub struct World {
     /// Contracts and wallets (genesis, `intx = 0`), without the sample accounts.
@@ -135,7 +100,7 @@ pub struct World {
 
 /// A fresh recipient address (never in the genesis).
 pub fn recipient(i: u32) -> Address {
-    fixed(0xcc, i)
+    fixed_addr(0xcc, i as usize)
 }
 
 /// The world (built once per process).
@@ -148,50 +113,26 @@ fn build_world() -> World {
     let wallets: Vec<Keypair> = (0..3)
         .map(|i| Keypair::from_label(&format!("mf fuzz wallet {i}")))
         .collect();
-    let (token_a, token_b, pair) = (fixed(0xa0, 0), fixed(0xb0, 0), fixed(0xe0, 0));
-    let mut view = MemoryView::new();
-    let per_wallet = units(1_000);
-    let reserve = units(100_000);
-    for w in &wallets {
-        view.set_account(
-            w.address(),
-            Account {
-                balance: units(10),
-                nonce: 0,
-                code_hash: EMPTY_CODE_HASH,
-            },
-        );
-    }
-    for token in [token_a, token_b] {
-        let supply = per_wallet * U256::from(wallets.len() as u64) + reserve;
-        let mut storage = vec![(U256::from(2u64), supply), (balance_slot(pair), reserve)];
-        for (i, w) in wallets.iter().enumerate() {
-            storage.push((balance_slot(w.address()), per_wallet));
-            // Wallet 0 has a finite allowance on token B (consumed by a swap), every other
-            // allowance to the pair is infinite (only referenced by a swap).
-            let allowance = if i == 0 && token == token_b {
-                units(500)
-            } else {
-                U256::MAX
-            };
-            storage.push((allowance_slot(w.address(), pair), allowance));
-        }
-        view.deploy(token, token_code().to_vec(), U256::ZERO, storage);
-    }
-    let lp = units(100_000);
-    view.deploy(
-        pair,
-        pair_code().to_vec(),
-        U256::ZERO,
-        [
-            (U256::ZERO, U256::from_be_slice(token_a.as_slice())),
-            (U256::from(1u64), U256::from_be_slice(token_b.as_slice())),
-            (U256::from(2u64), reserve),
-            (U256::from(3u64), reserve),
-            (U256::from(4u64), lp),
-            (mapping_slot(fixed(0xbb, 0), U256::from(5u64)), lp),
-        ],
+    let (token_a, token_b, pair) = (
+        fixed_addr(0xa0, 0),
+        fixed_addr(0xb0, 0),
+        fixed_addr(0xe0, 0),
     );
+    let reserve = units(100_000);
+    let mut spec = PairSpec::new(pair, token_a, token_b, reserve, reserve);
+    spec.lp = units(100_000);
+    // Wallet 0 has a finite allowance on token B (consumed by a swap), every other allowance
+    // to the pair is infinite (only referenced by a swap).
+    let built = WorldBuilder::new(wallets, units(10))
+        .token(token_a, units(1_000))
+        .token(token_b, units(1_000))
+        .pair(spec)
+        .allowance(0, token_b, 0, units(500))
+        .build();
+    let (view, wallets) = match built {
+        Ok(w) => (w.view, w.wallets),
+        Err(e) => panic!("{e}"),
+    };
     let sample = generate(&GenConfig {
         chain_id: CHAIN_ID,
         accounts: 4,

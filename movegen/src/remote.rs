@@ -21,7 +21,7 @@
 //! ```
 
 use crate::exec::Execution;
-use crate::rpc::{DryRunJson, HeadJson, IntentStatus, SimulationJson, VersionJson, mark_str};
+use crate::rpc::{DryRunJson, HeadJson, IntentStatus, SimulationJson, VersionJson};
 use crate::view::StateView;
 use alloy_primitives::{B256, Bytes, U64};
 use mf_format::{Call, ExecContext, Key, Transaction, TxId, Value, encode};
@@ -236,7 +236,7 @@ impl RpcClient {
     pub fn version(&self, key: &Key) -> Result<VersionJson, RemoteError> {
         self.call(
             "mf_getVersion",
-            json!([mark_str(key.mark), key.addr, B256::from(key.slot)]),
+            json!([key.mark.as_str(), key.addr, B256::from(key.slot)]),
         )
     }
 

@@ -229,23 +229,6 @@ pub struct HeadJson {
     pub state_hash: B256,
 }
 
-/// The mark as the RPC writes it (`"a"` or `"s"`).
-pub fn mark_str(m: Mark) -> &'static str {
-    match m {
-        Mark::Account => "a",
-        Mark::Storage => "s",
-    }
-}
-
-/// Parses `"a"` / `"s"`.
-pub fn parse_mark(s: &str) -> Option<Mark> {
-    match s {
-        "a" => Some(Mark::Account),
-        "s" => Some(Mark::Storage),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,9 +15,9 @@
 //! 4. **commit** ([`store`]): one LMDB write transaction per batch, append-only, so a batch
 //!    is on disk entirely or not at all, and restart rebuilds the index from the store.
 //!
-//! [`Validator`] ties these together; the `mf-validator` binary puts a CLI and an HTTP API on
-//! top; [`sample`] makes signed sample batches of transfers; [`naive`] is the per-move LMDB
-//! baseline the benchmarks compare against.
+//! [`Validator`] ties these together; [`server`] puts the HTTP API and feed on top (the
+//! `mf-validator` binary, in the `mf-validator-cli` package, adds the command line);
+//! [`sample`] makes signed sample batches of transfers.
 //!
 //! ```no_run
 //! use mf_validator::{Validator, Mode, genesis::Genesis};
@@ -38,7 +38,6 @@ pub mod fingerprint;
 /// Genesis files (alloc JSON): the parser lives in `mf-movegen`, which coordinators share.
 pub use mf_movegen::genesis;
 pub mod index;
-pub mod naive;
 pub mod outcome;
 pub mod prepare;
 pub mod replay;

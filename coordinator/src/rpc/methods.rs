@@ -10,7 +10,7 @@ use crate::service::{Intake, Shared};
 use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use mf_format::{ExecContext, Key, TxId, check_structure, tx_id, verify_tx_signatures};
-use mf_movegen::rpc::{DryRunJson, HeadJson, ValueJson, VersionJson, codes, parse_mark};
+use mf_movegen::rpc::{DryRunJson, HeadJson, ValueJson, VersionJson, codes};
 use mf_movegen::{Failure, MovegenError, StateView, estimate_gas, execute, fill_built};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -193,8 +193,8 @@ pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -
         "mf_getVersion" => {
             max_params(&params, 3)?;
             let mark: String = param(&params, 0, "mark")?;
-            let mark =
-                parse_mark(&mark).ok_or_else(|| RpcError::params("mark must be \"a\" or \"s\""))?;
+            let mark = mf_format::Mark::parse(&mark)
+                .ok_or_else(|| RpcError::params("mark must be \"a\" or \"s\""))?;
             let addr: Address = param(&params, 1, "address")?;
             let slot: U256 = opt_param(&params, 2, "slot")?.unwrap_or(U256::ZERO);
             if mark == mf_format::Mark::Account && !slot.is_zero() {

@@ -10,12 +10,13 @@ use mf_movegen::abi::{Arg, calldata, mapping_slot, nested_mapping_slot};
 pub const CHAIN: u64 = 1337;
 
 pub fn artifact(name: &str, field: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../contracts/artifacts/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Relative to this file, so that test crates elsewhere can include it with `#[path]`.
+    let text = match name {
+        "Token" => include_str!("../../../contracts/artifacts/Token.json"),
+        "Pair" => include_str!("../../../contracts/artifacts/Pair.json"),
+        _ => panic!("no artifact {name}"),
+    };
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
     let hex = v[field].as_str().unwrap();
     alloy_primitives::hex::decode(hex.trim_start_matches("0x")).unwrap()
 }

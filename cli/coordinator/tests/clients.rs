@@ -9,7 +9,8 @@
 mod common;
 
 use common::*;
-use mf_coordinator::devnet::{CHAIN_ID, Op, World, build_intent, units};
+use mf_devkit::devnet::{CHAIN_ID, DevnetWorld, Op, build_intent};
+use mf_devkit::units;
 use mf_format::ExecContext;
 use mf_movegen::remote::RemoteView;
 use mf_movegen::rpc::IntentState;
@@ -23,9 +24,9 @@ fn viem_reads_the_coordinator() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
     assert!(
         dir.join("node_modules/viem").exists(),
-        "viem is not installed: run `npm ci --prefix coordinator/tests/clients` (needs Node.js)"
+        "viem is not installed: run ./test.sh (or `npm ci --prefix cli/coordinator/tests/clients`; needs Node.js)"
     );
-    let world = World::new(3, 1, 0).expect("world");
+    let world = DevnetWorld::new(3, 1, 0).expect("world");
     let net = Net::start(world.clone());
     let (_coord, client) = net.coordinator("coordinator", &[]);
 

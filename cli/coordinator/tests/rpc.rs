@@ -6,7 +6,8 @@ mod common;
 
 use alloy_primitives::{B256, U256};
 use common::*;
-use mf_coordinator::devnet::{Op, World, balance_slot, build_intent, units};
+use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
+use mf_devkit::{slots, units};
 use mf_format::{ExecContext, encode};
 use mf_movegen::abi::{Arg, calldata};
 use mf_movegen::remote::{RemoteError, RemoteView, RpcClient};
@@ -39,7 +40,7 @@ fn rpc_error(r: Result<Value, RemoteError>) -> (i64, String, Option<Value>) {
 
 #[test]
 fn json_rpc_shapes_reads_and_intents() {
-    let world = World::new(4, 2, 1).expect("world");
+    let world = DevnetWorld::new(4, 2, 1).expect("world");
     let net = Net::start(world.clone());
     let (_coord, client) = net.coordinator("coordinator", &[]);
     let url = client.url().to_string();
@@ -218,7 +219,7 @@ fn json_rpc_shapes_reads_and_intents() {
         "eth_getStorageAt",
         json!([
             world.pay_token,
-            B256::from(balance_slot(merchant)),
+            B256::from(slots::token::balance(merchant)),
             "latest"
         ]),
     )

@@ -49,7 +49,9 @@
 mod common;
 
 use common::*;
-use mf_coordinator::devnet::{CHAIN_ID, Op, Proc, World, build_intent, units};
+use mf_devkit::devnet::{CHAIN_ID, DevnetWorld, Op, build_intent};
+use mf_devkit::process::Proc;
+use mf_devkit::units;
 use mf_format::{B256, Batch, ExecContext, TxId, U256, decode_batch, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient, http_agent};
 use mf_movegen::rpc::{HeadJson, IntentState};
@@ -612,7 +614,12 @@ fn wait_head(agent: &ureq::Agent, vurl: &str) -> Option<u64> {
 /// validator accepted. A post that gets no answer (the validator was killed) is resolved
 /// from the chain once the validator is back: it can only be in a batch above the head
 /// read before posting.
-fn post_direct(world: &World, vurl: &str, stop: &AtomicBool, progress: &Progress) -> DirectLog {
+fn post_direct(
+    world: &DevnetWorld,
+    vurl: &str,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> DirectLog {
     let pause = Duration::from_millis(env_u64("MF_CRASH_DIRECT_PAUSE_MS", 20));
     let mut view: MemoryView = world.view.clone();
     let agent = http_agent(Some(Duration::from_secs(30)));
@@ -770,7 +777,7 @@ struct CoordLog {
 }
 
 /// One intent per coordinator wallet not in flight (payments and hot-pool swaps).
-fn submit_round(world: &World, client: &RpcClient, round: usize, log: &mut CoordLog) {
+fn submit_round(world: &DevnetWorld, client: &RpcClient, round: usize, log: &mut CoordLog) {
     let view = RemoteView::new(client.clone());
     let Ok(height) = client.block_number() else {
         return;
@@ -852,7 +859,7 @@ fn poll(client: &RpcClient, log: &mut CoordLog, progress: &Progress) {
 /// Streams intents through the coordinator until `stop`, then waits (bounded) for the
 /// ones in flight.
 fn drive_coordinator(
-    world: &World,
+    world: &DevnetWorld,
     client: &RpcClient,
     stop: &AtomicBool,
     progress: &Progress,
@@ -879,7 +886,7 @@ fn drive_coordinator(
 fn crash_kill_9_while_serving_a_coordinator() {
     let (_, trials) = trials();
     let t0 = Instant::now();
-    let world = World::new(CWALLETS + DWALLETS, DWALLETS, 0).expect("world");
+    let world = DevnetWorld::new(CWALLETS + DWALLETS, DWALLETS, 0).expect("world");
     let mut net = Net::start(world.clone());
     let vdata = net.dir.path().join("validator");
     let addr = net.validator_addr();

@@ -4,10 +4,21 @@
 //! mf-coordinator serve --validator http://127.0.0.1:8080 --data coord --listen 127.0.0.1:8646
 //! mf-coordinator devnet            # validator + coordinator + wallets on loopback
 //! ```
+//!
+//! The library (`mf-coordinator`) holds the service; this binary parses the command line,
+//! serves until SIGINT or SIGTERM, and runs the [`devnet`].
+
+#![warn(unused_crate_dependencies)]
+
+// Dev-dependencies of the integration tests (tests/), not of this binary.
+#[cfg(test)]
+use alloy_primitives as _;
+
+mod devnet;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use mf_coordinator::devnet::{self, DevnetConfig};
+use devnet::DevnetConfig;
 use mf_coordinator::{Config, serve};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,14 +109,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    mf_cli::init_logging();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -144,7 +148,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");
             println!("listening on {addr}");
-            serve(cfg, listener, shutdown_signal()).context("coordinator stopped with an error")?;
+            serve(cfg, listener, mf_cli::shutdown_signal())
+                .context("coordinator stopped with an error")?;
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
@@ -196,33 +201,5 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-    }
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for SIGINT: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received"),
-        _ = term => tracing::info!("SIGTERM received"),
     }
 }

@@ -19,7 +19,8 @@
 mod common;
 
 use common::*;
-use mf_coordinator::devnet::{Op, World, build_intent, units};
+use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
+use mf_devkit::units;
 use mf_format::{ExecContext, TxId};
 use mf_movegen::remote::{RemoteError, RemoteView, RpcClient};
 use mf_movegen::rpc::{IntentState, codes};
@@ -136,7 +137,7 @@ impl SplitMix {
 /// One client thread: its wallets send intents (ETH and token payments, swaps on the hot
 /// pool) for `RUN`, each waiting for its previous intent to be final, with reads in between;
 /// then it waits up to `DRAIN` for what is still in flight.
-fn run_client(world: Arc<World>, url: String, t: usize, start: Instant) -> Tally {
+fn run_client(world: Arc<DevnetWorld>, url: String, t: usize, start: Instant) -> Tally {
     let client = RpcClient::new(&url);
     let view = RemoteView::new(client.clone());
     let mine: Vec<usize> = (t..world.wallets.len()).step_by(THREADS).collect();
@@ -283,7 +284,7 @@ fn run_client(world: Arc<World>, url: String, t: usize, start: Instant) -> Tally
 #[test]
 fn concurrent_clients_get_busy_answers_and_nothing_is_lost() {
     let t0 = Instant::now();
-    let world = Arc::new(World::new(THREADS * WALLETS_PER_THREAD, 8, 0).expect("world"));
+    let world = Arc::new(DevnetWorld::new(THREADS * WALLETS_PER_THREAD, 8, 0).expect("world"));
     let net = Net::start((*world).clone());
     let max_open = MAX_OPEN.to_string();
     let (coord, client) = net.coordinator("coordinator", &["--max-open", &max_open]);

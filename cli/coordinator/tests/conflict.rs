@@ -16,7 +16,8 @@ mod common;
 
 use alloy_primitives::{B256, U256};
 use common::*;
-use mf_coordinator::devnet::{Op, World, build_intent, units};
+use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
+use mf_devkit::units;
 use mf_format::{ExecContext, Key, MoveKind, TxId, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient};
 use mf_movegen::rpc::{IntentState, IntentStatus};
@@ -32,7 +33,7 @@ const WALLETS_PER_COORDINATOR: usize = 6;
 /// One coordinator's wallets: in each round every wallet submits one swap on the hot pool
 /// (all coordinators start the round together), then waits for the verdicts.
 fn trade(
-    world: Arc<World>,
+    world: Arc<DevnetWorld>,
     client: RpcClient,
     wallets: Vec<usize>,
     barrier: Arc<Barrier>,
@@ -93,7 +94,7 @@ fn storage_at(client: &RpcClient, addr: alloy_primitives::Address, slot: U256) -
 
 #[test]
 fn two_coordinators_race_on_one_hot_pool() {
-    let world = Arc::new(World::new(2 * WALLETS_PER_COORDINATOR, 1, 0).expect("world"));
+    let world = Arc::new(DevnetWorld::new(2 * WALLETS_PER_COORDINATOR, 1, 0).expect("world"));
     let net = Net::start((*world).clone());
     // Short batch windows so both coordinators have batches in flight at the same time.
     let (_a, ca) = net.coordinator(
@@ -203,8 +204,8 @@ fn two_coordinators_race_on_one_hot_pool() {
     let slots = [
         (pair, U256::from(2u64)),
         (pair, U256::from(3u64)),
-        (world.hub, mf_coordinator::devnet::balance_slot(pair)),
-        (token, mf_coordinator::devnet::balance_slot(pair)),
+        (world.hub, mf_devkit::slots::token::balance(pair)),
+        (token, mf_devkit::slots::token::balance(pair)),
     ];
     for (addr, slot) in slots {
         let want = view.storage(addr, slot);

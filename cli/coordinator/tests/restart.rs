@@ -13,7 +13,9 @@
 mod common;
 
 use common::*;
-use mf_coordinator::devnet::{Op, Proc, World, build_intent, start_coordinator, units};
+use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
+use mf_devkit::process::{Proc, start_coordinator};
+use mf_devkit::units;
 use mf_format::{ExecContext, TxId, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient};
 use mf_movegen::rpc::{HeadJson, IntentState};
@@ -24,7 +26,7 @@ const WALLETS: usize = 8;
 
 /// Builds and submits one intent per wallet not in flight. Returns the acknowledged ids.
 fn submit_round(
-    world: &World,
+    world: &DevnetWorld,
     client: &RpcClient,
     round: usize,
     inflight: &mut BTreeMap<usize, TxId>,
@@ -113,13 +115,13 @@ fn coordinator(net: &Net) -> (Proc, RpcClient) {
     )
     .expect("coordinator");
     let client = RpcClient::new(&url);
-    mf_coordinator::devnet::wait_ready(&client, Duration::from_secs(30)).expect("ready");
+    mf_devkit::process::wait_ready(&client, Duration::from_secs(30)).expect("ready");
     (p, client)
 }
 
 #[test]
 fn sigkill_loses_no_acknowledged_intent_and_a_validator_restart_is_ridden_out() {
-    let world = World::new(WALLETS, 3, 0).expect("world");
+    let world = DevnetWorld::new(WALLETS, 3, 0).expect("world");
     let mut net = Net::start(world.clone());
     let (mut proc, mut client) = coordinator(&net);
 

@@ -1,7 +1,8 @@
 //! Shared helpers: real `mf-validator` and `mf-coordinator` processes on loopback.
 #![allow(dead_code)]
 
-use mf_coordinator::devnet::{Proc, World, start_coordinator, start_validator};
+use mf_devkit::devnet::DevnetWorld;
+use mf_devkit::process::{Proc, start_coordinator, start_validator};
 use mf_movegen::remote::RpcClient;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,15 +13,15 @@ pub fn coordinator_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mf-coordinator"))
 }
 
-/// The validator binary of the same build (built on demand when a single package's tests
-/// run alone).
+/// The validator binary of the same build (another package, `mf-validator-cli`: built on
+/// demand when this package's tests run alone).
 pub fn validator_bin() -> PathBuf {
     let bin =
         coordinator_bin().with_file_name(format!("mf-validator{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-p", "mf-validator", "--bin", "mf-validator"]);
+        cmd.args(["build", "-p", "mf-validator-cli", "--bin", "mf-validator"]);
         if bin
             .parent()
             .and_then(|p| p.file_name())
@@ -37,13 +38,13 @@ pub fn validator_bin() -> PathBuf {
 /// A validator and its data, plus coordinators.
 pub struct Net {
     pub dir: TempDir,
-    pub world: World,
+    pub world: DevnetWorld,
     pub validator: Proc,
     pub vurl: String,
 }
 
 impl Net {
-    pub fn start(world: World) -> Net {
+    pub fn start(world: DevnetWorld) -> Net {
         let dir = tempfile::tempdir().expect("tempdir");
         let (validator, vurl) =
             start_validator(&validator_bin(), dir.path(), &world.genesis()).expect("validator");
@@ -67,7 +68,7 @@ impl Net {
         )
         .expect("coordinator");
         let client = RpcClient::new(&url);
-        mf_coordinator::devnet::wait_ready(&client, Duration::from_secs(30)).expect("ready");
+        mf_devkit::process::wait_ready(&client, Duration::from_secs(30)).expect("ready");
         (p, client)
     }
 

@@ -1,8 +1,9 @@
 //! The naive baseline: the UTXO set as one LMDB table keyed by the 85-byte version id, and
 //! per move a get, a compare, a delete and a put, inside one write transaction per batch.
-//! This is how the Manaflow prototype applies moves; the benchmarks run it beside ours.
+//! This is how the Manaflow prototype applies moves; the benchmarks run it beside ours (it
+//! lived in the validator crate before; only the benchmarks use it).
 
-use crate::error::StoreError;
+use anyhow::{Context, Result};
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, PutFlags};
 use mf_format::{MoveKind, Transaction, TxId, Value, VersionId};
@@ -16,11 +17,8 @@ pub struct Naive {
 
 impl Naive {
     /// Opens (or creates) a baseline store in `dir`.
-    pub fn open(dir: &Path) -> Result<Naive, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    pub fn open(dir: &Path) -> Result<Naive> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         // SAFETY: opened once per process, on a directory of its own.
         let env = unsafe {
             EnvOpenOptions::new()
@@ -39,7 +37,7 @@ impl Naive {
     }
 
     /// Loads records `(version id, value bytes)` that are sorted by version id (append).
-    pub fn preload_sorted(&self, recs: &[([u8; 85], Vec<u8>)]) -> Result<(), StoreError> {
+    pub fn preload_sorted(&self, recs: &[([u8; 85], Vec<u8>)]) -> Result<()> {
         let mut t = self.env.write_txn()?;
         for (k, v) in recs {
             self.set.put_with_flags(&mut t, PutFlags::APPEND, k, v)?;
@@ -52,7 +50,7 @@ impl Naive {
     /// the number of moves applied. A transaction whose version is missing or whose value
     /// differs is skipped (its earlier moves stay: the prototype had no rollback either, and
     /// the benchmarks feed it valid batches).
-    pub fn apply(&self, txs: &[(TxId, &Transaction)]) -> Result<usize, StoreError> {
+    pub fn apply(&self, txs: &[(TxId, &Transaction)]) -> Result<usize> {
         let mut t = self.env.write_txn()?;
         let mut n = 0;
         let mut buf = [0u8; Value::MAX_ENCODED_LEN];
@@ -76,16 +74,5 @@ impl Naive {
         }
         t.commit()?;
         Ok(n)
-    }
-
-    /// Entries in the set.
-    pub fn len(&self) -> Result<u64, StoreError> {
-        let r = self.env.read_txn()?;
-        Ok(self.set.len(&r)?)
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.len()? == 0)
     }
 }

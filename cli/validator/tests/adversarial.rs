@@ -20,7 +20,7 @@
 //! these verdicts, so the catalogue and the test cannot drift apart.
 
 mod common;
-#[path = "../../movegen/tests/util/mod.rs"]
+#[path = "../../../movegen/tests/util/mod.rs"]
 mod fixtures;
 
 use common::{Guard, p, run_ok, start_server};
@@ -708,7 +708,7 @@ fn resign(body: TxBody, keys: &[&Keypair]) -> Transaction {
 /// The table rows of `docs/ADVERSARIAL.md`: `(id, verdicts)` from the first and third
 /// columns of every row whose first cell is an id like `G3`.
 fn catalogue() -> Vec<(String, String)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/ADVERSARIAL.md");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ADVERSARIAL.md");
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = Vec::new();
     for line in text.lines() {

@@ -1,0 +1,121 @@
+//! # mf-cli: what the `mf-validator` and `mf-coordinator` binaries share
+//!
+//! Both binaries log the same way and stop the same way; this crate is the one home for
+//! both, so that the libraries (`mf-validator`, `mf-coordinator`) carry no command-line
+//! dependencies:
+//!
+//! - [`init_logging`]: `tracing` events to stderr, filtered by `RUST_LOG` (default `info`),
+//!   coloured only on a terminal, and written around the progress bar registered with
+//!   [`set_progress`] (so that a log line never garbles the bar);
+//! - [`shutdown_signal`]: a future that completes on SIGINT (Ctrl-C) or SIGTERM, for a
+//!   server's graceful shutdown;
+//! - [`on_shutdown_signal`]: the same on a thread of its own, for synchronous drivers.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, unused_crate_dependencies)]
+
+use indicatif::ProgressBar;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+static PROGRESS: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Registers the progress bar log lines are written around (`None`: no bar).
+pub fn set_progress(pb: Option<ProgressBar>) {
+    if let Ok(mut g) = PROGRESS.lock() {
+        *g = pb;
+    }
+}
+
+/// Collects one log event, then writes it to stderr in one piece, suspending the progress
+/// bar (if any) so that the two do not garble each other.
+struct LogWriter(Vec<u8>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        let write = || {
+            let _ = std::io::stderr().lock().write_all(&buf);
+        };
+        let pb = PROGRESS.lock().ok().and_then(|g| g.clone());
+        match pb {
+            Some(pb) => pb.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+/// Sends `tracing` events to stderr, filtered by `RUST_LOG` (default `info`). Does nothing
+/// when a subscriber is already installed.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| LogWriter(Vec::new()))
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Completes on SIGINT or SIGTERM (on other platforms: Ctrl-C). A signal that cannot be
+/// listened for is logged and never completes.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Runs `then` on a thread of its own once SIGINT or SIGTERM arrives (see
+/// [`shutdown_signal`]); for drivers that are not async. Returns at once.
+pub fn on_shutdown_signal(then: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name("mf-signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::warn!("cannot listen for signals: {e}");
+                    return;
+                }
+            };
+            rt.block_on(shutdown_signal());
+            then();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot listen for signals: {e}");
+    }
+}

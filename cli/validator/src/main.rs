@@ -1,0 +1,132 @@
+//! `mf-validator`: the validator's command-line interface. See `mf-validator --help`.
+//!
+//! The library (`mf-validator`) holds the validator; this binary parses the command line
+//! ([`args`]) and runs one command: generating and ingesting batches ([`ingest`]), serving
+//! the HTTP API ([`serve`]), or checking and showing a data directory ([`inspect`]).
+
+#![warn(unused_crate_dependencies)]
+
+// Dev-dependencies of the integration tests (tests/), not of this binary.
+#[cfg(test)]
+use alloy_primitives as _;
+#[cfg(test)]
+use mf_api as _;
+#[cfg(test)]
+use mf_movegen as _;
+#[cfg(test)]
+use proptest as _;
+#[cfg(test)]
+use revm as _;
+#[cfg(test)]
+use tempfile as _;
+
+/// `println!` that ignores a closed stdout (`mf-validator inspect | head -1`) instead of
+/// panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod args;
+mod ingest;
+mod inspect;
+mod serve;
+
+use anyhow::{Context, Result};
+use args::{Cli, Command, OrderArg};
+use clap::Parser;
+use mf_validator::Validator;
+use mf_validator::sample::GenConfig;
+use mf_validator::server::ServeConfig;
+use mf_validator::verify::Order;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    mf_cli::init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            mf_cli::set_progress(None);
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo {
+            dir,
+            accounts,
+            txs,
+            batch_size,
+        } => ingest::demo(
+            dir,
+            &GenConfig {
+                accounts,
+                txs,
+                batch_size: usize::try_from(batch_size).context("batch size")?,
+                ..GenConfig::default()
+            },
+        ),
+        Command::Init { data, genesis } => ingest::init(&data, &genesis),
+        Command::Gen {
+            out,
+            accounts,
+            txs,
+            batch_size,
+            seed,
+            chain_id,
+        } => ingest::gen_sample(
+            &out,
+            &GenConfig {
+                chain_id,
+                accounts,
+                txs,
+                batch_size: usize::try_from(batch_size).context("batch size")?,
+                seed,
+            },
+        ),
+        Command::Ingest { data, mode, files } => ingest::ingest(&data, mode.into(), &files),
+        Command::Serve {
+            data,
+            listen,
+            mode,
+            queue,
+        } => serve::serve(
+            &data,
+            listen,
+            ServeConfig {
+                mode: mode.into(),
+                queue: usize::try_from(queue).context("queue")?,
+                ..ServeConfig::default()
+            },
+        ),
+        Command::Check { data } => inspect::check(&data),
+        Command::Inspect { data, json } => inspect::inspect(&data, json),
+        Command::VerifyChain {
+            data,
+            order,
+            seed,
+            json,
+        } => inspect::verify_chain(
+            &data,
+            match order {
+                OrderArg::Forward => Order::Forward,
+                OrderArg::Reverse => Order::Reverse,
+                OrderArg::Shuffle => Order::Shuffle { seed },
+            },
+            json,
+        ),
+    }
+}
+
+pub(crate) fn open(data: &Path) -> Result<Validator> {
+    // Re-execution with revm is the library's default.
+    Validator::open(data)
+        .with_context(|| format!("cannot open the data directory {}", data.display()))
+}
