@@ -35,7 +35,7 @@
 //!   format. The client returns `GET /genesis` as text for `Genesis::parse`.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unused_crate_dependencies)]
 
 pub mod answer;
 #[cfg(feature = "client")]

@@ -48,7 +48,15 @@
 //! ```
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unused_crate_dependencies)]
+
+// Dev-dependencies of the integration tests and benchmarks, not of the unit tests.
+#[cfg(test)]
+use criterion as _;
+#[cfg(test)]
+use hex as _;
+#[cfg(test)]
+use proptest as _;
 
 pub mod check;
 pub mod codec;

@@ -96,7 +96,13 @@
 //!   set `.context(ExecContext { block_number: head + 1, timestamp: now })`.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unused_crate_dependencies)]
+
+// Dev-dependencies of the benchmarks, not of the unit tests.
+#[cfg(test)]
+use criterion as _;
+#[cfg(test)]
+use rayon as _;
 
 pub mod abi;
 pub mod builder;

@@ -30,7 +30,12 @@
 //! ```
 
 #![forbid(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unused_crate_dependencies)]
+
+// Dev-dependencies of the integration tests (plain revm is the differential test's
+// reference), not of the unit tests.
+#[cfg(test)]
+use revm as _;
 
 pub mod commit;
 pub mod error;
