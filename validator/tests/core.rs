@@ -1,72 +1,10 @@
 //! The critical path against real LMDB: acceptance, every rejection reason, atomicity, and
 //! restart.
 
+use crate::util::Transfers;
 use mf_format::*;
 use mf_validator::sample::{GenConfig, generate, transfer_body};
 use mf_validator::{ApplyError, Mode, Validator, VersionState};
-use tempfile::TempDir;
-
-struct World {
-    _dir: TempDir,
-    v: Validator,
-    keys: Vec<Keypair>,
-    /// Latest (intx, account) of each key, as the validator should hold it.
-    state: Vec<(TxId, Account)>,
-}
-
-fn world(accounts: usize) -> World {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = generate(&GenConfig {
-        accounts,
-        txs: 0,
-        ..GenConfig::default()
-    });
-    let v = Validator::init(dir.path(), &s.genesis).expect("init");
-    let start = match s.genesis.versions[0].1 {
-        Value::Account(a) => a,
-        Value::Storage(_) => unreachable!(),
-    };
-    World {
-        _dir: dir,
-        v,
-        state: vec![(GENESIS_INTX, start); s.keys.len()],
-        keys: s.keys,
-    }
-}
-
-impl World {
-    /// A signed transfer f -> t built on the tracked state (does not update it).
-    fn transfer(&self, f: usize, t: usize, value: u64) -> Transaction {
-        let body = transfer_body(
-            1337,
-            self.keys[f].address(),
-            self.state[f],
-            self.keys[t].address(),
-            self.state[t],
-            U256::from(value),
-            ExecContext::default(),
-        );
-        sign(body, &[&self.keys[f]])
-    }
-    /// Records that `tx` (a transfer f -> t) was accepted.
-    fn accept(&mut self, f: usize, t: usize, tx: &Transaction) {
-        let id = tx_id(&tx.body);
-        if let (Value::Account(a), Value::Account(b)) =
-            (tx.body.moves[0].next, tx.body.moves[1].next)
-        {
-            self.state[f] = (id, a);
-            self.state[t] = (id, b);
-        }
-    }
-    fn apply(
-        &mut self,
-        txs: Vec<Transaction>,
-        mode: Mode,
-    ) -> Result<mf_validator::Outcome, ApplyError> {
-        let batch = Batch { txs };
-        self.v.apply_bytes(&encode(&batch), mode)
-    }
-}
 
 fn statuses(o: &mf_validator::Outcome) -> Vec<Status> {
     o.receipts.iter().map(|r| r.status).collect()
@@ -113,12 +51,12 @@ fn sample_batches_apply_and_check() {
 
 #[test]
 fn each_rejection_has_its_reason_and_changes_nothing() {
-    let mut w = world(6);
+    let mut w = Transfers::new(6);
     let before = w.v.state_hash();
     let entries = w.v.index_len();
 
     // Unknown version.
-    let mut tx = w.transfer(0, 1, 5);
+    let mut tx = w.transfer(0, 1, 5, ExecContext::default());
     tx.body.moves[1].intx = TxId::repeat_byte(9);
     let tx = sign(tx.body, &[&w.keys[0]]);
     let o = w.apply(vec![tx], Mode::Filter).expect("filter");
@@ -126,7 +64,7 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
     assert!(o.header.is_none(), "nothing accepted, nothing written");
 
     // Wrong prev (consistent with its next, so re-execution passes and the set refuses it).
-    let mut tx = w.transfer(0, 1, 5);
+    let mut tx = w.transfer(0, 1, 5, ExecContext::default());
     let m = &mut tx.body.moves[1];
     for v in [&mut m.prev, &mut m.next] {
         if let Value::Account(a) = v {
@@ -138,7 +76,7 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
     assert_eq!(statuses(&o), vec![Status::Rejected(Reason::PrevMismatch)]);
 
     // A declared next that execution does not produce.
-    let mut tx = w.transfer(0, 1, 5);
+    let mut tx = w.transfer(0, 1, 5, ExecContext::default());
     if let Value::Account(a) = &mut tx.body.moves[1].next {
         a.balance += U256::from(1u64);
     }
@@ -147,13 +85,13 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
     assert_eq!(statuses(&o), vec![Status::Rejected(Reason::WriteMismatch)]);
 
     // Forged signature.
-    let mut tx = w.transfer(0, 1, 5);
+    let mut tx = w.transfer(0, 1, 5, ExecContext::default());
     tx.auths[0].signature.0[10] ^= 1;
     let o = w.apply(vec![tx], Mode::Filter).expect("filter");
     assert_eq!(statuses(&o), vec![Status::Rejected(Reason::BadSignature)]);
 
     // Signed by someone else.
-    let tx = w.transfer(0, 1, 5);
+    let tx = w.transfer(0, 1, 5, ExecContext::default());
     let tx = sign(tx.body, &[&w.keys[2]]);
     let o = w.apply(vec![tx], Mode::Filter).expect("filter");
     assert_eq!(
@@ -162,7 +100,7 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
     );
 
     // Wrong chain.
-    let mut tx = w.transfer(0, 1, 5);
+    let mut tx = w.transfer(0, 1, 5, ExecContext::default());
     tx.body.chain_id = 1;
     let tx = sign(tx.body, &[&w.keys[0]]);
     let o = w.apply(vec![tx], Mode::Filter).expect("filter");
@@ -189,11 +127,11 @@ fn each_rejection_has_its_reason_and_changes_nothing() {
 
 #[test]
 fn double_use_replay_cascade_and_strict_mode() {
-    let mut w = world(6);
+    let mut w = Transfers::new(6);
 
     // Double use inside a batch: two transfers spending the same sender version.
-    let a = w.transfer(0, 1, 5);
-    let b = w.transfer(0, 2, 7);
+    let a = w.transfer(0, 1, 5, ExecContext::default());
+    let b = w.transfer(0, 2, 7, ExecContext::default());
     let o = w.apply(vec![a.clone(), b], Mode::Filter).expect("filter");
     assert_eq!(
         statuses(&o),
@@ -217,12 +155,12 @@ fn double_use_replay_cascade_and_strict_mode() {
     assert_eq!(w.v.state_hash(), after_a);
 
     // Cascade: x is invalid (forged), y spends what x would have created.
-    let mut x = w.transfer(2, 3, 1);
+    let mut x = w.transfer(2, 3, 1, ExecContext::default());
     x.auths[0].signature.0[3] ^= 1;
     w.accept(2, 3, &x);
-    let y = w.transfer(3, 4, 1);
+    let y = w.transfer(3, 4, 1, ExecContext::default());
     w.accept(3, 4, &y);
-    let z = w.transfer(5, 4, 1); // recipient 4 version chains onto y's: cascades too
+    let z = w.transfer(5, 4, 1, ExecContext::default()); // recipient 4 version chains onto y's: cascades too
     let o = w.apply(vec![x, y, z], Mode::Filter).expect("filter");
     assert_eq!(
         statuses(&o),
@@ -235,9 +173,9 @@ fn double_use_replay_cascade_and_strict_mode() {
     assert_eq!(w.v.state_hash(), after_a);
 
     // Strict mode: one invalid transaction refuses the whole batch; nothing changes.
-    let mut w = world(4);
-    let good = w.transfer(0, 1, 1);
-    let mut bad = w.transfer(2, 3, 1);
+    let mut w = Transfers::new(4);
+    let good = w.transfer(0, 1, 1, ExecContext::default());
+    let mut bad = w.transfer(2, 3, 1, ExecContext::default());
     bad.auths[0].signature.0[0] ^= 1;
     let before = (w.v.state_hash(), w.v.index_len());
     let e = w
@@ -256,7 +194,7 @@ fn double_use_replay_cascade_and_strict_mode() {
     assert_eq!(o.accepted, 1);
 }
 
-impl World {
+impl Transfers {
     fn clone_state(&self) -> Stale {
         Stale {
             state: self.state.clone(),
@@ -278,7 +216,7 @@ struct Stale {
 }
 
 impl Stale {
-    fn transfer_from(&self, w: &World, f: usize, t: usize, value: u64) -> Transaction {
+    fn transfer_from(&self, w: &Transfers, f: usize, t: usize, value: u64) -> Transaction {
         let body = transfer_body(
             1337,
             w.keys[f].address(),
@@ -295,12 +233,12 @@ impl Stale {
 #[test]
 fn filter_mode_drops_exactly_the_invalid_transactions() {
     // [good1, bad, good2] in filter mode ends in the same state as [good1, good2].
-    let mut w1 = world(6);
-    let mut w2 = world(6);
-    let g1 = w1.transfer(0, 1, 3);
-    let mut bad = w1.transfer(2, 3, 4);
+    let mut w1 = Transfers::new(6);
+    let mut w2 = Transfers::new(6);
+    let g1 = w1.transfer(0, 1, 3, ExecContext::default());
+    let mut bad = w1.transfer(2, 3, 4, ExecContext::default());
     bad.auths[0].signature.0[7] ^= 1;
-    let g2 = w1.transfer(4, 5, 5);
+    let g2 = w1.transfer(4, 5, 5, ExecContext::default());
     let o = w1
         .apply(vec![g1.clone(), bad, g2.clone()], Mode::Filter)
         .expect("filter");
@@ -314,7 +252,7 @@ fn filter_mode_drops_exactly_the_invalid_transactions() {
 
 #[test]
 fn genesis_and_never_written_versions_are_used_once() {
-    let mut w = world(3);
+    let mut w = Transfers::new(3);
     // A fresh address that was never written: its zero account is live at intx = 0.
     let fresh = Keypair::from_label("never written").address();
     let zero = (GENESIS_INTX, Account::EMPTY);
@@ -396,7 +334,7 @@ fn genesis_and_never_written_versions_are_used_once() {
 
 #[test]
 fn a_data_directory_is_opened_by_one_validator_at_a_time() {
-    let w = world(2);
+    let w = Transfers::new(2);
     let dir = w.v.store().dir().to_path_buf();
     let second = Validator::open(&dir);
     assert!(

@@ -4,11 +4,8 @@
 //! end in exactly the balances and storage plain revm reaches executing the same calls on
 //! one in-memory database; and every rejection by movegen is a failure of plain revm too.
 
-#[path = "../../movegen/tests/util/mod.rs"]
-mod common;
-
-use common::plain::{cache_db, value_in};
-use common::*;
+use crate::util::fixtures::plain::{cache_db, value_in};
+use crate::util::fixtures::*;
 use mf_format::{Batch, Call, ExecContext, Key, Status, Transaction, U256, Value};
 use mf_movegen::abi::{Arg, calldata};
 use mf_movegen::exec::{new_evm, tx_env};

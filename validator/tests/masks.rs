@@ -3,10 +3,7 @@
 //! validator by applying the accepted bodies), and a real validator (LMDB, ed25519, revm
 //! re-execution) accepts or rejects them.
 
-#[path = "../../movegen/tests/util/mod.rs"]
-mod common;
-
-use common::*;
+use crate::util::fixtures::*;
 use mf_format::{
     Address, Batch, Key, Mask, Reason, Status, Transaction, TxBody, U256, Value,
     verify_tx_signatures,

@@ -7,10 +7,7 @@
 //! structural reason, which comes first); no rejection changes the state hash or the head;
 //! the untampered transaction is accepted afterwards.
 
-#[path = "../../movegen/tests/util/mod.rs"]
-mod common;
-
-use common::*;
+use crate::util::fixtures::*;
 use mf_format::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS};
 use mf_format::{
     Account, Address, Batch, ExecContext, Keypair, Mark, MoveKind, Reason, Status, Transaction,

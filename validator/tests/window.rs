@@ -2,11 +2,11 @@
 //! validator: block numbers in `[H - 256, H]`, timestamps up to `T + 15`, with the header
 //! clock pinned so that `T` is known; the filter-mode cascade and strict mode.
 
+use crate::util::Transfers;
 use mf_format::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS};
 use mf_format::*;
 use mf_validator::sample::{GenConfig, generate, transfer_body};
 use mf_validator::{ApplyError, Mode, Validator};
-use tempfile::TempDir;
 
 /// The pinned header time, in milliseconds (not a whole second, to check the rounding).
 const NOW_MS: u64 = 1_800_000_000_789;
@@ -17,75 +17,22 @@ fn clock() -> u64 {
     NOW_MS
 }
 
-struct World {
-    _dir: TempDir,
-    v: Validator,
-    keys: Vec<Keypair>,
-    /// Latest (intx, account) of each key.
-    state: Vec<(TxId, Account)>,
+fn world_at_fixed_clock(accounts: usize) -> Transfers {
+    let mut w = Transfers::new(accounts);
+    w.v.set_clock(clock);
+    w
 }
 
-fn world(accounts: usize) -> World {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = generate(&GenConfig {
-        accounts,
-        txs: 0,
-        ..GenConfig::default()
-    });
-    let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
-    v.set_clock(clock);
-    let start = match s.genesis.versions[0].1 {
-        Value::Account(a) => a,
-        Value::Storage(_) => unreachable!(),
-    };
-    World {
-        _dir: dir,
-        v,
-        state: vec![(GENESIS_INTX, start); s.keys.len()],
-        keys: s.keys,
-    }
-}
-
-impl World {
-    /// A signed transfer f -> t on the tracked state, declaring `context`.
-    fn transfer(&self, f: usize, t: usize, context: ExecContext) -> Transaction {
-        let body = transfer_body(
-            1337,
-            self.keys[f].address(),
-            self.state[f],
-            self.keys[t].address(),
-            self.state[t],
-            U256::from(1u64),
-            context,
-        );
-        sign(body, &[&self.keys[f]])
-    }
-    /// Records that `tx` (a transfer f -> t) was accepted.
-    fn accept(&mut self, f: usize, t: usize, tx: &Transaction) {
-        let id = tx_id(&tx.body);
-        if let (Value::Account(a), Value::Account(b)) =
-            (tx.body.moves[0].next, tx.body.moves[1].next)
-        {
-            self.state[f] = (id, a);
-            self.state[t] = (id, b);
-        }
-    }
+impl Transfers {
     /// The height the next batch is applied at.
     fn next_height(&self) -> u64 {
         self.v.head().height + 1
-    }
-    fn apply(
-        &mut self,
-        txs: Vec<Transaction>,
-        mode: Mode,
-    ) -> Result<mf_validator::Outcome, ApplyError> {
-        self.v.apply_bytes(&encode(&Batch { txs }), mode)
     }
     /// Applies one transfer 0 -> 1 declaring `context`; returns its status. State, head and
     /// index must be unchanged when it is rejected.
     fn try_context(&mut self, context: ExecContext) -> Status {
         let before = (self.v.state_hash(), *self.v.head(), self.v.index_len());
-        let tx = self.transfer(0, 1, context);
+        let tx = self.transfer(0, 1, 1, context);
         let o = self.apply(vec![tx.clone()], Mode::Filter).expect("filter");
         let status = o.receipts[0].status;
         if status == Status::Accepted {
@@ -113,6 +60,7 @@ impl World {
             let tx = self.transfer(
                 2,
                 3,
+                1,
                 ExecContext {
                     block_number: h,
                     timestamp: 0,
@@ -138,7 +86,7 @@ fn ctx(block_number: u64, timestamp: u64) -> ExecContext {
 
 #[test]
 fn block_numbers_must_lie_in_the_last_257_heights() {
-    let mut w = world(4);
+    let mut w = world_at_fixed_clock(4);
     // Low heights: the lower bound saturates at 0, so the default context is valid.
     assert_eq!(w.try_context(ExecContext::default()), Status::Accepted);
     assert_eq!(w.next_height(), 2);
@@ -175,7 +123,7 @@ fn block_numbers_must_lie_in_the_last_257_heights() {
 
 #[test]
 fn timestamps_may_run_at_most_15_seconds_ahead_of_the_header_time() {
-    let mut w = world(4);
+    let mut w = world_at_fixed_clock(4);
     assert_eq!(
         w.try_context(ctx(1, T + CONTEXT_MAX_DRIFT_S + 1)),
         OUT,
@@ -248,15 +196,15 @@ fn the_real_clock_refuses_a_context_an_hour_ahead() {
 
 #[test]
 fn out_of_window_cascades_in_filter_mode_and_refuses_a_strict_batch() {
-    let mut w = world(6);
-    let mut twin = world(6);
+    let mut w = world_at_fixed_clock(6);
+    let mut twin = world_at_fixed_clock(6);
     let h = w.next_height();
     // x is out of window; y spends what x would have created; z is independent.
-    let x = w.transfer(0, 1, ctx(h + 1, 0));
+    let x = w.transfer(0, 1, 1, ctx(h + 1, 0));
     w.accept(0, 1, &x);
-    let y = w.transfer(1, 2, ctx(h, 0));
+    let y = w.transfer(1, 2, 1, ctx(h, 0));
     w.accept(1, 2, &y);
-    let z = w.transfer(3, 4, ctx(h, 0));
+    let z = w.transfer(3, 4, 1, ctx(h, 0));
     let o = w
         .apply(vec![x, y, z.clone()], Mode::Filter)
         .expect("filter");
@@ -276,10 +224,10 @@ fn out_of_window_cascades_in_filter_mode_and_refuses_a_strict_batch() {
     assert_eq!(w.v.state_hash(), twin.v.state_hash());
 
     // Strict: one out-of-window transaction refuses the batch; nothing changes.
-    let mut w = world(4);
+    let mut w = world_at_fixed_clock(4);
     let h = w.next_height();
-    let good = w.transfer(0, 1, ctx(h, 0));
-    let late = w.transfer(2, 3, ctx(h, T + CONTEXT_MAX_DRIFT_S + 1));
+    let good = w.transfer(0, 1, 1, ctx(h, 0));
+    let late = w.transfer(2, 3, 1, ctx(h, T + CONTEXT_MAX_DRIFT_S + 1));
     let before = (w.v.state_hash(), *w.v.head(), w.v.index_len());
     match w.apply(vec![good.clone(), late], Mode::Strict) {
         Err(ApplyError::Strict { index, reason, .. }) => {
@@ -295,9 +243,9 @@ fn out_of_window_cascades_in_filter_mode_and_refuses_a_strict_batch() {
 #[test]
 fn a_stateless_failure_takes_precedence_over_the_window() {
     // Re-execution (62) and signatures (43) are reported before the window (65).
-    let mut w = world(4);
+    let mut w = world_at_fixed_clock(4);
     let h = w.next_height();
-    let mut tx = w.transfer(0, 1, ctx(h + 5, 0));
+    let mut tx = w.transfer(0, 1, 1, ctx(h + 5, 0));
     if let Value::Account(a) = &mut tx.body.moves[1].next {
         a.balance += U256::from(1u64);
     }

@@ -1,0 +1,12 @@
+//! The in-process integration tests of mf-validator, in one test binary: the core rules, the
+//! context window, masks end to end, tampering at every stage, and the differential test
+//! against plain revm. (The tests that run the `mf-validator` binary live with it in
+//! `cli/validator`.)
+
+mod util;
+
+mod core;
+mod differential;
+mod masks;
+mod tamper;
+mod window;

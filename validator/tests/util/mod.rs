@@ -1,0 +1,82 @@
+//! What the validator's tests share: [`Transfers`], a real validator on a sample genesis with
+//! the account state its keys should have, and (as `fixtures`) movegen's contract fixtures.
+
+use mf_format::*;
+use mf_validator::sample::{GenConfig, generate, transfer_body};
+use mf_validator::{ApplyError, Mode, Validator};
+use tempfile::TempDir;
+
+/// movegen's committed `Token` and `Pair` artifacts deployed in a genesis, and the plain-revm
+/// reference helpers.
+#[path = "../../../movegen/tests/util/mod.rs"]
+pub mod fixtures;
+
+/// A validator in a temporary directory and the latest `(intx, account)` of each sample key,
+/// as the validator should hold it.
+pub struct Transfers {
+    _dir: TempDir,
+    /// The validator.
+    pub v: Validator,
+    /// The sample keys.
+    pub keys: Vec<Keypair>,
+    /// Latest (intx, account) of each key.
+    pub state: Vec<(TxId, Account)>,
+}
+
+impl Transfers {
+    /// A validator on a genesis of `accounts` funded sample keys.
+    pub fn new(accounts: usize) -> Transfers {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = generate(&GenConfig {
+            accounts,
+            txs: 0,
+            ..GenConfig::default()
+        });
+        let v = Validator::init(dir.path(), &s.genesis).expect("init");
+        let start = match s.genesis.versions[0].1 {
+            Value::Account(a) => a,
+            Value::Storage(_) => unreachable!("sample genesis versions are accounts"),
+        };
+        Transfers {
+            _dir: dir,
+            v,
+            state: vec![(GENESIS_INTX, start); s.keys.len()],
+            keys: s.keys,
+        }
+    }
+
+    /// A signed transfer of `value` from key `f` to key `t` built on the tracked state,
+    /// declaring `context` (does not update the state).
+    pub fn transfer(&self, f: usize, t: usize, value: u64, context: ExecContext) -> Transaction {
+        let body = transfer_body(
+            1337,
+            self.keys[f].address(),
+            self.state[f],
+            self.keys[t].address(),
+            self.state[t],
+            U256::from(value),
+            context,
+        );
+        sign(body, &[&self.keys[f]])
+    }
+
+    /// Records that `tx` (a transfer f -> t) was accepted.
+    pub fn accept(&mut self, f: usize, t: usize, tx: &Transaction) {
+        let id = tx_id(&tx.body);
+        if let (Value::Account(a), Value::Account(b)) =
+            (tx.body.moves[0].next, tx.body.moves[1].next)
+        {
+            self.state[f] = (id, a);
+            self.state[t] = (id, b);
+        }
+    }
+
+    /// Applies a batch of `txs`.
+    pub fn apply(
+        &mut self,
+        txs: Vec<Transaction>,
+        mode: Mode,
+    ) -> Result<mf_validator::Outcome, ApplyError> {
+        self.v.apply_bytes(&encode(&Batch { txs }), mode)
+    }
+}
