@@ -26,12 +26,10 @@ pub fn run(shared: Arc<Shared>) {
                 tracing::info!("the validator ended the feed; reconnecting");
                 backoff = Duration::from_millis(50);
             }
-            Err(CoordError::Diverged(msg)) => {
-                shared.set_fatal(format!("index diverged from the validator: {msg}"));
-                return;
-            }
-            Err(CoordError::Corrupt(msg)) => {
-                shared.set_fatal(format!("index damaged: {msg}"));
+            Err(e @ (CoordError::Diverged(_) | CoordError::Corrupt(_))) => {
+                // Typed, so `serve` returns the error with its advice (delete the data
+                // directory and resync) rather than a bare message.
+                shared.fail(e);
                 return;
             }
             Err(e) => {

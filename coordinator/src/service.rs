@@ -124,12 +124,6 @@ impl Shared {
         self.store.changes().notify();
     }
 
-    /// Records an unrecoverable error, described in words, and stops the service
-    /// ([`serve`] then returns [`CoordError::Stopped`]). The first error recorded wins.
-    pub fn set_fatal(&self, msg: String) {
-        self.record_fatal(Fatal { msg, error: None });
-    }
-
     /// Records an unrecoverable error and stops the service ([`serve`] then returns it).
     /// The first error recorded wins.
     pub fn fail(&self, error: CoordError) {
