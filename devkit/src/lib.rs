@@ -27,6 +27,7 @@ pub mod devnet;
 mod error;
 #[cfg(feature = "remote")]
 pub mod process;
+pub mod rng;
 pub mod slots;
 pub mod world;
 

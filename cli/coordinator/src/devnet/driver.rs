@@ -2,6 +2,7 @@
 //! their verdicts, with a shared budget of intents and a progress bar.
 
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
+use mf_devkit::rng::SplitMix;
 use mf_devkit::units;
 use mf_format::{ExecContext, TxId};
 use mf_movegen::remote::{RemoteView, RpcClient};
@@ -10,20 +11,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 #[derive(Default)]
 pub(super) struct Tally {
@@ -86,8 +73,8 @@ pub(super) fn drive(
                         }
                         let op = pick(&mut rng, world.pools.len(), hot_share);
                         let merchant = world.merchants
-                            [(rng.next() % world.merchants.len().max(1) as u64) as usize];
-                        let amount = units(1 + rng.next() % 50);
+                            [(rng.next_u64() % world.merchants.len().max(1) as u64) as usize];
+                        let amount = units(1 + rng.next_u64() % 50);
                         let ctx = ExecContext {
                             block_number: height + 1,
                             timestamp: std::time::SystemTime::now()
@@ -215,11 +202,11 @@ fn pick(rng: &mut SplitMix, pools: usize, hot_share: f64) -> Op {
         let pool = if rng.unit() < hot_share || pools <= 1 {
             0
         } else {
-            1 + (rng.next() % (pools as u64 - 1)) as usize
+            1 + (rng.next_u64() % (pools as u64 - 1)) as usize
         };
         Op::Swap {
             pool,
-            sell_hub: rng.next().is_multiple_of(2),
+            sell_hub: rng.next_u64().is_multiple_of(2),
             tight: rng.unit() < 0.1,
         }
     }
