@@ -6,9 +6,7 @@
 //! Needs Node.js and the pinned viem in `coordinator/tests/clients` (`.ci/run` installs it:
 //! `npm ci --prefix coordinator/tests/clients`).
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_devkit::devnet::{CHAIN_ID, DevnetWorld, Op, build_intent};
 use mf_devkit::units;
 use mf_format::ExecContext;

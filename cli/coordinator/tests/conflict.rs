@@ -12,10 +12,8 @@
 //!   reproduce every declared value, and the pool they imply is the pool both coordinators
 //!   and the validator hold at the end.
 
-mod common;
-
+use crate::util::*;
 use alloy_primitives::{B256, U256};
-use common::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::units;
 use mf_format::{ExecContext, Key, MoveKind, TxId, tx_id};

@@ -10,9 +10,7 @@
 //! chain. Then the validator itself is restarted on the same address: the coordinator
 //! reconnects to the feed and goes on accepting intents, and ends on the validator's head.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::process::{Proc, start_coordinator};
 use mf_devkit::units;

@@ -2,10 +2,8 @@
 //! Ethereum reads against the genesis contracts, intents end to end through the remote
 //! view, and intake refusals.
 
-mod common;
-
+use crate::util::*;
 use alloy_primitives::{B256, U256};
-use common::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::{slots, units};
 use mf_format::{ExecContext, encode};
