@@ -1,7 +1,8 @@
 //! The adversarial catalogue (`docs/ADVERSARIAL.md`) against running validators.
 //!
-//! Two real `mf-validator serve` processes on loopback, initialised from the same genesis:
-//! one in filter mode, one in strict mode. Every row of the catalogue posts its batch to
+//! One test per group of rows (one file each, named after the group), so that a failing
+//! group names itself. Each starts two real `mf-validator serve` processes on loopback,
+//! initialised from the same genesis: one in filter mode, one in strict mode. Every row of the catalogue posts its batch to
 //! both over HTTP and checks
 //!
 //! - filter mode: the receipt of every transaction (reason name and number), and for a
@@ -15,9 +16,11 @@
 //!   posting the accepted part alone).
 //!
 //! Valid transactions are built with movegen's `TxBuilder` against a `MemoryView` that
-//! mirrors the chain, then tampered with. Rows are identified by the ids of the catalogue;
-//! at the end the test checks that the document lists exactly these rows with exactly
-//! these verdicts, so the catalogue and the test cannot drift apart.
+//! mirrors the chain, then tampered with. Rows are identified by the ids of the catalogue
+//! (a group is the ids' letter); at the end each group's test checks that the document
+//! lists exactly its rows with exactly these verdicts, and
+//! `catalogue_lists_each_id_once_in_a_tested_group` that the document lists no other
+//! group, so the catalogue and the tests cannot drift apart.
 
 mod application;
 mod coordinator;
