@@ -50,7 +50,7 @@ use crate::util::*;
 use mf_devkit::devnet::{CHAIN_ID, DevnetWorld, Op, build_intent};
 use mf_devkit::process::Proc;
 use mf_devkit::units;
-use mf_format::{B256, Batch, ExecContext, TxId, U256, decode_batch, tx_id};
+use mf_format::{B256, Batch, TxId, U256, decode_batch, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient, http_agent};
 use mf_movegen::rpc::{HeadJson, IntentState};
 use mf_movegen::{MemoryView, SignPolicy, TxBuilder};
@@ -614,10 +614,7 @@ fn post_direct(
             continue;
         };
         let before = head["height"].as_u64().expect("height");
-        let ctx = ExecContext {
-            block_number: before + 1,
-            timestamp: 0,
-        };
+        let ctx = next_block(before);
         let mut draft = view.clone();
         let mut txs = Vec::new();
         for d in 0..DWALLETS {
@@ -764,10 +761,7 @@ fn submit_round(world: &DevnetWorld, client: &RpcClient, round: usize, log: &mut
     let Ok(height) = client.block_number() else {
         return;
     };
-    let ctx = ExecContext {
-        block_number: height + 1,
-        timestamp: 0,
-    };
+    let ctx = next_block(height);
     for w in 0..CWALLETS {
         if log.inflight.contains_key(&w) {
             continue;

@@ -14,10 +14,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 fn ctx(client: &RpcClient) -> ExecContext {
-    ExecContext {
-        block_number: client.block_number().expect("height") + 1,
-        timestamp: 0,
-    }
+    next_block(client.block_number().expect("height"))
 }
 
 fn call(client: &RpcClient, method: &str, params: Value) -> Result<Value, RemoteError> {

@@ -110,6 +110,14 @@ pub fn get_text(url: &str) -> String {
         .expect("body")
 }
 
+/// The context of an intent built now: the block after `height`, no timestamp.
+pub fn next_block(height: u64) -> mf_format::ExecContext {
+    mf_format::ExecContext {
+        block_number: height + 1,
+        timestamp: 0,
+    }
+}
+
 /// A Prometheus metric's value.
 pub fn metric(text: &str, name: &str) -> u64 {
     text.lines()
