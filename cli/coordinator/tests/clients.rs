@@ -6,12 +6,9 @@
 //! Needs Node.js and the pinned viem in `coordinator/tests/clients` (`.ci/run` installs it:
 //! `npm ci --prefix coordinator/tests/clients`).
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_devkit::devnet::{CHAIN_ID, DevnetWorld, Op, build_intent};
 use mf_devkit::units;
-use mf_format::ExecContext;
 use mf_movegen::remote::RemoteView;
 use mf_movegen::rpc::IntentState;
 use serde_json::{Value, json};
@@ -33,10 +30,7 @@ fn viem_reads_the_coordinator() {
     // One accepted payment first, so height, nonce and balances have moved.
     let alice = &world.wallets[0];
     let view = RemoteView::new(client.clone());
-    let ctx = ExecContext {
-        block_number: client.block_number().expect("height") + 1,
-        timestamp: 0,
-    };
+    let ctx = next_block(client.block_number().expect("height"));
     let tx = build_intent(
         &world,
         &view,

@@ -12,13 +12,11 @@
 //!   reproduce every declared value, and the pool they imply is the pool both coordinators
 //!   and the validator hold at the end.
 
-mod common;
-
+use crate::util::*;
 use alloy_primitives::{B256, U256};
-use common::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::units;
-use mf_format::{ExecContext, Key, MoveKind, TxId, tx_id};
+use mf_format::{Key, MoveKind, TxId, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient};
 use mf_movegen::rpc::{IntentState, IntentStatus};
 use mf_movegen::{MemoryView, StateView, execute};
@@ -42,10 +40,7 @@ fn trade(
     let mut out = Vec::new();
     for round in 0..ROUNDS {
         let height = client.block_number().expect("height");
-        let ctx = ExecContext {
-            block_number: height + 1,
-            timestamp: 0,
-        };
+        let ctx = next_block(height);
         let txs: Vec<_> = wallets
             .iter()
             .map(|&w| {

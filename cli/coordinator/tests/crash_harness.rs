@@ -46,13 +46,11 @@
 //! more direct load, and a coordinator that lags further behind the feed). Each trial
 //! prints a line on stderr (`--no-capture` shows them).
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_devkit::devnet::{CHAIN_ID, DevnetWorld, Op, build_intent};
 use mf_devkit::process::Proc;
 use mf_devkit::units;
-use mf_format::{B256, Batch, ExecContext, TxId, U256, decode_batch, tx_id};
+use mf_format::{B256, Batch, TxId, U256, decode_batch, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient, http_agent};
 use mf_movegen::rpc::{HeadJson, IntentState};
 use mf_movegen::{MemoryView, SignPolicy, TxBuilder};
@@ -86,22 +84,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn seed() -> u64 {
     env_u64("MF_CRASH_SEED", 0x0c2a_54ed)
-}
-
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -448,7 +430,7 @@ fn crash_kill_9_while_ingesting() {
         "[ingest] reference: {n} batches, 1200 transactions, ingest {full:?}, state hash {ref_hash}"
     );
 
-    let mut rng = Rng(seed());
+    let mut rng = SplitMix64(seed());
     // Kill moments are drawn within the time a whole ingest takes (process start-up
     // included); shrunk when an ingest finishes before its kill.
     let mut max_ms = (full.as_millis() as u64 * 11 / 10).max(20);
@@ -632,10 +614,7 @@ fn post_direct(
             continue;
         };
         let before = head["height"].as_u64().expect("height");
-        let ctx = ExecContext {
-            block_number: before + 1,
-            timestamp: 0,
-        };
+        let ctx = next_block(before);
         let mut draft = view.clone();
         let mut txs = Vec::new();
         for d in 0..DWALLETS {
@@ -782,10 +761,7 @@ fn submit_round(world: &DevnetWorld, client: &RpcClient, round: usize, log: &mut
     let Ok(height) = client.block_number() else {
         return;
     };
-    let ctx = ExecContext {
-        block_number: height + 1,
-        timestamp: 0,
-    };
+    let ctx = next_block(height);
     for w in 0..CWALLETS {
         if log.inflight.contains_key(&w) {
             continue;
@@ -915,7 +891,7 @@ fn crash_kill_9_while_serving_a_coordinator() {
     };
 
     let agent = http_agent(Some(Duration::from_secs(5)));
-    let mut rng = Rng(seed() ^ 0xb0b0);
+    let mut rng = SplitMix64(seed() ^ 0xb0b0);
     let mut mid_apply = 0;
     let mut after_receipt = 0;
     let mut last_kill_height = 0;

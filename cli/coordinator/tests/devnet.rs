@@ -1,9 +1,7 @@
 //! The main job end to end: `mf-coordinator devnet` as a real process, starting its own
 //! validator and coordinator, driving wallets, and printing a summary.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use std::process::Command;
 
 #[test]

@@ -16,9 +16,7 @@
 //! The figures (submissions/s, busy answers, latency percentiles, RSS) are printed to stderr
 //! (`cargo nextest run ... --no-capture`).
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::units;
 use mf_format::{ExecContext, TxId};
@@ -123,17 +121,6 @@ fn proc_status(pid: u32) -> Option<(u64, u64, String)> {
     Some((kb("VmRSS")?, kb("RssAnon")?, state))
 }
 
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// One client thread: its wallets send intents (ETH and token payments, swaps on the hot
 /// pool) for `RUN`, each waiting for its previous intent to be final, with reads in between;
 /// then it waits up to `DRAIN` for what is still in flight.
@@ -141,7 +128,7 @@ fn run_client(world: Arc<DevnetWorld>, url: String, t: usize, start: Instant) ->
     let client = RpcClient::new(&url);
     let view = RemoteView::new(client.clone());
     let mine: Vec<usize> = (t..world.wallets.len()).step_by(THREADS).collect();
-    let mut rng = SplitMix(0x10ad ^ (t as u64) << 32);
+    let mut rng = SplitMix64(0x10ad ^ (t as u64) << 32);
     let mut inflight: BTreeMap<usize, (TxId, Instant)> = BTreeMap::new();
     let mut tally = Tally::default();
     let unexpected = |tally: &mut Tally, what: &str, e: RemoteError| {

@@ -10,13 +10,11 @@
 //! chain. Then the validator itself is restarted on the same address: the coordinator
 //! reconnects to the feed and goes on accepting intents, and ends on the validator's head.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::process::{Proc, start_coordinator};
 use mf_devkit::units;
-use mf_format::{ExecContext, TxId, tx_id};
+use mf_format::{TxId, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient};
 use mf_movegen::rpc::{HeadJson, IntentState};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,10 +33,7 @@ fn submit_round(
     let Ok(height) = client.block_number() else {
         return Vec::new();
     };
-    let ctx = ExecContext {
-        block_number: height + 1,
-        timestamp: 0,
-    };
+    let ctx = next_block(height);
     let mut acked = Vec::new();
     for w in 0..WALLETS {
         if inflight.contains_key(&w) {

@@ -2,10 +2,8 @@
 //! Ethereum reads against the genesis contracts, intents end to end through the remote
 //! view, and intake refusals.
 
-mod common;
-
+use crate::util::*;
 use alloy_primitives::{B256, U256};
-use common::*;
 use mf_devkit::devnet::{DevnetWorld, Op, build_intent};
 use mf_devkit::{slots, units};
 use mf_format::{ExecContext, encode};
@@ -16,10 +14,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 fn ctx(client: &RpcClient) -> ExecContext {
-    ExecContext {
-        block_number: client.block_number().expect("height") + 1,
-        timestamp: 0,
-    }
+    next_block(client.block_number().expect("height"))
 }
 
 fn call(client: &RpcClient, method: &str, params: Value) -> Result<Value, RemoteError> {

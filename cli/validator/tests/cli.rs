@@ -1,8 +1,6 @@
 //! The `mf-validator` binary end to end: gen, init, ingest, check, inspect, and its errors.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 
 #[test]
 fn gen_init_ingest_check_inspect() {

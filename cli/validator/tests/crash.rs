@@ -6,9 +6,7 @@
 //! set, so no batch is half-applied), the height never goes backwards, and the state hash at
 //! height `h` equals the uninterrupted run's at `h` (batch file `k` applies at height `k`).
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_validator::sample::SplitMix;
 use mf_validator::store::Store;
 use std::process::{Command, Stdio};

@@ -7,9 +7,7 @@
 //! - random in-memory chains (chained and contended transactions, references) reconcile
 //!   cleanly, and each planted violation is caught, identically in every order.
 
-mod common;
-
-use common::*;
+use crate::util::*;
 use mf_format::{
     Account, Address, B256, Batch, Call, EMPTY_CODE_HASH, ExecContext, GENESIS_INTX, Key, Mask,
     Move, MoveKind, Receipt, Transaction, TxBody, TxId, U256, Value, sign, tx_id,

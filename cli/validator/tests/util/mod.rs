@@ -1,7 +1,11 @@
 //! Helpers shared by the process-level tests: run the real `mf-validator` binary, with
 //! bounded waits, and kill what was started when a test fails.
 
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)] // not every helper is used
+
+#[path = "../../../../movegen/tests/util/mod.rs"]
+pub mod fixtures;
+pub mod http;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,15 @@
+//! The integration tests of `mf-coordinator` (and the devnet), as one test binary: each
+//! module runs the real binaries on loopback and shares the helpers in `util`.
+//!
+//! Run one module with a name filter, e.g. `cargo test -p mf-coordinator-cli --test tests
+//! crash_harness`.
+
+mod util;
+
+mod clients;
+mod conflict;
+mod crash_harness;
+mod devnet;
+mod load;
+mod restart;
+mod rpc;

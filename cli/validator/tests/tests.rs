@@ -1,0 +1,13 @@
+//! The integration tests of `mf-validator`, as one test binary: each module runs the real
+//! binary (or its server) and shares the helpers in `util`.
+//!
+//! Run one module with a name filter, e.g. `cargo test -p mf-validator-cli --test tests
+//! adversarial`.
+
+mod util;
+
+mod adversarial;
+mod cli;
+mod crash;
+mod server;
+mod verify_chain;
