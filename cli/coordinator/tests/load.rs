@@ -153,7 +153,7 @@ fn run_client(world: Arc<DevnetWorld>, url: String, t: usize, start: Instant) ->
                     continue;
                 }
             };
-            let w = &world.wallets[mine[(rng.next() % mine.len() as u64) as usize]];
+            let w = &world.wallets[mine[(rng.next_u64() % mine.len() as u64) as usize]];
             match client.call_raw("eth_getBalance", json!([w.address(), "latest"])) {
                 Ok(_) => tally.reads += 1,
                 Err(e) => unexpected(&mut tally, "eth_getBalance", e),
@@ -162,24 +162,24 @@ fn run_client(world: Arc<DevnetWorld>, url: String, t: usize, start: Instant) ->
                 if inflight.contains_key(&w) || start.elapsed() >= RUN {
                     continue;
                 }
-                let op = match rng.next() % 3 {
+                let op = match rng.next_u64() % 3 {
                     0 => Op::Pay,
                     1 => Op::PayToken,
                     _ => Op::Swap {
                         pool: 0,
-                        sell_hub: rng.next().is_multiple_of(2),
+                        sell_hub: rng.next_u64().is_multiple_of(2),
                         tight: false,
                     },
                 };
                 let merchant =
-                    world.merchants[(rng.next() % world.merchants.len() as u64) as usize];
+                    world.merchants[(rng.next_u64() % world.merchants.len() as u64) as usize];
                 let ctx = ExecContext {
                     block_number: height + 1,
                     timestamp: std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs()),
                 };
-                let amount = units(1 + rng.next() % 20);
+                let amount = units(1 + rng.next_u64() % 20);
                 let tx = match build_intent(
                     &world,
                     &view,

@@ -156,19 +156,4 @@ pub fn chain(vurl: &str) -> (u64, Vec<mf_format::Transaction>) {
 }
 
 /// SplitMix64: a small seeded generator, so a failing run can be replayed from its seed.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform enough below `n` (`0` when `n` is `0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+pub use mf_devkit::rng::SplitMix as SplitMix64;
