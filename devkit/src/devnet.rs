@@ -211,7 +211,7 @@ fn reserves(view: &RemoteView, pair: Address) -> Result<(U256, U256), DevkitErro
         .map_err(|e| DevkitError::Run(e.to_string()))?;
     let mut out = [U256::ZERO; 2];
     for (o, a) in out.iter_mut().zip(answers) {
-        let v: mf_movegen::rpc::VersionJson = a
+        let v: mf_movegen::rpc::RpcVersion = a
             .map_err(|e| DevkitError::Run(e.to_string()))
             .and_then(|j| serde_json::from_value(j).map_err(|e| DevkitError::Run(e.to_string())))?;
         match v.value.to_value(mf_format::Mark::Storage) {

@@ -21,7 +21,7 @@
 //! ```
 
 use crate::exec::Execution;
-use crate::rpc::{DryRunJson, HeadJson, IntentStatus, SimulationJson, VersionJson};
+use crate::rpc::{DryRunJson, HeadJson, IntentStatus, RpcVersion, SimulationJson};
 use crate::view::StateView;
 use alloy_primitives::{B256, Bytes, U64};
 use mf_format::{Call, ExecContext, Key, Transaction, TxId, Value, encode};
@@ -233,7 +233,7 @@ impl RpcClient {
     }
 
     /// `mf_getVersion`: the live version of `key`.
-    pub fn version(&self, key: &Key) -> Result<VersionJson, RemoteError> {
+    pub fn version(&self, key: &Key) -> Result<RpcVersion, RemoteError> {
         self.call(
             "mf_getVersion",
             json!([key.mark.as_str(), key.addr, B256::from(key.slot)]),

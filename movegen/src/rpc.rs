@@ -129,38 +129,36 @@ pub struct AccountJson {
 /// A value in JSON: an account record object, or a storage word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ValueJson {
+pub enum RpcValue {
     /// Mark `a`.
     Account(AccountJson),
     /// Mark `s`: the word as a 32-byte hex string.
     Storage(B256),
 }
 
-impl From<&Value> for ValueJson {
-    fn from(v: &Value) -> ValueJson {
+impl From<&Value> for RpcValue {
+    fn from(v: &Value) -> RpcValue {
         match v {
-            Value::Account(a) => ValueJson::Account(AccountJson {
+            Value::Account(a) => RpcValue::Account(AccountJson {
                 balance: a.balance,
                 nonce: U64::from(a.nonce),
                 code_hash: a.code_hash,
             }),
-            Value::Storage(w) => ValueJson::Storage(B256::from(*w)),
+            Value::Storage(w) => RpcValue::Storage(B256::from(*w)),
         }
     }
 }
 
-impl ValueJson {
+impl RpcValue {
     /// The protocol value, if its shape fits `mark`.
     pub fn to_value(&self, mark: Mark) -> Option<Value> {
         match (self, mark) {
-            (ValueJson::Account(a), Mark::Account) => Some(Value::Account(Account {
+            (RpcValue::Account(a), Mark::Account) => Some(Value::Account(Account {
                 balance: a.balance,
                 nonce: a.nonce.to::<u64>(),
                 code_hash: a.code_hash,
             })),
-            (ValueJson::Storage(w), Mark::Storage) => {
-                Some(Value::Storage(U256::from_be_bytes(w.0)))
-            }
+            (RpcValue::Storage(w), Mark::Storage) => Some(Value::Storage(U256::from_be_bytes(w.0))),
             _ => None,
         }
     }
@@ -169,14 +167,14 @@ impl ValueJson {
 /// The answer of `mf_getVersion`: the live version of a key at the coordinator's head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VersionJson {
+pub struct RpcVersion {
     /// `false` when the key has never been written (then `intx` is zero and `value` is the
     /// mark's zero value).
     pub exists: bool,
     /// The transaction that wrote it (zero for genesis and never-written keys).
     pub intx: TxId,
     /// The value.
-    pub value: ValueJson,
+    pub value: RpcValue,
     /// The height this answer reflects.
     pub height: U64,
 }
@@ -257,16 +255,16 @@ mod tests {
             nonce: 7,
             code_hash: EMPTY_CODE_HASH,
         });
-        let j = serde_json::to_value(ValueJson::from(&a)).expect("json");
+        let j = serde_json::to_value(RpcValue::from(&a)).expect("json");
         assert_eq!(j["balance"], "0x3e8");
         assert_eq!(j["nonce"], "0x7");
-        let back: ValueJson = serde_json::from_value(j).expect("back");
+        let back: RpcValue = serde_json::from_value(j).expect("back");
         assert_eq!(back.to_value(Mark::Account), Some(a));
         assert_eq!(back.to_value(Mark::Storage), None);
         let w = Value::Storage(U256::from(5u64));
-        let j = serde_json::to_value(ValueJson::from(&w)).expect("json");
+        let j = serde_json::to_value(RpcValue::from(&w)).expect("json");
         assert_eq!(j, format!("0x{}05", "00".repeat(31)));
-        let back: ValueJson = serde_json::from_value(j).expect("back");
+        let back: RpcValue = serde_json::from_value(j).expect("back");
         assert_eq!(back.to_value(Mark::Storage), Some(w));
     }
 }

@@ -55,7 +55,7 @@ pub const fn split_loc(l: u64) -> (u64, u32, u16) {
 
 /// What an operation does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpKind {
+pub enum IndexOpKind {
     /// Spend a version written by a transaction.
     Spend,
     /// Spend a genesis version (`intx = 0`): stored, or never written and zero.
@@ -70,13 +70,13 @@ pub enum OpKind {
 
 /// One operation on the index.
 #[derive(Clone, Copy, Debug)]
-pub struct Op {
+pub struct IndexOp {
     /// The version.
     pub vfp: VersionFp,
     /// The declared value (`prev` for spends and references, `next` for creations).
     pub value: ValueFp,
     /// What to do.
-    pub kind: OpKind,
+    pub kind: IndexOpKind,
     /// For genesis operations: the declared `prev` is the zero value of its mark, so a
     /// never-written key satisfies it.
     pub genesis_zero: bool,
@@ -84,9 +84,9 @@ pub struct Op {
     pub mv: u16,
 }
 
-impl Op {
+impl IndexOp {
     fn is_read_phase(&self) -> bool {
-        !matches!(self.kind, OpKind::Create)
+        !matches!(self.kind, IndexOpKind::Create)
     }
 }
 
@@ -98,7 +98,7 @@ pub struct IndexTx<'a> {
     /// The transaction's id.
     pub id: TxId,
     /// Operations: one read-phase op per move, in move order, then one creation per consume.
-    pub ops: &'a [Op],
+    pub ops: &'a [IndexOp],
     /// `intx` of each move (same order as the read-phase ops), for the cascade reason.
     pub intx: &'a [TxId],
 }
@@ -139,22 +139,22 @@ fn shard_of(vfp: VersionFp) -> usize {
 
 /// Outcome of checking one read-phase op against current contents.
 #[inline]
-fn check_read(op: &Op, cur: Option<&Entry>) -> Result<bool, Reason> {
+fn check_read(op: &IndexOp, cur: Option<&Entry>) -> Result<bool, Reason> {
     // Ok(true): the entry is stored explicitly (matters for genesis spends).
     match op.kind {
-        OpKind::Spend | OpKind::Ref => match cur {
+        IndexOpKind::Spend | IndexOpKind::Ref => match cur {
             Some(e) if e.value == op.value => Ok(true),
             Some(_) => Err(Reason::PrevMismatch),
             None => Err(Reason::VersionNotLive),
         },
-        OpKind::SpendGenesis | OpKind::RefGenesis => match cur {
+        IndexOpKind::SpendGenesis | IndexOpKind::RefGenesis => match cur {
             Some(e) if e.value == USED => Err(Reason::VersionNotLive),
             Some(e) if e.value == op.value => Ok(true),
             Some(_) => Err(Reason::PrevMismatch),
             None if op.genesis_zero => Ok(false),
             None => Err(Reason::PrevMismatch),
         },
-        OpKind::Create => Ok(false),
+        IndexOpKind::Create => Ok(false),
     }
 }
 
@@ -272,17 +272,17 @@ impl Index {
                                     break 'all;
                                 }
                                 Ok(explicit) => {
-                                    if op.kind == OpKind::SpendGenesis && explicit {
+                                    if op.kind == IndexOpKind::SpendGenesis && explicit {
                                         out.explicit.push((ti, oi));
                                     }
                                 }
                             }
                             match op.kind {
-                                OpKind::Spend => {
+                                IndexOpKind::Spend => {
                                     let old = map.remove(&op.vfp);
                                     out.undo.push((op.vfp, old));
                                 }
-                                OpKind::SpendGenesis => {
+                                IndexOpKind::SpendGenesis => {
                                     let e = Entry {
                                         value: USED,
                                         loc: loc(height, ti, op.mv),
@@ -351,7 +351,7 @@ impl Index {
                     if op.is_read_phase() {
                         match check_read(op, cur) {
                             Ok(explicit) => {
-                                if op.kind == OpKind::SpendGenesis && explicit {
+                                if op.kind == IndexOpKind::SpendGenesis && explicit {
                                     explicit_tx.push((ti as u32, oi as u32));
                                 }
                             }
@@ -378,11 +378,11 @@ impl Index {
                     let s = shard_of(op.vfp);
                     let map = &mut self.shards[s];
                     let old = match op.kind {
-                        OpKind::Spend => {
+                        IndexOpKind::Spend => {
                             spent_here.insert(op.vfp);
                             map.remove(&op.vfp)
                         }
-                        OpKind::SpendGenesis => {
+                        IndexOpKind::SpendGenesis => {
                             spent_here.insert(op.vfp);
                             map.insert(
                                 op.vfp,
@@ -392,14 +392,14 @@ impl Index {
                                 },
                             )
                         }
-                        OpKind::Create => map.insert(
+                        IndexOpKind::Create => map.insert(
                             op.vfp,
                             Entry {
                                 value: op.value,
                                 loc: loc(height, accepted, op.mv),
                             },
                         ),
-                        OpKind::Ref | OpKind::RefGenesis => continue,
+                        IndexOpKind::Ref | IndexOpKind::RefGenesis => continue,
                     };
                     applied.undo[s].push((op.vfp, old));
                 }
@@ -474,26 +474,26 @@ mod tests {
                 model.insert(vfp(*v), *x);
             }
             let start = model.clone();
-            let ops: Vec<Vec<Op>> = b
+            let ops: Vec<Vec<IndexOp>> = b
                 .iter()
                 .enumerate()
                 .map(|(i, reads)| {
                     let mut seen = std::collections::BTreeSet::new();
-                    let mut ops: Vec<Op> = reads
+                    let mut ops: Vec<IndexOp> = reads
                         .iter()
                         .filter(|t| seen.insert(match t { T::Spend(v, _) | T::Ref(v, _) => *v }))
                         .map(|t| {
                             let (v, x, kind) = match t {
-                                T::Spend(v, x) => (*v, *x, OpKind::Spend),
-                                T::Ref(v, x) => (*v, *x, OpKind::Ref),
+                                T::Spend(v, x) => (*v, *x, IndexOpKind::Spend),
+                                T::Ref(v, x) => (*v, *x, IndexOpKind::Ref),
                             };
-                            Op { vfp: vfp(v), value: x, kind, genesis_zero: false, mv: 0 }
+                            IndexOp { vfp: vfp(v), value: x, kind, genesis_zero: false, mv: 0 }
                         })
                         .collect();
-                    ops.push(Op {
+                    ops.push(IndexOp {
                         vfp: vfp(20 + i as u32),
                         value: (i as u128 % 3) + 1,
-                        kind: OpKind::Create,
+                        kind: IndexOpKind::Create,
                         genesis_zero: false,
                         mv: 0,
                     });
@@ -510,14 +510,14 @@ mod tests {
             let mut expect = Vec::new();
             for o in &ops {
                 let ok = o.iter().all(|op| match op.kind {
-                    OpKind::Create => !model.contains_key(&op.vfp),
+                    IndexOpKind::Create => !model.contains_key(&op.vfp),
                     _ => model.get(&op.vfp) == Some(&op.value),
                 });
                 if ok {
                     for op in o {
                         match op.kind {
-                            OpKind::Spend => { model.remove(&op.vfp); }
-                            OpKind::Create => { model.insert(op.vfp, op.value); }
+                            IndexOpKind::Spend => { model.remove(&op.vfp); }
+                            IndexOpKind::Create => { model.insert(op.vfp, op.value); }
                             _ => {}
                         }
                     }

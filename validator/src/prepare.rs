@@ -9,7 +9,7 @@
 //! values (which the critical path then proves are the stored ones).
 
 use crate::fingerprint::{value_fp, version_fp};
-use crate::index::{Op, OpKind};
+use crate::index::{IndexOp, IndexOpKind};
 use mf_format::{
     B256, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction,
     TxId, Value, check_structure, signing_digest, tx_id, verify_batch,
@@ -76,7 +76,7 @@ pub struct Prepared {
     /// The stateless verdict.
     pub stateless: Result<(), Reason>,
     /// Index operations (empty when the stateless stage failed).
-    pub ops: Vec<Op>,
+    pub ops: Vec<IndexOp>,
     /// `intx` of each move.
     pub intx: Vec<TxId>,
     /// Its state-hash contribution, assuming no genesis spend found a stored value.
@@ -203,12 +203,12 @@ pub fn prepare_ops(tx: &Transaction, id: TxId, exec: Reexecuted) -> Prepared {
         let key = m.key();
         let genesis = m.intx == GENESIS_INTX;
         let kind = match (m.kind, genesis) {
-            (MoveKind::Consume, false) => OpKind::Spend,
-            (MoveKind::Consume, true) => OpKind::SpendGenesis,
-            (MoveKind::Reference, false) => OpKind::Ref,
-            (MoveKind::Reference, true) => OpKind::RefGenesis,
+            (MoveKind::Consume, false) => IndexOpKind::Spend,
+            (MoveKind::Consume, true) => IndexOpKind::SpendGenesis,
+            (MoveKind::Reference, false) => IndexOpKind::Ref,
+            (MoveKind::Reference, true) => IndexOpKind::RefGenesis,
         };
-        ops.push(Op {
+        ops.push(IndexOp {
             vfp: version_fp(&m.intx, &key),
             value: value_fp(&m.prev),
             kind,
@@ -230,10 +230,10 @@ pub fn prepare_ops(tx: &Transaction, id: TxId, exec: Reexecuted) -> Prepared {
         .filter(|(_, m)| m.kind == MoveKind::Consume)
     {
         let key = m.key();
-        ops.push(Op {
+        ops.push(IndexOp {
             vfp: version_fp(&id, &key),
             value: value_fp(&m.next),
-            kind: OpKind::Create,
+            kind: IndexOpKind::Create,
             genesis_zero: false,
             mv: mi as u16,
         });

@@ -10,7 +10,7 @@ use crate::service::{Intake, Shared};
 use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use mf_format::{ExecContext, Key, TxId, check_structure, tx_id, verify_tx_signatures};
-use mf_movegen::rpc::{DryRunJson, HeadJson, ValueJson, VersionJson, codes};
+use mf_movegen::rpc::{DryRunJson, HeadJson, RpcValue, RpcVersion, codes};
 use mf_movegen::{Failure, MovegenError, StateView, estimate_gas, execute, fill_built};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -208,10 +208,10 @@ pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -
                 Some(v) => (true, v),
                 None => (false, key.never_written()),
             };
-            serde_json::to_value(VersionJson {
+            serde_json::to_value(RpcVersion {
                 exists,
                 intx,
-                value: ValueJson::from(&value),
+                value: RpcValue::from(&value),
                 height: U64::from(head.height),
             })
             .map_err(RpcError::internal)
