@@ -59,6 +59,16 @@ pub enum CoordError {
     Stopped(String),
 }
 
+impl From<mf_lmdb::OpenError> for CoordError {
+    fn from(e: mf_lmdb::OpenError) -> CoordError {
+        match e {
+            mf_lmdb::OpenError::Locked(dir) => CoordError::Locked(dir.display().to_string()),
+            mf_lmdb::OpenError::Io { path, source } => CoordError::io(&path, source),
+            mf_lmdb::OpenError::Lmdb(e) => CoordError::from(e),
+        }
+    }
+}
+
 impl CoordError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> CoordError {
         CoordError::Io {

@@ -39,14 +39,14 @@ pub use journal::Journal;
 pub use notify::Notifier;
 
 use crate::CoordError;
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, WithoutTls};
+use heed::{Env, EnvOpenOptions, WithoutTls};
 use mf_format::{Header, TxId};
+use mf_lmdb::DirLock;
 use mf_movegen::genesis::Genesis;
 use mf_movegen::rpc::IntentStatus;
 use std::path::Path;
 
-type Db = Database<'static, Bytes, Bytes>;
+type Db = mf_lmdb::Table;
 
 const MAP_SIZE: usize = 1 << 40;
 
@@ -84,7 +84,7 @@ pub struct CoordDb {
     index: StateIndex,
     journal: Journal,
     changes: Notifier,
-    _lock: std::fs::File,
+    _lock: DirLock,
 }
 
 impl CoordDb {
@@ -92,48 +92,28 @@ impl CoordDb {
     /// coordinators cannot share a data directory.
     pub fn open(dir: &Path) -> Result<CoordDb, CoordError> {
         let env_dir = dir.join("index");
-        std::fs::create_dir_all(&env_dir).map_err(|e| CoordError::io(&env_dir, e))?;
-        let lock_path = dir.join("LOCK");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| CoordError::io(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(CoordError::Locked(dir.display().to_string()));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(CoordError::io(&lock_path, e)),
-        }
-        // SAFETY: LMDB's map must not be modified by anything else and a process must not
-        // open the same environment twice; the LOCK file above guarantees one coordinator
-        // per directory, and it opens the environment once.
-        let env = unsafe {
+        let lock = DirLock::acquire(dir)?;
+        let env = mf_lmdb::open_env(
+            &lock,
             EnvOpenOptions::new()
                 .read_txn_without_tls()
                 .map_size(MAP_SIZE)
                 .max_dbs(16)
-                .max_readers(512)
-                .open(&env_dir)?
-        };
-        let wtxn = env.write_txn()?;
-        let [state, code, meta, intents, intent_tx, open, filled] = env
-            .create_databases_and_commit(wtxn, |wdo, wtxn| {
-                let mut db = |name| wdo.create_database::<Bytes, Bytes>(wtxn, Some(name));
-                let dbs = [
-                    db("state")?,
-                    db("code")?,
-                    db("meta")?,
-                    db("intents")?,
-                    db("intent_tx")?,
-                    db("open")?,
-                    db("filled")?,
-                ];
-                heed::Result::Ok(CommitOrAbort::<_, ()>::Commit(dbs))
-            })?
-            .unwrap_commit();
+                .max_readers(512),
+            &env_dir,
+        )?;
+        let [state, code, meta, intents, intent_tx, open, filled] = mf_lmdb::create_tables(
+            &env,
+            [
+                "state",
+                "code",
+                "meta",
+                "intents",
+                "intent_tx",
+                "open",
+                "filled",
+            ],
+        )?;
         Ok(CoordDb {
             env,
             index: StateIndex::new(state, code, meta),
