@@ -316,7 +316,7 @@ fn main() {
 /// Prints what a validator makes of each seed, so that a change in the world or the
 /// validator that silently turns the seeds invalid shows.
 fn report(singles: &[(&str, Transaction)], batches: &[(String, Batch)]) {
-    use mf_movegen::ReexecCheck;
+    use mf_movegen::{Reexec, ReexecCheck};
     for (name, t) in singles {
         let s = mf_format::check_structure(t, CHAIN_ID).and(mf_format::verify_tx_signatures(t));
         let r = ReexecCheck

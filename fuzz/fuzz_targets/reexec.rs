@@ -16,7 +16,7 @@
 use libfuzzer_sys::fuzz_target;
 use mf_format::{MoveKind, Transaction, Value, check_structure, decode_tx, tx_id};
 use mf_fuzz::{Committed, committed_codes};
-use mf_movegen::{MemoryView, ReexecCheck, Reexecuted, execute};
+use mf_movegen::{MemoryView, Reexec, ReexecCheck, Reexecuted, execute};
 use std::collections::{BTreeSet, HashMap};
 
 fn agree_with_execute(tx: &Transaction, out: &Reexecuted) {
