@@ -711,8 +711,9 @@ fn catalogue() -> Vec<(String, String)> {
 }
 
 /// The groups of rows, one test each (`decoding`, `structure`, `signatures`,
-/// `coordinator`, `execution`, `application`).
-const GROUPS: &str = "DSGCEA";
+/// `coordinator`, `execution`, `application`; the hardening rows, H, are each a test of
+/// their own, which [`hardening_rows_name_tests_that_exist`] finds).
+const GROUPS: &str = "DSGCEAH";
 
 /// `docs/ADVERSARIAL.md` lists each id once, and only ids of the groups tested (each group's
 /// test checks the document's rows of its group against the rows it ran).
@@ -735,4 +736,44 @@ fn catalogue_lists_each_id_once_in_a_tested_group() {
         stray.is_empty(),
         "docs/ADVERSARIAL.md lists ids of no tested group: {stray:?}"
     );
+}
+
+/// Every row of group H names, in its fourth column, the test that exercises it (as
+/// `path::to::test_fn`); that function exists in some test source of the workspace.
+#[test]
+fn hardening_rows_name_tests_that_exist() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let doc = std::fs::read_to_string(format!("{root}/docs/ADVERSARIAL.md")).unwrap_or_default();
+    let mut sources = String::new();
+    let mut dirs = vec![std::path::PathBuf::from(root)];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                    dirs.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(id) = cells.get(1) else { continue };
+        if !(id.len() >= 2 && id.starts_with('H') && id[1..].chars().all(|c| c.is_ascii_digit())) {
+            continue;
+        }
+        let test = cells.get(4).copied().unwrap_or_default().replace('`', "");
+        let name = test.rsplit("::").next().unwrap_or_default().trim();
+        assert!(!name.is_empty(), "row {id} names no test");
+        assert!(
+            sources.contains(&format!("fn {name}(")),
+            "row {id} names the test {test}, which no source defines"
+        );
+    }
 }
