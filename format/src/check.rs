@@ -66,28 +66,67 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
 }
 
 /// The context window (`docs/PROTOCOL.md` §6.3.1): whether a transaction declaring `ctx` may
-/// be applied in the batch at `height` whose header time is `time_s` seconds (the header's
-/// `time_ms / 1000`). In the window when `height - 256 <= ctx.block_number <= height`
-/// (the lower bound saturating at 0) and `ctx.timestamp <= time_s + 15`; otherwise
-/// [`Reason::ContextOutOfWindow`]. There is no lower bound on the timestamp.
+/// be applied in the batch at `height` (`H`) whose header time is `time_s` seconds (`T`,
+/// the header's `time_ms / 1000`). `time_at(n)` gives the header time in seconds of an
+/// earlier height `n < H` (the validator keeps the last 257); `None` for a height it does
+/// not know counts as out of window. Writing `time(n)` for the header time of height `n`
+/// and `time(H) = T`, a context `(b, t)` is in the window when
+///
+/// - `H - 256 <= b <= H` (the lower bound saturating at 0): a recent block;
+/// - `t <= time(b) + 15`: no later than the declared block's time, with a drift;
+/// - `t + 15 >= time(b - 1)` when `b >= 1`: no earlier than the time of the block before
+///   the declared one, with a drift.
+///
+/// So a declared `(number, time)` pair is one the chain could have had: the time lies
+/// between the header times around the declared block, and since header times never
+/// decrease, contexts with larger block numbers can run at most 30 s behind smaller ones.
+/// Otherwise [`Reason::ContextOutOfWindow`].
 ///
 /// ```
 /// use mf_format::{ExecContext, Reason, check::check_context};
 /// let ctx = |block_number, timestamp| ExecContext { block_number, timestamp };
-/// assert_eq!(check_context(&ctx(1000, 0), 1000, 0), Ok(()));
-/// assert_eq!(check_context(&ctx(744, 0), 1000, 0), Ok(()));
-/// assert_eq!(check_context(&ctx(743, 0), 1000, 0), Err(Reason::ContextOutOfWindow));
-/// assert_eq!(check_context(&ctx(1001, 0), 1000, 0), Err(Reason::ContextOutOfWindow));
-/// assert_eq!(check_context(&ctx(0, 115), 1, 100), Ok(()));
-/// assert_eq!(check_context(&ctx(0, 116), 1, 100), Err(Reason::ContextOutOfWindow));
+/// // Header time of height n: 100 + 10 n seconds; the batch at H = 1000 has T = 10_100.
+/// let time_at = |n: u64| Some(100 + 10 * n);
+/// let check = |b, t| check_context(&ctx(b, t), 1000, 10_100, time_at);
+/// assert_eq!(check(1000, 10_100), Ok(()));
+/// assert_eq!(check(744, 7_540), Ok(()));
+/// assert_eq!(check(743, 7_530), Err(Reason::ContextOutOfWindow), "older than 256 blocks");
+/// assert_eq!(check(1001, 10_100), Err(Reason::ContextOutOfWindow), "a future block");
+/// assert_eq!(check(1000, 10_115), Ok(()));
+/// assert_eq!(check(1000, 10_116), Err(Reason::ContextOutOfWindow), "15 s past T");
+/// assert_eq!(check(900, 9_115), Ok(()));
+/// assert_eq!(check(900, 9_116), Err(Reason::ContextOutOfWindow), "after block 900's time");
+/// assert_eq!(check(900, 9_075), Ok(()));
+/// assert_eq!(check(900, 9_074), Err(Reason::ContextOutOfWindow), "before block 899's time");
+/// assert_eq!(check(1000, 0), Err(Reason::ContextOutOfWindow), "time 0 at height 1000");
 /// ```
 #[inline]
-pub fn check_context(ctx: &ExecContext, height: u64, time_s: u64) -> Result<(), Reason> {
-    if ctx.block_number > height
-        || ctx.block_number.saturating_add(CONTEXT_WINDOW_BLOCKS) < height
-        || ctx.timestamp > time_s.saturating_add(CONTEXT_MAX_DRIFT_S)
-    {
+pub fn check_context(
+    ctx: &ExecContext,
+    height: u64,
+    time_s: u64,
+    time_at: impl Fn(u64) -> Option<u64>,
+) -> Result<(), Reason> {
+    let b = ctx.block_number;
+    if b > height || b.saturating_add(CONTEXT_WINDOW_BLOCKS) < height {
         return Err(Reason::ContextOutOfWindow);
+    }
+    let time = |n: u64| {
+        if n == height {
+            Some(time_s)
+        } else {
+            time_at(n)
+        }
+    };
+    let upper = time(b).ok_or(Reason::ContextOutOfWindow)?;
+    if ctx.timestamp > upper.saturating_add(CONTEXT_MAX_DRIFT_S) {
+        return Err(Reason::ContextOutOfWindow);
+    }
+    if let Some(before) = b.checked_sub(1) {
+        let lower = time(before).ok_or(Reason::ContextOutOfWindow)?;
+        if ctx.timestamp.saturating_add(CONTEXT_MAX_DRIFT_S) < lower {
+            return Err(Reason::ContextOutOfWindow);
+        }
     }
     Ok(())
 }

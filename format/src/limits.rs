@@ -37,8 +37,8 @@ pub const MAX_HEADER_BYTES: usize = 1024;
 /// must declare `context.block_number` in `[H - 256, H]` (saturating at 0), else
 /// `context_out_of_window` (65).
 pub const CONTEXT_WINDOW_BLOCKS: u64 = 256;
-/// Largest future drift of `context.timestamp`, in seconds (PROTOCOL.md §6.3.1): with `T` the
-/// applying batch's header time in seconds, `context.timestamp > T + 15` gives
-/// `context_out_of_window` (65). There is no lower bound: the block-number window already
-/// bounds staleness.
+/// The drift allowed between `context.timestamp` and the header times around the declared
+/// block, in seconds (PROTOCOL.md §6.3.1): with `time(n)` the header time of height `n` (and
+/// of the applying batch for `n = H`), a context `(b, t)` needs
+/// `time(b - 1) - 15 <= t <= time(b) + 15`, else `context_out_of_window` (65).
 pub const CONTEXT_MAX_DRIFT_S: u64 = 15;

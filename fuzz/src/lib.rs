@@ -139,6 +139,8 @@ fn build_world() -> World {
         txs: 8,
         batch_size: 4,
         seed: 7,
+        // The header clock's time: the sample's later batches are then in the window too.
+        time_s: CLOCK_MS / 1000,
     });
     World {
         view,

@@ -90,6 +90,34 @@ fn quantity(field: &str, v: &serde_json::Value) -> Result<U256, GenesisError> {
     }
 }
 
+/// A storage key or value, as geth reads them: hex digits, with or without `0x`, at most 64
+/// of them (a 32-byte word, left-padded). Unlike quantities, a storage word without `0x` is
+/// still hex (`"10"` is 16), never decimal. An odd number of digits is accepted (geth
+/// refuses it) because minimal hex such as `"0x1"` is what most tools write.
+fn storage_word(field: &str, s: &str) -> Result<U256, GenesisError> {
+    let bad = |msg: &str| GenesisError::Field {
+        field: field.to_string(),
+        msg: format!("{s:?}: {msg}"),
+    };
+    let t = s.trim();
+    let digits = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if digits.is_empty() {
+        return Err(bad("no hex digits"));
+    }
+    if digits.len() > 64 {
+        return Err(bad("more than 64 hex digits (a storage word is 32 bytes)"));
+    }
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad(
+            "not hex (storage keys and values are hex, with or without 0x)",
+        ));
+    }
+    U256::from_str_radix(digits, 16).map_err(|e| bad(&e.to_string()))
+}
+
 fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, GenesisError> {
     alloy_primitives::hex::decode(s.trim()).map_err(|e| GenesisError::Field {
         field: field.to_string(),
@@ -173,9 +201,18 @@ impl Genesis {
                     msg: "address listed twice".into(),
                 });
             }
+            // Two spellings of one slot ("0x1" and "0x01") would silently keep one of the
+            // two values: refused.
+            let mut slots: BTreeMap<U256, &str> = BTreeMap::new();
             for (s, v) in &acct.storage {
-                let slot = quantity(&format!("alloc.{a}.storage"), &serde_json::json!(s))?;
-                let val = quantity(&format!("alloc.{a}.storage.{s}"), &serde_json::json!(v))?;
+                let slot = storage_word(&format!("alloc.{a}.storage"), s)?;
+                let val = storage_word(&format!("alloc.{a}.storage.{s}"), v)?;
+                if let Some(first) = slots.insert(slot, s) {
+                    return Err(GenesisError::Field {
+                        field: format!("alloc.{a}.storage"),
+                        msg: format!("{first:?} and {s:?} name the same slot {slot:#x}"),
+                    });
+                }
                 if !val.is_zero() {
                     versions.insert(Key::storage(addr, slot), Value::Storage(val));
                 }

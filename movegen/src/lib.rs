@@ -90,10 +90,11 @@
 //!   here: re-execution is stateless, and the window needs the height `H` and header time
 //!   `T` of the batch, which only the validator's sequential apply knows. The rule
 //!   ([`mf_format::check_context`]): `block_number` in `[H - 256, H]` (saturating at 0,
-//!   [`mf_format::limits::CONTEXT_WINDOW_BLOCKS`]) and `timestamp <= T + 15`
-//!   ([`mf_format::limits::CONTEXT_MAX_DRIFT_S`]); no lower bound on the timestamp.
-//!   [`TxBuilder`]'s default context `(0, 0)` is valid only at heights 1–256: wallets should
-//!   set `.context(ExecContext { block_number: head + 1, timestamp: now })`.
+//!   [`mf_format::limits::CONTEXT_WINDOW_BLOCKS`]) and `timestamp` within 15 s
+//!   ([`mf_format::limits::CONTEXT_MAX_DRIFT_S`]) of the header times of the declared block
+//!   and the one before it. [`TxBuilder`]'s default context `(0, 0)` is valid only at
+//!   heights 1–256: wallets should set
+//!   `.context(ExecContext { block_number: head + 1, timestamp: now })`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unused_crate_dependencies)]

@@ -6,4 +6,5 @@ mod util;
 
 mod differential;
 mod fill;
+mod genesis;
 mod movegen;

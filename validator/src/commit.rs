@@ -80,6 +80,11 @@ impl Committer {
         }
     }
 
+    /// True once a write has failed: the in-memory state is then ahead of the disk.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst) || self.thread.is_none()
+    }
+
     pub(crate) fn submit(
         &self,
         w: BatchWrite,

@@ -7,9 +7,13 @@
 //!
 //! The batches are meant to be applied in order on a fresh validator, from height 1: each
 //! transaction's context names the height its batch is applied at (`block_number` = 1 for
-//! the first batch, 2 for the second, ...) and a fixed past timestamp, so every context is
-//! inside the validator's window (PROTOCOL.md §6.3.1). Applied in another order, or more
-//! than 256 heights late, they are rejected with `context_out_of_window` (65).
+//! the first batch, 2 for the second, ...) and the time [`GenConfig::time_s`]. They are
+//! inside the validator's window (PROTOCOL.md §6.3.1) when every header time of the chain
+//! is within 15 s of that time: a validator whose clock is pinned to it
+//! ([`crate::Validator::set_clock`], `--fixed-time` on the command line), or one that
+//! applies them within 15 s of a `time_s` taken from the clock. Applied in another order,
+//! more than 256 heights late, or later than that, they are rejected with
+//! `context_out_of_window` (65).
 
 use crate::genesis::Genesis;
 use mf_format::{
@@ -31,6 +35,18 @@ pub struct GenConfig {
     pub batch_size: usize,
     /// Seed (keys and choices).
     pub seed: u64,
+    /// The timestamp every transaction declares, in seconds since the Unix epoch (the
+    /// default is a fixed past time, so that a seed always gives the same transactions).
+    pub time_s: u64,
+}
+
+/// [`GenConfig::time_s`]'s default: 2023-11-14T22:13:20Z.
+pub const SAMPLE_TIME_S: u64 = 1_700_000_000;
+
+/// A header clock pinned at [`SAMPLE_TIME_S`] (for [`crate::Validator::set_clock`]): a
+/// sample generated with the default time is in the window at every height.
+pub fn sample_clock() -> u64 {
+    SAMPLE_TIME_S * 1000
 }
 
 impl Default for GenConfig {
@@ -41,6 +57,7 @@ impl Default for GenConfig {
             txs: 10_000,
             batch_size: 1000,
             seed: 1,
+            time_s: SAMPLE_TIME_S,
         }
     }
 }
@@ -189,11 +206,11 @@ pub fn generate(cfg: &GenConfig) -> Sample {
                 addrs[t],
                 state[t],
                 value,
-                // The height this batch is applied at (from 1, in order); a past time
-                // (the window has no lower bound on timestamps).
+                // The height this batch is applied at (from 1, in order) and the
+                // configured time.
                 ExecContext {
                     block_number: height,
-                    timestamp: 1_700_000_000 + height,
+                    timestamp: cfg.time_s,
                 },
             );
             let id = tx_id(&body);

@@ -96,6 +96,55 @@ impl Store {
         dir.join("lmdb")
     }
 
+    /// Where `init` builds the environment before it is moved into place.
+    fn staging_dir(dir: &Path) -> PathBuf {
+        dir.join("lmdb.init")
+    }
+
+    /// Starts an `init`: the environment is created in a staging directory beside where it
+    /// will live, so that an `init` killed midway leaves no store (only the staging
+    /// directory, which the next `init` deletes). Call [`Store::publish`] after the genesis
+    /// is committed. Refuses a directory that already holds a store.
+    pub fn create_staged(dir: &Path) -> Result<Store, StoreError> {
+        let lock = DirLock::acquire(dir)?;
+        if Self::exists(dir) {
+            return Err(StoreError::AlreadyInitialised(dir.display().to_string()));
+        }
+        let staging = Self::staging_dir(dir);
+        if staging.exists() {
+            tracing::warn!(dir = %staging.display(), "removing what an interrupted init left");
+            std::fs::remove_dir_all(&staging).map_err(|source| StoreError::Io {
+                path: staging.clone(),
+                source,
+            })?;
+        }
+        Self::open_env_at(lock, &staging, dir, MAP_SIZE)
+    }
+
+    /// Finishes an `init` begun by [`Store::create_staged`]: closes the environment (its
+    /// commits are already synced), moves the staging directory into place with one
+    /// `rename` and syncs the data directory, so that the store appears whole or not at all.
+    pub fn publish(self) -> Result<(), StoreError> {
+        let Store {
+            _lock: lock,
+            env,
+            dir,
+            ..
+        } = self;
+        env.prepare_for_closing().wait();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        let (from, to) = (Self::staging_dir(&dir), Self::env_dir(&dir));
+        std::fs::rename(&from, &to).map_err(io(&to))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&dir))?;
+        drop(lock);
+        Ok(())
+    }
+
     /// True when `dir` holds a store.
     pub fn exists(dir: &Path) -> bool {
         Self::env_dir(dir).join("data.mdb").exists()
@@ -108,10 +157,31 @@ impl Store {
             return Err(StoreError::NotInitialised(dir.display().to_string()));
         }
         let lock = DirLock::acquire(dir)?;
+        Self::open_env_at(lock, &env_dir, dir, MAP_SIZE)
+    }
+
+    /// Opens an initialised store whose LMDB map is `map_size` bytes instead of 1 TiB: the
+    /// store cannot grow beyond it, and a batch that would make it grow fails to commit
+    /// (LMDB's `MDB_MAP_FULL`). For operators who cap a validator's disk, and for tests of
+    /// a failed commit.
+    pub fn open_with_map_size(dir: &Path, map_size: usize) -> Result<Store, StoreError> {
+        if !Self::exists(dir) {
+            return Err(StoreError::NotInitialised(dir.display().to_string()));
+        }
+        let lock = DirLock::acquire(dir)?;
+        Self::open_env_at(lock, &Self::env_dir(dir), dir, map_size)
+    }
+
+    fn open_env_at(
+        lock: DirLock,
+        env_dir: &Path,
+        dir: &Path,
+        map_size: usize,
+    ) -> Result<Store, StoreError> {
         let env = mf_lmdb::open_env(
             &lock,
-            EnvOpenOptions::new().map_size(MAP_SIZE).max_dbs(16),
-            &env_dir,
+            EnvOpenOptions::new().map_size(map_size).max_dbs(16),
+            env_dir,
         )?;
         let [genesis, txs, code, headers, receipts, meta] = mf_lmdb::create_tables(
             &env,

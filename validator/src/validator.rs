@@ -20,7 +20,7 @@ use mf_format::{
 };
 use mf_movegen::{CodeLookup, Reexec, ReexecCheck};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -55,6 +55,50 @@ struct BatchPlan<'a> {
     receipts: &'a [Receipt],
 }
 
+/// The header times (seconds) of the last heights, which the context window reads
+/// (PROTOCOL.md §6.3.1): a context may name a block up to 256 heights back and is checked
+/// against the time of that block and of the one before it, so 257 heights are kept.
+struct RecentTimes {
+    /// The height of the last entry.
+    head: u64,
+    /// `times[i]` is the header time of height `head + 1 - times.len() + i`.
+    times: VecDeque<u64>,
+}
+
+impl RecentTimes {
+    const KEEP: usize = mf_format::limits::CONTEXT_WINDOW_BLOCKS as usize + 1;
+
+    fn load(store: &Store, head: &Header) -> Result<RecentTimes, StoreError> {
+        let first = head.height.saturating_sub(Self::KEEP as u64 - 1);
+        let mut times = VecDeque::with_capacity(Self::KEEP);
+        for h in first..head.height {
+            let header = store
+                .header(h)?
+                .ok_or_else(|| StoreError::Corrupt(format!("no header at height {h}")))?;
+            times.push_back(header.time_ms / 1000);
+        }
+        times.push_back(head.time_ms / 1000);
+        Ok(RecentTimes {
+            head: head.height,
+            times,
+        })
+    }
+
+    fn push(&mut self, header: &Header) {
+        if self.times.len() == Self::KEEP {
+            self.times.pop_front();
+        }
+        self.times.push_back(header.time_ms / 1000);
+        self.head = header.height;
+    }
+
+    fn get(&self, height: u64) -> Option<u64> {
+        let back = usize::try_from(self.head.checked_sub(height)?).ok()?;
+        let i = self.times.len().checked_sub(back + 1)?;
+        self.times.get(i).copied()
+    }
+}
+
 /// The validator state.
 pub struct Validator {
     committer: Committer,
@@ -62,10 +106,11 @@ pub struct Validator {
     index: Index,
     lthash: LtHash,
     head: Header,
+    times: RecentTimes,
     chain_id: u64,
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
-    clock: fn() -> u64,
+    clock: Box<dyn Fn() -> u64 + Send>,
 }
 
 /// The default header clock: milliseconds since the Unix epoch.
@@ -88,7 +133,9 @@ impl Validator {
                 max: MAX_GENESIS_VERSIONS - 1,
             });
         }
-        let store = Store::open(dir, true)?;
+        // Built in a staging directory and moved into place once committed: an init killed
+        // midway leaves no store, and the next init starts over.
+        let store = Store::create_staged(dir)?;
         let lthash = genesis.lthash();
         let mut w = BatchWrite::default();
         for (seq, (key, value)) in genesis.versions.iter().enumerate() {
@@ -109,13 +156,22 @@ impl Validator {
         w.receipts = encode(&Vec::<Receipt>::new());
         w.lthash = lthash;
         store.commit_genesis(&w, genesis.chain_id)?;
-        drop(store);
+        store.publish()?;
         Validator::open(dir)
     }
 
     /// Opens an initialised directory and rebuilds the index from the store.
     pub fn open(dir: &Path) -> Result<Validator, StoreError> {
-        let store = Store::open(dir, false)?;
+        Self::from_store(Store::open(dir, false)?, dir)
+    }
+
+    /// [`Validator::open`] with the store capped at `map_size` bytes
+    /// ([`Store::open_with_map_size`]): a batch that would grow it beyond fails to commit.
+    pub fn open_with_map_size(dir: &Path, map_size: usize) -> Result<Validator, StoreError> {
+        Self::from_store(Store::open_with_map_size(dir, map_size)?, dir)
+    }
+
+    fn from_store(store: Store, dir: &Path) -> Result<Validator, StoreError> {
         let height = store
             .height()?
             .ok_or_else(|| StoreError::NotInitialised(dir.display().to_string()))?;
@@ -125,6 +181,7 @@ impl Validator {
         let lthash = store.lthash()?;
         let chain_id = store.chain_id()?;
         let index = rebuild_index(&store)?;
+        let times = RecentTimes::load(&store, &head)?;
         tracing::info!(height, entries = index.len(), "validator opened");
         let store = Arc::new(store);
         Ok(Validator {
@@ -133,10 +190,11 @@ impl Validator {
             index,
             lthash,
             head,
+            times,
             chain_id,
             keys: KeyCache::default(),
             reexec: Box::new(ReexecCheck),
-            clock: now_ms,
+            clock: Box::new(now_ms),
         })
     }
 
@@ -150,9 +208,10 @@ impl Validator {
     /// Replaces the header clock (milliseconds since the Unix epoch; the default is
     /// [`now_ms`]). Each batch reads it once, before checking: that reading is the header's
     /// `time_ms`, and its seconds are the `T` of the context window (PROTOCOL.md §6.3.1).
-    /// Tests pin it; a follower replaying a chain would serve the producer's times.
-    pub fn set_clock(&mut self, clock: fn() -> u64) {
-        self.clock = clock;
+    /// A reading behind the parent's time counts as the parent's time (header times never
+    /// decrease). Tests pin it; a follower replaying a chain would serve the producer's times.
+    pub fn set_clock(&mut self, clock: impl Fn() -> u64 + Send + 'static) {
+        self.clock = Box::new(clock);
     }
 
     /// The chain id.
@@ -181,8 +240,13 @@ impl Validator {
         self.index.len()
     }
 
-    /// Looks up version `(intx, key)`.
+    /// Looks up version `(intx, key)`. After a failed commit the in-memory index is ahead
+    /// of the disk (it holds the batch that did not reach it), so lookups are refused with
+    /// [`StoreError::Failed`] until a restart rebuilds the index from the store.
     pub fn version(&self, intx: &TxId, key: &Key) -> Result<VersionState, StoreError> {
+        if self.committer.failed() {
+            return Err(StoreError::Failed);
+        }
         match self.index.get(version_fp(intx, key)) {
             None if intx.is_zero() => Ok(VersionState::NeverWritten(Value::zero(key.mark))),
             None => Ok(VersionState::NotLive),
@@ -257,8 +321,9 @@ impl Validator {
     ) -> Result<Pending, ApplyError> {
         let height = self.head.height + 1;
         // The header time is read once, before checking: the window check below and the
-        // header written use the same `time_ms`.
-        let time_ms = (self.clock)();
+        // header written use the same `time_ms`. It never runs backwards: a clock behind
+        // the parent's time gives the parent's time (PROTOCOL.md §6.4.5).
+        let time_ms = (self.clock)().max(self.head.time_ms);
         let time_s = time_ms / 1000;
         let t1 = Instant::now();
         let itxs: Vec<IndexTx> = prepared
@@ -268,7 +333,7 @@ impl Validator {
                 // needs only the height and the header time, so it runs here, before the
                 // double-use check of the transaction. A failure cascades like any other.
                 stateless: match p.stateless {
-                    Ok(()) => check_context(&p.context, height, time_s),
+                    Ok(()) => check_context(&p.context, height, time_s, |n| self.times.get(n)),
                     Err(r) => Err(r),
                 },
                 id: p.id,
@@ -358,6 +423,7 @@ impl Validator {
         };
         self.lthash = lthash;
         self.head = header;
+        self.times.push(&header);
         Ok(Pending {
             outcome: Outcome {
                 header: Some(header),
@@ -484,6 +550,7 @@ mod tests {
             ..GenConfig::default()
         });
         let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+        v.set_clock(crate::sample::sample_clock);
         v.set_reexec(Box::new(ReexecCheck));
         for b in &s.batches {
             let out = v.apply_batch(b, Mode::Strict).expect("apply");
@@ -502,6 +569,7 @@ mod tests {
             ..GenConfig::default()
         });
         let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+        v.set_clock(crate::sample::sample_clock);
         v.set_reexec(Box::new(ReexecCheck));
         let mut batch = s.batches[0].clone();
         let first = &batch.txs[0];

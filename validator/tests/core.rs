@@ -20,6 +20,7 @@ fn sample_batches_apply_and_check() {
         ..GenConfig::default()
     });
     let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+    v.set_clock(mf_validator::sample::sample_clock);
     let genesis_hash = v.state_hash();
     for b in &s.batches {
         let out = v
@@ -342,4 +343,68 @@ fn a_data_directory_is_opened_by_one_validator_at_a_time() {
         "second open must be refused"
     );
     drop(w);
+}
+
+/// The hardening review's item 8: after a failed commit the in-memory index is ahead of the
+/// disk, and `version` used to answer from it (a version spent only by the batch that never
+/// reached the disk was reported not live; one it created was looked up as if stored). Now
+/// every lookup is refused until a restart, which answers from what is on disk.
+#[test]
+fn version_lookups_after_a_failed_commit_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = generate(&GenConfig {
+        accounts: 200,
+        txs: 20_000,
+        batch_size: 1000,
+        ..GenConfig::default()
+    });
+    drop(Validator::init(dir.path(), &s.genesis).expect("init"));
+    // A store capped at its present size: the batches below need more pages.
+    let file = dir.path().join("lmdb").join("data.mdb");
+    let size = std::fs::metadata(&file).expect("data.mdb").len() as usize;
+    let mut v = Validator::open_with_map_size(dir.path(), size.next_multiple_of(4096))
+        .expect("open capped");
+    v.set_clock(mf_validator::sample::sample_clock);
+    let mut failed = None;
+    for (i, b) in s.batches.iter().enumerate() {
+        match v.apply_batch(b, Mode::Strict) {
+            Ok(o) => assert_eq!(o.accepted, b.txs.len()),
+            Err(ApplyError::Store(e)) => {
+                failed = Some((i, e.to_string()));
+                break;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let (i, why) = failed.expect("a commit fails once the map is full");
+    let committed = v.store().height().expect("height").expect("some");
+    assert_eq!(
+        committed, i as u64,
+        "batches before the failed one are on disk"
+    );
+    eprintln!("batch {} failed to commit: {why}", i + 1);
+
+    // The first transaction of the failed batch: what it spent and what it created.
+    let tx = &s.batches[i].txs[0];
+    let m = &tx.body.moves[0];
+    let spent = (m.intx, m.key());
+    let created = (tx_id(&tx.body), m.key());
+    for (intx, key) in [spent, created] {
+        match v.version(&intx, &key) {
+            Err(mf_validator::StoreError::Failed) => {}
+            other => panic!("a lookup after a failed commit must be refused, got {other:?}"),
+        }
+    }
+    drop(v);
+    // After a restart: the disk's view.
+    let v = Validator::open(dir.path()).expect("reopen");
+    assert_eq!(v.head().height, committed);
+    assert!(matches!(
+        v.version(&spent.0, &spent.1).expect("lookup"),
+        VersionState::Live(_) | VersionState::NeverWritten(_)
+    ));
+    assert_eq!(
+        v.version(&created.0, &created.1).expect("lookup"),
+        VersionState::NotLive
+    );
 }

@@ -25,6 +25,11 @@ fn run(seed: u64, steps: usize) {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut v = Validator::init(dir.path(), &genesis).expect("init");
+    // The header clock follows the steps: one second each, the time the transactions of
+    // each step declare (PROTOCOL.md §6.3.1).
+    let now_s = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1_700_000_000));
+    let clock = std::sync::Arc::clone(&now_s);
+    v.set_clock(move || clock.load(std::sync::atomic::Ordering::SeqCst) * 1000);
     let mut evm = new_evm(cache_db(&view), CHAIN);
     let mut rng = mf_validator::sample::SplitMix(seed);
     let mut keys: BTreeSet<Key> = view.versions().map(|(k, _)| *k).collect();
@@ -46,6 +51,10 @@ fn run(seed: u64, steps: usize) {
         *accepted += out.accepted;
     };
     for step in 0..steps {
+        now_s.store(
+            1_700_000_000 + step as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
         let ui = rng.below(4);
         let user = &w.users[ui];
         let other = w.users[rng.below(4)].address();

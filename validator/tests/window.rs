@@ -1,6 +1,7 @@
 //! The context window (PROTOCOL.md §6.3.1, `context_out_of_window` = 65) through a real
-//! validator: block numbers in `[H - 256, H]`, timestamps up to `T + 15`, with the header
-//! clock pinned so that `T` is known; the filter-mode cascade and strict mode.
+//! validator: block numbers in `[H - 256, H]`, timestamps within 15 s of the header times
+//! around the declared block, with the header clock pinned so that the times are known; the
+//! filter-mode cascade and strict mode.
 
 use crate::util::Transfers;
 use mf_format::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS};
@@ -53,6 +54,26 @@ impl Transfers {
         }
         status
     }
+    /// [`Transfers::try_context`] with a clock that is not [`NOW_MS`]: `time_s` is the
+    /// batch's header time in seconds.
+    fn try_context_at(&mut self, context: ExecContext, time_s: u64) -> Status {
+        let before = (self.v.state_hash(), *self.v.head(), self.v.index_len());
+        let tx = self.transfer(0, 1, 1, context);
+        let o = self.apply(vec![tx.clone()], Mode::Filter).expect("filter");
+        let status = o.receipts[0].status;
+        if status == Status::Accepted {
+            self.accept(0, 1, &tx);
+            assert_eq!(o.header.expect("a header").time_ms / 1000, time_s);
+        } else {
+            assert!(o.header.is_none());
+            assert_eq!(
+                (self.v.state_hash(), *self.v.head(), self.v.index_len()),
+                before,
+                "a rejection changes nothing"
+            );
+        }
+        status
+    }
     /// Applies one-transfer batches (context = the batch's height) until the head is `height`.
     fn advance_to(&mut self, height: u64) {
         while self.v.head().height < height {
@@ -63,7 +84,7 @@ impl Transfers {
                 1,
                 ExecContext {
                     block_number: h,
-                    timestamp: 0,
+                    timestamp: T,
                 },
             );
             let o = self
@@ -90,33 +111,33 @@ fn block_numbers_must_lie_in_the_last_257_heights() {
     // Low heights: the lower bound saturates at 0, so the default context is valid.
     assert_eq!(w.try_context(ExecContext::default()), Status::Accepted);
     assert_eq!(w.next_height(), 2);
-    assert_eq!(w.try_context(ctx(3, 0)), OUT, "H + 1");
+    assert_eq!(w.try_context(ctx(3, T)), OUT, "H + 1");
     assert_eq!(
-        w.try_context(ctx(u64::MAX, 0)),
+        w.try_context(ctx(u64::MAX, T)),
         OUT,
         "far future, no overflow"
     );
-    assert_eq!(w.try_context(ctx(2, 0)), Status::Accepted, "exactly H");
+    assert_eq!(w.try_context(ctx(2, T)), Status::Accepted, "exactly H");
 
     w.advance_to(299);
     let h = w.next_height();
     assert_eq!(h, 300);
-    assert_eq!(w.try_context(ctx(h + 1, 0)), OUT, "H + 1");
+    assert_eq!(w.try_context(ctx(h + 1, T)), OUT, "H + 1");
     assert_eq!(
-        w.try_context(ctx(h - CONTEXT_WINDOW_BLOCKS - 1, 0)),
+        w.try_context(ctx(h - CONTEXT_WINDOW_BLOCKS - 1, T)),
         OUT,
         "H - 257"
     );
     assert_eq!(w.try_context(ExecContext::default()), OUT, "0 at H = 300");
     assert_eq!(
-        w.try_context(ctx(h - CONTEXT_WINDOW_BLOCKS, 0)),
+        w.try_context(ctx(h - CONTEXT_WINDOW_BLOCKS, T)),
         Status::Accepted,
         "exactly H - 256"
     );
     let h = w.next_height();
-    assert_eq!(w.try_context(ctx(h, 0)), Status::Accepted, "exactly H");
+    assert_eq!(w.try_context(ctx(h, T)), Status::Accepted, "exactly H");
     let h = w.next_height();
-    assert_eq!(w.try_context(ctx(h - 1, 0)), Status::Accepted, "H - 1");
+    assert_eq!(w.try_context(ctx(h - 1, T)), Status::Accepted, "H - 1");
     let (fresh, stored) = w.v.check().expect("check");
     assert_eq!(fresh, stored);
 }
@@ -135,12 +156,81 @@ fn timestamps_may_run_at_most_15_seconds_ahead_of_the_header_time() {
         Status::Accepted,
         "exactly T + 15 (T rounds the header's milliseconds down)"
     );
-    // No lower bound: any past timestamp.
-    assert_eq!(w.try_context(ctx(2, 0)), Status::Accepted, "timestamp 0");
+}
+
+/// The lower bound (the hardening review's item 2): a transaction at height 2 used to be
+/// able to declare timestamp 0, and time could run backwards between transactions. Header
+/// times here are 100 s apart, so every bound is visible.
+#[test]
+fn block_timestamp_has_a_lower_bound() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+    let mut w = Transfers::new(4);
+    let now = Arc::new(AtomicU64::new(NOW_MS));
+    let clock = Arc::clone(&now);
+    w.v.set_clock(move || clock.load(SeqCst));
+    // time(n) = T + 100 (n - 1) for n >= 1; the genesis header's time is 0.
+    let time = |n: u64| T + 100 * (n - 1);
+    let set_height = |w: &mut Transfers| {
+        let h = w.next_height();
+        now.store(time(h) * 1000 + 789, SeqCst);
+        h
+    };
+    let h = set_height(&mut w);
+    assert_eq!(w.try_context_at(ctx(1, T), time(h)), Status::Accepted);
+    let h = set_height(&mut w);
+    // The demonstrated hole: height 2, timestamp 0.
+    assert_eq!(w.try_context_at(ctx(2, 0), time(h)), OUT, "timestamp 0");
+    assert_eq!(w.try_context_at(ctx(2, time(2)), time(h)), Status::Accepted);
+    let h = set_height(&mut w);
+    assert_eq!(w.try_context_at(ctx(3, time(3)), time(h)), Status::Accepted);
+    let h = set_height(&mut w);
+    assert_eq!(h, 4);
+    let d = CONTEXT_MAX_DRIFT_S;
+    // The declared block is the batch's own: between time(3) - 15 and T(4) + 15.
+    let cases = [
+        (ctx(4, time(4) + d), true, "T + 15"),
+        (ctx(4, time(4) + d + 1), false, "T + 16"),
+        (ctx(4, time(3) - d), true, "the parent's time - 15"),
+        (ctx(4, time(3) - d - 1), false, "the parent's time - 16"),
+        // An earlier block: between time(1) - 15 and time(2) + 15.
+        (ctx(2, time(2) + d), true, "block 2's time + 15"),
+        (
+            ctx(2, time(2) + d + 1),
+            false,
+            "later than block 2 could have seen",
+        ),
+        (ctx(2, time(1) - d), true, "block 1's time - 15"),
+        (ctx(2, time(1) - d - 1), false, "earlier than block 1"),
+        (ctx(3, 0), false, "timestamp 0 at block 3"),
+        (
+            ctx(3, time(1)),
+            false,
+            "block 3 cannot be as early as block 1",
+        ),
+        (
+            ctx(2, time(4)),
+            false,
+            "block 2 cannot be as late as block 4",
+        ),
+    ];
+    for (c, ok, why) in cases {
+        let want = if ok { Status::Accepted } else { OUT };
+        let h = set_height(&mut w);
+        // Each accepted case moves the chain on; the bounds above are about heights 1-4,
+        // which do not change.
+        assert_eq!(w.try_context_at(c, time(h)), want, "{why}: {c:?} at {h}");
+    }
+    // Header times never run backwards, whatever the clock says.
+    now.store(0, SeqCst);
+    let before = w.v.head().time_ms;
+    let h = w.next_height();
+    let tx = w.transfer(2, 3, 1, ctx(h, before / 1000));
+    let o = w.apply(vec![tx.clone()], Mode::Strict).expect("in window");
     assert_eq!(
-        w.try_context(ctx(3, T - 86_400)),
-        Status::Accepted,
-        "a day old"
+        o.header.expect("a header").time_ms,
+        before,
+        "the parent's time"
     );
 }
 

@@ -89,6 +89,10 @@ fn seed() -> u64 {
 // ---------------------------------------------------------------------------------------
 // Running mf-validator.
 
+/// The time the sample transactions declare (`gen --time`) and the header time their
+/// replays pin (`ingest --fixed-time`), so that they stay in the context window.
+const SAMPLE_TIME: &str = "1700000000";
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -397,6 +401,8 @@ fn crash_kill_9_while_ingesting() {
         "30",
         "--seed",
         "7",
+        "--time",
+        SAMPLE_TIME,
     ]);
     let n = 40u64;
     let files: Vec<PathBuf> = (1..=n)
@@ -414,7 +420,13 @@ fn crash_kill_9_while_ingesting() {
     // The uninterrupted reference.
     let reference = tmp.path().join("reference");
     run_v_ok(&["init", "--data", s(&reference), "--genesis", s(&genesis)]);
-    let mut args = vec!["ingest", "--data", s(&reference)];
+    let mut args = vec![
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        s(&reference),
+    ];
     args.extend(file_args(0));
     let t = Instant::now();
     let out = run_v_ok(&args);
@@ -448,7 +460,7 @@ fn crash_kill_9_while_ingesting() {
             let delay = Duration::from_millis(rng.below(max_ms));
             let mut child = Guard(Some(
                 Command::new(validator_bin())
-                    .args(["ingest", "--data", s(&data)])
+                    .args(["ingest", "--fixed-time", SAMPLE_TIME, "--data", s(&data)])
                     .args(file_args(0))
                     .env("RUST_LOG", "warn")
                     .stdin(Stdio::null())
@@ -493,14 +505,22 @@ fn crash_kill_9_while_ingesting() {
         // Resume: the files not yet applied, or all of them again (replays are no-ops).
         let resume = if t % 2 == 0 {
             if h < n {
-                let mut args = vec!["ingest", "--data", s(&data)];
+                let mut args = vec!["ingest", "--fixed-time", SAMPLE_TIME, "--data", s(&data)];
                 args.extend(file_args(h));
                 let out = run_v_ok(&args);
                 assert_eq!(ingest_summary(&out), (n - h, 0, 0), "{what}: resume\n{out}");
             }
             format!("resumed with files {}..={n}", h + 1)
         } else {
-            let mut args = vec!["ingest", "--data", s(&data), "--mode", "filter"];
+            let mut args = vec![
+                "ingest",
+                "--fixed-time",
+                SAMPLE_TIME,
+                "--data",
+                s(&data),
+                "--mode",
+                "filter",
+            ];
             args.extend(file_args(0));
             let out = run_v_ok(&args);
             assert_eq!(
@@ -1023,7 +1043,11 @@ fn crash_kill_9_while_serving_a_coordinator() {
     let mut chain: BTreeMap<TxId, u64> = BTreeMap::new();
     let mut accepted_receipt: BTreeSet<(u64, TxId)> = BTreeSet::new();
     let mut files = Vec::new();
+    // The replay below uses the producer's header times (the context window reads them).
+    let mut header_times = String::new();
     for h in 1..=head {
+        let hdr = get_json(&agent, &format!("{vurl}/header/{h}")).expect("header");
+        header_times.push_str(&format!("{}\n", hdr["time_ms"]));
         let (status, bytes) = get(&agent, &format!("{vurl}/batch/{h}")).expect("batch");
         assert_eq!(status, 200, "GET /batch/{h}");
         let batch = decode_batch(&bytes).expect("a stored batch decodes");
@@ -1051,6 +1075,8 @@ fn crash_kill_9_while_serving_a_coordinator() {
         std::fs::write(&f, &bytes).expect("write");
         files.push(f);
     }
+    let header_times_file = replay.join("header-times");
+    std::fs::write(&header_times_file, header_times).expect("write");
 
     // No receipt returned as accepted is lost: the chain holds it at its height.
     let mut lost = 0;
@@ -1209,7 +1235,15 @@ fn crash_kill_9_while_serving_a_coordinator() {
     let fresh = net.dir.path().join("replayed");
     let genesis = net.dir.path().join("genesis.json");
     run_v_ok(&["init", "--data", s(&fresh), "--genesis", s(&genesis)]);
-    let mut args = vec!["ingest", "--data", s(&fresh), "--mode", "strict"];
+    let mut args = vec![
+        "ingest",
+        "--data",
+        s(&fresh),
+        "--mode",
+        "strict",
+        "--header-times",
+        s(&header_times_file),
+    ];
     args.extend(files.iter().map(|f| s(f)));
     let out = run_v_ok(&args);
     assert_eq!(ingest_summary(&out), (head, 0, 0), "replay:\n{out}");

@@ -116,6 +116,12 @@ pub(crate) enum Command {
         /// Chain id written to the genesis and signed by every transaction.
         #[arg(long, default_value_t = 1337)]
         chain_id: u64,
+        /// The timestamp every transaction declares, in seconds since the Unix epoch
+        /// (default: now). The batches are in the context window (PROTOCOL.md §6.3.1) of a
+        /// validator whose header times stay within 15 s of it: ingest or serve them within
+        /// 15 s, or with `--fixed-time` set to the same value.
+        #[arg(long)]
+        time: Option<u64>,
     },
     /// Apply batch files, in the order given, to the data directory.
     ///
@@ -129,6 +135,16 @@ pub(crate) enum Command {
         /// strict: an invalid transaction refuses its whole batch; filter: it is dropped.
         #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
         mode: ModeArg,
+        /// Pin every header's time to this many seconds since the Unix epoch instead of
+        /// the clock (for replaying batch files made by `gen --time` at any later moment;
+        /// a live validator leaves it unset).
+        #[arg(long)]
+        fixed_time: Option<u64>,
+        /// Replay a chain with its producer's header times: a file with one header
+        /// `time_ms` per line (as `GET /header/{h}` gives them), for the batch files in
+        /// order. The headers written are then byte for byte the producer's.
+        #[arg(long, conflicts_with = "fixed_time")]
+        header_times: Option<PathBuf>,
         /// Batch files (as written by `gen`, or fetched from `GET /batch/{height}`).
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -153,6 +169,11 @@ pub(crate) enum Command {
         /// Batches that may wait to be applied; beyond that POST /batch answers 503.
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
         queue: u64,
+        /// Pin every header's time to this many seconds since the Unix epoch instead of
+        /// the clock (for replaying batch files made by `gen --time` at any later moment;
+        /// a live validator leaves it unset).
+        #[arg(long)]
+        fixed_time: Option<u64>,
     },
     /// Verify the store: recompute the state hash from the stored live set and compare it
     /// with the stored one and the head header's. Exit code 1 on a mismatch.

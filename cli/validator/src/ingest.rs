@@ -1,7 +1,7 @@
 //! `demo`, `gen`, `init` and `ingest`: sample batches, a data directory from a genesis,
 //! and batch files ingested with progress and a summary.
 use crate::inspect::check;
-use crate::open;
+use crate::{open, pin_clock};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mf_format::Status;
@@ -36,7 +36,9 @@ pub(crate) fn demo(dir: Option<PathBuf>, cfg: &GenConfig) -> Result<ExitCode> {
         .filter(|p| p.extension().is_some_and(|x| x == "bin"))
         .collect();
     files.sort();
-    let code = ingest(&data, Mode::Strict, &files)?;
+    // The sample declares the time it was generated at: the headers take that time, so the
+    // batches are in the context window however long generating them took.
+    let code = ingest(&data, Mode::Strict, Some(cfg.time_s), None, &files)?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }
@@ -127,8 +129,55 @@ fn rate(n: u64, secs: f64) -> f64 {
     if secs > 0.0 { n as f64 / secs } else { 0.0 }
 }
 
-pub(crate) fn ingest(data: &Path, mode: Mode, files: &[PathBuf]) -> Result<ExitCode> {
+/// Reads `--header-times`: one header time in milliseconds per line, for the batch files in
+/// order.
+fn read_header_times(path: &Path, files: usize) -> Result<Vec<u64>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the header times {}", path.display()))?;
+    let times = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            l.parse::<u64>().with_context(|| {
+                format!(
+                    "{} line {}: {l:?} is not a time in milliseconds",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    if times.len() < files {
+        bail!(
+            "{} holds {} header times for {files} batch files: give one per file, in order",
+            path.display(),
+            times.len()
+        );
+    }
+    Ok(times)
+}
+
+pub(crate) fn ingest(
+    data: &Path,
+    mode: Mode,
+    fixed_time: Option<u64>,
+    header_times: Option<&Path>,
+    files: &[PathBuf],
+) -> Result<ExitCode> {
     let mut v = open(data)?;
+    pin_clock(&mut v, fixed_time);
+    // A replay with its producer's header times: the clock reads the time of the file being
+    // applied.
+    let replay_times = header_times
+        .map(|p| read_header_times(p, files.len()))
+        .transpose()?;
+    let replay_now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    if replay_times.is_some() {
+        let now = std::sync::Arc::clone(&replay_now);
+        v.set_clock(move || now.load(std::sync::atomic::Ordering::SeqCst));
+    }
     let start_height = v.head().height;
     let pb = ProgressBar::with_draw_target(
         Some(files.len() as u64),
@@ -143,7 +192,10 @@ pub(crate) fn ingest(data: &Path, mode: Mode, files: &[PathBuf]) -> Result<ExitC
     mf_cli::set_progress(Some(pb.clone()));
     let mut st = IngestStats::default();
     let t0 = Instant::now();
-    for file in files {
+    for (i, file) in files.iter().enumerate() {
+        if let Some(t) = replay_times.as_ref().and_then(|t| t.get(i)) {
+            replay_now.store(*t, std::sync::atomic::Ordering::SeqCst);
+        }
         let name = file.display().to_string();
         let bytes = match std::fs::read(file) {
             Ok(b) => b,

@@ -70,6 +70,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 accounts,
                 txs,
                 batch_size: usize::try_from(batch_size).context("batch size")?,
+                time_s: mf_validator::now_ms() / 1000,
                 ..GenConfig::default()
             },
         ),
@@ -81,6 +82,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             batch_size,
             seed,
             chain_id,
+            time,
         } => ingest::gen_sample(
             &out,
             &GenConfig {
@@ -89,17 +91,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 txs,
                 batch_size: usize::try_from(batch_size).context("batch size")?,
                 seed,
+                time_s: time.unwrap_or_else(|| mf_validator::now_ms() / 1000),
             },
         ),
-        Command::Ingest { data, mode, files } => ingest::ingest(&data, mode.into(), &files),
+        Command::Ingest {
+            data,
+            mode,
+            fixed_time,
+            header_times,
+            files,
+        } => ingest::ingest(
+            &data,
+            mode.into(),
+            fixed_time,
+            header_times.as_deref(),
+            &files,
+        ),
         Command::Serve {
             data,
             listen,
             mode,
             queue,
+            fixed_time,
         } => serve::serve(
             &data,
             listen,
+            fixed_time,
             ServeConfig {
                 mode: mode.into(),
                 queue: usize::try_from(queue).context("queue")?,
@@ -122,6 +139,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
             json,
         ),
+    }
+}
+
+/// Pins the header clock of `v` to `fixed_time` seconds, if given (`--fixed-time`).
+pub(crate) fn pin_clock(v: &mut Validator, fixed_time: Option<u64>) {
+    if let Some(s) = fixed_time {
+        let ms = s.saturating_mul(1000);
+        v.set_clock(move || ms);
     }
 }
 

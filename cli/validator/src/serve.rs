@@ -1,6 +1,6 @@
 //! `serve`: the HTTP API until SIGINT or SIGTERM.
 
-use crate::open;
+use crate::{open, pin_clock};
 use anyhow::{Context, Result};
 use mf_validator::server::ServeConfig;
 use std::io::Write;
@@ -9,8 +9,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub(crate) fn serve(data: &Path, listen: SocketAddr, cfg: ServeConfig) -> Result<ExitCode> {
-    let v = open(data)?;
+pub(crate) fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    fixed_time: Option<u64>,
+    cfg: ServeConfig,
+) -> Result<ExitCode> {
+    let mut v = open(data)?;
+    pin_clock(&mut v, fixed_time);
     // Store reads run on the blocking pool; LMDB gives each reading thread a slot in its
     // reader table (126 by default), so the pool must stay well below that.
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -21,7 +21,15 @@ fn gen_init_ingest_check_inspect() {
     let (h0, hash0) = height_and_hash(&data);
     assert_eq!(h0, 0);
 
-    let mut args = vec!["ingest", "--data", p(&data), "--mode", "filter"];
+    let mut args = vec![
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        "--mode",
+        "filter",
+    ];
     args.extend(files.iter().map(|f| p(f)));
     let out = run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -59,7 +67,15 @@ fn gen_init_ingest_check_inspect() {
     // Ingesting the same files again changes nothing: every transaction is a double use,
     // so no batch is written (filter mode) and the state stays.
     let (h, hash) = height_and_hash(&data);
-    let mut args = vec!["ingest", "--data", p(&data), "--mode", "filter"];
+    let mut args = vec![
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        "--mode",
+        "filter",
+    ];
     args.push(p(&files[0]));
     let out = run(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -68,7 +84,14 @@ fn gen_init_ingest_check_inspect() {
     assert_eq!(height_and_hash(&data), (h, hash));
 
     // Strict mode refuses the replayed batch as a whole and exits 1.
-    let out = run(&["ingest", "--data", p(&data), p(&files[1])]);
+    let out = run(&[
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        p(&files[1]),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -90,7 +113,14 @@ fn garbage_batch_is_refused_and_changes_nothing() {
         "--genesis",
         p(&sample.join("genesis.json")),
     ]);
-    run_ok(&["ingest", "--data", p(&data), p(&files[0])]);
+    run_ok(&[
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        p(&files[0]),
+    ]);
     let before = height_and_hash(&data);
     assert_eq!(before.0, 1);
 
@@ -108,6 +138,8 @@ fn garbage_batch_is_refused_and_changes_nothing() {
     for mode in ["strict", "filter"] {
         let out = run(&[
             "ingest",
+            "--fixed-time",
+            SAMPLE_TIME,
             "--data",
             p(&data),
             "--mode",
@@ -131,7 +163,14 @@ fn garbage_batch_is_refused_and_changes_nothing() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert_eq!(height_and_hash(&data), before);
     }
-    let out = run(&["ingest", "--data", p(&data), p(&text)]);
+    let out = run(&[
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        p(&text),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("limit_exceeded"), "{stderr}");
@@ -139,13 +178,27 @@ fn garbage_batch_is_refused_and_changes_nothing() {
     // An empty file is an undecodable batch too.
     let empty = tmp.path().join("empty.bin");
     std::fs::write(&empty, b"").expect("write");
-    let out = run(&["ingest", "--data", p(&data), p(&empty)]);
+    let out = run(&[
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        p(&empty),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(height_and_hash(&data), before);
     run_ok(&["check", "--data", p(&data)]);
 
     // The next good file still applies.
-    run_ok(&["ingest", "--data", p(&data), p(&files[1])]);
+    run_ok(&[
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&data),
+        p(&files[1]),
+    ]);
     assert_eq!(height_and_hash(&data).0, 2);
 }
 
@@ -232,6 +285,15 @@ fn help_explains_every_command() {
             "{cmd}: {out}"
         );
     }
-    let out = run(&["ingest", "--data", "x", "--mode", "sloppy", "f"]);
+    let out = run(&[
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        "x",
+        "--mode",
+        "sloppy",
+        "f",
+    ]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }

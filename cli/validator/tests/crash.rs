@@ -30,7 +30,13 @@ fn kill_9_mid_ingest_loses_nothing_and_half_applies_nothing() {
     // The uninterrupted run, and its state hash at every height.
     let reference = tmp.path().join("reference");
     run_ok(&["init", "--data", p(&reference), "--genesis", p(&genesis)]);
-    let mut args = vec!["ingest", "--data", p(&reference)];
+    let mut args = vec![
+        "ingest",
+        "--fixed-time",
+        SAMPLE_TIME,
+        "--data",
+        p(&reference),
+    ];
     args.extend(files.iter().map(|f| p(f)));
     let t = Instant::now();
     run_ok(&args);
@@ -69,7 +75,7 @@ fn kill_9_mid_ingest_loses_nothing_and_half_applies_nothing() {
             assert!(attempts <= 200, "round {rounds} does not progress");
             assert!(t0.elapsed() < BUDGET, "test over budget");
             let mut cmd = Command::new(BIN);
-            cmd.args(["ingest", "--data", p(&data)])
+            cmd.args(["ingest", "--fixed-time", SAMPLE_TIME, "--data", p(&data)])
                 .args(&files[height as usize..])
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null())
@@ -137,4 +143,63 @@ fn parse_check(out: &str) -> (u64, String) {
         field("height:").parse().expect("height"),
         field("stored state hash:"),
     )
+}
+
+/// The hardening review's item 8: an `init` killed while it wrote used to leave a directory
+/// that both `init` ("already holds validator data") and `open` ("no validator data")
+/// refused. Now the store is built aside and moved into place whole: after a kill at any
+/// moment, either the directory holds the complete genesis or `init` runs again.
+#[test]
+fn init_killed_mid_write_can_be_run_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sample = tmp.path().join("sample");
+    // A genesis large enough that init takes a while (no batches).
+    gen_sample(&sample, 60_000, 0, 1);
+    let genesis = sample.join("genesis.json");
+    let reference = tmp.path().join("reference");
+    let t = Instant::now();
+    run_ok(&["init", "--data", p(&reference), "--genesis", p(&genesis)]);
+    let init_time = t.elapsed();
+    let want = height_and_hash(&reference);
+    eprintln!("init of the genesis: {init_time:?}");
+
+    let mut rng = SplitMix(0x1417);
+    let (mut killed, mut rounds) = (0, 0);
+    while killed < 6 {
+        rounds += 1;
+        assert!(rounds <= 40, "only {killed} kills in {rounds} rounds");
+        let data = tmp.path().join(format!("killed-{rounds}"));
+        let mut child = Guard(Some(
+            Command::new(BIN)
+                .args(["init", "--data", p(&data), "--genesis", p(&genesis)])
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn init"),
+        ));
+        let delay = init_time.mul_f64(rng.below(1000) as f64 / 1000.0);
+        std::thread::sleep(delay);
+        let was_running = child.child().try_wait().expect("try_wait").is_none();
+        if was_running {
+            child.child().kill().expect("kill -9");
+            killed += 1;
+        }
+        child.child().wait().expect("reap");
+        child.0 = None;
+        // Whatever the moment: the directory is either a whole store or no store.
+        let out = run(&["check", "--data", p(&data)]);
+        if out.status.success() {
+            assert_eq!(height_and_hash(&data), want, "a whole genesis");
+            continue;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no validator data"),
+            "a killed init leaves no store (killed after {delay:?}): {stderr}"
+        );
+        run_ok(&["init", "--data", p(&data), "--genesis", p(&genesis)]);
+        assert_eq!(height_and_hash(&data), want, "init again after a kill");
+    }
 }

@@ -38,7 +38,7 @@ fn serve_post_read_feed_metrics_shutdown() {
     let t0 = Instant::now();
     let s = setup(40, 250, 50);
     assert_eq!(s.files.len(), 5);
-    let (mut server, addr) = start_server(&s.data, &[]);
+    let (mut server, addr) = start_server(&s.data, &["--fixed-time", SAMPLE_TIME]);
 
     assert_eq!(get(&addr, "/health").status, 200);
     assert_eq!(get(&addr, "/health").text(), "ok");
@@ -380,7 +380,17 @@ fn parse_record(buf: &[u8]) -> Option<(Record, usize)> {
 #[test]
 fn strict_mode_refusal_and_backpressure() {
     let s = setup(500, 4000, 2000);
-    let (mut server, addr) = start_server(&s.data, &["--mode", "strict", "--queue", "1"]);
+    let (mut server, addr) = start_server(
+        &s.data,
+        &[
+            "--mode",
+            "strict",
+            "--queue",
+            "1",
+            "--fixed-time",
+            SAMPLE_TIME,
+        ],
+    );
 
     let b1 = std::fs::read(&s.files[0]).expect("read");
     let b2 = std::fs::read(&s.files[1]).expect("read");
@@ -465,7 +475,7 @@ fn strict_mode_refusal_and_backpressure() {
 #[test]
 fn sigterm_finishes_the_batch_in_hand() {
     let s = setup(500, 2000, 2000);
-    let (mut server, addr) = start_server(&s.data, &[]);
+    let (mut server, addr) = start_server(&s.data, &["--fixed-time", SAMPLE_TIME]);
     let b1 = std::fs::read(&s.files[0]).expect("read");
     let client = {
         let addr = addr.clone();

@@ -75,7 +75,7 @@ fn sample_chain_reconciles_identically_in_every_order() {
         "--genesis",
         p(&sample.join("genesis.json")),
     ]);
-    let mut args = vec!["ingest", "--data", p(&data)];
+    let mut args = vec!["ingest", "--fixed-time", SAMPLE_TIME, "--data", p(&data)];
     args.extend(files.iter().map(|f| p(f)));
     run_ok(&args);
 
@@ -137,6 +137,7 @@ fn never_written_keys_and_the_lock() {
         ..GenConfig::default()
     });
     let mut v = Validator::init(tmp.path(), &s.genesis).expect("init");
+    v.set_clock(mf_validator::sample::sample_clock);
     let start = Account {
         balance: mf_validator::sample::initial_balance(),
         nonce: 0,
@@ -222,6 +223,7 @@ fn a_batch_planted_in_the_store_is_caught_in_every_order() {
     });
     {
         let mut v = Validator::init(data, &s.genesis).expect("init");
+        v.set_clock(mf_validator::sample::sample_clock);
         for b in &s.batches {
             v.apply_batch(b, Mode::Strict).expect("apply");
         }

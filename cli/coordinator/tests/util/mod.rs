@@ -110,11 +110,15 @@ pub fn get_text(url: &str) -> String {
         .expect("body")
 }
 
-/// The context of an intent built now: the block after `height`, no timestamp.
+/// The context of an intent built now: the block after `height`, the current time
+/// (PROTOCOL.md §6.3.1: a wallet's context).
 pub fn next_block(height: u64) -> mf_format::ExecContext {
     mf_format::ExecContext {
         block_number: height + 1,
-        timestamp: 0,
+        timestamp: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
     }
 }
 

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_mf-validator");
+/// The time `gen_sample` makes its transactions declare, and the `--fixed-time` that
+/// replays them: the header times stay within the context window (PROTOCOL.md §6.3.1)
+/// however long a test takes.
+pub const SAMPLE_TIME: &str = "1700000000";
 
 /// Runs `mf-validator ARGS` to completion (at most `limit`), returning its output.
 pub fn run(args: &[&str]) -> Output {
@@ -72,6 +76,8 @@ pub fn gen_sample(out: &Path, accounts: usize, txs: usize, batch_size: usize) ->
         &batch_size.to_string(),
         "--seed",
         "7",
+        "--time",
+        SAMPLE_TIME,
     ]);
     let n = txs.div_ceil(batch_size);
     let files: Vec<PathBuf> = (1..=n)

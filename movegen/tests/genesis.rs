@@ -1,0 +1,66 @@
+//! The genesis file (PROTOCOL.md §6.4.1): storage words are read as geth reads them.
+
+use mf_format::{Address, Key, U256, Value};
+use mf_movegen::genesis::Genesis;
+
+fn with_storage(storage: &str) -> Result<Genesis, String> {
+    Genesis::parse(&format!(
+        r#"{{"config": {{"chainId": 7}},
+            "alloc": {{"0x00000000000000000000000000000000000000aa": {{"balance": "0x1", "storage": {storage}}}}}}}"#
+    ))
+    .map_err(|e| e.to_string())
+}
+
+fn slot_value(g: &Genesis, slot: u64) -> Option<U256> {
+    let mut addr = [0u8; 20];
+    addr[19] = 0xaa;
+    let key = Key::storage(Address::from(addr), U256::from(slot));
+    g.versions
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| match v {
+            Value::Storage(w) => *w,
+            Value::Account(_) => U256::MAX,
+        })
+}
+
+/// The hardening review's item 8: storage keys without `0x` were read as decimal where geth
+/// reads hex, and two spellings of one slot resolved silently to one of the two values.
+#[test]
+fn genesis_storage_words_are_hex_and_each_slot_is_spelled_once() {
+    let g = with_storage(r#"{"10": "ff", "0x02": "0x0100"}"#).expect("hex words parse");
+    assert_eq!(
+        slot_value(&g, 0x10),
+        Some(U256::from(0xffu64)),
+        "\"10\" is slot 16"
+    );
+    assert_eq!(slot_value(&g, 10), None, "not slot 10");
+    assert_eq!(slot_value(&g, 2), Some(U256::from(0x100u64)));
+    let full = format!("0x{}", "0".repeat(63) + "3");
+    let g = with_storage(&format!(r#"{{"{full}": "0x1"}}"#)).expect("a 32-byte key");
+    assert_eq!(slot_value(&g, 3), Some(U256::from(1u64)));
+
+    for (storage, why) in [
+        (r#"{"0x1": "0x5", "0x01": "0x6"}"#, "the same slot"),
+        (r#"{"1": "0x5", "0x0001": "0x6"}"#, "the same slot"),
+        (r#"{"0x1g": "0x5"}"#, "not hex"),
+        (r#"{"12.5": "0x5"}"#, "not hex"),
+        (r#"{"0x": "0x5"}"#, "no hex digits"),
+        (r#"{"0x1": "-1"}"#, "not hex"),
+    ] {
+        let e = with_storage(storage).expect_err(storage);
+        assert!(e.contains(why), "{storage}: {e}");
+    }
+    let long = format!(r#"{{"0x1{}": "0x5"}}"#, "0".repeat(64));
+    let e = with_storage(&long).expect_err("65 digits");
+    assert!(e.contains("more than 64 hex digits"), "{e}");
+}
+
+/// What `to_json` writes parses back to the same genesis.
+#[test]
+fn genesis_json_round_trips() {
+    let g = with_storage(r#"{"0x1": "0x5", "0xabc": "0xffffffffffffffffffffffffffffffff"}"#)
+        .expect("parse");
+    let again = Genesis::parse(&g.to_json().to_string()).expect("round trip");
+    assert_eq!(g, again);
+}
