@@ -1,7 +1,9 @@
 //! A disk that loses power: a FUSE passthrough filesystem over a backing directory that keeps
-//! every file's written data in memory until an `fsync`/`fdatasync` reaches it (an `msync` and
-//! an `O_DSYNC` write arrive as one: the kernel sends the dirty pages, then `FUSE_FSYNC`), and
-//! only then writes it to the backing file. [`Mounted::cut`] is the power cut: everything not
+//! every file's written data in memory until an `fsync`/`fdatasync` reaches it, and only then
+//! writes it to the backing file. An `O_DSYNC` write (how LMDB writes its meta page) reaches
+//! it as a write followed by `FUSE_FSYNC` before the write returns, and `msync` as the dirty
+//! pages followed by `FUSE_FSYNC` (the kernel's doing; the first is tested below, the second
+//! is not: LMDB writes its data file with `pwrite`, and `lock.mdb` need not survive). [`Mounted::cut`] is the power cut: everything not
 //! yet synced is discarded, every later request fails with `EIO`, and the kernel's connection
 //! is aborted, so the page cache of the old mount dies with it. What survives is exactly the
 //! backing directory, and a fresh [`Mounted::mount`] of it is the machine booting again.
@@ -138,11 +140,29 @@ impl Shared {
 }
 
 fn errno(e: &io::Error) -> Errno {
-    Errno::from_i32(e.raw_os_error().unwrap_or(libc_eio()))
+    Errno::from_i32(e.raw_os_error().unwrap_or(nix::libc::EIO))
 }
 
-fn libc_eio() -> i32 {
-    nix::libc::EIO
+/// Reads `[off, off + buf.len())` of `path` as the synced data shows it: zeros past the
+/// backing file's end and, when an unsynced truncation is pending, from `floor` on.
+fn read_synced(path: &Path, floor: Option<u64>, off: u64, buf: &mut [u8]) -> io::Result<()> {
+    buf.fill(0);
+    let f = File::open(path)?;
+    let mut done = 0usize;
+    while done < buf.len() {
+        let n = f.read_at(&mut buf[done..], off + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    if let Some(floor) = floor
+        && floor < off + buf.len() as u64
+    {
+        let from = floor.saturating_sub(off) as usize;
+        buf[from..].fill(0);
+    }
+    Ok(())
 }
 
 fn kind_of(m: &std::fs::Metadata) -> FileType {
@@ -248,53 +268,35 @@ impl State {
         std::fs::metadata(self.full(rel)).map_or(0, |m| m.len())
     }
 
-    /// The volatile state of a regular file, made on first use.
-    fn volatile_mut(&mut self, ino: u64, rel: &Path) -> &mut Volatile {
-        let len = self.backing_len(rel);
-        self.volatile.entry(ino).or_insert_with(|| Volatile {
-            size: len,
-            pages: BTreeMap::new(),
-            floor: None,
-            writes: 0,
-            bytes: 0,
-        })
+    /// Takes the volatile state of a regular file out of the map (a fresh one, matching
+    /// the backing file, if it has none); put it back with [`State::put`].
+    fn take(&mut self, ino: u64, rel: &Path) -> Volatile {
+        match self.volatile.remove(&ino) {
+            Some(v) => v,
+            None => Volatile {
+                size: self.backing_len(rel),
+                pages: BTreeMap::new(),
+                floor: None,
+                writes: 0,
+                bytes: 0,
+            },
+        }
     }
 
-    /// Reads `[off, off + buf.len())` as the synced data shows it (zeros past the backing
-    /// file's end or an unsynced truncation), without the dirty pages.
-    fn read_backing(&self, ino: u64, rel: &Path, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        buf.fill(0);
-        let path = self.full(rel);
-        let f = File::open(&path)?;
-        let mut done = 0usize;
-        while done < buf.len() {
-            let n = f.read_at(&mut buf[done..], off + done as u64)?;
-            if n == 0 {
-                break;
-            }
-            done += n;
-        }
-        if let Some(floor) = self.volatile.get(&ino).and_then(|v| v.floor)
-            && floor < off + buf.len() as u64
-        {
-            let from = floor.saturating_sub(off) as usize;
-            buf[from..].fill(0);
-        }
-        Ok(())
+    fn put(&mut self, ino: u64, v: Volatile) {
+        self.volatile.insert(ino, v);
     }
 
     fn read(&self, ino: u64, rel: &Path, off: u64, size: u32) -> io::Result<Vec<u8>> {
-        let file_size = match self.volatile.get(&ino) {
-            Some(v) => v.size,
-            None => self.backing_len(rel),
-        };
+        let v = self.volatile.get(&ino);
+        let file_size = v.map_or_else(|| self.backing_len(rel), |v| v.size);
         if off >= file_size {
             return Ok(Vec::new());
         }
         let end = file_size.min(off + u64::from(size));
         let mut buf = vec![0u8; (end - off) as usize];
-        self.read_backing(ino, rel, off, &mut buf)?;
-        if let Some(v) = self.volatile.get(&ino) {
+        read_synced(&self.full(rel), v.and_then(|v| v.floor), off, &mut buf)?;
+        if let Some(v) = v {
             for (&p, page) in v.pages.range(off / PAGE..end.div_ceil(PAGE)) {
                 let (ps, pe) = (p * PAGE, p * PAGE + PAGE);
                 let (s, e) = (ps.max(off), pe.min(end));
@@ -306,52 +308,53 @@ impl State {
     }
 
     fn write(&mut self, ino: u64, rel: &Path, off: u64, data: &[u8]) -> io::Result<()> {
+        let mut v = self.take(ino, rel);
+        let r = self.write_into(&mut v, rel, off, data);
+        self.put(ino, v);
+        r?;
+        self.stats.writes += 1;
+        self.stats.bytes_written += data.len() as u64;
+        Ok(())
+    }
+
+    fn write_into(&self, v: &mut Volatile, rel: &Path, off: u64, data: &[u8]) -> io::Result<()> {
         let end = off + data.len() as u64;
-        let first = off / PAGE;
-        let last = end.div_ceil(PAGE);
-        for p in first..last {
-            let missing = !self.volatile_mut(ino, rel).pages.contains_key(&p);
-            if missing {
-                let mut page = vec![0u8; PAGE as usize];
-                // What a reader saw of this page, clipped to the current size.
-                let size = self.volatile_mut(ino, rel).size;
-                if p * PAGE < size {
-                    let upto = (size - p * PAGE).min(PAGE) as usize;
-                    self.read_backing(ino, rel, p * PAGE, &mut page[..upto])?;
-                }
-                self.volatile_mut(ino, rel)
-                    .pages
-                    .insert(p, page.into_boxed_slice());
-            }
-            let v = self.volatile_mut(ino, rel);
+        for p in off / PAGE..end.div_ceil(PAGE) {
             let (ps, pe) = (p * PAGE, p * PAGE + PAGE);
+            if !v.pages.contains_key(&p) {
+                // The page as a reader saw it (bytes past the current size are zero).
+                let mut page = vec![0u8; PAGE as usize];
+                if ps < v.size {
+                    let upto = (v.size - ps).min(PAGE) as usize;
+                    read_synced(&self.full(rel), v.floor, ps, &mut page[..upto])?;
+                }
+                v.pages.insert(p, page.into_boxed_slice());
+            }
             let (s, e) = (ps.max(off), pe.min(end));
             if let Some(page) = v.pages.get_mut(&p) {
                 page[(s - ps) as usize..(e - ps) as usize]
                     .copy_from_slice(&data[(s - off) as usize..(e - off) as usize]);
             }
         }
-        let v = self.volatile_mut(ino, rel);
         v.size = v.size.max(end);
         v.writes += 1;
         v.bytes += data.len() as u64;
-        self.stats.writes += 1;
-        self.stats.bytes_written += data.len() as u64;
         Ok(())
     }
 
     fn truncate(&mut self, ino: u64, rel: &Path, size: u64) {
-        let v = self.volatile_mut(ino, rel);
+        let mut v = self.take(ino, rel);
         if size < v.size {
             v.pages.retain(|&p, _| p * PAGE < size);
             if let Some(page) = v.pages.get_mut(&(size / PAGE)) {
                 page[(size % PAGE) as usize..].fill(0);
             }
         }
-        // Whether shrinking or growing: backing bytes from here on no longer show.
-        let cut_at = size.min(v.size);
-        v.floor = Some(v.floor.map_or(cut_at, |f| f.min(cut_at)));
+        // Shrinking or growing, the backing bytes from here on no longer show.
+        let from = size.min(v.size);
+        v.floor = Some(v.floor.map_or(from, |f| f.min(from)));
         v.size = size;
+        self.put(ino, v);
     }
 
     /// Writes the file's volatile state to its backing file.
@@ -415,31 +418,36 @@ impl State {
         self.stats.dropped = d;
     }
 
+    /// Whether `ino` has data or a size that a sync would persist.
+    fn has_unsynced(&self, ino: u64) -> bool {
+        let rel = self.nodes.get(&ino).and_then(|n| n.path.as_ref());
+        match (rel, self.volatile.get(&ino)) {
+            (Some(rel), Some(v)) => v.dirty(self.backing_len(rel)),
+            _ => false,
+        }
+    }
+
     /// A sync of `ino`; `Err(EIO)` when the power is (or goes) out.
-    fn sync(&mut self, ino: u64) -> Result<bool, Errno> {
+    fn sync(&mut self, ino: u64) -> Result<(), Errno> {
         self.stats.syncs += 1;
-        let has_data = self.nodes.get(&ino).is_some_and(|n| n.path.is_some())
-            && self.volatile.get(&ino).is_some_and(|v| {
-                let len = self
-                    .nodes
-                    .get(&ino)
-                    .and_then(|n| n.path.as_ref())
-                    .map_or(0, |r| self.backing_len(r));
-                v.dirty(len)
-            });
-        if has_data && let Some(t) = self.trigger.as_mut() {
+        if self.has_unsynced(ino)
+            && let Some(t) = self.trigger.as_mut()
+        {
             if t.remaining > 0 {
                 t.remaining -= 1;
             } else {
                 let persist_first = t.persist_first;
-                if persist_first && !self.ignore_syncs {
-                    self.persist(ino).map_err(|e| errno(&e))?;
+                if persist_first
+                    && !self.ignore_syncs
+                    && self.persist(ino).map_err(|e| errno(&e))?
+                {
                     self.stats.syncs_persisted += 1;
                 }
                 self.cut();
+                // After persisting, the sync is acknowledged and the power goes out just
+                // after; before, the sync never completes.
                 return if persist_first {
-                    // Persisted and acknowledged: the power goes out just after.
-                    Ok(true)
+                    Ok(())
                 } else {
                     Err(Errno::EIO)
                 };
@@ -447,13 +455,12 @@ impl State {
         }
         if self.ignore_syncs {
             self.stats.syncs_ignored += 1;
-            return Ok(false);
+            return Ok(());
         }
-        let persisted = self.persist(ino).map_err(|e| errno(&e))?;
-        if persisted {
+        if self.persist(ino).map_err(|e| errno(&e))? {
             self.stats.syncs_persisted += 1;
         }
-        Ok(persisted)
+        Ok(())
     }
 }
 
