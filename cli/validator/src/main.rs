@@ -10,9 +10,17 @@
 #[cfg(test)]
 use alloy_primitives as _;
 #[cfg(test)]
+use fuser as _;
+#[cfg(test)]
+use heed as _;
+#[cfg(test)]
 use mf_api as _;
 #[cfg(test)]
+use mf_lmdb as _;
+#[cfg(test)]
 use mf_movegen as _;
+#[cfg(test)]
+use nix as _;
 #[cfg(test)]
 use proptest as _;
 #[cfg(test)]

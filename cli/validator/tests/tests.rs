@@ -9,5 +9,6 @@ mod util;
 mod adversarial;
 mod cli;
 mod crash;
+mod power_loss;
 mod server;
 mod verify_chain;
