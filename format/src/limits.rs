@@ -41,8 +41,8 @@ pub const MAX_AUX_BYTES: usize = 64 << 20;
 /// - the JSON of `POST /batch` and `GET /receipts/{h}` (clients read at most 64 MiB,
 ///   `mf_api::MAX_JSON_ANSWER_BYTES`): a log renders in at most 82/36 characters per encoded
 ///   byte (hex doubles data and topics; 82 for an empty LOG0 of 36 bytes), a receipt's
-///   fixed part in at most 172, so at most 256 + 172 × 131,072 + 82/36 × 16 MiB =
-///   60,759,410 characters.
+///   fixed part in at most 172, so at most 512 + 172 × 131,072 + 82/36 × 16 MiB =
+///   60,759,666 characters.
 ///
 /// Honest traffic is far below it: an ERC20 transfer's receipt is 214 bytes (78,398 per
 /// batch), a plain transfer's 50.
