@@ -3,7 +3,9 @@
 //!
 //! Per transaction: the id, the structural checks, the signatures (verified in batches of
 //! [`SIG_CHUNK`] across transactions, so one bad signature costs a re-check of its chunk
-//! only), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default), and the
+//! only), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default)
+//! followed by the receipt cap (`receipt_too_large`, PROTOCOL.md §6.3; the logs kept are
+//! bounded per batch, see [`Prepared::exec`]), and the
 //! preparation for the critical path: fingerprints of every version and value the
 //! transaction uses, and its contribution to the state hash, computed from the declared
 //! values (which the critical path then proves are the stored ones).
