@@ -10,6 +10,11 @@ use mf_format::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Largest JSON answer a client reads (64 MiB): a `POST /batch` answer carries a receipt
+/// per transaction, with its logs in hex. The receipt budget of a batch
+/// (`mf_format::limits::MAX_BATCH_RECEIPT_BYTES`) is sized so that every answer fits.
+pub const MAX_JSON_ANSWER_BYTES: usize = 64 << 20;
+
 /// A header, with its hash: the answer of `GET /head` and `GET /header/{height}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderJson {
@@ -475,6 +480,67 @@ mod tests {
             },
             json!({"height": 3, "receipts": [old_receipt(&r)]}),
         );
+    }
+
+    /// The arithmetic of `MAX_BATCH_RECEIPT_BYTES` (PROTOCOL.md §3): a receipt's fixed part
+    /// renders in at most 172 characters (with its separator), a log in at most 82/36 per
+    /// encoded byte; so the largest `POST /batch` answer a batch within the budget can
+    /// produce (every receipt slot used, the accepted ones filling the budget) fits what
+    /// clients read.
+    #[test]
+    fn a_batch_within_the_receipt_budget_answers_within_the_json_limit() {
+        use mf_format::limits::{MAX_BATCH_RECEIPT_BYTES, MAX_TXS_PER_BATCH};
+        use mf_format::{encode, receipt_len};
+        let json_len = |r: &Receipt| serde_json::to_string(&ReceiptJson::from(r)).map(|s| s.len());
+        let longest = Reason::ALL
+            .iter()
+            .copied()
+            .max_by_key(|r| r.name().len())
+            .expect("reasons");
+        let shell = Receipt {
+            tx_id: B256::repeat_byte(0xff),
+            status: Status::Rejected(longest),
+            gas_used: u64::MAX,
+            logs: Vec::new(),
+        };
+        assert!(json_len(&shell).expect("json") < 172);
+        for topics in 0..=4 {
+            for data in [0usize, 1, 31, 1000] {
+                let log = Log {
+                    address: Address::repeat_byte(0xff),
+                    topics: vec![B256::repeat_byte(0xff); topics],
+                    data: vec![0xff; data],
+                };
+                let r = Receipt {
+                    logs: vec![log.clone(), log],
+                    status: Status::Accepted,
+                    ..shell.clone()
+                };
+                let base = Receipt {
+                    logs: Vec::new(),
+                    status: Status::Accepted,
+                    ..shell.clone()
+                };
+                // Two logs: their characters (with the separator between them) per byte.
+                let chars = json_len(&r).expect("json") - json_len(&base).expect("json");
+                let bytes = receipt_len(&r.logs) - receipt_len(&[]);
+                assert_eq!(bytes, encode(&r).len() - encode(&base).len());
+                assert!(36 * chars <= 82 * bytes, "{topics} topics, {data} bytes");
+            }
+        }
+        let envelope = serde_json::to_string(&BatchApplied {
+            accepted: usize::MAX,
+            header_hash: Some(B256::ZERO),
+            height: Some(u64::MAX),
+            moves: usize::MAX,
+            receipts: Vec::new(),
+            state_hash: B256::ZERO,
+        })
+        .expect("json")
+        .len();
+        assert!(envelope < 512, "{envelope}");
+        let worst = 512 + 172 * MAX_TXS_PER_BATCH + MAX_BATCH_RECEIPT_BYTES * 82 / 36 + 1;
+        assert!(worst <= MAX_JSON_ANSWER_BYTES, "{worst}");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use std::io::Read;
 use std::time::Duration;
 
-/// Largest JSON answer read (a `POST /batch` answer carries a receipt per transaction).
-const MAX_JSON_BYTES: u64 = 64 << 20;
+/// Largest JSON answer read ([`crate::answer::MAX_JSON_ANSWER_BYTES`]).
+const MAX_JSON_BYTES: u64 = crate::answer::MAX_JSON_ANSWER_BYTES as u64;
 /// Largest `GET /genesis` answer read.
 const MAX_GENESIS_BYTES: u64 = 1 << 30;
 

@@ -44,8 +44,8 @@ pub mod feed;
 pub mod path;
 
 pub use answer::{
-    BatchApplied, BatchRefused, BusyJson, ErrorJson, HeaderJson, LogJson, ReceiptJson,
-    ReceiptsJson, ValueJson, VersionJson, VersionStateJson,
+    BatchApplied, BatchRefused, BusyJson, ErrorJson, HeaderJson, LogJson, MAX_JSON_ANSWER_BYTES,
+    ReceiptJson, ReceiptsJson, ValueJson, VersionJson, VersionStateJson,
 };
 #[cfg(feature = "client")]
 pub use client::{BatchAnswer, Client, ClientError};

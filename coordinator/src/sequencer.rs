@@ -18,9 +18,15 @@
 //!    the few that collide. An intent that cannot be filled (revert, a signed field the
 //!    state contradicts, a minimum not met) is rejected with its reason and leaves nothing
 //!    in the overlay.
-//! 4. **Submit** in filter mode (`POST /batch`), after recording every fill's transaction
+//! 4. **Budget**: the fills are admitted to the batch's receipt budget in arrival order, by
+//!    the validator's own rule ([`fit_receipt_budget`], `mf_format::ReceiptBudget`), so that
+//!    the validator never cuts a batch of ours with `batch_receipts_full`: a fill that does
+//!    not fit what is left, and every fill chained on it, waits for the next batch (it is
+//!    filled again then, and this does not count as an attempt); a fill whose receipt alone
+//!    is over the per-transaction cap is rejected (`receipt_too_large`).
+//! 5. **Submit** in filter mode (`POST /batch`), after recording every fill's transaction
 //!    id, so that the feed recognises acceptance even if this answer is lost.
-//! 5. **Verdicts**: accepted transactions become `accepted` when the follower applies their
+//! 6. **Verdicts**: accepted transactions become `accepted` when the follower applies their
 //!    height. A transaction that lost a race (`version_not_live`, `prev_mismatch`,
 //!    `double_use_in_batch`, `depends_on_rejected`, `duplicate_transaction`) goes back to the
 //!    front of the queue, to be re-filled once the index has caught up, up to
@@ -34,13 +40,16 @@ use crate::CoordError;
 use crate::service::Shared;
 use crate::store::{CoordDb, IndexReader};
 use crate::upstream::Submitted;
-use mf_format::{Batch, Key, Reason, Transaction, TxId, encode};
+use mf_format::limits::MAX_TX_RECEIPT_BYTES;
+use mf_format::{
+    Batch, Key, Reason, ReceiptBudget, Transaction, TxId, check_receipt_len, encode, receipt_len,
+};
 use mf_movegen::rpc::{IntentState, IntentStatus};
 // Every intent reaching the sequencer had its signatures verified at intake (`mf_sendIntent`
 // verifies before journaling), so fills skip the re-verification (`fill_preverified`).
 use mf_movegen::{Built, FillError, MovegenError, Overlay, OverlayError, fill_preverified};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
@@ -199,6 +208,47 @@ pub fn fill_batch(
     Ok(out)
 }
 
+/// Where a fill goes under the batch's receipt budget ([`fit_receipt_budget`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budgeted {
+    /// Into this batch.
+    Include,
+    /// Into a later batch: its receipt does not fit what this batch has left, or it uses a
+    /// version that a fill left out of this batch creates.
+    Defer,
+    /// Nowhere: its receipt alone is over `MAX_TX_RECEIPT_BYTES` (`receipt_too_large`).
+    TooLarge,
+}
+
+/// The validator's receipt budget (`mf_format::ReceiptBudget`, PROTOCOL.md §6.4.3) applied
+/// to fills in batch order, counting each one's receipt as its execution gives it
+/// ([`receipt_len`] of its logs): every fill included would also be admitted by the
+/// validator, which accepts at most the fills included (re-execution gives the same logs).
+/// A fill chained on one left out is left out too: the version it uses will not exist.
+pub fn fit_receipt_budget(fills: &[&Built]) -> Vec<Budgeted> {
+    let mut budget = ReceiptBudget::new();
+    let mut left_out: HashSet<TxId> = HashSet::new();
+    fills
+        .iter()
+        .map(|b| {
+            let len = receipt_len(&b.execution.logs);
+            let v = if check_receipt_len(len).is_err() {
+                Budgeted::TooLarge
+            } else if b.tx.body.moves.iter().any(|m| left_out.contains(&m.intx))
+                || budget.admit(len).is_err()
+            {
+                Budgeted::Defer
+            } else {
+                Budgeted::Include
+            };
+            if v != Budgeted::Include {
+                left_out.insert(b.id);
+            }
+            v
+        })
+        .collect()
+}
+
 fn is_race(r: Reason) -> bool {
     matches!(
         r,
@@ -292,8 +342,11 @@ pub fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
         let take = queue.len().min(shared.cfg.batch_max);
         let jobs: Vec<Job> = queue.drain(..take).collect();
         match pool.install(|| one_batch(&shared, jobs)) {
-            Ok(step) => {
+            Ok(mut step) => {
                 min_height = min_height.max(step.min_height);
+                // In arrival order: a fill left out for the budget comes back before the
+                // later intents chained on it.
+                step.requeue.sort_by_key(|j| j.seq);
                 for j in step.requeue.into_iter().rev() {
                     queue.push_front(j);
                 }
@@ -367,15 +420,40 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
     }
     let txs: Vec<&Transaction> = ready.iter().map(|j| &j.tx).collect();
     let results = fill_batch(store, &txs)?;
-    let mut filled: Vec<(Job, Built)> = Vec::with_capacity(ready.len());
+    let mut fills: Vec<(Job, Built)> = Vec::with_capacity(ready.len());
     for (mut j, r) in ready.into_iter().zip(results) {
         match r {
-            Ok(b) => filled.push((j, b)),
+            Ok(b) => fills.push((j, b)),
             Err(e) => {
                 reject_with(&mut j.status, &e);
                 finals.push(j.status);
             }
         }
+    }
+    let budgeted = fit_receipt_budget(&fills.iter().map(|(_, b)| b).collect::<Vec<_>>());
+    let mut filled: Vec<(Job, Built)> = Vec::with_capacity(fills.len());
+    for ((mut j, b), v) in fills.into_iter().zip(budgeted) {
+        match v {
+            Budgeted::Include => filled.push((j, b)),
+            Budgeted::Defer => step.requeue.push(j),
+            Budgeted::TooLarge => {
+                let len = receipt_len(&b.execution.logs);
+                j.status.reject(
+                    Reason::ReceiptTooLarge,
+                    Some(format!(
+                        "its receipt would take {len} bytes, over the cap of \
+                         {MAX_TX_RECEIPT_BYTES}"
+                    )),
+                );
+                finals.push(j.status);
+            }
+        }
+    }
+    if !step.requeue.is_empty() {
+        tracing::debug!(
+            deferred = step.requeue.len(),
+            "fills past the batch's receipt budget wait for the next batch"
+        );
     }
     let n_final = finals.len();
     store.update_intents(&finals)?;
@@ -529,5 +607,83 @@ fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
+    use mf_format::{Account, EMPTY_CODE_HASH, Keypair, Log, U256};
+    use mf_movegen::{MemoryView, TxBuilder};
+
+    /// A transfer from `key` (to an address of its own) built on `view`, whose receipt takes
+    /// `len` bytes (one log).
+    fn fill(view: &MemoryView, key: &Keypair, len: usize) -> Built {
+        let to = Keypair::from_label(&format!("to {}", key.address())).address();
+        let mut b = TxBuilder::transfer(1337, to, U256::from(1u64))
+            .build(view, key, &[])
+            .expect("build");
+        if len > 50 {
+            b.execution.logs = vec![Log {
+                address: key.address(),
+                topics: Vec::new(),
+                data: vec![0; len - 50 - 36],
+            }];
+        }
+        assert_eq!(receipt_len(&b.execution.logs), len.max(50));
+        b
+    }
+
+    /// The validator's rule, in arrival order: fills that fit are included, one past the
+    /// budget and everything chained on a fill left out wait, one over the per-transaction
+    /// cap is refused, and a later small one that still fits is included.
+    #[test]
+    fn fills_past_the_receipt_budget_wait_with_what_is_chained_on_them() {
+        let keys: Vec<Keypair> = (0..7)
+            .map(|i| Keypair::from_label(&format!("budget {i}")))
+            .collect();
+        let mut view = MemoryView::new();
+        for k in &keys {
+            view.set_account(
+                k.address(),
+                Account {
+                    balance: U256::from(1_000_000u64),
+                    nonce: 0,
+                    code_hash: EMPTY_CODE_HASH,
+                },
+            );
+        }
+        let cap = MAX_TX_RECEIPT_BYTES;
+        assert_eq!(MAX_BATCH_RECEIPT_BYTES, 4 * cap);
+        let mut fills = vec![
+            fill(&view, &keys[0], cap),
+            fill(&view, &keys[1], cap),
+            fill(&view, &keys[2], cap),
+            fill(&view, &keys[3], cap - 100),
+        ];
+        let b = fill(&view, &keys[4], 1000);
+        let d = fill(&view, &keys[5], cap + 1);
+        let mut after = view.clone();
+        after.apply(&b.tx.body).expect("apply b");
+        after.apply(&d.tx.body).expect("apply d");
+        let c = fill(&after, &keys[4], 50);
+        let e = fill(&after, &keys[5], 50);
+        fills.extend([b, c, d, e, fill(&view, &keys[6], 50)]);
+        let refs: Vec<&Built> = fills.iter().collect();
+        use Budgeted::*;
+        assert_eq!(
+            fit_receipt_budget(&refs),
+            vec![
+                Include, Include, Include, Include, Defer, Defer, TooLarge, Defer, Include
+            ]
+        );
+        // What is included is what the validator admits.
+        let included = fills
+            .iter()
+            .zip(fit_receipt_budget(&refs))
+            .filter(|(_, v)| *v == Include)
+            .map(|(f, _)| receipt_len(&f.execution.logs));
+        assert!(ReceiptBudget::all_fit(included));
     }
 }

@@ -63,6 +63,26 @@ pub fn pair() -> Result<&'static Artifact, DevkitError> {
     cached(&C, "Pair", PAIR_JSON)
 }
 
+/// Runtime code (raw EVM bytecode) of a log bomb: it emits `LOG0` over the first `chunk`
+/// bytes of memory (zeros) as long as more gas than one more round needs is left, then
+/// stops. One call with 30,000,000 gas and 64 KiB chunks emits 57 logs, about 3.7 MB of
+/// log data: the input of the receipt-budget tests (PROTOCOL.md §6.4.3). `chunk` is meant
+/// to be below 2 MiB (the threshold must fit 24 bits; it saturates there).
+///
+/// ```text
+/// 00 JUMPDEST PUSH3 chunk PUSH1 0 LOG0          log mem[0..chunk]
+/// 08 PUSH3 (8 * chunk + 1000) GAS GT            gas left > the next round's cost?
+/// 0e PUSH1 0 JUMPI STOP                         then again, else stop
+/// ```
+pub fn log_bomb(chunk: u32) -> Vec<u8> {
+    let c = chunk.min(0xff_ffff).to_be_bytes();
+    let t = (8 * u64::from(chunk) + 1000).min(0xff_ffff).to_be_bytes();
+    vec![
+        0x5b, 0x62, c[1], c[2], c[3], 0x60, 0x00, 0xa0, 0x62, t[5], t[6], t[7], 0x5a, 0x11, 0x60,
+        0x00, 0x57, 0x00,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

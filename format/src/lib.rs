@@ -58,6 +58,7 @@ use hex as _;
 #[cfg(test)]
 use proptest as _;
 
+pub mod budget;
 pub mod check;
 pub mod codec;
 pub mod encoders;
@@ -70,6 +71,7 @@ pub mod types;
 pub mod wire;
 
 pub use alloy_primitives::{Address, B256, U256};
+pub use budget::{ReceiptBudget, check_receipt_len, receipt_len};
 pub use check::{check_context, check_structure};
 pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,

@@ -30,6 +30,28 @@ pub const MAX_LOG_DATA: usize = 4 << 20;
 /// Largest encoded receipt list (64 MiB, the decoder's byte budget): 131,072 receipts with
 /// an ERC20 transfer log each take about 28 MB.
 pub const MAX_AUX_BYTES: usize = 64 << 20;
+/// The receipt budget of a batch (PROTOCOL.md §3, §6.4.3; the rule is
+/// [`crate::ReceiptBudget`]): the encoded receipts of its accepted transactions take at most
+/// 16 MiB; a transaction past it is `batch_receipts_full` (85). Sized so that every reader
+/// accepts what a batch produces, with at most 131,072 receipts of which the rejected ones
+/// take 50 bytes each:
+///
+/// - the stored receipt list and the feed's receipts part ([`MAX_AUX_BYTES`]): at most
+///   8 + 16 MiB + 50 × 131,072 = 23,330,824 bytes;
+/// - the JSON of `POST /batch` and `GET /receipts/{h}` (clients read at most 64 MiB,
+///   `mf_api::MAX_JSON_ANSWER_BYTES`): a log renders in at most 82/36 characters per encoded
+///   byte (hex doubles data and topics; 82 for an empty LOG0 of 36 bytes), a receipt's
+///   fixed part in at most 172, so at most 512 + 172 × 131,072 + 82/36 × 16 MiB =
+///   60,759,666 characters.
+///
+/// Honest traffic is far below it: an ERC20 transfer's receipt is 214 bytes (78,398 per
+/// batch), a plain transfer's 50.
+pub const MAX_BATCH_RECEIPT_BYTES: usize = 16 << 20;
+/// The receipt cap of one transaction (4 MiB, a quarter of [`MAX_BATCH_RECEIPT_BYTES`], so
+/// one transaction alone always fits a batch): longer is `receipt_too_large` (66), decided
+/// after re-execution. At 30M gas a receipt cannot reach it (log data costs 8 gas a byte, so
+/// at most about 3.75 MB); the cap keeps the budget independent of the gas limit.
+pub const MAX_TX_RECEIPT_BYTES: usize = 4 << 20;
 /// Largest encoded header (its fixed size is 144 bytes).
 pub const MAX_HEADER_BYTES: usize = 1024;
 

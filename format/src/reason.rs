@@ -101,6 +101,9 @@ reasons! {
     CodeHashMismatch = 64, "code_hash_mismatch";
     /// The declared execution context is outside the window the validator accepts.
     ContextOutOfWindow = 65, "context_out_of_window";
+    /// The receipt the call would get (its logs) is longer than the per-transaction cap,
+    /// `limits::MAX_TX_RECEIPT_BYTES`.
+    ReceiptTooLarge = 66, "receipt_too_large";
     /// A consumed or referenced version is not live: never created, or already spent.
     VersionNotLive = 80, "version_not_live";
     /// The version is live but holds a value other than the declared `prev`.
@@ -112,6 +115,9 @@ reasons! {
     DependsOnRejected = 83, "depends_on_rejected";
     /// A transaction with this id was already accepted (here or earlier in the batch).
     DuplicateTransaction = 84, "duplicate_transaction";
+    /// The receipts of the transactions accepted earlier in the batch leave no room for this
+    /// one's within `limits::MAX_BATCH_RECEIPT_BYTES` (the batch's receipt budget).
+    BatchReceiptsFull = 85, "batch_receipts_full";
 }
 
 impl fmt::Display for Reason {

@@ -2,8 +2,10 @@
 //! `fuzz_targets/http_batch.rs`.
 
 use crate::{CLOCK_MS, clock, world};
+use mf_format::limits::{MAX_AUX_BYTES, MAX_BATCH_RECEIPT_BYTES, MAX_TX_RECEIPT_BYTES};
 use mf_format::{
-    B256, Batch, Header, Status, decode_batch, header_hash, receipts_root, tx_id, tx_root,
+    B256, Batch, Header, Status, decode_batch, decode_receipts, header_hash, receipt_len,
+    receipts_root, tx_id, tx_root,
 };
 use mf_validator::genesis::Genesis;
 use mf_validator::server::{header_json, receipt_json};
@@ -75,6 +77,20 @@ fn check_outcome(v: &Validator, out: &Outcome, before: &Snap, batch: &Batch) {
         .filter(|&i| out.receipts[i].status == Status::Accepted)
         .collect();
     assert_eq!(out.accepted, accepted.len(), "accepted count");
+    // The receipt budget (PROTOCOL.md §6.3, §6.4.3): each accepted receipt within the
+    // per-transaction cap, all of them within the batch's budget.
+    let lens: Vec<usize> = accepted
+        .iter()
+        .map(|&i| receipt_len(&out.receipts[i].logs))
+        .collect();
+    assert!(
+        lens.iter().all(|l| *l <= MAX_TX_RECEIPT_BYTES),
+        "an accepted receipt over the per-transaction cap"
+    );
+    assert!(
+        lens.iter().sum::<usize>() <= MAX_BATCH_RECEIPT_BYTES,
+        "accepted receipts over the batch's budget"
+    );
     let moves: usize = accepted
         .iter()
         .map(|&i| batch.txs[i].body.moves.len())
@@ -125,6 +141,21 @@ fn check_outcome(v: &Validator, out: &Outcome, before: &Snap, batch: &Batch) {
     assert_eq!(
         stored.txs, expect,
         "stored batch is not the accepted transactions"
+    );
+    // What every reader decodes: the stored receipts (GET /receipts, the feed), within
+    // MAX_AUX_BYTES, equal to the answer's.
+    let stored = store
+        .receipts_bytes(h.height)
+        .expect("receipts bytes")
+        .expect("stored receipts");
+    assert!(
+        stored.len() <= MAX_AUX_BYTES,
+        "stored receipts over MAX_AUX_BYTES"
+    );
+    assert_eq!(
+        decode_receipts(&stored).expect("stored receipts decode"),
+        out.receipts,
+        "stored receipts are not the answered ones"
     );
     let (recomputed, kept) = v.check().expect("check");
     assert_eq!(

@@ -15,7 +15,7 @@
 
 use crate::fingerprint::{USED, ValueFp, VersionFp};
 use hashbrown::{HashMap, HashSet};
-use mf_format::{Reason, TxId};
+use mf_format::{Reason, ReceiptBudget, TxId};
 use rayon::prelude::*;
 
 /// Number of shards (a power of two).
@@ -101,6 +101,9 @@ pub struct IndexTx<'a> {
     pub ops: &'a [IndexOp],
     /// `intx` of each move (same order as the read-phase ops), for the cascade reason.
     pub intx: &'a [TxId],
+    /// The encoded length of its receipt if accepted, for the batch's receipt budget
+    /// ([`ReceiptBudget`], PROTOCOL.md §6.4.3 step 3).
+    pub receipt_len: usize,
 }
 
 /// A genesis spend that removed an explicitly stored value (its element leaves the state
@@ -219,8 +222,14 @@ impl Index {
 
     /// Applies a batch at `height`. On return the index holds the state after the accepted
     /// transactions; [`Index::rollback`] undoes it (strict-mode rejection or a failed commit).
+    ///
+    /// A transaction that passes its reads and creations is admitted to the batch's receipt
+    /// budget in batch order ([`ReceiptBudget::admit`]): past it, `batch_receipts_full`
+    /// (85), which cascades like any rejection. The parallel pass, which accepts every
+    /// transaction, runs only when all their receipts fit.
     pub fn apply(&mut self, height: u64, txs: &[IndexTx<'_>]) -> Applied {
         if txs.iter().all(|t| t.stateless.is_ok())
+            && ReceiptBudget::all_fit(txs.iter().map(|t| t.receipt_len))
             && let Some(applied) = self.apply_parallel(height, txs)
         {
             return applied;
@@ -342,6 +351,7 @@ impl Index {
         let mut rejected: HashSet<TxId> = HashSet::new();
         let mut spent_here: HashSet<VersionFp> = HashSet::new();
         let mut explicit_tx: Vec<ExplicitGenesis> = Vec::new();
+        let mut budget = ReceiptBudget::new();
         let mut accepted = 0u32;
         for (ti, tx) in txs.iter().enumerate() {
             let verdict = tx.stateless.and_then(|()| {
@@ -370,7 +380,8 @@ impl Index {
                         return Err(Reason::DuplicateTransaction);
                     }
                 }
-                Ok(())
+                // Accepted unless its receipt is past the batch's budget.
+                budget.admit(tx.receipt_len)
             });
             if verdict.is_ok() {
                 applied.explicit_genesis.extend_from_slice(&explicit_tx);
@@ -459,6 +470,81 @@ mod tests {
         proptest::collection::vec(proptest::collection::vec(read, 1..4), 1..40)
     }
 
+    fn create(v: u32) -> IndexOp {
+        IndexOp {
+            vfp: vfp(v),
+            value: 1,
+            kind: IndexOpKind::Create,
+            genesis_zero: false,
+            mv: 0,
+        }
+    }
+
+    /// PROTOCOL.md §6.4.3 step 3: a transaction whose receipt is past the batch's budget is
+    /// `batch_receipts_full`, what it would have created never exists (its dependant is
+    /// `depends_on_rejected`), and a later one that still fits is accepted.
+    #[test]
+    fn a_receipt_past_the_budget_is_cut_and_its_dependants_cascade() {
+        use mf_format::limits::MAX_BATCH_RECEIPT_BYTES as B;
+        let mut index = Index::new();
+        let ids: Vec<TxId> = (0..4u8).map(TxId::with_last_byte).collect();
+        let spend = IndexOp {
+            vfp: vfp(101),
+            value: 1,
+            kind: IndexOpKind::Spend,
+            genesis_zero: false,
+            mv: 0,
+        };
+        let ops = [
+            vec![create(100)],
+            vec![create(101)],
+            vec![spend, create(102)],
+            vec![create(103)],
+        ];
+        let intx = [vec![], vec![], vec![ids[1]], vec![]];
+        let lens = [B / 2, B / 2 + 1, 50, B / 2];
+        let txs: Vec<IndexTx> = (0..4)
+            .map(|i| IndexTx {
+                stateless: Ok(()),
+                id: ids[i],
+                ops: &ops[i],
+                intx: &intx[i],
+                receipt_len: lens[i],
+            })
+            .collect();
+        let mut applied = index.apply(1, &txs);
+        assert_eq!(
+            applied.verdicts,
+            vec![
+                Ok(()),
+                Err(Reason::BatchReceiptsFull),
+                Err(Reason::DependsOnRejected),
+                Ok(())
+            ]
+        );
+        assert!(
+            !applied.fast_path,
+            "receipts past the budget take the sequential path"
+        );
+        assert!(index.get(vfp(100)).is_some() && index.get(vfp(103)).is_some());
+        assert!(index.get(vfp(101)).is_none() && index.get(vfp(102)).is_none());
+        index.rollback(&mut applied);
+        assert!(index.is_empty());
+
+        // Receipts that fit take the parallel path.
+        let small: Vec<IndexTx> = txs
+            .iter()
+            .take(2)
+            .map(|t| IndexTx {
+                receipt_len: B / 2,
+                ..t.clone()
+            })
+            .collect();
+        let applied = index.apply(1, &small);
+        assert!(applied.fast_path);
+        assert_eq!(applied.verdicts, vec![Ok(()), Ok(())]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -504,7 +590,7 @@ mod tests {
             let txs: Vec<IndexTx> = ops
                 .iter()
                 .zip(&ids)
-                .map(|(o, id)| IndexTx { stateless: Ok(()), id: *id, ops: o, intx: &[] })
+                .map(|(o, id)| IndexTx { stateless: Ok(()), id: *id, ops: o, intx: &[], receipt_len: 0 })
                 .collect();
             // The model.
             let mut expect = Vec::new();

@@ -35,6 +35,8 @@
 // Dev-dependencies of the integration tests (plain revm is the differential test's
 // reference), not of the unit tests.
 #[cfg(test)]
+use mf_devkit as _;
+#[cfg(test)]
 use revm as _;
 
 pub mod commit;

@@ -3,21 +3,27 @@
 //!
 //! Per transaction: the id, the structural checks, the signatures (verified in batches of
 //! [`SIG_CHUNK`] across transactions, so one bad signature costs a re-check of its chunk
-//! only), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default), and the
+//! only), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default)
+//! followed by the receipt cap (`receipt_too_large`, PROTOCOL.md §6.3; the logs kept are
+//! bounded per batch, see [`Prepared::exec`]), and the
 //! preparation for the critical path: fingerprints of every version and value the
 //! transaction uses, and its contribution to the state hash, computed from the declared
 //! values (which the critical path then proves are the stored ones).
 
 use crate::fingerprint::{value_fp, version_fp};
 use crate::index::{IndexOp, IndexOpKind};
+use mf_format::budget::RECEIPT_FIXED_BYTES;
+use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
 use mf_format::{
     B256, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction,
-    TxId, Value, check_structure, signing_digest, tx_id, verify_batch,
+    TxId, Value, check_receipt_len, check_structure, receipt_len, signing_digest, tx_id,
+    verify_batch,
 };
 use mf_movegen::{CodeLookup, Reexec, Reexecuted};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 /// Signatures per batch verification.
 pub const SIG_CHUNK: usize = 256;
@@ -83,8 +89,17 @@ pub struct Prepared {
     pub delta: Box<LtHash>,
     /// `(op index, element)` of genesis spends: subtracted when the value was stored.
     pub genesis_elems: Vec<(u32, Box<LtHash>)>,
-    /// Re-execution output.
+    /// Re-execution output. Its logs are dropped (`logs_kept` false) when keeping them would
+    /// take the log bytes this batch's stateless stage keeps past
+    /// [`MAX_BATCH_RECEIPT_BYTES`]: no more than that can be accepted, so a batch of log-heavy
+    /// transactions costs bounded memory, and the few accepted ones are re-executed for
+    /// their logs.
     pub exec: Reexecuted,
+    /// The encoded length of its receipt if it is accepted ([`mf_format::receipt_len`] of
+    /// the re-execution's logs, whether kept or not): what the batch's receipt budget counts.
+    pub receipt_len: usize,
+    /// Whether `exec.logs` holds the logs of the re-execution.
+    pub logs_kept: bool,
     /// The declared context, kept here (next to the verdict) for the window check of the
     /// critical path, which knows the height and header time (`mf_format::check_context`).
     pub context: ExecContext,
@@ -100,9 +115,44 @@ impl Prepared {
             delta: Box::new(LtHash::IDENTITY),
             genesis_elems: Vec::new(),
             exec: Reexecuted::default(),
+            receipt_len: 0,
+            logs_kept: true,
             context: ExecContext::default(),
         }
     }
+}
+
+/// Reserves `bytes` of the log bytes a batch's stateless stage keeps (at most
+/// [`MAX_BATCH_RECEIPT_BYTES`]); `false`, reserving nothing, when they do not fit.
+fn keep_logs(kept: &AtomicUsize, bytes: usize) -> bool {
+    kept.fetch_update(Relaxed, Relaxed, |k| {
+        k.checked_add(bytes)
+            .filter(|n| *n <= MAX_BATCH_RECEIPT_BYTES)
+    })
+    .is_ok()
+}
+
+/// What the stateless stage keeps of a transaction that re-executed: `receipt_too_large`
+/// (66) for a receipt over the per-transaction cap, without its logs; else its preparation,
+/// with its logs when they fit the batch's kept bytes (`kept`).
+fn prepare_executed(
+    tx: &Transaction,
+    id: TxId,
+    mut exec: Reexecuted,
+    kept: &AtomicUsize,
+) -> Prepared {
+    let len = receipt_len(&exec.logs);
+    if let Err(r) = check_receipt_len(len) {
+        return Prepared::rejected(id, r);
+    }
+    let logs_kept = exec.logs.is_empty() || keep_logs(kept, len - RECEIPT_FIXED_BYTES);
+    if !logs_kept {
+        exec.logs = Vec::new();
+    }
+    let mut p = prepare_ops(tx, id, exec);
+    p.receipt_len = len;
+    p.logs_kept = logs_kept;
+    p
 }
 
 /// Runs the stateless stage over a batch.
@@ -177,7 +227,8 @@ pub fn prepare_batch(
         verdict[ti] = Err(Reason::BadSignature);
     }
 
-    // 4. re-execution and critical-path preparation.
+    // 4. re-execution (then the receipt cap) and critical-path preparation.
+    let kept = AtomicUsize::new(0);
     txs.par_iter()
         .zip(first.par_iter())
         .zip(verdict.into_par_iter())
@@ -185,14 +236,15 @@ pub fn prepare_batch(
             Err(r) => Prepared::rejected(*id, r),
             Ok(()) => match reexec.reexec(tx, id, code) {
                 Err(r) => Prepared::rejected(*id, r),
-                Ok(exec) => prepare_ops(tx, *id, exec),
+                Ok(exec) => prepare_executed(tx, *id, exec, &kept),
             },
         })
         .collect()
 }
 
 /// The critical-path preparation of one transaction that passed the stateless checks: index
-/// operations (fingerprints) and its state-hash contribution. Public for the benchmarks.
+/// operations (fingerprints) and its state-hash contribution (its logs kept). Public for the
+/// benchmarks.
 pub fn prepare_ops(tx: &Transaction, id: TxId, exec: Reexecuted) -> Prepared {
     let moves = &tx.body.moves;
     let mut ops = Vec::with_capacity(moves.len() * 2);
@@ -245,6 +297,8 @@ pub fn prepare_ops(tx: &Transaction, id: TxId, exec: Reexecuted) -> Prepared {
         intx,
         delta,
         genesis_elems,
+        receipt_len: receipt_len(&exec.logs),
+        logs_kept: true,
         exec,
         context: tx.body.context,
     }

@@ -13,10 +13,10 @@ use crate::replay::{rebuild_index, recompute_lthash, value_at};
 use crate::state_hash::par_sum;
 use crate::store::{BatchWrite, Store};
 use mf_format::{
-    B256, Batch, GENESIS_INTX, Header, Key, LtHash, Receipt, Status, TxId, Value, VersionId,
-    check_context, decode_batch, encode,
+    B256, Batch, GENESIS_INTX, Header, Key, Log, LtHash, Reason, Receipt, Status, TxId, Value,
+    VersionId, check_context, decode_batch, encode,
     hash::{merkle_leaf, merkle_root_of_leaves},
-    header_hash, merkle_empty_root, split_batch,
+    header_hash, merkle_empty_root, receipt_len, split_batch,
 };
 use mf_movegen::{CodeLookup, Reexec, ReexecCheck};
 use rayon::prelude::*;
@@ -28,6 +28,21 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 struct StoreCode<'a> {
     store: &'a Store,
     batch: HashMap<B256, &'a [u8]>,
+}
+
+impl<'a> StoreCode<'a> {
+    /// The store's code plus the code `batch` creates.
+    fn new(store: &'a Store, batch: &'a Batch) -> StoreCode<'a> {
+        StoreCode {
+            store,
+            batch: batch
+                .txs
+                .iter()
+                .flat_map(|t| t.body.created_code.iter())
+                .map(|c| (alloy_primitives::keccak256(c), c.as_slice()))
+                .collect(),
+        }
+    }
 }
 
 impl CodeLookup for StoreCode<'_> {
@@ -288,15 +303,7 @@ impl Validator {
             return Err(ApplyError::Empty);
         }
         let t0 = Instant::now();
-        let code = StoreCode {
-            store: self.store.as_ref(),
-            batch: batch
-                .txs
-                .iter()
-                .flat_map(|t| t.body.created_code.iter())
-                .map(|c| (alloy_primitives::keccak256(c), c.as_slice()))
-                .collect(),
-        };
+        let code = StoreCode::new(self.store.as_ref(), batch);
         let prepared = prepare_batch(
             &batch.txs,
             self.chain_id,
@@ -339,25 +346,34 @@ impl Validator {
                 id: p.id,
                 ops: &p.ops,
                 intx: &p.intx,
+                receipt_len: p.receipt_len,
             })
             .collect();
         let mut applied = self.index.apply(height, &itxs);
         let apply = t1.elapsed().as_secs_f64();
 
+        let mut recovered = match self.recover_logs(batch, prepared, &applied.verdicts) {
+            Ok(r) => r,
+            Err(e) => {
+                self.index.rollback(&mut applied);
+                return Err(e);
+            }
+        };
         let receipts: Vec<Receipt> = prepared
             .iter()
             .zip(&applied.verdicts)
-            .map(|(p, v)| Receipt {
+            .enumerate()
+            .map(|(i, (p, v))| Receipt {
                 tx_id: p.id,
                 status: match v {
                     Ok(()) => Status::Accepted,
                     Err(r) => Status::Rejected(*r),
                 },
                 gas_used: if v.is_ok() { p.exec.gas_used } else { 0 },
-                logs: if v.is_ok() {
-                    p.exec.logs.clone()
-                } else {
-                    Vec::new()
+                logs: match v {
+                    Ok(()) if p.logs_kept => p.exec.logs.clone(),
+                    Ok(()) => recovered.remove(&i).unwrap_or_default(),
+                    Err(_) => Vec::new(),
                 },
             })
             .collect();
@@ -441,6 +457,49 @@ impl Validator {
             },
             done: Some(done),
         })
+    }
+
+    /// The logs of the accepted transactions whose logs the stateless stage did not keep
+    /// ([`Prepared::logs_kept`]; their receipts fit the batch's budget, so these are few),
+    /// by position: they are re-executed, which must give the same receipt again.
+    fn recover_logs(
+        &self,
+        batch: &Batch,
+        prepared: &[Prepared],
+        verdicts: &[Result<(), Reason>],
+    ) -> Result<HashMap<usize, Vec<Log>>, ApplyError> {
+        let missing: Vec<usize> = (0..prepared.len())
+            .filter(|&i| verdicts[i].is_ok() && !prepared[i].logs_kept)
+            .collect();
+        if missing.is_empty() {
+            return Ok(HashMap::new());
+        }
+        tracing::debug!(
+            txs = missing.len(),
+            "re-executing accepted transactions for the logs the stateless stage did not keep"
+        );
+        let code = StoreCode::new(self.store.as_ref(), batch);
+        missing
+            .par_iter()
+            .map(|&i| {
+                let p = &prepared[i];
+                match self.reexec.reexec(&batch.txs[i], &p.id, &code) {
+                    Ok(e)
+                        if e.gas_used == p.exec.gas_used
+                            && receipt_len(&e.logs) == p.receipt_len =>
+                    {
+                        Ok((i, e.logs))
+                    }
+                    // Re-execution is deterministic given the code it reads, so only a code
+                    // read that failed this time (the lookup reports it as missing) lands here.
+                    _ => Err(ApplyError::Store(StoreError::Corrupt(format!(
+                        "re-executing the accepted transaction {} for its logs gave another \
+                         result than its first execution (a code read failed?)",
+                        p.id
+                    )))),
+                }
+            })
+            .collect()
     }
 
     /// The write of a batch applied in memory: its records, its header and the new state
@@ -537,7 +596,6 @@ mod tests {
     use super::*;
     use crate::sample::{GenConfig, generate};
     use crate::{Mode, Validator};
-    use mf_format::Reason;
     use mf_format::{Status, sign};
 
     #[test]

@@ -8,5 +8,6 @@ mod util;
 mod core;
 mod differential;
 mod masks;
+mod receipts;
 mod tamper;
 mod window;

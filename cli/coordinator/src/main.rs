@@ -13,6 +13,8 @@
 // Dev-dependencies of the integration tests (tests/), not of this binary.
 #[cfg(test)]
 use alloy_primitives as _;
+#[cfg(test)]
+use mf_api as _;
 
 mod devnet;
 

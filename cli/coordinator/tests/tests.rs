@@ -11,5 +11,6 @@ mod conflict;
 mod crash_harness;
 mod devnet;
 mod load;
+mod receipts;
 mod restart;
 mod rpc;
