@@ -369,6 +369,12 @@ impl ErrorJson {
     pub const STORE_ERROR: &'static str = "store_error";
     /// `500`: an internal failure (a task that did not finish).
     pub const INTERNAL: &'static str = "internal";
+    /// `408`: the request body did not arrive in time (it stalled, or trickled below the
+    /// minimum rate); the connection is closed.
+    pub const BODY_TIMEOUT: &'static str = "body_timeout";
+    /// `503`: the peer's IP, or the server, has as many connections open as allowed; the
+    /// connection is closed.
+    pub const TOO_MANY_CONNECTIONS: &'static str = "too_many_connections";
 
     /// An error body.
     pub fn new(error: impl Into<String>, detail: impl Into<String>) -> ErrorJson {

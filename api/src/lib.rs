@@ -14,6 +14,9 @@
 //! - [`path`]: the `/version/{intx}/{mark}/{addr}/{slot}` path syntax, formatted and parsed
 //!   in one place ([`VersionPath`]).
 //! - `client` (feature `client`): the blocking client the coordinator and the tests use.
+//! - `server` (feature `server`): what both servers (this API and the coordinator's
+//!   JSON-RPC) do against slow or numerous peers: connection caps per IP and in total, and
+//!   request-body deadlines.
 //!
 //! The endpoints themselves (statuses, back-pressure, the feed's lifetime) are documented on
 //! the server, `mf_validator::server`.
@@ -42,6 +45,8 @@ pub mod answer;
 pub mod client;
 pub mod feed;
 pub mod path;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use answer::{
     BatchApplied, BatchRefused, BusyJson, ErrorJson, HeaderJson, LogJson, MAX_JSON_ANSWER_BYTES,

@@ -160,6 +160,85 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, FormatError> {
     decode::<R>(bytes, MAX_AUX_BYTES, "receipts").map(|r| r.0)
 }
 
+/// A cursor over an encoding that walks the layout of PROTOCOL.md §2.2 by lengths and tags.
+struct Walk<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn skip(&mut self, n: usize) -> Option<()> {
+        let end = self.at.checked_add(n)?;
+        if end > self.b.len() {
+            return None;
+        }
+        self.at = end;
+        Some(())
+    }
+    fn u8(&mut self) -> Option<u8> {
+        let v = *self.b.get(self.at)?;
+        self.at += 1;
+        Some(v)
+    }
+    fn len(&mut self, max: usize) -> Option<usize> {
+        let s = self.b.get(self.at..self.at.checked_add(8)?)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        self.at += 8;
+        let n = usize::try_from(u64::from_le_bytes(a)).ok()?;
+        (n <= max).then_some(n)
+    }
+    /// Skips a Value; returns its bytes (tag included).
+    fn value(&mut self) -> Option<&'a [u8]> {
+        let start = self.at;
+        match self.u8()? {
+            0 => self.skip(72)?,
+            1 => self.skip(32)?,
+            _ => return None,
+        }
+        self.b.get(start..self.at)
+    }
+    /// Skips a transaction body up to its moves; returns the move count.
+    fn skip_to_moves(&mut self) -> Option<usize> {
+        use crate::limits::{MAX_INPUT_BYTES, MAX_MOVES_PER_TX};
+        self.skip(8 + 20)?; // chain id, from
+        match self.u8()? {
+            0 => {}
+            1 => self.skip(20)?,
+            _ => return None,
+        }
+        self.skip(32)?; // value
+        let n = self.len(MAX_INPUT_BYTES)?;
+        self.skip(n)?;
+        self.skip(8 + 16 + 1)?; // gas limit, context, open
+        self.len(MAX_MOVES_PER_TX)
+    }
+    /// Skips a move; returns its `next` value's bytes.
+    fn a_move(&mut self) -> Option<&'a [u8]> {
+        self.skip(3 + 32 + 20 + 32)?;
+        self.value()?;
+        self.value()
+    }
+}
+
+/// The `next` value of move `index` of an encoded transaction, found by walking the layout
+/// up to that move (nothing before it is decoded or allocated): what a validator's version
+/// lookup needs of a stored transaction. `None` when the bytes do not have the shape of a
+/// transaction up to that move or the transaction has fewer moves. Only the value itself
+/// is decoded, canonically; the rest of the transaction is not checked (the caller stored
+/// it after checking it).
+pub fn tx_move_next(tx: &[u8], index: usize) -> Option<crate::Value> {
+    let mut w = Walk { b: tx, at: 0 };
+    let moves = w.skip_to_moves()?;
+    if index >= moves {
+        return None;
+    }
+    for _ in 0..index {
+        w.a_move()?;
+    }
+    crate::Value::decode_canonical(w.a_move()?).ok()
+}
+
 /// Splits an encoded batch into the byte ranges of its transactions by walking the layout
 /// (lengths and tags only, nothing is decoded or allocated per field), so that callers can
 /// decode the transactions in parallel with [`decode_tx`]. Returns `None` when the bytes do
@@ -167,64 +246,18 @@ pub fn decode_receipts(bytes: &[u8]) -> Result<Vec<Receipt>, FormatError> {
 /// slice this returns still goes through the canonical decoder, so a walker mistake can
 /// only refuse a batch, never accept a different one.
 pub fn split_batch(bytes: &[u8]) -> Option<Vec<&[u8]>> {
-    struct W<'a> {
-        b: &'a [u8],
-        at: usize,
-    }
-    impl W<'_> {
-        fn skip(&mut self, n: usize) -> Option<()> {
-            let end = self.at.checked_add(n)?;
-            if end > self.b.len() {
-                return None;
-            }
-            self.at = end;
-            Some(())
-        }
-        fn u8(&mut self) -> Option<u8> {
-            let v = *self.b.get(self.at)?;
-            self.at += 1;
-            Some(v)
-        }
-        fn len(&mut self, max: usize) -> Option<usize> {
-            let s = self.b.get(self.at..self.at.checked_add(8)?)?;
-            let mut a = [0u8; 8];
-            a.copy_from_slice(s);
-            self.at += 8;
-            let n = usize::try_from(u64::from_le_bytes(a)).ok()?;
-            (n <= max).then_some(n)
-        }
-        fn value(&mut self) -> Option<()> {
-            match self.u8()? {
-                0 => self.skip(72),
-                1 => self.skip(32),
-                _ => None,
-            }
-        }
-    }
     use crate::limits::*;
     if bytes.len() > MAX_BATCH_BYTES {
         return None;
     }
-    let mut w = W { b: bytes, at: 0 };
+    let mut w = Walk { b: bytes, at: 0 };
     let count = w.len(MAX_TXS_PER_BATCH)?;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let start = w.at;
-        w.skip(8 + 20)?; // chain id, from
-        match w.u8()? {
-            0 => {}
-            1 => w.skip(20)?,
-            _ => return None,
-        }
-        w.skip(32)?; // value
-        let n = w.len(MAX_INPUT_BYTES)?;
-        w.skip(n)?;
-        w.skip(8 + 16 + 1)?; // gas limit, context, open
-        let moves = w.len(MAX_MOVES_PER_TX)?;
+        let moves = w.skip_to_moves()?;
         for _ in 0..moves {
-            w.skip(3 + 32 + 20 + 32)?;
-            w.value()?;
-            w.value()?;
+            w.a_move()?;
         }
         let codes = w.len(MAX_CREATED_CODES)?;
         for _ in 0..codes {

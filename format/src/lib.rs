@@ -75,7 +75,7 @@ pub use budget::{ReceiptBudget, check_receipt_len, receipt_len};
 pub use check::{check_context, check_structure};
 pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,
-    encode, encode_into, split_batch,
+    encode, encode_into, split_batch, tx_move_next,
 };
 pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;

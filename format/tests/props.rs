@@ -332,12 +332,24 @@ proptest! {
     }
 
     #[test]
+    fn tx_move_next_agrees_with_the_decoder((tx, _) in signed_tx(), extra in 0usize..3) {
+        let bytes = encode(&tx);
+        for (i, m) in tx.body.moves.iter().enumerate() {
+            prop_assert_eq!(tx_move_next(&bytes, i), Some(m.next));
+        }
+        prop_assert_eq!(tx_move_next(&bytes, tx.body.moves.len() + extra), None);
+        let cut = bytes.len() / 2;
+        let _ = tx_move_next(&bytes[..cut], 0);
+    }
+
+    #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = decode_tx(&bytes);
         let _ = decode_batch(&bytes);
         let _ = decode_header(&bytes);
         let _ = decode_receipts(&bytes);
         let _ = split_batch(&bytes);
+        let _ = tx_move_next(&bytes, 0);
     }
 
     #[test]

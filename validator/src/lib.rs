@@ -57,5 +57,5 @@ pub mod verify;
 
 pub use commit::Pending;
 pub use error::{ApplyError, StoreError};
-pub use outcome::{Mode, Outcome, Timings, VersionState};
+pub use outcome::{Located, Mode, Outcome, Timings, VersionState};
 pub use validator::{Validator, now_ms};

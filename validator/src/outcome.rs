@@ -55,6 +55,18 @@ pub struct Timings {
     pub lmdb: f64,
 }
 
+/// What the in-memory index knows of a version: where its value is stored, or that it has
+/// none ([`Validator::locate`](crate::Validator::locate)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Located {
+    /// Live; its value is at this location (read it with [`crate::replay::value_at`]).
+    At(u64),
+    /// A genesis key that was never written: live, zero.
+    NeverWritten(Value),
+    /// Spent, or never created.
+    NotLive,
+}
+
 /// What a version lookup finds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VersionState {

@@ -14,6 +14,7 @@ use mf_format::{LtHash, MoveKind, TxId, Value, VersionId};
 use rayon::prelude::*;
 
 /// The value stored at a location (a genesis record, or the `next` of a stored move).
+/// Reads on any thread: the location of a committed version never changes.
 pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
     let (height, tx, mv) = split_loc(l);
     if height == 0 {
@@ -24,15 +25,11 @@ pub fn value_at(store: &Store, l: u64) -> Result<Value, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("short genesis record {l}")))?;
         return Value::decode_canonical(r.value).map_err(|e| StoreError::Corrupt(e.to_string()));
     }
-    let (_, bytes) = store
-        .tx_at(height, tx)?
-        .ok_or_else(|| StoreError::Corrupt(format!("no transaction at {height}/{tx}")))?;
-    let t = mf_format::decode_tx(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    t.body
-        .moves
-        .get(mv as usize)
-        .map(|m| m.next)
-        .ok_or_else(|| StoreError::Corrupt(format!("no move {mv} at {height}/{tx}")))
+    // The move is read in place: a stored transaction may be up to MAX_TX_BYTES, and a
+    // lookup needs one value of it.
+    store
+        .move_next_at(height, tx, mv)?
+        .ok_or_else(|| StoreError::Corrupt(format!("no transaction at {height}/{tx}")))
 }
 
 /// Stored transactions decoded in parallel: `(height, index, id, tx)`.
@@ -201,22 +198,23 @@ pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
         return Err(StoreError::Corrupt(format!("genesis record {seq}")));
     }
     versions.sort_by_key(|a| a.0);
-    let mut code = Vec::new();
+    // Each distinct code once (a set, not a scan of the codes found so far: many accounts
+    // may share a few codes, or each have its own).
+    let mut code = std::collections::BTreeMap::new();
     for (_, v) in &versions {
         if let Value::Account(a) = v
             && a.code_hash != mf_format::EMPTY_CODE_HASH
-            && !code.iter().any(|(h, _)| *h == a.code_hash)
+            && !code.contains_key(&a.code_hash)
         {
             let c = store.code(&a.code_hash.0)?.ok_or_else(|| {
                 StoreError::Corrupt(format!("no code for genesis code hash {}", a.code_hash))
             })?;
-            code.push((a.code_hash, c));
+            code.insert(a.code_hash, c);
         }
     }
-    code.sort_by_key(|a| a.0);
     Ok(Genesis {
         chain_id,
         versions,
-        code,
+        code: code.into_iter().collect(),
     })
 }

@@ -336,6 +336,119 @@ impl Store {
         }
     }
 
+    /// The `next` value of move `mv` of the stored transaction at `(height, index)`, read
+    /// in place (the transaction is walked up to that move, not decoded or copied). `None`
+    /// when there is no such transaction; an error when the record does not hold that move.
+    pub fn move_next_at(
+        &self,
+        height: u64,
+        index: u32,
+        mv: u16,
+    ) -> Result<Option<mf_format::Value>, StoreError> {
+        let r = self.env.read_txn()?;
+        match self.txs.get(&r, &tx_key(height, index))? {
+            None => Ok(None),
+            Some(v) if v.len() >= 32 => mf_format::tx_move_next(&v[32..], mv as usize)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("no move {mv} at {height}/{index}"))),
+            Some(_) => Err(StoreError::Corrupt(format!("short tx record at {height}"))),
+        }
+    }
+
+    /// The shape of the stored batch at `height`: `(transactions, bytes of the batch's
+    /// encoding)`, the count prefix included, without copying a transaction. `None` when the
+    /// height is above the head.
+    pub fn batch_shape(&self, height: u64) -> Result<Option<(u32, u64)>, StoreError> {
+        let r = self.env.read_txn()?;
+        if self.headers.get(&r, &be(height))?.is_none() {
+            return Ok(None);
+        }
+        let (mut n, mut bytes) = (0u32, 8u64);
+        let start = tx_key(height, 0);
+        let end = tx_key(height, u32::MAX);
+        let range = (Bound::Included(&start[..]), Bound::Included(&end[..]));
+        for item in self.txs.range(&r, &range)? {
+            let (_, v) = item?;
+            if v.len() < 32 {
+                return Err(StoreError::Corrupt(format!("short tx record at {height}")));
+            }
+            n += 1;
+            bytes += (v.len() - 32) as u64;
+        }
+        Ok(Some((n, bytes)))
+    }
+
+    /// Appends to `out` the encodings of the stored transactions at `height` from index
+    /// `from` on, until `out` holds at least `max` bytes or the batch ends (at least one
+    /// transaction when there is one). Returns the index to continue from, `None` at the end.
+    pub fn batch_txs_into(
+        &self,
+        height: u64,
+        from: u32,
+        max: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<u32>, StoreError> {
+        let r = self.env.read_txn()?;
+        let start = tx_key(height, from);
+        let end = tx_key(height, u32::MAX);
+        let range = (Bound::Included(&start[..]), Bound::Included(&end[..]));
+        let mut next = from;
+        for item in self.txs.range(&r, &range)? {
+            if out.len() >= max {
+                return Ok(Some(next));
+            }
+            let (_, v) = item?;
+            if v.len() < 32 {
+                return Err(StoreError::Corrupt(format!("short tx record at {height}")));
+            }
+            out.extend_from_slice(&v[32..]);
+            next = next
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Corrupt(format!("too many txs at {height}")))?;
+        }
+        Ok(None)
+    }
+
+    /// Bytes `[offset, offset + max)` of the raw receipts at `height` (fewer at the end),
+    /// and their total length. `None` when there are none stored.
+    pub fn receipts_slice(
+        &self,
+        height: u64,
+        offset: usize,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, usize)>, StoreError> {
+        let r = self.env.read_txn()?;
+        Ok(self.receipts.get(&r, &be(height))?.map(|b| {
+            let from = offset.min(b.len());
+            let to = from.saturating_add(max).min(b.len());
+            (b[from..to].to_vec(), b.len())
+        }))
+    }
+
+    /// Calls `f(sequence, record)` with the genesis records from sequence `from` on, in
+    /// order, while it returns true; returns the sequence to continue from (`None` at the
+    /// end). The records are read in place.
+    pub fn genesis_from(
+        &self,
+        from: u64,
+        mut f: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<Option<u64>, StoreError> {
+        let r = self.env.read_txn()?;
+        let start = be(from);
+        let range = (Bound::Included(&start[..]), Bound::Unbounded);
+        for item in self.genesis.range(&r, &range)? {
+            let (k, v) = item?;
+            let seq = u64::from_be_bytes(
+                k.try_into()
+                    .map_err(|_| StoreError::Corrupt("genesis key".into()))?,
+            );
+            if !f(seq, v)? {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
+
     /// Receipts at `height`.
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StoreError> {
         let r = self.env.read_txn()?;

@@ -7,7 +7,7 @@ use crate::error::{ApplyError, StoreError};
 use crate::fingerprint::{USED, version_fp};
 use crate::genesis::Genesis;
 use crate::index::{Applied, Index, IndexTx};
-use crate::outcome::{Mode, Outcome, Timings, VersionState};
+use crate::outcome::{Located, Mode, Outcome, Timings, VersionState};
 use crate::prepare::{KeyCache, Prepared, prepare_batch};
 use crate::replay::{rebuild_index, recompute_lthash, value_at};
 use crate::state_hash::par_sum;
@@ -259,15 +259,27 @@ impl Validator {
     /// of the disk (it holds the batch that did not reach it), so lookups are refused with
     /// [`StoreError::Failed`] until a restart rebuilds the index from the store.
     pub fn version(&self, intx: &TxId, key: &Key) -> Result<VersionState, StoreError> {
+        match self.locate(intx, key)? {
+            Located::NeverWritten(v) => Ok(VersionState::NeverWritten(v)),
+            Located::NotLive => Ok(VersionState::NotLive),
+            Located::At(l) => value_at(&self.store, l).map(VersionState::Live),
+        }
+    }
+
+    /// The index's part of [`Validator::version`]: where the value of version
+    /// `(intx, key)` is stored, without reading it. The location of a committed version
+    /// never changes, so the value may be read later on any thread. Refused, as
+    /// [`Validator::version`], after a failed commit.
+    pub fn locate(&self, intx: &TxId, key: &Key) -> Result<Located, StoreError> {
         if self.committer.failed() {
             return Err(StoreError::Failed);
         }
-        match self.index.get(version_fp(intx, key)) {
-            None if intx.is_zero() => Ok(VersionState::NeverWritten(Value::zero(key.mark))),
-            None => Ok(VersionState::NotLive),
-            Some(e) if e.value == USED => Ok(VersionState::NotLive),
-            Some(e) => value_at(&self.store, e.loc).map(VersionState::Live),
-        }
+        Ok(match self.index.get(version_fp(intx, key)) {
+            None if intx.is_zero() => Located::NeverWritten(Value::zero(key.mark)),
+            None => Located::NotLive,
+            Some(e) if e.value == USED => Located::NotLive,
+            Some(e) => Located::At(e.loc),
+        })
     }
 
     /// Decodes and applies a batch.

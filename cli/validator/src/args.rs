@@ -154,7 +154,9 @@ pub(crate) enum Command {
     ///
     /// Endpoints: POST /batch, GET /head, /header/{h}, /batch/{h}, /receipts/{h},
     /// /version/{intx}/{mark}/{addr}/{slot}, /feed?from=H, /metrics, /health. One thread
-    /// applies batches from a bounded queue; when it is full, POST /batch answers 503.
+    /// applies batches from a bounded queue; when it is full, POST /batch answers 503. A
+    /// slow client holds no place in the queue: a body has a deadline that grows with the
+    /// bytes it delivers, and connections are capped per IP address and in total.
     /// SIGINT or SIGTERM stops it cleanly. The address it listens on is printed on stdout.
     Serve {
         /// The data directory (made by `init`).
@@ -174,6 +176,23 @@ pub(crate) enum Command {
         /// a live validator leaves it unset).
         #[arg(long)]
         fixed_time: Option<u64>,
+        /// Seconds a POST /batch body may take, plus one second per --body-min-rate bytes
+        /// received; a body still incomplete then is answered 408 (body_timeout) and its
+        /// connection closed.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout: u64,
+        /// Bytes per second a POST /batch body must average: each this many bytes received
+        /// extend its deadline by one second (0: --body-timeout is the whole allowance).
+        #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+        body_min_rate: u64,
+        /// Open connections in all; a connection past it is answered 503
+        /// (too_many_connections) and closed.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections: u64,
+        /// Open connections from one IP address; a connection past it is answered 503
+        /// (too_many_connections) and closed.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections_per_ip: u64,
     },
     /// Verify the store: recompute the state hash from the stored live set and compare it
     /// with the stored one and the head header's. Exit code 1 on a mismatch.

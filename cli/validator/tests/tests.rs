@@ -11,4 +11,5 @@ mod cli;
 mod crash;
 mod power_loss;
 mod server;
+mod slow_clients;
 mod verify_chain;

@@ -2,7 +2,7 @@
 //! framing is `mf_api::feed`'s; the lifetime of the stream is documented on `server`).
 
 use super::handlers::{ApiError, ApiResult, AppState};
-use crate::StoreError;
+use super::stream::{Parts, blocking};
 use crate::store::Store;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -18,59 +18,64 @@ pub(super) struct FeedQuery {
     from: Option<u64>,
 }
 
-/// One feed record for `height`, or `None` if it is not stored.
-fn feed_record(store: &Store, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
-    let (Some(h), Some(b), Some(r)) = (
-        store.header(height)?,
-        store.batch_bytes(height)?,
-        store.receipts_bytes(height)?,
-    ) else {
-        return Ok(None);
-    };
-    let h = mf_format::encode(&h);
-    let mut out = Vec::with_capacity(12 + h.len() + b.len() + r.len());
-    mf_api::write_record(&mut out, &h, &b, &r).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(Some(out))
-}
-
 /// A follower's position in the stream.
 struct Feed {
     store: Arc<Store>,
     next: u64,
+    /// The record at `next` being written, a chunk at a time.
+    current: Option<Parts>,
     head: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
     done: bool,
 }
 
-/// The next chunk of the body: the record at `next` once it is committed; the end at
-/// shutdown; an error (which aborts the body) when a committed height cannot be read.
+/// The next chunk of the body: the next piece of the record at `next` once it is committed
+/// (a record is read from the store a chunk at a time, never whole); the end at shutdown,
+/// between two records; an error (which aborts the body) when a committed height cannot be
+/// read.
 async fn feed_next(mut f: Feed) -> Option<(Result<Bytes, std::io::Error>, Feed)> {
     loop {
-        if f.done || *f.shutdown.borrow() {
+        if f.done {
             return None;
         }
-        let head = *f.head.borrow_and_update();
-        if f.next <= head {
-            let height = f.next;
-            let store = Arc::clone(&f.store);
-            let rec = tokio::task::spawn_blocking(move || feed_record(&store, height)).await;
-            let err = match rec {
-                Ok(Ok(Some(bytes))) => {
-                    f.next += 1;
-                    return Some((Ok(Bytes::from(bytes)), f));
+        let height = f.next;
+        let store = Arc::clone(&f.store);
+        let err = if let Some(mut parts) = f.current.take() {
+            match blocking(move || parts.next_chunk(&store).map(|c| (c, parts))).await {
+                Ok((Some(chunk), parts)) => {
+                    f.current = Some(parts);
+                    return Some((Ok(Bytes::from(chunk)), f));
                 }
-                Ok(Ok(None)) => format!("height {height} is not in the store"),
-                Ok(Err(e)) => e.to_string(),
+                Ok((None, _)) => {
+                    f.next += 1;
+                    continue;
+                }
                 Err(e) => e.to_string(),
-            };
-            tracing::error!(height, "feed stopped: {err}");
-            f.done = true;
-            return Some((Err(std::io::Error::other(err)), f));
-        }
-        tokio::select! {
-            r = f.head.changed() => if r.is_err() { return None },
-            _ = f.shutdown.wait_for(|s| *s) => return None,
-        }
+            }
+        } else {
+            if *f.shutdown.borrow() {
+                return None;
+            }
+            let head = *f.head.borrow_and_update();
+            if height > head {
+                tokio::select! {
+                    r = f.head.changed() => if r.is_err() { return None },
+                    _ = f.shutdown.wait_for(|s| *s) => return None,
+                }
+                continue;
+            }
+            match blocking(move || Parts::record(&store, height)).await {
+                Ok(Some(parts)) => {
+                    f.current = Some(parts);
+                    continue;
+                }
+                Ok(None) => format!("height {height} is not in the store"),
+                Err(e) => e.to_string(),
+            }
+        };
+        tracing::error!(height, "feed stopped: {err}");
+        f.done = true;
+        return Some((Err(std::io::Error::other(err)), f));
     }
 }
 
@@ -82,6 +87,7 @@ pub(super) async fn get_feed(
     let feed = Feed {
         store: Arc::clone(&s.store),
         next: q.from.unwrap_or(1),
+        current: None,
         head: s.head.clone(),
         shutdown: s.shutdown.clone(),
         done: false,

@@ -3,16 +3,17 @@
 
 use super::feed::get_feed;
 use super::metrics::Metrics;
+use super::stream::{GenesisJson, Parts, genesis_stream, parts_stream};
 use super::worker::{ApplyJob, BatchReply, VersionJob};
-use crate::StoreError;
-use crate::VersionState;
 use crate::store::Store;
+use crate::{Located, StoreError, VersionState};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mf_api::server::{BodyError, BodyLimits, ConnStats, read_body};
 use mf_api::{
     BatchRefused, BusyJson, ErrorJson, HeaderJson, ReceiptJson, ReceiptsJson, VersionJson,
     VersionPath,
@@ -23,7 +24,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -31,20 +32,36 @@ pub(super) struct AppState {
     pub(super) store: Arc<Store>,
     pub(super) batches: mpsc::Sender<ApplyJob>,
     pub(super) versions: mpsc::Sender<VersionJob>,
-    /// Permits for `POST /batch` requests in progress (`queue + 1`).
-    pub(super) admission: Arc<tokio::sync::Semaphore>,
+    /// Permits for `POST /batch` requests queued or being applied (`queue + 1`), taken once
+    /// the body is in: a client that is slow to send holds none.
+    pub(super) admission: Arc<Semaphore>,
+    /// Body memory, one permit per KiB ([`BODY_MEMORY_UNIT`]), taken as body bytes arrive
+    /// and held until the batch is applied: `(queue + 1) × MAX_BATCH_BYTES` in all, the
+    /// bound the admission permits kept when they were taken before the body.
+    pub(super) body_memory: Arc<Semaphore>,
+    /// The size of `body_memory`, in MiB (for the busy answer).
+    pub(super) body_memory_mib: usize,
+    /// Deadline and size of a `POST /batch` body.
+    pub(super) body_limits: BodyLimits,
     pub(super) head: watch::Receiver<u64>,
     pub(super) shutdown: watch::Receiver<bool>,
     pub(super) metrics: Arc<Metrics>,
+    pub(super) connections: Arc<ConnStats>,
 }
+
+/// The unit of [`AppState::body_memory`]: one permit per this many bytes of body.
+pub(super) const BODY_MEMORY_UNIT: usize = 1024;
 
 impl AppState {
     fn busy(&self, what: &str) -> Response {
+        self.busy_because(format!("the {what} queue is full; retry later"))
+    }
+    fn busy_because(&self, detail: String) -> Response {
         self.metrics.busy.fetch_add(1, Relaxed);
         let mut r = json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &BusyJson {
-                detail: format!("the {what} queue is full; retry later"),
+                detail,
                 error: ErrorJson::BUSY.to_string(),
                 queue_capacity: self.batches.max_capacity(),
             },
@@ -117,6 +134,9 @@ impl ApiError {
             "the validator is stopping; the request was not carried out",
         )
     }
+    fn body_timeout(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorJson::BODY_TIMEOUT, detail)
+    }
     fn store(e: impl std::fmt::Display) -> ApiError {
         tracing::error!("store read failed: {e}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorJson::STORE_ERROR, e)
@@ -182,10 +202,16 @@ async fn discard_body(mut body: Body) {
     }
 }
 
+/// Why a body was refused while it arrived (besides the limits of [`read_body`]).
+#[derive(Debug, thiserror::Error)]
+#[error("no body memory left")]
+struct NoBodyMemory;
+
 async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
-    // Admission first, before a byte of the body is read: at most `queue + 1` batches are
-    // uploading, queued or being applied on behalf of connected clients.
-    let Ok(_permit) = Arc::clone(&s.admission).try_acquire_owned() else {
+    // When every admission permit is taken (the queue is full of batches that arrived
+    // whole), refuse at once rather than read a body that would be refused anyway. Slow
+    // uploads take no permit: admission is decided again once the body is in.
+    if s.admission.available_permits() == 0 {
         // Read and discard the body (nothing is kept) so that a simple client, which writes
         // the whole body before it reads, gets the 503 rather than a reset connection. A
         // client that sent `Expect: 100-continue` is answered at once and sends nothing.
@@ -193,7 +219,7 @@ async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
             discard_body(req.into_body()).await;
         }
         return Ok(s.busy("batch"));
-    };
+    }
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -206,23 +232,64 @@ async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
             "the batch is {n} bytes, at most {MAX_BATCH_BYTES} allowed"
         )));
     }
-    let bytes = match axum::body::to_bytes(req.into_body(), MAX_BATCH_BYTES).await {
+    // The body, under its deadline, holding memory permits for the bytes received.
+    let mut memory: Option<OwnedSemaphorePermit> = None;
+    let mut received = 0usize;
+    let mut body = req.into_body();
+    let read = read_body(&mut body, &s.body_limits, |n| {
+        let need = (received + n).div_ceil(BODY_MEMORY_UNIT) - received.div_ceil(BODY_MEMORY_UNIT);
+        received += n;
+        if need == 0 {
+            return Ok(());
+        }
+        let more = Arc::clone(&s.body_memory)
+            .try_acquire_many_owned(u32::try_from(need).map_err(|_| NoBodyMemory)?)
+            .map_err(|_| NoBodyMemory)?;
+        match &mut memory {
+            Some(m) => m.merge(more),
+            None => memory = Some(more),
+        }
+        Ok(())
+    })
+    .await;
+    let bytes = match read {
         Ok(b) => b,
-        Err(e) => {
-            let over = std::error::Error::source(&e)
-                .is_some_and(|src| src.is::<http_body_util::LengthLimitError>());
-            if over {
-                return Ok(limit_exceeded(format!(
-                    "the batch is over {MAX_BATCH_BYTES} bytes"
-                )));
-            }
-            return Err(ApiError::bad_request(format!(
-                "cannot read the request body: {e}"
+        Err(BodyError::TooLarge { .. }) => {
+            return Ok(limit_exceeded(format!(
+                "the batch is over {MAX_BATCH_BYTES} bytes"
             )));
         }
+        Err(e @ BodyError::TooSlow { .. }) => {
+            s.metrics.body_timeouts.fetch_add(1, Relaxed);
+            tracing::warn!("POST /batch: {e}");
+            let mut r = ApiError::body_timeout(e).into_response();
+            r.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return Ok(r);
+        }
+        Err(BodyError::Refused(NoBodyMemory)) => {
+            drop(memory);
+            discard_body(body).await;
+            return Ok(s.busy_because(format!(
+                "the memory for batch bodies ({} MiB: --queue + 1 batches of the largest size) \
+                 is taken by bodies that arrived; retry later",
+                s.body_memory_mib
+            )));
+        }
+        Err(e) => return Err(ApiError::bad_request(e)),
+    };
+    let Ok(_permit) = Arc::clone(&s.admission).try_acquire_owned() else {
+        return Ok(s.busy("batch"));
     };
     let (reply, answer) = oneshot::channel();
-    match s.batches.try_send(ApplyJob { bytes, reply }) {
+    let job = ApplyJob {
+        bytes,
+        reply,
+        _memory: memory,
+    };
+    match s.batches.try_send(job) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => return Ok(s.busy("batch")),
         Err(mpsc::error::TrySendError::Closed(_)) => return Err(ApiError::shutting_down()),
@@ -245,22 +312,39 @@ async fn get_head(State(s): State<AppState>) -> ApiResult {
     header_at(&s, height).await
 }
 
+/// The genesis, streamed from the store ([`GenesisJson`]); rendered in memory only when the
+/// stored records are not in key order.
 async fn get_genesis(State(s): State<AppState>) -> ApiResult {
-    let g = read_store(&s.store, crate::replay::genesis_of).await?;
-    Ok(json_response(StatusCode::OK, &g.to_json()))
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    match read_store(&s.store, GenesisJson::start).await? {
+        Some(g) => Ok((
+            StatusCode::OK,
+            json,
+            Body::from_stream(genesis_stream(Arc::clone(&s.store), g)),
+        )
+            .into_response()),
+        None => {
+            let g = read_store(&s.store, crate::replay::genesis_of).await?;
+            Ok(json_response(StatusCode::OK, &g.to_json()))
+        }
+    }
 }
 
 async fn get_header(State(s): State<AppState>, Path(height): Path<String>) -> ApiResult {
     header_at(&s, parse_height(&height)?).await
 }
 
+/// A stored batch, streamed from the store in chunks, with its length.
 async fn get_batch(State(s): State<AppState>, Path(height): Path<String>) -> ApiResult {
     let height = parse_height(&height)?;
-    match read_store(&s.store, move |st| st.batch_bytes(height)).await? {
-        Some(b) => Ok((
+    match read_store(&s.store, move |st| Parts::batch(st, height)).await? {
+        Some((parts, len)) => Ok((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            b,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (header::CONTENT_LENGTH, len.to_string()),
+            ],
+            Body::from_stream(parts_stream(Arc::clone(&s.store), parts)),
         )
             .into_response()),
         None => Err(ApiError::not_found("batch", height)),
@@ -302,11 +386,20 @@ async fn get_version(
         Err(mpsc::error::TrySendError::Full(_)) => return Ok(s.busy("lookup")),
         Err(mpsc::error::TrySendError::Closed(_)) => return Err(ApiError::shutting_down()),
     }
-    match answer.await {
-        Ok(Ok(v)) => Ok(json_response(StatusCode::OK, &version_answer(&v))),
-        Ok(Err(e)) => Err(ApiError::store(e)),
-        Err(_) => Err(ApiError::shutting_down()),
-    }
+    // The worker answers from its index alone; a live value is read here, on a store
+    // reader, so that lookups cost the thread that applies batches one probe each.
+    let located = answer
+        .await
+        .map_err(|_| ApiError::shutting_down())?
+        .map_err(ApiError::store)?;
+    let state = match located {
+        Located::At(l) => VersionState::Live(
+            read_store(&s.store, move |st| crate::replay::value_at(st, l)).await?,
+        ),
+        Located::NeverWritten(v) => VersionState::NeverWritten(v),
+        Located::NotLive => VersionState::NotLive,
+    };
+    Ok(json_response(StatusCode::OK, &version_answer(&state)))
 }
 
 async fn get_metrics(State(s): State<AppState>) -> Response {
@@ -315,7 +408,7 @@ async fn get_metrics(State(s): State<AppState>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(depth, cap),
+        s.metrics.render(depth, cap, &s.connections),
     )
         .into_response()
 }

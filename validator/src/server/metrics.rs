@@ -29,6 +29,8 @@ pub(super) struct Metrics {
     /// Refused batches without a reason code: empty, store error.
     batches_refused_other: [AtomicU64; 2],
     pub(super) busy: AtomicU64,
+    /// `POST /batch` bodies cut at their deadline (`408`).
+    pub(super) body_timeouts: AtomicU64,
     apply_count: AtomicU64,
     apply_micros: AtomicU64,
     apply_buckets: [AtomicU64; APPLY_BUCKETS.len()],
@@ -55,6 +57,7 @@ impl Metrics {
             batches_refused: zeros(),
             batches_refused_other: Default::default(),
             busy: AtomicU64::new(0),
+            body_timeouts: AtomicU64::new(0),
             apply_count: AtomicU64::new(0),
             apply_micros: AtomicU64::new(0),
             apply_buckets: Default::default(),
@@ -105,7 +108,12 @@ impl Metrics {
         };
     }
 
-    pub(super) fn render(&self, queue_depth: usize, queue_capacity: usize) -> String {
+    pub(super) fn render(
+        &self,
+        queue_depth: usize,
+        queue_capacity: usize,
+        connections: &mf_api::server::ConnStats,
+    ) -> String {
         let mut s = String::with_capacity(4096);
         let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, u64)]| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -202,6 +210,27 @@ impl Metrics {
             "counter",
             "Requests answered 503 because a queue was full.",
             &one(&self.busy),
+        );
+        metric(
+            "mf_body_timeouts_total",
+            "counter",
+            "POST /batch bodies cut at their deadline (408).",
+            &one(&self.body_timeouts),
+        );
+        metric(
+            "mf_connections_open",
+            "gauge",
+            "HTTP connections open.",
+            &[(String::new(), connections.open() as u64)],
+        );
+        metric(
+            "mf_connections_refused_total",
+            "counter",
+            "Connections refused at a cap (503 too_many_connections), by cap.",
+            &[
+                ("{cap=\"per_ip\"}".to_string(), connections.refused_per_ip()),
+                ("{cap=\"total\"}".to_string(), connections.refused_total()),
+            ],
         );
         let stages: Vec<(String, u64)> = ["decode", "stateless", "apply", "commit"]
             .iter()

@@ -70,12 +70,16 @@
 mod feed;
 mod handlers;
 mod metrics;
+mod stream;
 mod worker;
 
 use crate::{Mode, Validator, VersionState};
-use handlers::AppState;
+use handlers::{AppState, BODY_MEMORY_UNIT};
 use metrics::Metrics;
+pub use mf_api::server::ConnLimits;
+use mf_api::server::{BodyLimits, LimitedListener};
 use mf_api::{HeaderJson, ReceiptJson, ValueJson};
+use mf_format::limits::MAX_BATCH_BYTES;
 use mf_format::{Header, Receipt, Value};
 use serde_json::Value as Json;
 use std::future::Future;
@@ -94,6 +98,23 @@ pub struct ServeConfig {
     /// After a shutdown signal, how long open connections may take to finish before the
     /// server stops waiting for them.
     pub grace: Duration,
+    /// How long a `POST /batch` body may take, before the extension its bytes earn
+    /// (`--body-timeout`).
+    pub body_timeout: Duration,
+    /// Bytes per second: each this many bytes of a body received extend its deadline by one
+    /// second (`--body-min-rate`; 0: no extension).
+    pub body_min_rate: u64,
+    /// Caps on open connections, per peer IP and in total (`--max-connections-per-ip`,
+    /// `--max-connections`).
+    pub connections: ConnLimits,
+}
+
+impl ServeConfig {
+    /// The default `body_timeout`.
+    pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default `body_min_rate`: 64 KiB/s, so a batch of the largest size may take
+    /// about 17 minutes.
+    pub const BODY_MIN_RATE: u64 = 64 << 10;
 }
 
 impl Default for ServeConfig {
@@ -102,6 +123,9 @@ impl Default for ServeConfig {
             mode: Mode::Filter,
             queue: 16,
             grace: Duration::from_secs(10),
+            body_timeout: ServeConfig::BODY_TIMEOUT,
+            body_min_rate: ServeConfig::BODY_MIN_RATE,
+            connections: ConnLimits::default(),
         }
     }
 }
@@ -182,14 +206,26 @@ pub async fn serve(
         .name("mf-apply".into())
         .spawn(move || run_worker(worker, batch_rx, version_rx, worker_stop))?;
 
+    let listener = LimitedListener::new(listener, cfg.connections);
+    let body_memory = (queue + 1).saturating_mul(MAX_BATCH_BYTES);
     let state = AppState {
         store,
         batches: batch_tx,
         versions: version_tx,
         admission: Arc::new(tokio::sync::Semaphore::new(queue + 1)),
+        body_memory: Arc::new(tokio::sync::Semaphore::new(
+            (body_memory / BODY_MEMORY_UNIT).min(tokio::sync::Semaphore::MAX_PERMITS),
+        )),
+        body_memory_mib: body_memory >> 20,
+        body_limits: BodyLimits {
+            timeout: cfg.body_timeout,
+            min_rate: cfg.body_min_rate,
+            max_bytes: MAX_BATCH_BYTES,
+        },
         head: head_rx,
         shutdown: stop_rx.clone(),
         metrics,
+        connections: listener.stats(),
     };
     let app = handlers::router(state);
 

@@ -1,9 +1,9 @@
 //! The worker: one OS thread that owns the [`Validator`], applies posted batches one at a
 //! time from the bounded batch queue, and answers version lookups (which need the in-memory
-//! index) from a second queue it serves first.
+//! index) from a second queue, fairly: a bounded round of lookups, then one batch.
 
 use super::metrics::Metrics;
-use crate::{ApplyError, Mode, Validator, VersionState};
+use crate::{ApplyError, Located, Mode, Validator};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use mf_api::{BatchApplied, BatchRefused, ReceiptJson};
@@ -25,14 +25,22 @@ pub(super) enum BatchReply {
 pub(super) struct ApplyJob {
     pub(super) bytes: Bytes,
     pub(super) reply: oneshot::Sender<BatchReply>,
+    /// The body memory the bytes hold, given back when the job is dropped (applied).
+    pub(super) _memory: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-/// A version lookup and where its answer goes.
+/// A version lookup and where its answer goes: the index's answer only (one probe); the
+/// handler reads a live value from the store itself, off this thread.
 pub(super) struct VersionJob {
     pub(super) intx: B256,
     pub(super) key: Key,
-    pub(super) reply: oneshot::Sender<Result<VersionState, String>>,
+    pub(super) reply: oneshot::Sender<Result<Located, String>>,
 }
+
+/// Most version lookups the worker answers between two batches. A lookup is one probe of
+/// the in-memory index, so a round is far shorter than a batch: a flood of lookups delays a
+/// queued batch by one round at most, and a stream of batches delays a lookup by one batch.
+pub(super) const LOOKUPS_PER_ROUND: usize = 1024;
 
 /// Sets the shutdown flag when the worker ends, however it ends (a panic included), so that
 /// the HTTP side stops too.
@@ -139,8 +147,9 @@ fn refusal(e: &ApplyError) -> BatchReply {
     }
 }
 
-/// The worker's loop: version lookups first, then the next batch, until the stop flag is
-/// raised or the batch queue closes.
+/// The worker's loop, until the stop flag is raised or the batch queue closes: a round of
+/// at most [`LOOKUPS_PER_ROUND`] waiting lookups, then the next batch if one is queued;
+/// when neither is waiting, it sleeps until one arrives.
 pub(super) fn run_worker(
     mut worker: Worker,
     mut batches: mpsc::Receiver<ApplyJob>,
@@ -156,22 +165,41 @@ pub(super) fn run_worker(
         }
     };
     let mut stop = shutdown.subscribe();
+    let lookup = |worker: &Worker, job: VersionJob| {
+        let r = worker.validator.locate(&job.intx, &job.key);
+        let _ = job.reply.send(r.map_err(|e| e.to_string()));
+    };
     rt.block_on(async move {
         loop {
+            if *stop.borrow() {
+                break;
+            }
+            let mut served = 0;
+            while served < LOOKUPS_PER_ROUND {
+                let Ok(job) = versions.try_recv() else { break };
+                lookup(&worker, job);
+                served += 1;
+            }
+            match batches.try_recv() {
+                Ok(job) => {
+                    let answer = worker.apply(&job.bytes);
+                    // The client may have gone; the batch is applied all the same.
+                    let _ = job.reply.send(answer);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if served > 0 {
+                continue;
+            }
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s) => break,
-                Some(job) = versions.recv() => {
-                    let r = worker
-                        .validator
-                        .version(&job.intx, &job.key)
-                        .map_err(|e| e.to_string());
-                    let _ = job.reply.send(r);
-                }
+                Some(job) = versions.recv() => lookup(&worker, job),
                 job = batches.recv() => match job {
                     Some(job) => {
                         let answer = worker.apply(&job.bytes);
-                        // The client may have gone; the batch is applied all the same.
                         let _ = job.reply.send(answer);
                     }
                     None => break,
