@@ -288,19 +288,29 @@ fn h53_connections_past_the_per_ip_cap_are_refused() {
 }
 
 /// H54: a flood of version lookups from many threads does not starve batch application.
-/// The looked-up version was created by a transaction of the largest input, which the old
-/// server decoded whole on the thread that applies batches, serving lookups first.
+/// The looked-up version was created by a transaction of the largest input and a thousand
+/// moves, which the old server decoded whole for every lookup, on the thread that applies
+/// batches, and served lookups before batches.
 #[test]
 fn h54_version_lookups_do_not_starve_batches() {
-    let mut c = Chain::new(4, |_| {});
+    // A contract that writes slots 1..=1000: SSTORE(i, 1) unrolled, then STOP.
+    let slots = 1000u16;
+    let mut code = Vec::new();
+    for i in 1..=slots {
+        code.extend_from_slice(&[0x60, 0x01, 0x61]);
+        code.extend_from_slice(&i.to_be_bytes());
+        code.push(0x55);
+    }
+    code.push(0x00);
+    let writer = Address::from([0xd8; 20]);
+    let mut c = Chain::new(4, |view| view.deploy(writer, code, U256::ZERO, []));
     let (_server, addr) = start_server(&c.data, &[]);
-    // Batch 1: a call to an address without code carrying the largest input.
-    let sink = c.fresh();
-    let big = TxBuilder::call(CHAIN, sink, vec![0xab; MAX_INPUT_BYTES])
-        .gas_limit(2_000_000)
+    // Batch 1: a call to it carrying the largest input: 1,002 moves, about 250 KB.
+    let big = TxBuilder::call(CHAIN, writer, vec![0xab; MAX_INPUT_BYTES])
         .build(&c.view, &c.w.users[0], &[])
         .expect("build the large transaction")
         .tx;
+    assert!(big.body.moves.len() > usize::from(slots), "one move per slot");
     c.view.apply(&big.body).expect("mirror");
     let big_id = tx_id(&big.body);
     let r = post(&addr, "/batch", &batch(vec![big]));
@@ -312,7 +322,7 @@ fn h54_version_lookups_do_not_starve_batches() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
-    let flood: Vec<_> = (0..24)
+    let flood: Vec<_> = (0..32)
         .map(|_| {
             let (addr, path) = (addr.clone(), path.clone());
             let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
