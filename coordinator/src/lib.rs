@@ -50,4 +50,5 @@ pub mod store;
 pub mod upstream;
 
 pub use error::CoordError;
-pub use service::{Config, Shared, serve};
+pub use mf_api::server::ConnLimits;
+pub use service::{Config, RpcLimits, Shared, serve};

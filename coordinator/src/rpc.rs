@@ -3,8 +3,13 @@
 //! `docs/RPC.md` is the reference for every method. The rules of the transport:
 //!
 //! - a request is one JSON-RPC 2.0 object or a batch (array, at most [`MAX_BATCH`]
-//!   entries); notifications (no `id`) run but get no answer; the body is at most
-//!   [`MAX_BODY`] bytes;
+//!   entries, whose estimated EVM work is at most `--rpc-batch-gas`); notifications (no
+//!   `id`) run but get no answer; the body is at most [`MAX_BODY`] bytes and must arrive
+//!   in time (`--body-timeout`, `--body-min-rate`; `408` otherwise); connections are
+//!   capped per IP and in all;
+//! - EVM execution (`eth_call`, `eth_estimateGas`, `mf_simulate`) is bounded: a gas cap per
+//!   call (`--rpc-gas-cap`) and a time budget per HTTP request, shared by the calls of a
+//!   batch (`--rpc-time-budget-ms`), which interrupts revm where it is ([`Budget`]);
 //! - errors use the JSON-RPC codes (`-32700` parse, `-32600` invalid request, `-32601`
 //!   unknown method, `-32602` invalid params, `-32603` internal) and Ethereum's (`3`
 //!   execution reverted, with the revert data; `-32000` other execution failures; `-32002`
@@ -28,9 +33,46 @@ use mf_format::limits::MAX_TX_BYTES;
 
 /// Largest request body: an intent at the transaction size limit, hex-encoded, with room.
 pub const MAX_BODY: usize = 2 * MAX_TX_BYTES + (64 << 10);
-/// Most calls in one batch request.
-pub const MAX_BATCH: usize = 1000;
+/// Most calls in one batch request (geth allows 1000 by default, Erigon 100: the calls of a
+/// batch run one after the other, holding the connection).
+pub const MAX_BATCH: usize = 100;
 /// Most ids in one `mf_waitIntents`.
 pub const MAX_WAIT_IDS: usize = 10_000;
 /// Longest `mf_waitIntent`.
 pub const MAX_WAIT_MS: u64 = 30_000;
+
+/// The EVM time a request has left: each execution runs until the request's budget is
+/// spent (revm is interrupted there, `mf_movegen::execute_until`), and the time it took is
+/// taken off for the calls after it in the same batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    total: std::time::Duration,
+    left: std::time::Duration,
+}
+
+impl Budget {
+    /// A request's budget.
+    pub fn new(total: std::time::Duration) -> Budget {
+        Budget { total, left: total }
+    }
+    /// The deadline of an execution that starts now.
+    fn deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.left
+    }
+    /// Takes `spent` off what is left.
+    fn spend(&mut self, spent: std::time::Duration) {
+        self.left = self.left.saturating_sub(spent);
+    }
+    /// The error of an execution stopped by the budget.
+    fn exhausted(&self) -> RpcError {
+        let ms = self.total.as_millis();
+        RpcError {
+            code: mf_movegen::rpc::codes::SERVER_ERROR,
+            message: format!(
+                "execution aborted (timeout = {ms} ms): the request's time budget for EVM \
+                 execution is spent (--rpc-time-budget-ms)"
+            ),
+            data: Some(serde_json::json!({"limit": "rpc_time_budget", "budgetMs": ms as u64})),
+        }
+    }
+}

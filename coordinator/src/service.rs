@@ -30,6 +30,52 @@ pub struct Config {
     pub max_open: usize,
     /// Worker threads for filling (0: one per core).
     pub fill_threads: usize,
+    /// The bounds on the JSON-RPC server's work (`docs/RPC.md`, Limits).
+    pub rpc: RpcLimits,
+}
+
+/// What one JSON-RPC request may cost the coordinator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RpcLimits {
+    /// The most gas of an `eth_call` / `eth_estimateGas` (the default gas of a call that
+    /// gives none; more is refused) (`--rpc-gas-cap`).
+    pub gas_cap: u64,
+    /// EVM execution time per HTTP request, shared by the calls of a batch; execution is
+    /// interrupted when it runs out (`--rpc-time-budget-ms`).
+    pub time_budget: Duration,
+    /// The estimated gas of the executing calls of one batch, checked before any runs
+    /// (`--rpc-batch-gas`).
+    pub batch_gas: u64,
+    /// Open connections, per peer IP and in all.
+    pub connections: mf_api::server::ConnLimits,
+    /// How long a request body may take, before the extension its bytes earn.
+    pub body_timeout: Duration,
+    /// Bytes per second that extend a body's deadline by one second (0: none).
+    pub body_min_rate: u64,
+}
+
+impl RpcLimits {
+    /// The default gas cap: the protocol's `MAX_GAS_LIMIT`, 30,000,000 (geth's RPC gas cap
+    /// is 50,000,000, above what a transaction may use here).
+    pub const GAS_CAP: u64 = mf_format::limits::MAX_GAS_LIMIT;
+    /// The default time budget: 5 s, geth's `--rpc.evmtimeout`.
+    pub const TIME_BUDGET: Duration = Duration::from_secs(5);
+    /// The default batch gas: 100 calls at the gas cap (a batch of the largest size of
+    /// plain `eth_call`s), or about 3 worst-case `eth_estimateGas`.
+    pub const BATCH_GAS: u64 = 3_000_000_000;
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        RpcLimits {
+            gas_cap: RpcLimits::GAS_CAP,
+            time_budget: RpcLimits::TIME_BUDGET,
+            batch_gas: RpcLimits::BATCH_GAS,
+            connections: mf_api::server::ConnLimits::default(),
+            body_timeout: Duration::from_secs(30),
+            body_min_rate: 64 << 10,
+        }
+    }
 }
 
 impl Default for Config {
@@ -42,6 +88,7 @@ impl Default for Config {
             max_attempts: 4,
             max_open: 100_000,
             fill_threads: 0,
+            rpc: RpcLimits::default(),
         }
     }
 }

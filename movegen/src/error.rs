@@ -27,6 +27,10 @@ pub enum MovegenError {
     /// The signing policy cannot be applied to the execution's moves.
     #[error("signing policy: {0}")]
     Policy(PolicyError),
+    /// The execution was stopped at its deadline ([`execute_until`](crate::execute_until),
+    /// [`estimate_gas_until`](crate::estimate_gas_until)).
+    #[error("execution aborted: its time budget ran out")]
+    Aborted,
 }
 
 /// A move whose version is not the live one (see [`check_move`](crate::overlay::check_move)).

@@ -8,17 +8,20 @@ use mf_format::{
     Account, Address, B256, Call, EMPTY_CODE_HASH, ExecContext, Key, Log, Mask, Move, MoveKind,
     U256, Value, limits::MAX_GAS_LIMIT,
 };
-use revm::context::result::{EVMError, ExecutionResult, Output};
+use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::database_interface::Database;
 use revm::handler::{MainnetContext, MainnetEvm};
+use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::{InstructionResult, Interpreter};
 use revm::primitives::TxKind;
 use revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{Context, ExecuteEvm, MainBuilder, MainContext};
+use revm::{Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// The one spec every execution uses.
 pub const SPEC: SpecId = SpecId::CANCUN;
@@ -168,7 +171,14 @@ pub(crate) fn run<DB: Database>(
 ) -> Result<Run, DB::Error> {
     evm.ctx.cfg.chain_id = chain_id;
     evm.ctx.block = block_env(ctx);
-    let out = match evm.transact(tx_env(call, chain_id)) {
+    into_run(evm.transact(tx_env(call, chain_id)))
+}
+
+/// What revm's answer to one transaction (run plainly or inspected) becomes.
+fn into_run<E: std::fmt::Display>(
+    out: Result<ExecResultAndState<ExecutionResult>, EVMError<E>>,
+) -> Result<Run, E> {
+    let out = match out {
         Ok(o) => o,
         Err(EVMError::Database(e)) => return Err(e),
         Err(e) => {
@@ -286,8 +296,88 @@ pub fn execute<V: StateView>(
 ) -> Result<Execution, MovegenError> {
     let mut evm = new_evm(RecordingDb::new(view), chain_id);
     let run = run(&mut evm, call, chain_id, ctx).map_err(db_error)?;
-    let ok = run.result.map_err(MovegenError::Execution)?;
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
+    into_execution(view, run, reads)
+}
+
+/// Stops an execution at a deadline: revm calls it before every instruction, and once the
+/// clock (read every [`Deadline::CHECK_EVERY`] instructions) has passed `at`, it halts the
+/// running frame and every frame that runs after it, so the whole call ends within a few
+/// thousand instructions of the deadline. [`execute_until`] uses it.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    at: Instant,
+    steps: u32,
+    expired: bool,
+}
+
+impl Deadline {
+    /// Instructions between two readings of the clock.
+    pub const CHECK_EVERY: u32 = 4096;
+
+    /// A deadline at `at`.
+    pub fn new(at: Instant) -> Deadline {
+        Deadline {
+            at,
+            steps: 0,
+            expired: false,
+        }
+    }
+
+    /// Whether it stopped the execution.
+    pub fn expired(&self) -> bool {
+        self.expired
+    }
+}
+
+impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
+    #[inline]
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
+        if !self.expired {
+            self.steps = self.steps.wrapping_add(1);
+            if !self.steps.is_multiple_of(Deadline::CHECK_EVERY) || Instant::now() < self.at {
+                return;
+            }
+            self.expired = true;
+        }
+        interp.halt(InstructionResult::OutOfGas);
+    }
+}
+
+/// [`execute`] stopped at `deadline`: revm runs with a [`Deadline`] inspector, so an
+/// execution that would outlast it (an endless loop with 30M gas, ...) is interrupted where
+/// it is, not merely abandoned, and fails with [`MovegenError::Aborted`]. An execution
+/// that ends before the deadline is exactly [`execute`]'s.
+pub fn execute_until<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    call: &Call,
+    ctx: &ExecContext,
+    deadline: Instant,
+) -> Result<Execution, MovegenError> {
+    if Instant::now() >= deadline {
+        return Err(MovegenError::Aborted);
+    }
+    let mut evm = Context::mainnet()
+        .with_db(RecordingDb::new(view))
+        .with_cfg(cfg_env(chain_id))
+        .build_mainnet_with_inspector(Deadline::new(deadline));
+    evm.ctx.block = block_env(ctx);
+    let run = into_run(evm.inspect_tx(tx_env(call, chain_id))).map_err(db_error)?;
+    if evm.inspector.expired() {
+        return Err(MovegenError::Aborted);
+    }
+    let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
+    into_execution(view, run, reads)
+}
+
+/// The moves and created code of a finished run, from what it read and its post-state.
+fn into_execution<V: StateView>(
+    view: &V,
+    run: Run,
+    reads: BTreeMap<Key, (mf_format::TxId, Value)>,
+) -> Result<Execution, MovegenError> {
+    let ok = run.result.map_err(MovegenError::Execution)?;
     let post = post_values(&run.state);
 
     let mut moves = Vec::with_capacity(reads.len() + post.len());

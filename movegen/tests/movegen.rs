@@ -399,3 +399,67 @@ fn create_then_use_a_token() {
     assert_eq!(view.storage(token, bal_slot(b.address())), eth(1));
     assert_eq!(view.storage(token, bal_slot(a.address())), supply - eth(1));
 }
+
+/// `execute_until` interrupts an endless loop inside revm at its deadline (well before its
+/// 30M gas run out) and reports `Aborted`; before a deadline it is exactly `execute`, and
+/// `estimate_gas_until` is `estimate_gas`.
+#[test]
+fn execution_is_interrupted_at_its_deadline() {
+    use mf_format::{Call, ExecContext};
+    use mf_movegen::{estimate_gas, estimate_gas_until, estimate_runs, execute, execute_until};
+    use std::time::{Duration, Instant};
+    let mut w = world(2);
+    let looper = addr(0x77);
+    // JUMPDEST PUSH1 0 JUMP: loops until the gas is gone.
+    w.view
+        .deploy(looper, vec![0x5b, 0x60, 0x00, 0x56], U256::ZERO, []);
+    let ctx = ExecContext {
+        block_number: 1,
+        timestamp: 0,
+    };
+    let endless = Call {
+        from: w.users[0].address(),
+        to: Some(looper),
+        value: U256::ZERO,
+        input: Vec::new(),
+        gas_limit: 30_000_000,
+    };
+    let t = Instant::now();
+    let r = execute_until(
+        &w.view,
+        CHAIN,
+        &endless,
+        &ctx,
+        t + Duration::from_millis(20),
+    );
+    assert!(matches!(r, Err(MovegenError::Aborted)), "{r:?}");
+    let aborted_after = t.elapsed();
+    let t = Instant::now();
+    let full = execute(&w.view, CHAIN, &endless, &ctx);
+    let full_run = t.elapsed();
+    assert!(
+        matches!(full, Err(MovegenError::Execution(_))),
+        "out of gas"
+    );
+    eprintln!("aborted after {aborted_after:?}; the whole 30M-gas loop takes {full_run:?}");
+    let r = estimate_gas_until(&w.view, CHAIN, &endless, &ctx, Instant::now());
+    assert!(matches!(r, Err(MovegenError::Aborted)), "{r:?}");
+
+    let far = Instant::now() + Duration::from_secs(600);
+    let call = Call {
+        from: w.users[0].address(),
+        to: Some(w.token_a),
+        value: U256::ZERO,
+        input: transfer_data(w.users[1].address(), eth(5)),
+        gas_limit: 1_000_000,
+    };
+    let a = execute(&w.view, CHAIN, &call, &ctx).expect("execute");
+    let b = execute_until(&w.view, CHAIN, &call, &ctx, far).expect("execute_until");
+    assert_eq!(a, b);
+    assert_eq!(
+        estimate_gas(&w.view, CHAIN, &call, &ctx).expect("estimate"),
+        estimate_gas_until(&w.view, CHAIN, &call, &ctx, far).expect("estimate until")
+    );
+    assert_eq!(estimate_runs(30_000_000), 27);
+    assert_eq!(estimate_runs(1), 3);
+}

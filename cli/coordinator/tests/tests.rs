@@ -14,3 +14,4 @@ mod load;
 mod receipts;
 mod restart;
 mod rpc;
+mod rpc_limits;

@@ -310,7 +310,10 @@ fn h54_version_lookups_do_not_starve_batches() {
         .build(&c.view, &c.w.users[0], &[])
         .expect("build the large transaction")
         .tx;
-    assert!(big.body.moves.len() > usize::from(slots), "one move per slot");
+    assert!(
+        big.body.moves.len() > usize::from(slots),
+        "one move per slot"
+    );
     c.view.apply(&big.body).expect("mirror");
     let big_id = tx_id(&big.body);
     let r = post(&addr, "/batch", &batch(vec![big]));

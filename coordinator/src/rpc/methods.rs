@@ -5,13 +5,13 @@ use super::params::{
     CallObject, check_block, decode_intent, hex_u64, max_params, opt_param, param,
 };
 use super::transport::{RpcError, RpcResult};
-use super::{MAX_WAIT_IDS, MAX_WAIT_MS};
+use super::{Budget, MAX_WAIT_IDS, MAX_WAIT_MS};
 use crate::service::{Intake, Shared};
 use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use mf_format::{ExecContext, Key, TxId, check_structure, tx_id, verify_tx_signatures};
 use mf_movegen::rpc::{DryRunJson, HeadJson, RpcValue, RpcVersion, codes};
-use mf_movegen::{Failure, MovegenError, StateView, estimate_gas, execute, fill_built};
+use mf_movegen::{Failure, MovegenError, StateView, estimate_gas_until, execute_until, fill_built};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -49,8 +49,9 @@ fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
-fn exec_error(e: MovegenError) -> RpcError {
+fn exec_error(e: MovegenError, budget: &Budget) -> RpcError {
     match e {
+        MovegenError::Aborted => budget.exhausted(),
         MovegenError::Execution(Failure::Revert { reason, output }) => RpcError {
             code: codes::EXECUTION_REVERTED,
             message: match reason {
@@ -64,8 +65,26 @@ fn exec_error(e: MovegenError) -> RpcError {
     }
 }
 
-/// Runs one method.
-pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -> RpcResult {
+/// Runs `f` (an EVM execution until the deadline it is given) on the blocking pool within
+/// what is left of the request's budget, and takes the time it took off the budget.
+async fn execution<T: Send + 'static>(
+    budget: &mut Budget,
+    f: impl FnOnce(std::time::Instant, Budget) -> Result<T, RpcError> + Send + 'static,
+) -> Result<T, RpcError> {
+    let b = *budget;
+    let started = std::time::Instant::now();
+    let r = blocking(move || f(b.deadline(), b)).await;
+    budget.spend(started.elapsed());
+    r
+}
+
+/// Runs one method; EVM execution draws on the request's `budget`.
+pub(super) async fn dispatch(
+    s: &Arc<Shared>,
+    method: &str,
+    params: Vec<Json>,
+    budget: &mut Budget,
+) -> RpcResult {
     match method {
         "web3_clientVersion" => Ok(json!(concat!("mf-coordinator/", env!("CARGO_PKG_VERSION")))),
         "eth_gasPrice" | "eth_maxPriorityFeePerGas" => Ok(json!("0x0")),
@@ -124,11 +143,11 @@ pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -
             if params.get(2).is_some_and(|v| !v.is_null()) {
                 return Err(RpcError::params("state overrides are not supported"));
             }
-            let call = obj.to_call()?;
+            let call = obj.to_capped_call(s.cfg.rpc.gas_cap)?;
             let tag = params.get(1).cloned();
             let estimate = method == "eth_estimateGas";
             let s = Arc::clone(s);
-            blocking(move || {
+            execution(budget, move |deadline, b| {
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
                 check_block(tag.as_ref(), &head)?;
@@ -136,11 +155,13 @@ pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -
                     block_number: head.height + 1,
                     timestamp: now_s(),
                 };
+                let err = |e| exec_error(e, &b);
                 if estimate {
-                    let gas = estimate_gas(&r, head.chain_id, &call, &ctx).map_err(exec_error)?;
+                    let gas = estimate_gas_until(&r, head.chain_id, &call, &ctx, deadline)
+                        .map_err(err)?;
                     return Ok(hex_u64(gas));
                 }
-                let ran = execute(&r, head.chain_id, &call, &ctx).map_err(exec_error)?;
+                let ran = execute_until(&r, head.chain_id, &call, &ctx, deadline).map_err(err)?;
                 Ok(json!(Bytes::from(ran.output)))
             })
             .await
@@ -157,7 +178,7 @@ pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -
             }
             let ctx: Option<Ctx> = opt_param(&params, 1, "context")?;
             let s = Arc::clone(s);
-            blocking(move || {
+            execution(budget, move |deadline, b| {
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
                 let ctx = match ctx {
@@ -170,7 +191,8 @@ pub(super) async fn dispatch(s: &Arc<Shared>, method: &str, params: Vec<Json>) -
                         timestamp: now_s(),
                     },
                 };
-                let ran = execute(&r, head.chain_id, &call, &ctx).map_err(exec_error)?;
+                let ran = execute_until(&r, head.chain_id, &call, &ctx, deadline)
+                    .map_err(|e| exec_error(e, &b))?;
                 let body = mf_format::TxBody {
                     chain_id: head.chain_id,
                     call,

@@ -129,6 +129,34 @@ impl CallObject {
     }
 }
 
+impl CallObject {
+    /// The call of `eth_call` / `eth_estimateGas`: its gas is at most `cap` (the gas cap,
+    /// `--rpc-gas-cap`), and `cap` when it gives none; a larger gas is refused.
+    pub(super) fn to_capped_call(&self, cap: u64) -> Result<Call, RpcError> {
+        let gas = match self.gas {
+            None => cap,
+            Some(g) => {
+                let g = g.saturating_to::<u64>();
+                if g > cap {
+                    return Err(RpcError {
+                        code: codes::INVALID_PARAMS,
+                        message: format!(
+                            "gas {g} is above the gas cap of {cap} for eth_call and \
+                             eth_estimateGas (--rpc-gas-cap); give at most {cap}, or no gas"
+                        ),
+                        data: Some(json!({"limit": "rpc_gas_cap", "cap": cap})),
+                    });
+                }
+                g
+            }
+        };
+        Ok(Call {
+            gas_limit: gas,
+            ..self.to_call()?
+        })
+    }
+}
+
 pub(super) fn decode_intent(params: &[Json]) -> Result<mf_format::Transaction, RpcError> {
     max_params(params, 1)?;
     let raw: Bytes = param(params, 0, "transaction")?;

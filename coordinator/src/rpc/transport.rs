@@ -1,14 +1,16 @@
 //! The transport: the HTTP server (`POST /`, `GET /health`, `GET /metrics`), the JSON-RPC
 //! 2.0 envelope (single requests, batches, notifications) and the error object.
 
-use super::{MAX_BATCH, MAX_BODY, methods};
+use super::{Budget, MAX_BATCH, MAX_BODY, methods};
 use crate::service::Shared;
 use axum::Router;
-use axum::body::Bytes as Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mf_api::server::{BodyError, BodyLimits, LimitedListener, read_body};
+use mf_format::limits::MAX_GAS_LIMIT;
+use mf_movegen::estimate_runs;
 use mf_movegen::rpc::codes;
 use serde_json::{Value as Json, json};
 use std::future::Future;
@@ -68,11 +70,11 @@ pub async fn run_server(
     let io = crate::CoordError::Listener;
     listener.set_nonblocking(true).map_err(io)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
+    let listener = LimitedListener::new(listener, shared.cfg.rpc.connections);
     let app = Router::new()
         .route("/", post(handle))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(Arc::clone(&shared));
     let mut changes = shared.store.changes().subscribe();
     let stop = async move {
@@ -204,7 +206,61 @@ fn json_response(v: &Json) -> Response {
         .into_response()
 }
 
-async fn handle(State(s): State<Arc<Shared>>, body: Body) -> Response {
+/// The estimated EVM gas of one request object of a batch, before it runs: an `eth_call`
+/// or `mf_simulate` its gas (the cap when it gives none), an `eth_estimateGas` its gas
+/// times the most runs of its bisection, an `mf_dryRun` the most gas a transaction may
+/// have; other methods execute nothing.
+fn estimated_gas(item: &Json, cap: u64) -> u64 {
+    let Some(obj) = item.as_object() else {
+        return 0;
+    };
+    let gas = |max: u64| {
+        obj.get("params")
+            .and_then(|p| p.get(0))
+            .and_then(|c| c.get("gas"))
+            .and_then(|g| serde_json::from_value::<alloy_primitives::U64>(g.clone()).ok())
+            .map_or(max, |g| g.saturating_to::<u64>().min(max))
+    };
+    match obj.get("method").and_then(Json::as_str) {
+        Some("eth_call") => gas(cap),
+        Some("mf_simulate") => gas(MAX_GAS_LIMIT),
+        Some("eth_estimateGas") => {
+            let g = gas(cap);
+            g.saturating_mul(estimate_runs(g))
+        }
+        Some("mf_dryRun") => MAX_GAS_LIMIT,
+        _ => 0,
+    }
+}
+
+/// Reads the body (at most [`MAX_BODY`] bytes, by its deadline) and answers it.
+async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let limits = BodyLimits {
+        timeout: s.cfg.rpc.body_timeout,
+        min_rate: s.cfg.rpc.body_min_rate,
+        max_bytes: MAX_BODY,
+    };
+    let mut body = req.into_body();
+    let read = read_body(&mut body, &limits, |_| {
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .await;
+    let body = match read {
+        Ok(b) => b,
+        Err(e @ BodyError::TooLarge { .. }) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response();
+        }
+        Err(e @ BodyError::TooSlow { .. }) => {
+            tracing::warn!("JSON-RPC request: {e}");
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                e.to_string(),
+            )
+                .into_response();
+        }
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
     let req: Json = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -217,20 +273,48 @@ async fn handle(State(s): State<Arc<Shared>>, body: Body) -> Response {
             ));
         }
     };
+    let mut budget = Budget::new(s.cfg.rpc.time_budget);
     match req {
         Json::Array(items) => {
             if items.is_empty() || items.len() > MAX_BATCH {
                 return json_response(&answer(
                     Json::Null,
-                    Err(RpcError::new(
-                        codes::INVALID_REQUEST,
-                        format!("a batch holds 1 to {MAX_BATCH} requests"),
-                    )),
+                    Err(RpcError {
+                        code: codes::INVALID_REQUEST,
+                        message: format!(
+                            "a batch holds 1 to {MAX_BATCH} requests, this one {}",
+                            items.len()
+                        ),
+                        data: Some(json!({"limit": "batch_size", "max": MAX_BATCH})),
+                    }),
+                ));
+            }
+            let work: u64 = items
+                .iter()
+                .map(|i| estimated_gas(i, s.cfg.rpc.gas_cap))
+                .fold(0, u64::saturating_add);
+            if work > s.cfg.rpc.batch_gas {
+                return json_response(&answer(
+                    Json::Null,
+                    Err(RpcError {
+                        code: codes::INVALID_REQUEST,
+                        message: format!(
+                            "the batch's estimated EVM work is {work} gas, over the limit of \
+                             {} (--rpc-batch-gas; an eth_estimateGas counts its gas times \
+                             the runs of its bisection): send fewer or smaller calls",
+                            s.cfg.rpc.batch_gas
+                        ),
+                        data: Some(json!({
+                            "limit": "batch_gas",
+                            "estimated": work,
+                            "max": s.cfg.rpc.batch_gas,
+                        })),
+                    }),
                 ));
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                if let Some(a) = one(&s, item).await {
+                if let Some(a) = one(&s, item, &mut budget).await {
                     out.push(a);
                 }
             }
@@ -240,7 +324,7 @@ async fn handle(State(s): State<Arc<Shared>>, body: Body) -> Response {
                 json_response(&Json::Array(out))
             }
         }
-        other => match one(&s, other).await {
+        other => match one(&s, other, &mut budget).await {
             Some(a) => json_response(&a),
             None => StatusCode::NO_CONTENT.into_response(),
         },
@@ -248,7 +332,7 @@ async fn handle(State(s): State<Arc<Shared>>, body: Body) -> Response {
 }
 
 /// One request object: its answer, `None` for a notification.
-async fn one(s: &Arc<Shared>, req: Json) -> Option<Json> {
+async fn one(s: &Arc<Shared>, req: Json, budget: &mut Budget) -> Option<Json> {
     let Json::Object(mut obj) = req else {
         return Some(answer(
             Json::Null,
@@ -293,6 +377,6 @@ async fn one(s: &Arc<Shared>, req: Json) -> Option<Json> {
             ));
         }
     };
-    let r = methods::dispatch(s, &method, params).await;
+    let r = methods::dispatch(s, &method, params, budget).await;
     id.map(|id| answer(id, r))
 }
