@@ -9,24 +9,38 @@
 //!
 //! One dedicated OS thread (the *worker*) owns the [`Validator`] and applies batches one at a
 //! time from a bounded queue (`--queue`, default 16). Back-pressure is explicit: when
-//! `queue + 1` batch requests are already in progress (uploading, queued or being applied),
-//! or the queue itself is full, `POST /batch` answers `503` with `{"error":"busy", ...}` and
-//! `Retry-After: 1`. A refused body is read and dropped as it arrives (never kept), so that
-//! simple clients see the answer; a client that sends `Expect: 100-continue` is answered
+//! `queue + 1` batches that arrived whole are already queued or being applied, or the queue
+//! itself is full, `POST /batch` answers `503` with `{"error":"busy", ...}` and
+//! `Retry-After: 1`. A place is taken only once the whole body is in, so clients that are
+//! slow to send hold none. A refused body is read and dropped as it arrives (never kept), so
+//! that simple clients see the answer; a client that sends `Expect: 100-continue` is answered
 //! before it sends the body. The server never holds more than a bounded number of batches
-//! in memory.
+//! in memory: a body holds memory for the bytes it has sent, at most
+//! `(queue + 1) × MAX_BATCH_BYTES` for all bodies together (past that, `503 busy`).
 //!
-//! Version lookups need the in-memory index, so they go to the worker too, on a second small
-//! queue that the worker serves before the next batch. Everything else (headers, batches,
-//! receipts, the feed) is read straight from the store through
-//! [`Validator::store_handle`]: LMDB readers do not block the writer, and only committed
+//! Version lookups need the in-memory index, so they go to the worker too, on a second
+//! queue. The worker answers them fairly: at most 1,024 lookups, then the next batch, and
+//! again; and it answers a lookup from the index alone (where the value is stored), the
+//! handler reading the value on a store reader by walking the stored transaction to the move
+//! ([`mf_format::tx_move_next`]). Everything else (headers, batches, receipts, the feed, the
+//! genesis) is read straight from the store through [`Validator::store_handle`], in chunks of
+//! 256 KiB for the large answers: LMDB readers do not block the writer, and only committed
 //! heights (published on a watch channel after each commit) are ever read.
+//!
+//! # Slow and numerous clients
+//!
+//! - A request body must arrive within `--body-timeout` (30 s) plus one second per
+//!   `--body-min-rate` bytes received (64 KiB): a body that stalls or trickles below that is
+//!   answered `408` `{"error":"body_timeout", ...}` and its connection closed.
+//! - At most `--max-connections-per-ip` (64) connections per peer address and
+//!   `--max-connections` (1024) in all: a connection past a cap is answered `503`
+//!   `{"error":"too_many_connections", ...}` and closed ([`mf_api::server`]).
 //!
 //! # Endpoints
 //!
 //! | method and path | answer |
 //! | --- | --- |
-//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue is full, `503` `{error: "shutting_down"}` when the server stops before applying it. Nothing is applied unless the answer is `200` |
+//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `408` `{error: "body_timeout", detail}` when the body does not arrive in time (the connection is closed); `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue (or the memory for bodies) is full, `503` `{error: "shutting_down"}` when the server stops before applying it. Nothing is applied unless the answer is `200` |
 //! | `GET /head` | the last header as JSON, with its `hash` |
 //! | `GET /genesis` | the genesis in the alloc JSON of `init --genesis` (chain id, every genesis version, the code of its contracts); its LtHash is header 0's `state_hash` |
 //! | `GET /header/{height}` | that header as JSON, `404` if there is none |
