@@ -40,6 +40,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unused_crate_dependencies)]
 
+// The crate is its own dev-dependency, so that its unit tests build with every feature
+// (those of `server` among them) in a workspace test run.
+#[cfg(test)]
+use mf_api as _;
+
 pub mod answer;
 #[cfg(feature = "client")]
 pub mod client;
