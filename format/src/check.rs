@@ -4,8 +4,8 @@
 use crate::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS, MAX_GAS_LIMIT};
 use crate::reason::Reason;
 use crate::sign::address_of;
-use crate::types::{ExecContext, Key, Mark, MoveKind, Transaction};
-use alloy_primitives::U256;
+use crate::types::{ExecContext, Key, Mark, Move, MoveKind, Transaction};
+use alloy_primitives::{B256, U256, keccak256};
 
 /// Checks the structure of `tx` for a validator of chain `chain_id`. The checks run in the
 /// order of `docs/PROTOCOL.md` §6.1 and the first failure is returned.
@@ -58,11 +58,52 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
     if body.created_code.iter().any(|c| c.is_empty()) {
         return Err(Reason::InvalidCreatedCode);
     }
+    if !created_code_is_canonical(&body.created_code) {
+        return Err(Reason::InvalidCreatedCode);
+    }
+    if !moves_are_canonical(&body.moves) {
+        return Err(Reason::NoncanonicalMoveOrder);
+    }
     let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
     if address_of(&first.public_key) != body.call.from {
         return Err(Reason::SenderNotFirstSigner);
     }
     Ok(())
+}
+
+/// Whether the `created_code` entries are in their canonical order (`docs/PROTOCOL.md` §6.1
+/// #7b): strictly ascending keccak-256 hashes, so sorted and without a repeated entry. The
+/// signing digest does not cover the created code; with one valid order a third party
+/// cannot reorder it into another id.
+pub fn created_code_is_canonical(codes: &[Vec<u8>]) -> bool {
+    if codes.len() < 2 {
+        return true;
+    }
+    let hashes: Vec<B256> = codes.iter().map(keccak256).collect();
+    hashes.windows(2).all(|w| w[0] < w[1])
+}
+
+/// Whether the moves are in their canonical order (`docs/PROTOCOL.md` §6.1 #7c): every
+/// signed move (mask ≠ 0) before every unsigned one (mask 0), and the unsigned moves in
+/// strictly ascending key order (the order of [`Key`]: mark, address, slot, which is the
+/// byte order of [`Key::to_bytes`]). The signed moves keep the order their signers chose
+/// (the signing digest covers it); the unsigned ones, which it leaves out, have one order.
+pub fn moves_are_canonical(moves: &[Move]) -> bool {
+    let mut last_unsigned: Option<Key> = None;
+    for m in moves {
+        if m.mask.is_signed() {
+            if last_unsigned.is_some() {
+                return false;
+            }
+        } else {
+            let key = m.key();
+            if last_unsigned.is_some_and(|l| key <= l) {
+                return false;
+            }
+            last_unsigned = Some(key);
+        }
+    }
+    true
 }
 
 /// The context window (`docs/PROTOCOL.md` §6.3.1): whether a transaction declaring `ctx` may

@@ -68,7 +68,9 @@ reasons! {
     SenderNotConsumed = 28, "sender_not_consumed";
     /// The gas limit is above the protocol maximum.
     GasLimitTooHigh = 29, "gas_limit_too_high";
-    /// A created-code entry is empty.
+    /// A created-code entry is empty, or the entries are not in strictly ascending order of
+    /// their keccak-256 hashes (which also rules out a repeated entry); re-execution also
+    /// gives it for an entry that no creation of the call produced.
     InvalidCreatedCode = 30, "invalid_created_code";
     /// The sender's consume move has mask 0: its version (and so the nonce) would not be
     /// signed, and the signatures could be replayed on a re-filled body.
@@ -78,6 +80,11 @@ reasons! {
     /// re-create it unchanged under their own transaction id, invalidating every
     /// transaction already signed against it.
     ConsumeUnchanged = 32, "consume_unchanged";
+    /// An unsigned (mask 0) move comes before a signed move, or the unsigned moves are not
+    /// in strictly ascending key order. The signing digest leaves the unsigned moves out, so
+    /// only one order of them is valid: otherwise anyone could reorder them and give the
+    /// transaction another id.
+    NoncanonicalMoveOrder = 33, "noncanonical_move_order";
     /// The transaction has no authorisation.
     NoAuthorization = 40, "no_authorization";
     /// `call.from` is not the address of the first signer.
@@ -104,6 +111,9 @@ reasons! {
     /// The receipt the call would get (its logs) is longer than the per-transaction cap,
     /// `limits::MAX_TX_RECEIPT_BYTES`.
     ReceiptTooLarge = 66, "receipt_too_large";
+    /// An unsigned (mask 0) reference names a key that execution never reads. Anyone could
+    /// add such a move to an `open` transaction and so change its id.
+    UnreadReference = 67, "unread_reference";
     /// A consumed or referenced version is not live: never created, or already spent.
     VersionNotLive = 80, "version_not_live";
     /// The version is live but holds a value other than the declared `prev`.

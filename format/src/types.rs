@@ -519,6 +519,25 @@ pub struct TxBody {
     pub created_code: Vec<Vec<u8>>,
 }
 
+impl TxBody {
+    /// Puts the parts of the body that the signing digest leaves out in their one valid
+    /// order (`docs/PROTOCOL.md` §6.1 #7b, #7c): the signed moves first, in the order they
+    /// have (the digest covers it), then the unsigned (mask 0) moves in ascending key order;
+    /// `created_code` in ascending order of keccak-256 hash, a repeated entry dropped. The
+    /// signing digest does not change. Wallets and fillers call it before signing or
+    /// submitting (`mf-movegen` does); it makes no other check.
+    pub fn canonicalize(&mut self) {
+        let (mut moves, mut unsigned): (Vec<Move>, Vec<Move>) =
+            self.moves.drain(..).partition(|m| m.mask.is_signed());
+        unsigned.sort_by_key(Move::key);
+        moves.append(&mut unsigned);
+        self.moves = moves;
+        self.created_code
+            .sort_by_cached_key(|c| alloy_primitives::keccak256(c));
+        self.created_code.dedup();
+    }
+}
+
 fn de_moves<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Move>, D::Error> {
     bounded_seq(d, MAX_MOVES_PER_TX, "moves")
 }

@@ -355,3 +355,117 @@ fn every_reason_code_round_trips() {
     assert_eq!(Reason::from_code(0), None);
     assert_eq!(Reason::from_code(9999), None);
 }
+
+/// `base_tx` as an `open` transaction with the recipient's move unsigned, plus `extra`
+/// unsigned references to never-written accounts.
+fn open_tx(extra: usize) -> (Keypair, TxBody) {
+    let (k, mut body) = base_tx(true);
+    body.moves[1].mask = Mask::NONE;
+    for i in 0..extra {
+        let addr = Keypair::from_label(&format!("rules extra {i}")).address();
+        body.moves.push(Move {
+            mask: Mask::NONE,
+            kind: MoveKind::Reference,
+            mark: Mark::Account,
+            intx: GENESIS_INTX,
+            addr,
+            slot: U256::ZERO,
+            prev: Value::Account(Account::EMPTY),
+            next: Value::Account(Account::EMPTY),
+        });
+    }
+    body.canonicalize();
+    (k, body)
+}
+
+/// Item 4 (transaction ids): `created_code` is not signed, so its order must be fixed, or a
+/// third party could reverse two entries of a signed creation into a second valid id.
+#[test]
+fn created_code_must_be_sorted_by_hash_and_distinct() {
+    let (k, mut body) = base_tx(false);
+    let (a, b) = (vec![0x60, 0x00], vec![0x60, 0x01]);
+    let sorted = if alloy_primitives::keccak256(&a) < alloy_primitives::keccak256(&b) {
+        vec![a.clone(), b.clone()]
+    } else {
+        vec![b.clone(), a.clone()]
+    };
+    body.created_code = sorted.clone();
+    assert_eq!(verdict(&k, body.clone()), Ok(()));
+    let signed = sign(body.clone(), &[&k]);
+
+    // Reversed by a third party: the signatures still hold (the code is not signed), the id
+    // differs, and structure refuses it.
+    let mut reversed = signed.clone();
+    reversed.body.created_code.reverse();
+    assert_eq!(verify_tx_signatures(&reversed), Ok(()));
+    assert_ne!(tx_id(&reversed.body), tx_id(&signed.body));
+    assert_eq!(
+        check_structure(&reversed, 9),
+        Err(Reason::InvalidCreatedCode)
+    );
+
+    // A repeated entry (adjacent, so "sorted" but not strictly).
+    let mut repeated = signed.clone();
+    repeated.body.created_code.insert(1, sorted[0].clone());
+    assert_eq!(
+        check_structure(&repeated, 9),
+        Err(Reason::InvalidCreatedCode)
+    );
+
+    // canonicalize() restores the one order, and keeps the signing digest.
+    let mut fixed = reversed.body.clone();
+    fixed.canonicalize();
+    assert_eq!(fixed, signed.body);
+    let mut fixed = repeated.body.clone();
+    fixed.canonicalize();
+    assert_eq!(fixed, signed.body);
+    assert_eq!(signing_digest(&fixed), signing_digest(&reversed.body));
+}
+
+/// Item 4: unsigned moves are not in the signing digest, so their order and their place
+/// among the signed moves must be fixed: signed moves first, then unsigned in key order.
+#[test]
+fn unsigned_moves_follow_the_signed_ones_in_key_order() {
+    let (k, body) = open_tx(2);
+    assert_eq!(body.moves.len(), 4);
+    assert!(body.moves[0].mask.is_signed());
+    assert!(body.moves[1..].iter().all(|m| !m.mask.is_signed()));
+    assert_eq!(verdict(&k, body.clone()), Ok(()));
+    let signed = sign(body.clone(), &[&k]);
+
+    // Every other order of the same moves keeps the signatures and changes the id; only the
+    // canonical one passes structure.
+    let n = body.moves.len();
+    let mut others = 0;
+    for i in 0..n {
+        for j in 0..n {
+            if i == j {
+                continue;
+            }
+            let mut t = signed.clone();
+            let m = t.body.moves.remove(i);
+            t.body.moves.insert(j, m);
+            assert_eq!(verify_tx_signatures(&t), Ok(()), "moved {i} to {j}");
+            assert_ne!(tx_id(&t.body), tx_id(&signed.body));
+            assert_eq!(
+                check_structure(&t, 9),
+                Err(Reason::NoncanonicalMoveOrder),
+                "moved {i} to {j}"
+            );
+            let mut fixed = t.body.clone();
+            fixed.canonicalize();
+            assert_eq!(fixed, signed.body);
+            others += 1;
+        }
+    }
+    assert!(others > 0);
+
+    // The signed moves keep the order their signers chose (the digest covers it).
+    let (k, mut body) = base_tx(false);
+    body.moves.reverse();
+    assert_eq!(
+        verdict(&k, body),
+        Ok(()),
+        "signed moves in any signed order"
+    );
+}

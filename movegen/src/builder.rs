@@ -130,7 +130,8 @@ impl TxBuilder {
     }
 
     /// Executes against `view` and returns the unsigned body (masks and `open` from the
-    /// policy) with its execution (whose moves keep [`Mask::ALL`]).
+    /// policy, in canonical order: [`TxBody::canonicalize`]) with its execution (whose
+    /// moves keep [`Mask::ALL`]).
     pub fn body<V: StateView>(
         &self,
         view: &V,
@@ -154,7 +155,7 @@ impl TxBuilder {
         self.policy
             .apply(from, &mut moves)
             .map_err(MovegenError::Policy)?;
-        let body = TxBody {
+        let mut body = TxBody {
             chain_id: self.chain_id,
             call,
             context: self.context,
@@ -162,6 +163,9 @@ impl TxBuilder {
             moves,
             created_code: execution.created_code.clone(),
         };
+        // The signed moves first (in key order), then the unsigned ones (in key order):
+        // the one order validators accept (PROTOCOL.md §6.1 #7c).
+        body.canonicalize();
         Ok((body, execution))
     }
 

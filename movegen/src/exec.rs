@@ -270,8 +270,8 @@ pub struct Execution {
     /// One move per key touched, sorted by key: consumes (with `next`) for keys whose value
     /// changed, references for keys only read. All masks are [`Mask::ALL`].
     pub moves: Vec<Move>,
-    /// Runtime code of the contracts the call created (one entry per distinct code, in key
-    /// order of the accounts).
+    /// Runtime code of the contracts the call created: one entry per distinct code, in
+    /// ascending order of keccak-256 hash (the canonical order, PROTOCOL.md §6.1 #7b).
     pub created_code: Vec<Vec<u8>>,
     /// Gas used (the receipt's value).
     pub gas_used: u64,
@@ -432,6 +432,7 @@ fn into_execution<V: StateView>(
             next,
         });
     }
+    created_code.sort_by_cached_key(|c| alloy_primitives::keccak256(c));
     Ok(Execution {
         moves,
         created_code,

@@ -26,12 +26,16 @@
 //!    - if the new execution no longer touches its key: a signed move →
 //!      [`FillError::MoveNoLongerTouched`] (it cannot be dropped: the digest counts it and a
 //!      declared key is also a declared read); an unsigned move is dropped.
-//! 4. Keys the new execution touches that the original lacks are appended, in key order, as
-//!    unsigned moves (mask 0) when the transaction is `open`; in a closed transaction →
+//! 4. Keys the new execution touches that the original lacks are added as unsigned moves
+//!    (mask 0) when the transaction is `open`; in a closed transaction →
 //!    [`FillError::MovesAddedToClosedTx`] naming them.
 //! 5. `created_code` is taken from the new execution (it is not signed; re-execution binds
 //!    it through the declared code hashes).
-//! 6. The filled transaction keeps the authorisations, which must still verify
+//! 6. The body is put in its canonical order ([`TxBody::canonicalize`], PROTOCOL.md §6.1
+//!    #7b, #7c): the signed moves in their signed order, then every unsigned move in key
+//!    order; `created_code` by keccak-256 hash. That is the only order validators accept,
+//!    so a filled transaction has one id for one state.
+//! 7. The filled transaction keeps the authorisations, which must still verify
 //!    ([`mf_format::verify_tx_signatures`]) → else [`FillError::Signature`]. By construction
 //!    the signing digest does not change, so this fails only for a transaction whose
 //!    signatures were bad to begin with.
@@ -141,7 +145,7 @@ pub fn fill_preverified<V: StateView>(tx: &Transaction, view: &V) -> Result<Buil
         }));
     }
 
-    let filled = Transaction {
+    let mut filled = Transaction {
         body: TxBody {
             chain_id: body.chain_id,
             call: body.call.clone(),
@@ -152,6 +156,7 @@ pub fn fill_preverified<V: StateView>(tx: &Transaction, view: &V) -> Result<Buil
         },
         auths: tx.auths.clone(),
     };
+    filled.body.canonicalize();
     // Unchanged signed fields (checked above) give the same digest; this is the guard that
     // makes skipping the signature verification sound.
     if signing_digest(&filled.body) != signing_digest(body) {

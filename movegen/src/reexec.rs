@@ -125,7 +125,12 @@ thread_local! {
 ///    `next` differs from the post-state → `write_mismatch` (62);
 /// 5. a consume move whose key was not written with `next != prev` → `write_mismatch` (62);
 /// 6. a `created_code` entry no creation produced, or a repeated entry →
-///    `invalid_created_code` (30).
+///    `invalid_created_code` (30);
+/// 7. an unsigned (mask 0) reference, in body order, whose key execution never read →
+///    `unread_reference` (67). A filler can add unsigned moves to an `open` transaction
+///    and the signing digest does not cover them: an unread one would only change the id
+///    (and add a precondition nobody signed). Signed references may be unread: their
+///    signers chose them (a precondition, e.g. "only while this version is live").
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReexecCheck;
 
@@ -152,9 +157,14 @@ impl Reexec for ReexecCheck {
             .map(|c| (keccak256(c), c.as_slice()))
             .collect();
 
+        // Reads are recorded only when an unsigned reference must be shown to be read.
+        let unsigned_refs = body
+            .moves
+            .iter()
+            .any(|m| !m.mask.is_signed() && m.kind == MoveKind::Reference);
         let outcome = with_evm(body.chain_id, |evm| {
             let db = &mut evm.ctx.journaled_state.database;
-            db.record = false;
+            db.record = unsigned_refs;
             db.reads.clear();
             let state = &mut db.view;
             state.versions.clear();
@@ -175,9 +185,17 @@ impl Reexec for ReexecCheck {
                     }
                 }
             }
-            run(evm, &body.call, body.chain_id, &body.context)
+            let run = run(evm, &body.call, body.chain_id, &body.context)?;
+            let reads = &evm.ctx.journaled_state.database.reads;
+            let unread = unsigned_refs
+                && body.moves.iter().any(|m| {
+                    !m.mask.is_signed()
+                        && m.kind == MoveKind::Reference
+                        && !reads.contains_key(&m.key())
+                });
+            Ok((run, unread))
         });
-        let run = match outcome {
+        let (run, unread) = match outcome {
             Ok(r) => r,
             Err(DbError::View(Undeclared(_))) => return Err(Reason::UndeclaredRead),
             Err(DbError::MissingCode(_)) => return Err(Reason::CodeHashMismatch),
@@ -240,6 +258,9 @@ impl Reexec for ReexecCheck {
             || created.keys().any(|h| !used_code.contains(h))
         {
             return Err(Reason::InvalidCreatedCode);
+        }
+        if unread {
+            return Err(Reason::UnreadReference);
         }
         Ok(Reexecuted {
             gas_used: ok.gas_used,

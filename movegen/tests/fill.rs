@@ -310,22 +310,28 @@ fn adding_moves_to_a_closed_transaction_is_refused() {
     // A signed move the execution does not touch cannot be dropped.
     let mut body = masked.tx.body.clone();
     let stranger = Keypair::from_label("stranger").address();
-    body.moves.push(mf_format::Move {
-        mask: Mask::ALL,
-        kind: MoveKind::Reference,
-        mark: mf_format::Mark::Account,
-        intx: mf_format::GENESIS_INTX,
-        addr: stranger,
-        slot: U256::ZERO,
-        prev: Value::zero(mf_format::Mark::Account),
-        next: Value::zero(mf_format::Mark::Account),
-    });
+    // Among the signed moves (they come before the unsigned ones, PROTOCOL.md §6.1 #7c).
+    let first_unsigned = body.moves.iter().position(|m| !m.mask.is_signed()).unwrap();
+    body.moves.insert(
+        first_unsigned,
+        mf_format::Move {
+            mask: Mask::ALL,
+            kind: MoveKind::Reference,
+            mark: mf_format::Mark::Account,
+            intx: mf_format::GENESIS_INTX,
+            addr: stranger,
+            slot: U256::ZERO,
+            prev: Value::zero(mf_format::Mark::Account),
+            next: Value::zero(mf_format::Mark::Account),
+        },
+    );
     assert!(matches!(
         fill(&sign(body.clone(), &[b]), &w.view),
         Err(FillError::MoveNoLongerTouched(k)) if k == Key::account(stranger)
     ));
-    // Unsigned, it is dropped.
-    body.moves.last_mut().unwrap().mask = Mask::NONE;
+    // Unsigned (in its place among the unsigned moves), it is dropped.
+    body.moves[first_unsigned].mask = Mask::NONE;
+    body.canonicalize();
     assert_eq!(fill(&sign(body, &[b]), &w.view).unwrap(), masked.tx);
 }
 

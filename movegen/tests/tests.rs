@@ -4,6 +4,7 @@
 
 mod util;
 
+mod canonical;
 mod differential;
 mod fill;
 mod genesis;

@@ -154,3 +154,18 @@ pub fn token_init_code(name: &str, symbol: &str, supply: U256, holder: Address) 
     }
     code
 }
+
+/// Init code that creates two contracts with different runtime code: it first `CREATE`s a
+/// child whose runtime is `STOP` (`00`), then deploys itself with the runtime `ADD` (`01`).
+/// So a creation with it declares two `created_code` entries, whose canonical order is by
+/// keccak-256 hash (PROTOCOL.md §6.1 #7b): `01` (5fe7…) before `00` (bc36…).
+///
+/// ```text
+/// PUSH10 <child init: MSTORE8(0, 0) RETURN(0, 1)> PUSH1 0 MSTORE   child init at mem[22..32]
+/// PUSH1 10 PUSH1 22 PUSH1 0 CREATE POP                             CREATE(0, 22, 10)
+/// PUSH1 1 PUSH1 0 MSTORE8 PUSH1 1 PUSH1 0 RETURN                   runtime 01
+/// ```
+pub const TWO_CONTRACTS_INIT: &[u8] = &[
+    0x69, 0x60, 0x00, 0x60, 0x00, 0x53, 0x60, 0x01, 0x60, 0x00, 0xf3, 0x60, 0x00, 0x52, 0x60, 0x0a,
+    0x60, 0x16, 0x60, 0x00, 0xf0, 0x50, 0x60, 0x01, 0x60, 0x00, 0x53, 0x60, 0x01, 0x60, 0x00, 0xf3,
+];
