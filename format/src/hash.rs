@@ -10,6 +10,8 @@ pub mod domain {
     pub const TX_ID: &str = "manaflow-utxo 2026-11 transaction id v1";
     /// Signing digest.
     pub const SIGNING: &str = "manaflow-utxo 2026-11 signing digest v1";
+    /// The message of a co-signed transaction: its signing digest bound to its signers.
+    pub const SIGNERS: &str = "manaflow-utxo 2026-11 signers v1";
     /// Address of a public key.
     pub const ADDRESS: &str = "manaflow-utxo 2026-11 address v1";
     /// Header hash.
@@ -35,6 +37,7 @@ macro_rules! keyed {
 }
 keyed!(tx_id_hasher, domain::TX_ID);
 keyed!(signing_hasher, domain::SIGNING);
+keyed!(signers_hasher, domain::SIGNERS);
 keyed!(address_hasher, domain::ADDRESS);
 keyed!(header_hasher, domain::HEADER);
 keyed!(merkle_hasher, domain::MERKLE);

@@ -7,7 +7,8 @@
 //!   [`Receipt`], ...) and their canonical encoding ([`encode`], [`decode_tx`],
 //!   [`decode_batch`]): serde + bincode 2, little-endian, fixed-width integers, with every
 //!   variable length checked against [`limits`] before allocation;
-//! - ids and digests: [`tx_id`], [`signing_digest`] (honouring each move's [`Mask`]),
+//! - ids and digests: [`tx_id`], [`signing_digest`] (honouring each move's [`Mask`]) and
+//!   [`authorization_digest`] (what co-signers sign: the digest bound to every signer),
 //!   [`header_hash`], merkle roots ([`tx_root`], [`receipts_root`]);
 //! - keys and signatures: [`Keypair`], [`address_of`], strict (cofactored) verification with
 //!   [`PublicKey::verify`], and [`verify_batch`] that names the failing signatures;
@@ -81,7 +82,7 @@ pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;
 pub use reason::Reason;
 pub use sign::{
-    Keypair, PublicKey, SigCheck, address_of, sign, signing_digest, verify_batch,
-    verify_tx_signatures,
+    Keypair, PublicKey, SigCheck, address_of, authorization_digest, sign, signing_digest,
+    tx_authorization_digest, verify_batch, verify_tx_signatures,
 };
 pub use types::*;

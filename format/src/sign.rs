@@ -5,7 +5,8 @@
 //! small order, and the *cofactored* equation `[8]([S]B - R - [k]A) = 0` holds with
 //! `k = SHA-512(R || A || M) mod l`. The cofactored equation is what makes batch and single
 //! verification agree on every input (ZIP-215's lesson): a signature crafted with a torsion
-//! component gets the same verdict however it is batched. Batches use ed25519-dalek's
+//! component gets the same verdict however it is batched. Public keys must lie in the
+//! prime-order subgroup, so one secret key is one signer. Batches use ed25519-dalek's
 //! `verify_batch`; when a batch fails, each signature is checked alone to name the culprits.
 
 use crate::reason::Reason;
@@ -61,11 +62,19 @@ impl Keypair {
     pub fn sign_digest(&self, digest: &B256) -> SignatureBytes {
         SignatureBytes(self.key.sign(digest.as_slice()).to_bytes())
     }
-    /// An authorisation of `body` by this key.
+    /// An authorisation of `body` by this key as its only signer. For a transaction with
+    /// co-signers use [`Keypair::authorize_among`] (or [`sign`]): every signer of a co-signed
+    /// transaction signs the list of all its signers too ([`authorization_digest`]).
     pub fn authorize(&self, body: &TxBody) -> Authorization {
+        self.authorize_among(body, &[self.public_key()])
+    }
+
+    /// This key's authorisation of `body` signed by `signers` (every public key, in the order
+    /// of the transaction's authorisations, this key among them).
+    pub fn authorize_among(&self, body: &TxBody, signers: &[[u8; 32]]) -> Authorization {
         Authorization {
             public_key: self.public_key(),
-            signature: self.sign_digest(&signing_digest(body)),
+            signature: self.sign_digest(&authorization_digest(&signing_digest(body), signers)),
         }
     }
 }
@@ -110,9 +119,46 @@ pub fn signing_digest(body: &TxBody) -> B256 {
     B256::from(*h.finalize().as_bytes())
 }
 
-/// Signs `body` with `signers` (the first one must own `body.call.from`).
+/// What every authorisation of a transaction signs (`docs/PROTOCOL.md` §5.2): the body's
+/// [`signing_digest`] when there is one signer; with co-signers, blake3 (context
+/// [`crate::hash::domain::SIGNERS`]) of that digest, the number of signers (u64
+/// little-endian) and their public keys in authorisation order.
+///
+/// So a co-signed transaction is valid only with exactly its signers, in their order: a
+/// third party can neither strip a co-signature, nor add one, nor reorder them, without
+/// invalidating every signature. A single-signer transaction signs the plain signing digest
+/// (its one signer is already pinned by `call.from`), which no co-signed message can equal.
+pub fn authorization_digest(signing_digest: &B256, signers: &[[u8; 32]]) -> B256 {
+    bind_signers(signing_digest, signers.iter())
+}
+
+/// [`authorization_digest`] of a transaction: its body's signing digest bound to the public
+/// keys of its authorisations.
+pub fn tx_authorization_digest(tx: &Transaction) -> B256 {
+    bind_signers(
+        &signing_digest(&tx.body),
+        tx.auths.iter().map(|a| &a.public_key),
+    )
+}
+
+fn bind_signers<'a>(digest: &B256, signers: impl ExactSizeIterator<Item = &'a [u8; 32]>) -> B256 {
+    if signers.len() <= 1 {
+        return *digest;
+    }
+    let mut h = crate::hash::signers_hasher();
+    h.update(digest.as_slice());
+    h.update(&(signers.len() as u64).to_le_bytes());
+    for k in signers {
+        h.update(k);
+    }
+    B256::from(*h.finalize().as_bytes())
+}
+
+/// Signs `body` with `signers` (the first one must own `body.call.from`; the others are
+/// co-signers, and every signer signs the list of all of them: [`authorization_digest`]).
 pub fn sign(body: TxBody, signers: &[&Keypair]) -> Transaction {
-    let digest = signing_digest(&body);
+    let keys: Vec<[u8; 32]> = signers.iter().map(|k| k.public_key()).collect();
+    let digest = authorization_digest(&signing_digest(&body), &keys);
     let auths = signers
         .iter()
         .map(|k| Authorization {
@@ -132,14 +178,22 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
-    /// Parses and checks a key: a canonical encoding of a point that is not of small order.
+    /// Parses and checks a key: a canonical encoding of a point of the prime-order subgroup
+    /// (not of small order, and without a torsion component).
+    ///
+    /// A key `A + T`, with `T` one of the 7 non-zero points of small order, has the same
+    /// secret scalar as `A` (the cofactored equation absorbs `T`), so one secret key would
+    /// control eight "different" public keys, eight addresses and eight distinct co-signers.
+    /// Honest keys (`[a]B`) never have a torsion component. The check is a scalar
+    /// multiplication by the group order, paid once per key (callers that see the same key
+    /// often should cache the parsed key, as the validator does).
     pub fn parse(bytes: &[u8; 32]) -> Result<PublicKey, Reason> {
         let point = CompressedEdwardsY(*bytes)
             .decompress()
             .ok_or(Reason::InvalidPublicKey)?;
         // `From<EdwardsPoint>` re-compresses: equal bytes mean the encoding was canonical.
         let vk = VerifyingKey::from(point);
-        if vk.as_bytes() != bytes || point.is_small_order() {
+        if vk.as_bytes() != bytes || point.is_small_order() || !point.is_torsion_free() {
             return Err(Reason::InvalidPublicKey);
         }
         Ok(PublicKey { vk, point })
@@ -260,7 +314,7 @@ pub fn verify_batch(items: &[SigCheck<'_>]) -> Vec<usize> {
 
 /// Checks the authorisations of one transaction: at least one, no key twice, every key
 /// valid, `from` is the first signer's address, and every signature verifies over the
-/// signing digest (one batch per transaction).
+/// transaction's [`tx_authorization_digest`] (one batch per transaction).
 pub fn verify_tx_signatures(tx: &Transaction) -> Result<(), Reason> {
     let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
     if address_of(&first.public_key) != tx.body.call.from {
@@ -275,7 +329,7 @@ pub fn verify_tx_signatures(tx: &Transaction) -> Result<(), Reason> {
         seen.push(&a.public_key);
         keys.push(PublicKey::parse(&a.public_key)?);
     }
-    let digest = signing_digest(&tx.body);
+    let digest = tx_authorization_digest(tx);
     let checks: Vec<SigCheck> = keys
         .iter()
         .zip(&tx.auths)

@@ -94,6 +94,18 @@ fn vectors() -> BTreeMap<String, String> {
             signing_digest(&sample_body(masks, open)).as_slice(),
         );
     }
+    // What the signers of a co-signed transaction sign (§5.2): the digest of `digest.all`
+    // bound to alice and a co-signer, bob.
+    let bob = Keypair::from_label("golden bob");
+    put(
+        &mut v,
+        "digest.cosigned_alice_bob",
+        authorization_digest(
+            &signing_digest(&body),
+            &[alice.public_key(), bob.public_key()],
+        )
+        .as_slice(),
+    );
     let header = Header {
         height: 3,
         parent: B256::repeat_byte(0x11),

@@ -2,6 +2,7 @@
 
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::{Digest, Sha512, SigningKey};
 use mf_format::*;
 
@@ -468,4 +469,159 @@ fn unsigned_moves_follow_the_signed_ones_in_key_order() {
         Ok(()),
         "signed moves in any signed order"
     );
+}
+
+/// A torsion variant `A + T` of `k`'s public key `A` and a signature by `k`'s secret scalar
+/// under it on `msg` (valid under the cofactored equation: `[8]T = 0`).
+fn torsion_variant(seed: [u8; 32], t: usize, msg: &B256) -> Authorization {
+    let sk = SigningKey::from_bytes(&seed);
+    let a = sk.to_scalar();
+    let variant = (sk.verifying_key().to_edwards() + EIGHT_TORSION[t])
+        .compress()
+        .0;
+    let r = Scalar::from_bytes_mod_order([0x33; 32]);
+    let r_bytes = (r * ED25519_BASEPOINT_POINT).compress().0;
+    let k = Scalar::from_hash(
+        Sha512::new()
+            .chain_update(r_bytes)
+            .chain_update(variant)
+            .chain_update(msg.as_slice()),
+    );
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r_bytes);
+    sig[32..].copy_from_slice(&(r + k * a).to_bytes());
+    Authorization {
+        public_key: variant,
+        signature: SignatureBytes(sig),
+    }
+}
+
+/// Item 8e (co-signers): one secret key controls its seven torsion variants `A + T`; they
+/// must not count as more signers (nor own more addresses). Keys must be torsion-free.
+#[test]
+fn a_public_key_with_a_torsion_component_is_invalid() {
+    let seed = [0x42; 32];
+    let k = Keypair::from_seed(seed);
+    let (_, mut body) = base_tx(false);
+    body.call.from = k.address();
+    body.moves[0].addr = k.address();
+    for t in 1..8 {
+        let variant = torsion_variant(seed, t, &B256::ZERO).public_key;
+        assert_eq!(
+            PublicKey::parse(&variant).err(),
+            Some(Reason::InvalidPublicKey),
+            "torsion variant {t}"
+        );
+        // The sender and "another" co-signer that is the sender's own secret: both sign the
+        // message that binds the two keys.
+        let keys = [k.public_key(), variant];
+        let msg = authorization_digest(&signing_digest(&body), &keys);
+        let tx = Transaction {
+            body: body.clone(),
+            auths: vec![
+                Authorization {
+                    public_key: k.public_key(),
+                    signature: k.sign_digest(&msg),
+                },
+                torsion_variant(seed, t, &msg),
+            ],
+        };
+        assert_eq!(check_structure(&tx, 9), Ok(()));
+        // The variant's signature is a real one under the cofactored equation ...
+        let ok = tx.auths[1].signature;
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(variant)
+            .decompress()
+            .expect("a point");
+        let s =
+            Scalar::from_canonical_bytes(ok.0[32..].try_into().expect("32")).expect("canonical S");
+        let r = curve25519_dalek::edwards::CompressedEdwardsY(ok.0[..32].try_into().expect("32"))
+            .decompress()
+            .expect("R");
+        let kk = Scalar::from_hash(
+            Sha512::new()
+                .chain_update(&ok.0[..32])
+                .chain_update(variant)
+                .chain_update(msg.as_slice()),
+        );
+        assert!(
+            (s * ED25519_BASEPOINT_POINT - r - kk * point)
+                .mul_by_cofactor()
+                .is_identity(),
+            "the crafted signature holds"
+        );
+        // ... and the key is refused all the same.
+        assert_eq!(verify_tx_signatures(&tx), Err(Reason::InvalidPublicKey));
+    }
+    // Honest keys are torsion-free.
+    for i in 0..32 {
+        let k = Keypair::from_label(&format!("honest {i}"));
+        assert!(PublicKey::parse(&k.public_key()).is_ok());
+    }
+}
+
+/// Item 8e: a co-signature is part of what every signer signed. Stripping one, adding one,
+/// or reordering them invalidates the transaction (the id never covered them; now the
+/// signatures do).
+#[test]
+fn cosigners_cannot_be_stripped_added_or_reordered() {
+    let (k, body) = base_tx(false);
+    let (b, c) = (
+        Keypair::from_label("rules cosigner b"),
+        Keypair::from_label("rules cosigner c"),
+    );
+    let tx = sign(body.clone(), &[&k, &b, &c]);
+    assert_eq!(verify_tx_signatures(&tx), Ok(()));
+    assert_eq!(
+        tx_authorization_digest(&tx),
+        authorization_digest(
+            &signing_digest(&body),
+            &[k.public_key(), b.public_key(), c.public_key()]
+        )
+    );
+
+    // Stripped: each co-signature alone, and both.
+    for keep in [vec![0, 1], vec![0, 2], vec![0]] {
+        let t = Transaction {
+            body: body.clone(),
+            auths: keep.iter().map(|i| tx.auths[*i]).collect(),
+        };
+        assert_eq!(
+            verify_tx_signatures(&t),
+            Err(Reason::BadSignature),
+            "kept {keep:?}"
+        );
+    }
+    // Reordered co-signers.
+    let mut t = tx.clone();
+    t.auths.swap(1, 2);
+    assert_eq!(verify_tx_signatures(&t), Err(Reason::BadSignature));
+    // A third party adds its own co-signature, over any message it likes.
+    let d = Keypair::from_label("rules third party");
+    let single = sign(body.clone(), &[&k]);
+    assert_eq!(verify_tx_signatures(&single), Ok(()));
+    for msg in [
+        signing_digest(&body),
+        authorization_digest(&signing_digest(&body), &[k.public_key(), d.public_key()]),
+    ] {
+        let mut t = single.clone();
+        t.auths.push(Authorization {
+            public_key: d.public_key(),
+            signature: d.sign_digest(&msg),
+        });
+        assert_eq!(verify_tx_signatures(&t), Err(Reason::BadSignature));
+    }
+    // A single signer signs the plain signing digest (unchanged from before co-signers were
+    // bound), and authorize_among gives the same signatures as sign().
+    assert_eq!(tx_authorization_digest(&single), signing_digest(&body));
+    let keys = [k.public_key(), b.public_key(), c.public_key()];
+    let piecewise = Transaction {
+        body: body.clone(),
+        auths: vec![
+            k.authorize_among(&body, &keys),
+            b.authorize_among(&body, &keys),
+            c.authorize_among(&body, &keys),
+        ],
+    };
+    assert_eq!(piecewise, tx);
+    assert_eq!(k.authorize(&body), single.auths[0]);
 }

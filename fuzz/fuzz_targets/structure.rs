@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mf_format::{
-    PublicKey, SigCheck, check_structure, decode_tx, signing_digest, tx_id, verify_batch,
+    PublicKey, SigCheck, check_structure, decode_tx, tx_authorization_digest, tx_id, verify_batch,
     verify_tx_signatures,
 };
 use mf_fuzz::CHAIN_ID;
@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Batch verification against single verification, on the keys that parse.
-    let digest = signing_digest(&tx.body);
+    let digest = tx_authorization_digest(&tx);
     let keys: Vec<(usize, PublicKey)> = tx
         .auths
         .iter()

@@ -16,7 +16,7 @@ use mf_format::budget::RECEIPT_FIXED_BYTES;
 use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
 use mf_format::{
     B256, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction,
-    TxId, Value, check_receipt_len, check_structure, receipt_len, signing_digest, tx_id,
+    TxId, Value, check_receipt_len, check_structure, receipt_len, tx_authorization_digest, tx_id,
     verify_batch,
 };
 use mf_movegen::{CodeLookup, Reexec, Reexecuted};
@@ -163,12 +163,13 @@ pub fn prepare_batch(
     reexec: &dyn Reexec,
     code: &dyn CodeLookup,
 ) -> Vec<Prepared> {
-    // 1. ids, structure, digests.
+    // 1. ids, structure, the messages the authorisations sign (the signing digest, bound to
+    // the signers when there are co-signers).
     let first: Vec<(TxId, Result<B256, Reason>)> = txs
         .par_iter()
         .map(|tx| {
             let id = tx_id(&tx.body);
-            let r = check_structure(tx, chain_id).map(|()| signing_digest(&tx.body));
+            let r = check_structure(tx, chain_id).map(|()| tx_authorization_digest(tx));
             (id, r)
         })
         .collect();
