@@ -7,6 +7,7 @@ mod util;
 
 mod core;
 mod differential;
+mod malleability;
 mod masks;
 mod receipts;
 mod tamper;
