@@ -10,6 +10,10 @@
 #[cfg(test)]
 use alloy_primitives as _;
 #[cfg(test)]
+use curve25519_dalek as _;
+#[cfg(test)]
+use ed25519_dalek as _;
+#[cfg(test)]
 use fuser as _;
 #[cfg(test)]
 use heed as _;

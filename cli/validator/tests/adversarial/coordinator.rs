@@ -101,5 +101,17 @@ fn a_misbehaving_coordinator() {
         "the victim's record is untouched"
     );
 
+    // The filler adds to the open payment an unsigned reference to a never-written account,
+    // in its canonical place (after the signed moves, in key order): structure and
+    // signatures hold, but execution never reads it, and it would only rename the
+    // transaction (PROTOCOL.md §6.3).
+    let stranger = n.fresh();
+    let renamed = alter(&open, &|b| {
+        b.moves.push(never_written_ref(stranger, Mask::NONE));
+        b.canonicalize();
+    });
+    assert_ne!(tx_id(&renamed.body), tx_id(&open.body));
+    n.one("C9", renamed, Some(Reason::UnreadReference));
+
     n.finish('C');
 }

@@ -86,6 +86,24 @@ fn structure() {
         tamper(&|b| b.created_code = vec![vec![]]),
         Some(Reason::InvalidCreatedCode),
     );
+    // Two non-empty entries in descending keccak-256 order (keccak(00) = bc36…,
+    // keccak(01) = 5fe7…): created_code is not signed, so only ascending order is valid.
+    n.one(
+        "S12",
+        tamper(&|b| b.created_code = vec![vec![0x00], vec![0x01]]),
+        Some(Reason::InvalidCreatedCode),
+    );
+    // An open transfer whose unsigned recipient move comes before the signed sender move.
+    n.one(
+        "S13",
+        tamper(&|b| {
+            b.open = true;
+            b.moves[ri].mask = Mask::NONE;
+            let m = b.moves.remove(ri);
+            b.moves.insert(0, m);
+        }),
+        Some(Reason::NoncanonicalMoveOrder),
+    );
 
     n.finish('S');
 }
