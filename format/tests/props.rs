@@ -362,6 +362,56 @@ proptest! {
         let err = decode_tx(&longer).expect_err("trailing bytes are refused");
         prop_assert_eq!(err.reason(), Reason::Malformed);
     }
+
+    /// Item 4 (transaction ids): the parts of a body the signing digest leaves out (unsigned
+    /// moves, created code) have one valid order. `canonicalize` reaches it without touching
+    /// the digest, and any other arrangement of the same moves and code either changes the
+    /// signing digest (a signed move moved: the signature breaks) or fails structure.
+    #[test]
+    fn the_unsigned_parts_have_one_valid_order(
+        (tx, signer) in signed_tx(),
+        unsigned in proptest::collection::vec(any::<bool>(), 6),
+        codes in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..6), 0..4),
+        swaps in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<bool>()), 1..4),
+    ) {
+        let key = Keypair::from_label(&format!("prop signer {signer}"));
+        let mut body = tx.body.clone();
+        body.open = true;
+        // Every move but the sender's (the first) may be unsigned.
+        for (m, u) in body.moves.iter_mut().skip(1).zip(&unsigned) {
+            if *u {
+                m.mask = Mask::NONE;
+            }
+        }
+        body.created_code = codes;
+        let digest = signing_digest(&body);
+        let mut canonical = body.clone();
+        canonical.canonicalize();
+        prop_assert_eq!(signing_digest(&canonical), digest);
+        let mut again = canonical.clone();
+        again.canonicalize();
+        prop_assert_eq!(&again, &canonical, "idempotent");
+        let signed = sign(canonical.clone(), &[&key]);
+        prop_assert_eq!(check_structure(&signed, 7), Ok(()));
+        prop_assert_eq!(verify_tx_signatures(&signed), Ok(()));
+
+        let mut other = canonical.clone();
+        for (i, j, code) in swaps {
+            if code && !other.created_code.is_empty() {
+                let n = other.created_code.len();
+                other.created_code.swap(i.index(n), j.index(n));
+            } else {
+                let n = other.moves.len();
+                other.moves.swap(i.index(n), j.index(n));
+            }
+        }
+        if other != canonical {
+            let t = Transaction { body: other.clone(), auths: signed.auths.clone() };
+            prop_assert_ne!(tx_id(&other), tx_id(&canonical));
+            let refused = check_structure(&t, 7).is_err() || verify_tx_signatures(&t).is_err();
+            prop_assert!(refused, "a second valid arrangement: {:?}", other);
+        }
+    }
 }
 
 #[test]
