@@ -214,6 +214,21 @@ impl Genesis {
                     });
                 }
                 if !val.is_zero() {
+                    // EIP-7610: no contract may be created at an address with storage. A
+                    // transaction's moves cannot show that an address has no storage (an
+                    // account record does not commit to it), and in Cancun storage without
+                    // code or a nonce arises only from a genesis: such entries are refused,
+                    // so that every address with storage has code or a nonce, which the
+                    // creation's declared read of the account does show (PROTOCOL.md §6.4.1).
+                    if nonce == 0 && code_hash == EMPTY_CODE_HASH {
+                        return Err(GenesisError::Field {
+                            field: format!("alloc.{a}.storage"),
+                            msg: "an account with storage but neither code nor a nonce: \
+                                  EIP-7610 forbids creating a contract there, which moves \
+                                  cannot show; give it code or a nonce, or drop its storage"
+                                .into(),
+                        });
+                    }
                     versions.insert(Key::storage(addr, slot), Value::Storage(val));
                 }
             }

@@ -6,7 +6,7 @@ use mf_movegen::genesis::Genesis;
 fn with_storage(storage: &str) -> Result<Genesis, String> {
     Genesis::parse(&format!(
         r#"{{"config": {{"chainId": 7}},
-            "alloc": {{"0x00000000000000000000000000000000000000aa": {{"balance": "0x1", "storage": {storage}}}}}}}"#
+            "alloc": {{"0x00000000000000000000000000000000000000aa": {{"balance": "0x1", "nonce": "0x1", "storage": {storage}}}}}}}"#
     ))
     .map_err(|e| e.to_string())
 }
@@ -63,4 +63,23 @@ fn genesis_json_round_trips() {
         .expect("parse");
     let again = Genesis::parse(&g.to_json().to_string()).expect("round trip");
     assert_eq!(g, again);
+}
+
+/// The hardening review's item 8 (EIP-7610: no contract is created at an address with
+/// storage). Moves cannot show that an address has no storage, so the one way to get storage
+/// without code or a nonce in Cancun, a genesis entry, is refused; zero words are no storage.
+#[test]
+fn eip7610_genesis_storage_without_code_or_nonce_is_refused() {
+    let file = |account: &str| {
+        Genesis::parse(&format!(
+            r#"{{"config": {{"chainId": 7}},
+                "alloc": {{"0x00000000000000000000000000000000000000bb": {account}}}}}"#
+        ))
+        .map_err(|e| e.to_string())
+    };
+    let e = file(r#"{"balance": "0x5", "storage": {"0x1": "0x2"}}"#).expect_err("EIP-7610");
+    assert!(e.contains("EIP-7610"), "{e}");
+    file(r#"{"balance": "0x5", "storage": {"0x1": "0x0"}}"#).expect("a zero word is no storage");
+    file(r#"{"nonce": "0x1", "storage": {"0x1": "0x2"}}"#).expect("a nonce");
+    file(r#"{"code": "0x00", "storage": {"0x1": "0x2"}}"#).expect("code");
 }
