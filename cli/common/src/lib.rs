@@ -9,14 +9,18 @@
 //!   [`set_progress`] (so that a log line never garbles the bar);
 //! - [`shutdown_signal`]: a future that completes on SIGINT (Ctrl-C) or SIGTERM, for a
 //!   server's graceful shutdown;
-//! - [`on_shutdown_signal`]: the same on a thread of its own, for synchronous drivers.
+//! - [`on_shutdown_signal`]: the same on a thread of its own, for synchronous drivers;
+//! - [`HttpLimitArgs`]: the flags of the limits both HTTP servers apply to slow bodies and
+//!   to connections (`mf_api::server`), written once.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, unused_crate_dependencies)]
 
 use indicatif::ProgressBar;
+use mf_api::server::ConnLimits;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
+use std::time::Duration;
 
 static PROGRESS: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
@@ -117,5 +121,45 @@ pub fn on_shutdown_signal(then: impl FnOnce() + Send + 'static) {
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot listen for signals: {e}");
+    }
+}
+
+/// The command-line flags of the limits both HTTP servers apply (`mf_api::server`): body
+/// deadlines and connection caps. Flattened into each binary's `serve` command.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct HttpLimitArgs {
+    /// Seconds a request body may take, plus one second per --body-min-rate bytes
+    /// received; a body still incomplete then is answered 408 (body_timeout) and its
+    /// connection closed.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// Bytes per second a request body must average: each this many bytes received extend
+    /// its deadline by one second (0: --body-timeout is the whole allowance).
+    #[arg(long, value_name = "BYTES", default_value_t = 65536)]
+    pub body_min_rate: u64,
+    /// Open connections in all; a connection past it is answered 503
+    /// (too_many_connections) and closed.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Open connections from one IP address; a connection past it is answered 503
+    /// (too_many_connections) and closed.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections_per_ip: u64,
+}
+
+impl HttpLimitArgs {
+    /// `--body-timeout` as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout)
+    }
+
+    /// The connection caps (`--max-connections`, `--max-connections-per-ip`).
+    pub fn connections(&self) -> ConnLimits {
+        // Both flags are at most 1,000,000, which fits every usize this runs on.
+        let cap = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        ConnLimits {
+            max_connections: cap(self.max_connections),
+            max_per_ip: cap(self.max_connections_per_ip),
+        }
     }
 }

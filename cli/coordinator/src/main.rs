@@ -21,7 +21,7 @@ mod devnet;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use devnet::DevnetConfig;
-use mf_coordinator::{Config, ConnLimits, RpcLimits, serve};
+use mf_coordinator::{Config, RpcLimits, serve};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,21 +86,8 @@ enum Cmd {
         /// is refused (-32600).
         #[arg(long, default_value_t = RpcLimits::BATCH_GAS)]
         rpc_batch_gas: u64,
-        /// Seconds a request body may take, plus one second per --body-min-rate bytes
-        /// received; a body still incomplete then is answered 408 and its connection closed.
-        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        body_timeout: u64,
-        /// Bytes per second that extend a request body's deadline by one second (0: none).
-        #[arg(long, value_name = "BYTES", default_value_t = 65536)]
-        body_min_rate: u64,
-        /// Open connections in all; a connection past it is answered 503
-        /// (too_many_connections) and closed.
-        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        max_connections: u64,
-        /// Open connections from one IP address; a connection past it is answered 503
-        /// (too_many_connections) and closed.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        max_connections_per_ip: u64,
+        #[command(flatten)]
+        limits: mf_cli::HttpLimitArgs,
     },
     /// Start a validator and a coordinator on loopback and drive wallets through them.
     Devnet {
@@ -163,10 +150,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rpc_gas_cap,
             rpc_time_budget_ms,
             rpc_batch_gas,
-            body_timeout,
-            body_min_rate,
-            max_connections,
-            max_connections_per_ip,
+            limits,
         } => {
             if batch_max == 0 || max_attempts == 0 {
                 bail!("--batch-max and --max-attempts must be at least 1");
@@ -186,14 +170,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     gas_cap: rpc_gas_cap,
                     time_budget: Duration::from_millis(rpc_time_budget_ms),
                     batch_gas: rpc_batch_gas,
-                    connections: ConnLimits {
-                        max_connections: usize::try_from(max_connections)
-                            .context("max connections")?,
-                        max_per_ip: usize::try_from(max_connections_per_ip)
-                            .context("max connections per ip")?,
-                    },
-                    body_timeout: Duration::from_secs(body_timeout),
-                    body_min_rate,
+                    connections: limits.connections(),
+                    body_timeout: limits.body_timeout(),
+                    body_min_rate: limits.body_min_rate,
                 },
             };
             tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");

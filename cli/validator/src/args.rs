@@ -176,23 +176,8 @@ pub(crate) enum Command {
         /// a live validator leaves it unset).
         #[arg(long)]
         fixed_time: Option<u64>,
-        /// Seconds a POST /batch body may take, plus one second per --body-min-rate bytes
-        /// received; a body still incomplete then is answered 408 (body_timeout) and its
-        /// connection closed.
-        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-        body_timeout: u64,
-        /// Bytes per second a POST /batch body must average: each this many bytes received
-        /// extend its deadline by one second (0: --body-timeout is the whole allowance).
-        #[arg(long, value_name = "BYTES", default_value_t = 65536)]
-        body_min_rate: u64,
-        /// Open connections in all; a connection past it is answered 503
-        /// (too_many_connections) and closed.
-        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        max_connections: u64,
-        /// Open connections from one IP address; a connection past it is answered 503
-        /// (too_many_connections) and closed.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        max_connections_per_ip: u64,
+        #[command(flatten)]
+        limits: mf_cli::HttpLimitArgs,
     },
     /// Verify the store: recompute the state hash from the stored live set and compare it
     /// with the stored one and the head header's. Exit code 1 on a mismatch.

@@ -50,7 +50,7 @@ use args::{Cli, Command, OrderArg};
 use clap::Parser;
 use mf_validator::Validator;
 use mf_validator::sample::GenConfig;
-use mf_validator::server::{ConnLimits, ServeConfig};
+use mf_validator::server::ServeConfig;
 use mf_validator::verify::Order;
 use std::io::Write;
 use std::path::Path;
@@ -125,10 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mode,
             queue,
             fixed_time,
-            body_timeout,
-            body_min_rate,
-            max_connections,
-            max_connections_per_ip,
+            limits,
         } => serve::serve(
             &data,
             listen,
@@ -136,13 +133,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ServeConfig {
                 mode: mode.into(),
                 queue: usize::try_from(queue).context("queue")?,
-                body_timeout: std::time::Duration::from_secs(body_timeout),
-                body_min_rate,
-                connections: ConnLimits {
-                    max_connections: usize::try_from(max_connections).context("max connections")?,
-                    max_per_ip: usize::try_from(max_connections_per_ip)
-                        .context("max connections per ip")?,
-                },
+                body_timeout: limits.body_timeout(),
+                body_min_rate: limits.body_min_rate,
+                connections: limits.connections(),
                 ..ServeConfig::default()
             },
         ),
