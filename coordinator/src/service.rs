@@ -52,6 +52,9 @@ pub struct RpcLimits {
     pub body_timeout: Duration,
     /// Bytes per second that extend a body's deadline by one second (0: none).
     pub body_min_rate: u64,
+    /// EVM executions of RPC requests that run at once (`--rpc-max-evm`); a request waits
+    /// for a slot within its time budget, and the wait counts against it.
+    pub max_evm: usize,
 }
 
 impl RpcLimits {
@@ -63,6 +66,11 @@ impl RpcLimits {
     /// The default batch gas: 100 calls at the gas cap (a batch of the largest size of
     /// plain `eth_call`s), or about 3 worst-case `eth_estimateGas`.
     pub const BATCH_GAS: u64 = 3_000_000_000;
+
+    /// The default of [`RpcLimits::max_evm`]: one execution per available core.
+    pub fn max_evm_default() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
 }
 
 impl Default for RpcLimits {
@@ -74,6 +82,7 @@ impl Default for RpcLimits {
             connections: mf_api::server::ConnLimits::default(),
             body_timeout: Duration::from_secs(30),
             body_min_rate: 64 << 10,
+            max_evm: RpcLimits::max_evm_default(),
         }
     }
 }
@@ -116,6 +125,10 @@ pub struct CoordMetrics {
     pub feed_reconnects: AtomicU64,
     /// Busy answers from the validator.
     pub upstream_busy: AtomicU64,
+    /// RPC EVM executions running now.
+    pub evm_running: AtomicU64,
+    /// The most RPC EVM executions that ran at once.
+    pub evm_peak: AtomicU64,
 }
 
 /// The journal queue did not take an intent (full, or stopping).
@@ -153,6 +166,8 @@ pub struct Shared {
     pub metrics: CoordMetrics,
     /// Open (not final) intents.
     pub open: AtomicUsize,
+    /// Slots for RPC EVM executions ([`RpcLimits::max_evm`]).
+    pub evm_slots: tokio::sync::Semaphore,
     stop: AtomicBool,
     fatal: Mutex<Option<Fatal>>,
     next_seq: AtomicU64,
@@ -250,6 +265,7 @@ pub fn serve(
         upstream,
         metrics: CoordMetrics::default(),
         open: AtomicUsize::new(open.len()),
+        evm_slots: tokio::sync::Semaphore::new(cfg.rpc.max_evm.max(1)),
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
         next_seq: AtomicU64::new(next_seq.max(now_seq())),

@@ -86,6 +86,11 @@ enum Cmd {
         /// is refused (-32600).
         #[arg(long, default_value_t = RpcLimits::BATCH_GAS)]
         rpc_batch_gas: u64,
+        /// EVM executions of RPC requests (eth_call, eth_estimateGas, mf_simulate) that run
+        /// at once (default: one per core); a request waits for a slot within its time
+        /// budget (--rpc-time-budget-ms), and the wait counts against it.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        rpc_max_evm: Option<u64>,
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
     },
@@ -150,6 +155,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rpc_gas_cap,
             rpc_time_budget_ms,
             rpc_batch_gas,
+            rpc_max_evm,
             limits,
         } => {
             if batch_max == 0 || max_attempts == 0 {
@@ -173,6 +179,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     connections: limits.connections(),
                     body_timeout: limits.body_timeout(),
                     body_min_rate: limits.body_min_rate,
+                    max_evm: rpc_max_evm.map_or_else(RpcLimits::max_evm_default, |n| {
+                        usize::try_from(n).unwrap_or(usize::MAX)
+                    }),
                 },
             };
             tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");

@@ -274,3 +274,48 @@ fn h56_coordinator_cuts_slow_bodies_and_caps_connections() {
     }
     drop(idle);
 }
+
+/// H64: concurrent requests share `--rpc-max-evm` execution slots. Six endless-loop calls at
+/// once against one slot: they run one at a time (the peak the coordinator reports is 1),
+/// those that wait past their budget get the budget's error without running, and every one
+/// answers within its budget's reach.
+#[test]
+fn h64_concurrent_evm_executions_are_capped() {
+    let (net, _coord, url) = start(&["--rpc-max-evm", "1", "--rpc-time-budget-ms", "300"]);
+    let from = net.world.wallets[0].address();
+    let t = Instant::now();
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    rpc(
+                        &url,
+                        &request(i, "eth_call", json!([{"from": from, "to": looper()}])),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect()
+    });
+    for v in &answers {
+        assert_eq!(v["error"]["code"], codes::SERVER_ERROR, "{v}");
+        let m = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(m.contains("execution aborted (timeout = 300 ms)"), "{v}");
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "six 300 ms budgets answered in {:?}",
+        t.elapsed()
+    );
+    let metrics = get_text(&format!("{}/metrics", url.trim_end_matches('/')));
+    assert_eq!(
+        metric(&metrics, "mf_coordinator_rpc_evm_peak"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(metric(&metrics, "mf_coordinator_rpc_evm_running"), 0);
+}

@@ -66,11 +66,32 @@ fn exec_error(e: MovegenError, budget: &Budget) -> RpcError {
 }
 
 /// Runs `f` (an EVM execution until the deadline it is given) on the blocking pool within
-/// what is left of the request's budget, and takes the time it took off the budget.
+/// what is left of the request's budget, and takes the time it took off the budget. At
+/// most `--rpc-max-evm` executions run at once: a request waits for a slot, and the wait
+/// counts against its budget (a request whose budget runs out waiting gets the budget's
+/// error, having run nothing).
 async fn execution<T: Send + 'static>(
+    s: &Shared,
     budget: &mut Budget,
     f: impl FnOnce(std::time::Instant, Budget) -> Result<T, RpcError> + Send + 'static,
 ) -> Result<T, RpcError> {
+    let started = std::time::Instant::now();
+    let slot = tokio::time::timeout(budget.left, s.evm_slots.acquire()).await;
+    let Ok(Ok(_slot)) = slot else {
+        budget.spend(started.elapsed());
+        return Err(budget.exhausted());
+    };
+    budget.spend(started.elapsed());
+    /// Counts a running execution for `/metrics`, also when the request is dropped.
+    struct Running<'a>(&'a std::sync::atomic::AtomicU64);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Relaxed);
+        }
+    }
+    let now = s.metrics.evm_running.fetch_add(1, Relaxed) + 1;
+    let _running = Running(&s.metrics.evm_running);
+    s.metrics.evm_peak.fetch_max(now, Relaxed);
     let b = *budget;
     let started = std::time::Instant::now();
     let r = blocking(move || f(b.deadline(), b)).await;
@@ -146,8 +167,9 @@ pub(super) async fn dispatch(
             let call = obj.to_capped_call(s.cfg.rpc.gas_cap)?;
             let tag = params.get(1).cloned();
             let estimate = method == "eth_estimateGas";
-            let s = Arc::clone(s);
-            execution(budget, move |deadline, b| {
+            let shared = Arc::clone(s);
+            execution(s, budget, move |deadline, b| {
+                let s = shared;
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
                 check_block(tag.as_ref(), &head)?;
@@ -177,8 +199,9 @@ pub(super) async fn dispatch(
                 timestamp: U64,
             }
             let ctx: Option<Ctx> = opt_param(&params, 1, "context")?;
-            let s = Arc::clone(s);
-            execution(budget, move |deadline, b| {
+            let shared = Arc::clone(s);
+            execution(s, budget, move |deadline, b| {
+                let s = shared;
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
                 let ctx = match ctx {

@@ -180,6 +180,18 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
             "counter",
             m.upstream_busy.load(Relaxed),
         ),
+        (
+            "mf_coordinator_rpc_evm_running",
+            "RPC EVM executions running now.",
+            "gauge",
+            m.evm_running.load(Relaxed),
+        ),
+        (
+            "mf_coordinator_rpc_evm_peak",
+            "The most RPC EVM executions that ran at once (at most --rpc-max-evm).",
+            "gauge",
+            m.evm_peak.load(Relaxed),
+        ),
     ];
     let mut out = String::new();
     for (name, help, kind, v) in rows {
