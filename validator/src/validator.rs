@@ -126,6 +126,9 @@ pub struct Validator {
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
     clock: Box<dyn Fn() -> u64 + Send>,
+    /// Set by [`Validator::apply_ordered`] for the batch in hand: its order-stream sequence,
+    /// written with the batch.
+    order_seq: Option<u64>,
 }
 
 /// The default header clock: milliseconds since the Unix epoch.
@@ -210,6 +213,7 @@ impl Validator {
             keys: KeyCache::default(),
             reexec: Box::new(ReexecCheck),
             clock: Box::new(now_ms),
+            order_seq: None,
         })
     }
 
@@ -302,6 +306,35 @@ impl Validator {
         let mut out = self.apply_batch(&batch, mode)?;
         out.timings.decode = decode;
         Ok(out)
+    }
+
+    /// Applies message `seq` of the order stream (a replica, [`crate::order`]): the header
+    /// time is `time_ms`, the time the orderer stored the message (never this machine's
+    /// clock; still at least the parent's time), and `seq` is committed in the same LMDB
+    /// transaction as the batch, so that a restart resumes exactly after it. When nothing is
+    /// written (no transaction accepted, or the batch refused as a whole: malformed, empty)
+    /// `seq` is recorded in a small transaction of its own once the answer is known, so every
+    /// replica skips the message the same way. A crash between the two re-applies such a
+    /// message on restart, which is harmless: nothing of it was written, so the state, the
+    /// parent header and `time_ms` are those of the first try, and so is the verdict.
+    pub fn apply_ordered(
+        &mut self,
+        bytes: &[u8],
+        mode: Mode,
+        seq: u64,
+        time_ms: u64,
+    ) -> Result<Outcome, ApplyError> {
+        let clock = std::mem::replace(&mut self.clock, Box::new(move || time_ms));
+        self.order_seq = Some(seq);
+        let r = self.apply_bytes(bytes, mode);
+        self.order_seq = None;
+        self.clock = clock;
+        let written = matches!(&r, Ok(out) if out.header.is_some());
+        let failed = matches!(&r, Err(ApplyError::Store(_))) || self.committer.failed();
+        if !written && !failed {
+            self.store.record_order_seq(seq)?;
+        }
+        r
     }
 
     /// Applies a decoded batch and waits until it is on disk.
@@ -551,6 +584,7 @@ impl Validator {
             .collect();
         let mut w = BatchWrite {
             txs,
+            order_seq: self.order_seq,
             ..BatchWrite::default()
         };
         for &i in &accepted {
