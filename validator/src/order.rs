@@ -13,6 +13,11 @@
 //! - [`Reader`] reads the stream by sequence (`STREAM.MSG.GET`, which a 2.9 server
 //!   answers), from the sequence after the last one a replica applied, and gives each message
 //!   with the time the stream stored it: the header time of the height it produces.
+//! - Divergence: after each height a replica publishes its header hash to the stream
+//!   [`heads_bucket`] (`MF_HEADS_<chain_id>`, subject `mf.<chain_id>.heads.<height>`) on
+//!   condition that the height's subject is still empty; when it is not, it compares
+//!   ([`Reader::check_head`]): the first hash stored for a height is the reference, and a
+//!   replica that differs from it stops applying.
 
 pub use async_nats;
 use async_nats::jetstream::{self, stream};
@@ -37,6 +42,25 @@ pub fn message_id(bytes: &[u8]) -> String {
 
 /// The stream's duplicate window: a publish retried within it is not stored again.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// The stream of the header hashes replicas report, one subject per height.
+pub fn heads_bucket(chain_id: u64) -> String {
+    format!("MF_HEADS_{chain_id}")
+}
+
+/// What [`Reader::check_head`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadCheck {
+    /// This replica is the first to report the height.
+    First,
+    /// The hash reported first is the same.
+    Agrees,
+    /// Another replica reported a different hash first.
+    Differs {
+        /// The hash reported first.
+        first: String,
+    },
+}
 
 /// Why the order stream could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +181,29 @@ pub struct Reader {
     stream: stream::Stream,
     wake: async_nats::Subscriber,
     next: u64,
+    heads: Option<(jetstream::Context, stream::Stream)>,
+    chain_id: u64,
+}
+
+/// The heads stream of `chain_id` (one subject per height, at most one message each),
+/// created when missing. A plain stream rather than a JetStream key-value bucket, whose
+/// client-side set-up needs a newer server than 2.9.
+async fn heads_store(
+    js: &jetstream::Context,
+    chain_id: u64,
+    replicas: usize,
+) -> Result<stream::Stream, OrderError> {
+    js.get_or_create_stream(stream::Config {
+        name: heads_bucket(chain_id),
+        subjects: vec![format!("mf.{chain_id}.heads.*")],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        num_replicas: replicas.max(1),
+        max_messages_per_subject: 1,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| js_err("heads stream create")(&e))
 }
 
 impl Reader {
@@ -176,11 +223,61 @@ impl Reader {
             .subscribe(subject(chain_id))
             .await
             .map_err(|e| js_err("subscribe")(&e))?;
+        let heads = match heads_store(&js, chain_id, replicas).await {
+            Ok(st) => Some((js.clone(), st)),
+            Err(e) => {
+                tracing::warn!("{e}: header hashes are not compared between replicas");
+                None
+            }
+        };
         Ok(Reader {
             stream,
             wake,
             next: after.map_or(1, |s| s + 1),
+            heads,
+            chain_id,
         })
+    }
+
+    /// Reports `hash` as the header hash of `height` to the heads bucket, or compares it
+    /// with the hash reported first. `None` when the bucket is not available.
+    pub async fn check_head(
+        &self,
+        height: u64,
+        hash: &mf_format::B256,
+    ) -> Result<Option<HeadCheck>, OrderError> {
+        let Some((js, heads)) = &self.heads else {
+            return Ok(None);
+        };
+        let ours = format!("{hash}");
+        let subject = format!("mf.{}.heads.{height}", self.chain_id);
+        // Stored only if the height's subject holds nothing yet.
+        let sent = js
+            .send_publish(
+                subject.clone(),
+                jetstream::message::PublishMessage::build()
+                    .payload(Bytes::from(ours.clone()))
+                    .expected_last_subject_sequence(0),
+            )
+            .await
+            .map_err(|e| js_err("heads publish")(&e))?
+            .await;
+        match sent {
+            Ok(_) => Ok(Some(HeadCheck::First)),
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                let first = heads
+                    .get_last_raw_message_by_subject(&subject)
+                    .await
+                    .map_err(|e| js_err("heads get")(&e))?;
+                let first = String::from_utf8_lossy(&first.payload).into_owned();
+                Ok(Some(if first == ours {
+                    HeadCheck::Agrees
+                } else {
+                    HeadCheck::Differs { first }
+                }))
+            }
+            Err(e) => Err(js_err("heads publish acknowledgement")(&e)),
+        }
     }
 
     /// The sequence the next message will have.

@@ -3,7 +3,8 @@
 //! `mf-validator publish`. Every replica reaches the same head with the same header hash at
 //! every height; one killed with SIGKILL mid-stream resumes without skipping or applying a
 //! batch twice; a replica started late on a fresh directory catches up and agrees; a batch
-//! published twice is stored (and applied) once.
+//! published twice is stored (and applied) once; a replica that forked stops at the first
+//! height whose header hash differs from the one reported first, and says so in /health.
 //!
 //! Without `nats-server` on the PATH the test prints a SKIPPED line and passes, unless
 //! `MF_REQUIRE_NATS` is set (then it fails).
@@ -212,6 +213,35 @@ fn replicas_agree_resume_and_catch_up() {
     std::thread::sleep(Duration::from_millis(500));
     for r in [&a, &b, &c, &late] {
         assert_eq!(r.head().expect("head").height, head);
+    }
+
+    // A replica that forked (it applied batch 1 by itself, at its own time, before joining)
+    // finds its header hash at height 2 differs from the one reported first, stops
+    // applying, and says so in /health.
+    let fork = tmp.path().join("fork");
+    run_ok(&["init", "--data", p(&fork), "--genesis", p(&genesis)]);
+    run_ok(&["ingest", "--data", p(&fork), p(&files[0])]);
+    let (_gf, forked) = replica(&fork, &url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let why = loop {
+        if let Err(e) = forked.health() {
+            break e.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the forked replica reports no divergence"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(why.contains("diverged at height 2"), "{why}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        forked.head().expect("head").height,
+        2,
+        "it stopped applying"
+    );
+    for r in [&a, &b, &c, &late] {
+        r.health().expect("the agreeing replicas are healthy");
     }
 
     for g in [&mut ga, &mut gb, &mut gc, &mut gl] {

@@ -273,7 +273,20 @@ async fn follow(
         }
         match answer.await {
             Ok(worker::BatchReply::Applied(a)) => {
-                tracing::debug!(seq = m.seq, height = ?a.height, "order message applied")
+                tracing::debug!(seq = m.seq, height = ?a.height, "order message applied");
+                if let (Some(height), Some(hash)) = (a.height, a.header_hash) {
+                    match reader.check_head(height, &hash).await {
+                        Ok(Some(crate::order::HeadCheck::Differs { first })) => {
+                            return status.stop(format!(
+                                "diverged at height {height} (order message {}): our header \
+                                 hash is {hash}, another replica reported {first}",
+                                m.seq
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(height, "header hash not compared: {e}"),
+                    }
+                }
             }
             Ok(worker::BatchReply::Refused(code, r)) if code.is_server_error() => {
                 return status.stop(format!("message {}: {}", m.seq, r.error));
