@@ -125,7 +125,7 @@ fn replicas_agree_resume_and_catch_up() {
         .expect("clock")
         .as_secs();
     let sample = tmp.path().join("sample");
-    let batches = 12;
+    let batches = 20;
     run_ok(&[
         "gen",
         "--out",
@@ -153,7 +153,7 @@ fn replicas_agree_resume_and_catch_up() {
         run_ok(&["init", "--data", p(d), "--genesis", p(&genesis)]);
     }
     let (mut ga, a) = replica(&dirs[0], &url);
-    let (gb, b) = replica(&dirs[1], &url);
+    let (mut gb, mut b) = replica(&dirs[1], &url);
     let (mut gc, c) = replica(&dirs[2], &url);
 
     // A replica refuses batches posted to it.
@@ -170,15 +170,30 @@ fn replicas_agree_resume_and_catch_up() {
         wait_height(r, 4);
     }
 
-    // Kill B with SIGKILL while the next batches arrive, then restart it.
-    let out = publish(&url, &files[4..8]);
-    assert!(out[3].ends_with("seq 8"), "{out:?}");
-    drop(gb);
-    let (mut gb, b) = replica(&dirs[1], &url);
+    // Batches 5..=20 are published one by one while B is killed with SIGKILL three times
+    // (mid-stream: it is applying or waiting) and restarted each time.
+    let publisher = {
+        let url = url.clone();
+        let files = files[4..].to_vec();
+        std::thread::spawn(move || {
+            files
+                .iter()
+                .map(|f| publish(&url, std::slice::from_ref(f)).remove(0))
+                .collect::<Vec<_>>()
+        })
+    };
+    for pause in [60, 150, 250] {
+        std::thread::sleep(Duration::from_millis(pause));
+        drop(gb);
+        (gb, b) = replica(&dirs[1], &url);
+    }
+    let out = publisher.join().expect("publisher");
+    assert!(
+        out.last().expect("published").ends_with("seq 20"),
+        "{out:?}"
+    );
 
     // A batch published twice is stored once.
-    let out = publish(&url, &files[8..]);
-    assert!(out[3].ends_with("seq 12"), "{out:?}");
     let again = publish(&url, &files[..1]);
     assert!(again[0].ends_with("seq 1 (duplicate)"), "{again:?}");
 
