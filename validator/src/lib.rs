@@ -45,6 +45,7 @@ pub mod fingerprint;
 /// Genesis files (alloc JSON): the parser lives in `mf-movegen`, which coordinators share.
 pub use mf_movegen::genesis;
 pub mod index;
+pub mod order;
 pub mod outcome;
 pub mod prepare;
 pub mod replay;

@@ -7,7 +7,7 @@
 //! | `code` | keccak-256 code hash | runtime code |
 //! | `headers` | height (u64 BE) | header |
 //! | `receipts` | height (u64 BE) | receipts of every transaction submitted in the batch |
-//! | `meta` | name | `height`, `lthash`, `chain_id` |
+//! | `meta` | name | `height`, `lthash`, `chain_id`; `order_seq` on a replica (the last order-stream sequence applied, [`crate::order`]) |
 //!
 //! Why this shape: the live set is indexed in memory ([`crate::index`]), so LMDB never
 //! needs a random lookup on the critical path, and the chain itself is the log (as in
@@ -78,6 +78,9 @@ pub struct BatchWrite {
     pub receipts: Vec<u8>,
     /// The state hash lanes after the batch.
     pub lthash: LtHash,
+    /// On a replica, the order-stream sequence of the batch ([`crate::order`]): written to
+    /// `meta` in the same transaction, so that a restart resumes exactly after it.
+    pub order_seq: Option<u64>,
 }
 
 fn tx_key(height: u64, index: u32) -> [u8; 12] {
@@ -285,7 +288,34 @@ impl Store {
         self.receipts.put(t, &h, &w.receipts)?;
         self.meta.put(t, b"height", &h)?;
         self.meta.put(t, b"lthash", &w.lthash.to_bytes())?;
+        if let Some(seq) = w.order_seq {
+            self.meta.put(t, b"order_seq", &be(seq))?;
+        }
         Ok(())
+    }
+
+    /// Records that order-stream message `seq` was applied without writing a batch (nothing
+    /// in it was accepted, or it was refused as a whole): one small LMDB transaction of its
+    /// own. Call it only when no batch write is in the commit thread's hands.
+    pub fn record_order_seq(&self, seq: u64) -> Result<(), StoreError> {
+        let mut t = self.env.write_txn()?;
+        self.meta.put(&mut t, b"order_seq", &be(seq))?;
+        t.commit()?;
+        Ok(())
+    }
+
+    /// The last order-stream sequence applied ([`crate::order`]); `None` before the first.
+    pub fn order_seq(&self) -> Result<Option<u64>, StoreError> {
+        match self.meta("order_seq")? {
+            None => Ok(None),
+            Some(v) => {
+                let b: [u8; 8] = v
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("meta order_seq".into()))?;
+                Ok(Some(u64::from_be_bytes(b)))
+            }
+        }
     }
 
     /// Header at `height`.

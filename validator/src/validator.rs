@@ -126,6 +126,9 @@ pub struct Validator {
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
     clock: Box<dyn Fn() -> u64 + Send>,
+    /// Set by [`Validator::apply_ordered`] for the batch in hand: its order-stream sequence,
+    /// written with the batch.
+    order_seq: Option<u64>,
 }
 
 /// The default header clock: milliseconds since the Unix epoch.
@@ -210,6 +213,7 @@ impl Validator {
             keys: KeyCache::default(),
             reexec: Box::new(ReexecCheck),
             clock: Box::new(now_ms),
+            order_seq: None,
         })
     }
 
@@ -302,6 +306,35 @@ impl Validator {
         let mut out = self.apply_batch(&batch, mode)?;
         out.timings.decode = decode;
         Ok(out)
+    }
+
+    /// Applies message `seq` of the order stream (a replica, [`crate::order`]): the header
+    /// time is `time_ms`, the time the orderer stored the message (never this machine's
+    /// clock; still at least the parent's time), and `seq` is committed in the same LMDB
+    /// transaction as the batch, so that a restart resumes exactly after it. When nothing is
+    /// written (no transaction accepted, or the batch refused as a whole: malformed, empty)
+    /// `seq` is recorded in a small transaction of its own once the answer is known, so every
+    /// replica skips the message the same way. A crash between the two re-applies such a
+    /// message on restart, which is harmless: nothing of it was written, so the state, the
+    /// parent header and `time_ms` are those of the first try, and so is the verdict.
+    pub fn apply_ordered(
+        &mut self,
+        bytes: &[u8],
+        mode: Mode,
+        seq: u64,
+        time_ms: u64,
+    ) -> Result<Outcome, ApplyError> {
+        let clock = std::mem::replace(&mut self.clock, Box::new(move || time_ms));
+        self.order_seq = Some(seq);
+        let r = self.apply_bytes(bytes, mode);
+        self.order_seq = None;
+        self.clock = clock;
+        let written = matches!(&r, Ok(out) if out.header.is_some());
+        let failed = matches!(&r, Err(ApplyError::Store(_))) || self.committer.failed();
+        if !written && !failed {
+            self.store.record_order_seq(seq)?;
+        }
+        r
     }
 
     /// Applies a decoded batch and waits until it is on disk.
@@ -551,6 +584,7 @@ impl Validator {
             .collect();
         let mut w = BatchWrite {
             txs,
+            order_seq: self.order_seq,
             ..BatchWrite::default()
         };
         for &i in &accepted {
@@ -658,5 +692,53 @@ mod tests {
             out.receipts[0].status,
             Status::Rejected(Reason::WriteMismatch)
         );
+    }
+
+    /// `apply_ordered`: the sequence is durable with every outcome (a batch written, nothing
+    /// accepted, a batch refused as a whole), the header time is the one given, and a
+    /// reopened validator resumes after the last sequence.
+    #[test]
+    fn ordered_batches_record_their_sequence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = generate(&GenConfig {
+            accounts: 20,
+            txs: 20,
+            batch_size: 10,
+            ..GenConfig::default()
+        });
+        let t = crate::sample::SAMPLE_TIME_S * 1000;
+        let bytes: Vec<Vec<u8>> = s.batches.iter().map(encode).collect();
+        {
+            let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
+            assert_eq!(v.store().order_seq().expect("seq"), None);
+            let out = v
+                .apply_ordered(&bytes[0], Mode::Filter, 1, t + 5)
+                .expect("apply");
+            assert_eq!(out.accepted, 10);
+            assert_eq!(v.head().time_ms, t + 5, "the header time is the stream's");
+            assert_eq!(v.store().order_seq().expect("seq"), Some(1));
+            // The same batch again: every spend is gone, nothing accepted, nothing written;
+            // the sequence is recorded all the same.
+            let out = v
+                .apply_ordered(&bytes[0], Mode::Filter, 2, t + 6)
+                .expect("apply");
+            assert_eq!(out.accepted, 0);
+            assert!(out.header.is_none());
+            assert_eq!(v.head().height, 1);
+            assert_eq!(v.store().order_seq().expect("seq"), Some(2));
+            // Not a batch: refused as a whole, the sequence recorded.
+            assert!(v.apply_ordered(b"junk", Mode::Filter, 3, t + 7).is_err());
+            assert_eq!(v.store().order_seq().expect("seq"), Some(3));
+            // A time behind the parent's counts as the parent's.
+            v.apply_ordered(&bytes[1], Mode::Filter, 4, t)
+                .expect("apply");
+            assert_eq!(v.head().time_ms, t + 5);
+            // The clock is the validator's own again after an ordered batch.
+            v.set_clock(move || t + 9);
+        }
+        let v = Validator::open(dir.path()).expect("open");
+        assert_eq!(v.store().order_seq().expect("seq"), Some(4));
+        assert_eq!(v.head().height, 2);
+        assert_eq!(v.check().expect("check").0, v.state_hash());
     }
 }

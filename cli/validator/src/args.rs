@@ -178,6 +178,37 @@ pub(crate) enum Command {
         fixed_time: Option<u64>,
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
+        /// Run as a replica of the ordered batch log on this NATS JetStream server
+        /// (nats://host:port): apply the batches of the stream MF_BATCHES_<chain id> in
+        /// order, from the message after the last one applied, each with the time the
+        /// stream stored it as its header time (never this machine's clock; --fixed-time
+        /// is refused with it). POST /batch is then refused (409): publish with
+        /// `mf-validator publish`. See docs/REPLICATION.md.
+        #[arg(long, value_name = "URL", conflicts_with = "fixed_time")]
+        order: Option<String>,
+        /// Copies of the order stream when this replica creates it (1 on a single NATS
+        /// server, 3 on a 3-node cluster).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
+        order_replicas: u64,
+    },
+    /// Publish batch files to the ordered batch log (the JetStream stream of the chain,
+    /// created when missing), in the order given; prints each file's stream sequence. A
+    /// batch's message id is blake3 of its bytes, so a publish retried within two minutes
+    /// is stored once ("duplicate"). Once this prints a sequence the batch is in the log:
+    /// every replica applies it at that place.
+    Publish {
+        /// The NATS JetStream server (nats://host:port).
+        #[arg(long, value_name = "URL")]
+        order: String,
+        /// The chain id (of the genesis; it names the stream).
+        #[arg(long, default_value_t = 1337)]
+        chain_id: u64,
+        /// Copies of the stream when this creates it.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
+        order_replicas: u64,
+        /// Encoded batch files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Verify the store: recompute the state hash from the stored live set and compare it
     /// with the stored one and the head header's. Exit code 1 on a mismatch.

@@ -126,10 +126,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             queue,
             fixed_time,
             limits,
+            order,
+            order_replicas,
         } => serve::serve(
             &data,
             listen,
             fixed_time,
+            order.map(|url| (url, order_replicas as usize)),
             ServeConfig {
                 mode: mode.into(),
                 queue: usize::try_from(queue).context("queue")?,
@@ -139,6 +142,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..ServeConfig::default()
             },
         ),
+        Command::Publish {
+            order,
+            chain_id,
+            order_replicas,
+            files,
+        } => serve::publish(&order, chain_id, order_replicas as usize, &files),
         Command::Check { data } => inspect::check(&data),
         Command::Inspect { data, json } => inspect::inspect(&data, json),
         Command::VerifyChain {

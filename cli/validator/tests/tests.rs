@@ -10,6 +10,7 @@ mod adversarial;
 mod cli;
 mod crash;
 mod power_loss;
+mod replicas;
 mod server;
 mod slow_clients;
 mod verify_chain;

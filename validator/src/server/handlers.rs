@@ -47,6 +47,9 @@ pub(super) struct AppState {
     pub(super) shutdown: watch::Receiver<bool>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) connections: Arc<ConnStats>,
+    /// On a replica (`serve --order`): the order stream it applies, and why it stopped
+    /// applying, if it did.
+    pub(super) replica: Option<Arc<super::ReplicaStatus>>,
 }
 
 /// The unit of [`AppState::body_memory`]: one permit per this many bytes of body.
@@ -208,6 +211,21 @@ async fn discard_body(mut body: Body) {
 struct NoBodyMemory;
 
 async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
+    if let Some(r) = &s.replica {
+        // A replica applies the order stream only: a batch posted here would fork it.
+        discard_body(req.into_body()).await;
+        return Ok(json_response(
+            StatusCode::CONFLICT,
+            &serde_json::json!({
+                "error": "replica",
+                "detail": format!(
+                    "this validator is a replica: it applies only the batches of the order \
+                     stream {}; publish the batch there (mf-validator publish --order URL)",
+                    r.stream
+                ),
+            }),
+        ));
+    }
     // When every admission permit is taken (the queue is full of batches that arrived
     // whole), refuse at once rather than read a body that would be refused anyway. Slow
     // uploads take no permit: admission is decided again once the body is in.
@@ -288,6 +306,7 @@ async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
         bytes,
         reply,
         _memory: memory,
+        order: None,
     };
     match s.batches.try_send(job) {
         Ok(()) => {}
@@ -413,8 +432,16 @@ async fn get_metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn get_health() -> &'static str {
-    "ok"
+async fn get_health(State(s): State<AppState>) -> Response {
+    let problem = s.replica.as_ref().and_then(|r| r.problem());
+    match problem {
+        None => (StatusCode::OK, "ok").into_response(),
+        Some(p) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("replica stopped applying the order stream: {p}"),
+        )
+            .into_response(),
+    }
 }
 
 async fn fallback() -> Response {

@@ -40,7 +40,7 @@
 //!
 //! | method and path | answer |
 //! | --- | --- |
-//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `408` `{error: "body_timeout", detail}` when the body does not arrive in time (the connection is closed); `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue (or the memory for bodies) is full, `503` `{error: "shutting_down"}` when the server stops before applying it. Nothing is applied unless the answer is `200` |
+//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `408` `{error: "body_timeout", detail}` when the body does not arrive in time (the connection is closed); `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue (or the memory for bodies) is full, `503` `{error: "shutting_down"}` when the server stops before applying it; `409` `{error: "replica", detail}` on a replica ([`serve_replica`]), which applies only its order stream. Nothing is applied unless the answer is `200` |
 //! | `GET /head` | the last header as JSON, with its `hash` |
 //! | `GET /genesis` | the genesis in the alloc JSON of `init --genesis` (chain id, every genesis version, the code of its contracts); its LtHash is header 0's `state_hash` |
 //! | `GET /header/{height}` | that header as JSON, `404` if there is none |
@@ -49,7 +49,7 @@
 //! | `GET /version/{intx}/{mark}/{addr}/{slot}` | hex `intx` (32 bytes), mark `a`/`s`, hex address, hex slot: `{state: "live" \| "never_written" \| "not_live", value}`; an account value is `{balance, nonce, code_hash}`, a storage value a hex word, `null` when not live |
 //! | `GET /feed?from=H` | the stream of accepted batches from height `H` (default 1) on, see below |
 //! | `GET /metrics` | Prometheus text format |
-//! | `GET /health` | `200 ok` |
+//! | `GET /health` | `200 ok`; on a replica that stopped applying the order stream, `503` and why |
 //!
 //! Hashes, ids, addresses and U256 quantities are `0x`-prefixed lowercase hex in JSON.
 //! Every error answer is JSON with at least an `error` field.
@@ -199,6 +199,119 @@ pub async fn serve(
     cfg: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_inner(validator, listener, cfg, None, shutdown).await
+}
+
+/// What a replica reports in `/health`: the stream it applies, and why it stopped, if it
+/// did.
+pub(crate) struct ReplicaStatus {
+    stream: String,
+    problem: std::sync::Mutex<Option<String>>,
+}
+
+impl ReplicaStatus {
+    fn problem(&self) -> Option<String> {
+        self.problem.lock().map(|p| p.clone()).unwrap_or(None)
+    }
+    fn stop(&self, why: String) {
+        tracing::error!("replica stopped applying the order stream: {why}");
+        if let Ok(mut p) = self.problem.lock() {
+            *p = Some(why);
+        }
+    }
+}
+
+/// [`serve`] as a replica (`serve --order`, [`crate::order`]): batches come from the order
+/// stream `reader` reads, in sequence order, each applied with the time the stream stored
+/// it as its header time and its sequence committed with it ([`Validator::apply_ordered`]);
+/// `POST /batch` is refused (`409` `{"error": "replica"}`). Every other endpoint, the feed
+/// included, is served as usual. Should applying fail (a store error, a gap in the stream)
+/// the replica stops applying, says why in its log and in `/health` (`503`), and keeps
+/// serving what it has.
+pub async fn serve_replica(
+    validator: Validator,
+    listener: tokio::net::TcpListener,
+    cfg: ServeConfig,
+    reader: crate::order::Reader,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_inner(validator, listener, cfg, Some(reader), shutdown).await
+}
+
+/// Feeds the order stream to the worker, one message at a time (the next is read once the
+/// last is on disk).
+async fn follow(
+    mut reader: crate::order::Reader,
+    batches: mpsc::Sender<worker::ApplyJob>,
+    mut stop: watch::Receiver<bool>,
+    status: Arc<ReplicaStatus>,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            m = reader.next() => m,
+        };
+        let m = match next {
+            Ok(m) => m,
+            Err(e @ crate::order::OrderError::Gap { .. }) => return status.stop(e.to_string()),
+            Err(e) => {
+                // NATS reconnects on its own; try again shortly.
+                tracing::warn!("order stream: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = worker::ApplyJob {
+            bytes: m.bytes,
+            reply,
+            _memory: None,
+            order: Some((m.seq, m.time_ms)),
+        };
+        if batches.send(job).await.is_err() {
+            return;
+        }
+        match answer.await {
+            Ok(worker::BatchReply::Applied(a)) => {
+                tracing::debug!(seq = m.seq, height = ?a.height, "order message applied");
+                if let (Some(height), Some(hash)) = (a.height, a.header_hash) {
+                    match reader.check_head(height, &hash).await {
+                        Ok(Some(crate::order::HeadCheck::Differs { first })) => {
+                            return status.stop(format!(
+                                "diverged at height {height} (order message {}): our header \
+                                 hash is {hash}, another replica reported {first}",
+                                m.seq
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(height, "header hash not compared: {e}"),
+                    }
+                }
+            }
+            Ok(worker::BatchReply::Refused(code, r)) if code.is_server_error() => {
+                return status.stop(format!("message {}: {}", m.seq, r.error));
+            }
+            Ok(worker::BatchReply::Refused(_, r)) => {
+                tracing::warn!(seq = m.seq, "order message refused as a whole: {}", r.error)
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+async fn serve_inner(
+    validator: Validator,
+    listener: tokio::net::TcpListener,
+    cfg: ServeConfig,
+    reader: Option<crate::order::Reader>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let replica = reader.as_ref().map(|_| {
+        Arc::new(ReplicaStatus {
+            stream: crate::order::stream_name(validator.chain_id()),
+            problem: std::sync::Mutex::new(None),
+        })
+    });
     let queue = cfg.queue.max(1);
     let height = validator.head().height;
     let metrics = Arc::new(Metrics::new(height, validator.index_len()));
@@ -240,7 +353,16 @@ pub async fn serve(
         shutdown: stop_rx.clone(),
         metrics,
         connections: listener.stats(),
+        replica: replica.clone(),
     };
+    if let (Some(reader), Some(status)) = (reader, replica) {
+        tokio::spawn(follow(
+            reader,
+            state.batches.clone(),
+            stop_rx.clone(),
+            status,
+        ));
+    }
     let app = handlers::router(state);
 
     // The signal (or the worker's end) raises the stop flag: feeds end, the worker stops

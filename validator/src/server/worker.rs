@@ -27,6 +27,9 @@ pub(super) struct ApplyJob {
     pub(super) reply: oneshot::Sender<BatchReply>,
     /// The body memory the bytes hold, given back when the job is dropped (applied).
     pub(super) _memory: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// On a replica, the order-stream message: its sequence and stored time (ms), the
+    /// header time ([`crate::Validator::apply_ordered`]).
+    pub(super) order: Option<(u64, u64)>,
 }
 
 /// A version lookup and where its answer goes: the index's answer only (one probe); the
@@ -61,10 +64,15 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    fn apply(&mut self, bytes: &[u8]) -> BatchReply {
+    fn apply(&mut self, job: &ApplyJob) -> BatchReply {
         let t = Instant::now();
         self.metrics.applying.store(1, Relaxed);
-        let result = self.validator.apply_bytes(bytes, self.mode);
+        let result = match job.order {
+            Some((seq, time_ms)) => self
+                .validator
+                .apply_ordered(&job.bytes, self.mode, seq, time_ms),
+            None => self.validator.apply_bytes(&job.bytes, self.mode),
+        };
         self.metrics.applying.store(0, Relaxed);
         let secs = t.elapsed().as_secs_f64();
         self.metrics.observe_apply(secs);
@@ -182,7 +190,7 @@ pub(super) fn run_worker(
             }
             match batches.try_recv() {
                 Ok(job) => {
-                    let answer = worker.apply(&job.bytes);
+                    let answer = worker.apply(&job);
                     // The client may have gone; the batch is applied all the same.
                     let _ = job.reply.send(answer);
                     continue;
@@ -199,7 +207,7 @@ pub(super) fn run_worker(
                 Some(job) = versions.recv() => lookup(&worker, job),
                 job = batches.recv() => match job {
                     Some(job) => {
-                        let answer = worker.apply(&job.bytes);
+                        let answer = worker.apply(&job);
                         let _ = job.reply.send(answer);
                     }
                     None => break,
