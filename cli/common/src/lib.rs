@@ -62,8 +62,14 @@ impl Drop for LogWriter {
 /// Sends `tracing` events to stderr, filtered by `RUST_LOG` (default `info`). Does nothing
 /// when a subscriber is already installed.
 pub fn init_logging() {
+    init_logging_at("info");
+}
+
+/// [`init_logging`] with another default level (`RUST_LOG` still wins): `"warn"` for a
+/// command whose own output is the report and whose routine events would drown it.
+pub fn init_logging_at(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LogWriter(Vec::new()))

@@ -241,6 +241,22 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run Ethereum's blockchain tests (ethereum/tests `BlockchainTests` JSON, any files or
+    /// folders of them) through the protocol: each case's pre-state as a genesis, each
+    /// block's transactions turned into moves and applied as one strict batch by a
+    /// validator with re-execution, the resulting state compared with the case's
+    /// `postState` (a block the case expects to be refused must be refused). Prints one
+    /// line per outcome with its count, the failed cases with their first difference, and
+    /// `N passed, M failed, K skipped` (skipped: a feature the protocol does not carry,
+    /// named; docs/CONFORMANCE.md). Exit code 1 when a case fails or panics.
+    Ethtest {
+        /// Test files or folders (walked for `*.json`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Failed cases listed by name (the counts always cover all of them).
+        #[arg(long, default_value_t = 100)]
+        max_failures: usize,
+    },
     /// Show the state of a data directory: height, head hash, state hash, table entry
     /// counts, index entries and size on disk.
     Inspect {

@@ -58,7 +58,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mf_cli::init_logging();
+    match cli.command {
+        // The report is the output; a validator opened per case would drown it.
+        Command::Ethtest { .. } => mf_cli::init_logging_at("warn"),
+        _ => mf_cli::init_logging(),
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -150,6 +154,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => serve::publish(&order, chain_id, order_replicas as usize, &files),
         Command::Check { data } => inspect::check(&data),
         Command::Inspect { data, json } => inspect::inspect(&data, json),
+        Command::Ethtest {
+            paths,
+            max_failures,
+        } => ethtest(&paths, max_failures),
         Command::VerifyChain {
             data,
             order,
@@ -179,4 +187,19 @@ pub(crate) fn open(data: &Path) -> Result<Validator> {
     // Re-execution with revm is the library's default.
     Validator::open(data)
         .with_context(|| format!("cannot open the data directory {}", data.display()))
+}
+
+/// `ethtest`: runs the blockchain tests under `paths` and prints the report.
+fn ethtest(paths: &[std::path::PathBuf], max_failures: usize) -> Result<ExitCode> {
+    let files = mf_ethtest::test_files(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no .json test files under the paths given");
+    }
+    let report = mf_ethtest::run_files(&files);
+    let _ = write!(std::io::stdout(), "{}", report.render(max_failures));
+    Ok(if report.failed() > 0 || report.panicked() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

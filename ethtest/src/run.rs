@@ -1,0 +1,306 @@
+//! Running one case: the pre-state as a validator's genesis, each block's transactions
+//! turned into moves by `mf_movegen::execute` (the wallet side), the block as one batch
+//! applied in strict mode by a real [`Validator`] on LMDB with re-execution, and the
+//! validator's live state read back and compared with Ethereum's post-state.
+//!
+//! The one step of the validator's pipeline this does not run is the authorisation check:
+//! the cases' transactions are signed with secp256k1 Ethereum keys, which the protocol
+//! cannot carry yet, so the runner takes the signer the file names (or recovers it from the
+//! raw envelope) and runs the stateless stage's other checks itself: the structural
+//! checks (all of them but the authorisation), the re-execution check against only the
+//! declared values, and the critical-path preparation, before handing the batch to
+//! [`Validator::submit_prepared`], which runs the context window, the double-use check and
+//! the commit exactly as for any batch.
+
+use crate::case::{AccountState, Block, Case, EthTx};
+use crate::compare::first_difference;
+use crate::features::detect;
+use crate::verdict::Verdict;
+use alloy_primitives::{B256, hex, keccak256};
+use mf_format::{
+    Batch, Call, ExecContext, GENESIS_INTX, Key, Reason, Transaction, TxBody, TxId,
+    check_structure, tx_id,
+};
+use mf_movegen::genesis::Genesis;
+use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, execute};
+use mf_validator::prepare::prepare_ops;
+use mf_validator::{ApplyError, Mode, Validator};
+use std::collections::{BTreeMap, HashMap};
+
+/// The chain id of the ethereum/tests blockchain tests (mainnet's).
+pub const CHAIN_ID: u64 = 1;
+
+/// Code by hash: the genesis code and the code created by the blocks applied so far.
+struct Codes(HashMap<B256, Vec<u8>>);
+
+impl CodeLookup for Codes {
+    fn code(&self, hash: &B256) -> Option<Vec<u8>> {
+        self.0.get(hash).cloned()
+    }
+}
+
+/// The genesis file (geth's `alloc` shape) of a pre-state, read by the protocol's own
+/// genesis parser so that its rules apply.
+fn genesis_of(pre: &BTreeMap<alloy_primitives::Address, AccountState>) -> Result<Genesis, String> {
+    let mut alloc = serde_json::Map::new();
+    for (addr, a) in pre {
+        let storage: serde_json::Map<String, serde_json::Value> = a
+            .storage
+            .iter()
+            .map(|(k, w)| (format!("{k:#x}"), format!("{w:#x}").into()))
+            .collect();
+        alloc.insert(
+            format!("{addr:#x}"),
+            serde_json::json!({
+                "balance": format!("{:#x}", a.balance),
+                "nonce": format!("{:#x}", a.nonce),
+                "code": format!("0x{}", hex::encode(&a.code)),
+                "storage": storage,
+            }),
+        );
+    }
+    let file = serde_json::json!({ "config": { "chainId": CHAIN_ID }, "alloc": alloc });
+    Genesis::parse(&file.to_string()).map_err(|e| e.to_string())
+}
+
+/// Why the protocol refused a block, in words: a validator's reason code where there is
+/// one, else what stopped the wallet side from building the transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// A short name to group refusals by (a reason code's name, or a movegen failure kind).
+    pub kind: String,
+    /// The full message.
+    pub detail: String,
+}
+
+impl Refusal {
+    fn reason(r: Reason) -> Refusal {
+        Refusal {
+            kind: r.name().to_string(),
+            detail: r.to_string(),
+        }
+    }
+
+    fn other(kind: &str, detail: impl std::fmt::Display) -> Refusal {
+        Refusal {
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// The protocol transaction of an Ethereum one: its call, moves and created code from
+/// `execute` against `view`. Fields the protocol does not carry yet (fees, access list,
+/// nonce) are left out, so their effects show in the comparison.
+fn build(view: &MemoryView, tx: &EthTx, block: &Block) -> Result<Transaction, Refusal> {
+    let gas_limit = u64::try_from(tx.gas_limit)
+        .map_err(|_| Refusal::other("gas_limit_overflow", "gas limit above 2^64 - 1"))?;
+    if gas_limit > mf_format::limits::MAX_GAS_LIMIT {
+        // The structural check refuses it first in a validator; execution would too.
+        return Err(Refusal::reason(Reason::GasLimitTooHigh));
+    }
+    let chain_id = match tx.chain_id {
+        None => CHAIN_ID,
+        Some(c) => u64::try_from(c)
+            .map_err(|_| Refusal::other("chain_id_overflow", "chain id above 2^64 - 1"))?,
+    };
+    let call = Call {
+        from: tx.sender,
+        to: tx.to,
+        value: tx.value,
+        input: tx.data.clone(),
+        gas_limit,
+    };
+    let context = ExecContext {
+        block_number: block.number.unwrap_or_default(),
+        timestamp: block.timestamp,
+    };
+    let exec = execute(view, chain_id, &call, &context).map_err(|e| {
+        let kind = match &e {
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::Revert { .. }) => {
+                "execution_reverted"
+            }
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::Halt(_)) => "execution_halted",
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::Invalid(_)) => {
+                "transaction_invalid"
+            }
+            _ => "movegen_error",
+        };
+        Refusal::other(kind, e)
+    })?;
+    let mut body = TxBody {
+        chain_id,
+        call,
+        context,
+        open: false,
+        moves: exec.moves,
+        created_code: exec.created_code,
+    };
+    body.canonicalize();
+    Ok(Transaction {
+        body,
+        auths: Vec::new(),
+    })
+}
+
+/// Applies one block as a batch. `Ok` when the validator accepted it (the mirror and the
+/// writers then hold its effects), `Err` with the refusal otherwise (nothing changed).
+fn apply_block(
+    v: &mut Validator,
+    mirror: &mut MemoryView,
+    codes: &mut Codes,
+    writers: &mut BTreeMap<Key, TxId>,
+    block: &Block,
+) -> Result<(), Refusal> {
+    let number = block
+        .number
+        .ok_or_else(|| Refusal::other("undecodable_block", "the block does not decode"))?;
+    if number != v.head().height + 1 {
+        return Err(Refusal::other(
+            "block_number",
+            format!(
+                "block number {number} does not follow height {}",
+                v.head().height
+            ),
+        ));
+    }
+    if block.txs.is_empty() {
+        // A batch holds at least one transaction; an empty block changes nothing here.
+        return Err(Refusal::other("empty_block", "a batch has no transaction"));
+    }
+    let mut local = mirror.clone();
+    let mut txs = Vec::with_capacity(block.txs.len());
+    let mut block_codes: Vec<(B256, Vec<u8>)> = Vec::new();
+    for tx in &block.txs {
+        let tx = tx
+            .as_ref()
+            .map_err(|e| Refusal::other("undecodable_transaction", e))?;
+        let t = build(&local, tx, block)?;
+        match check_structure(&t, t.body.chain_id) {
+            // The authorisation is the last structural check: the runner stands in for it.
+            Ok(()) | Err(Reason::NoAuthorization) => {}
+            Err(r) => return Err(Refusal::reason(r)),
+        }
+        if t.body.chain_id != v.chain_id() {
+            return Err(Refusal::reason(Reason::WrongChainId));
+        }
+        local
+            .apply(&t.body)
+            .map_err(|e| Refusal::other("movegen_error", e))?;
+        block_codes.extend(
+            t.body
+                .created_code
+                .iter()
+                .map(|c| (keccak256(c), c.clone())),
+        );
+        txs.push(t);
+    }
+    let lookup = Codes(
+        codes
+            .0
+            .iter()
+            .map(|(h, c)| (*h, c.clone()))
+            .chain(block_codes.iter().cloned())
+            .collect(),
+    );
+    let mut prepared = Vec::with_capacity(txs.len());
+    for t in &txs {
+        let id = tx_id(&t.body);
+        let exec = ReexecCheck
+            .reexec(t, &id, &lookup)
+            .map_err(Refusal::reason)?;
+        prepared.push(prepare_ops(t, id, exec));
+    }
+    let batch = Batch { txs };
+    let ms = block.timestamp.saturating_mul(1000);
+    v.set_clock(move || ms);
+    let outcome = v
+        .submit_prepared(&batch, &prepared, Mode::Strict, 0.0)
+        .and_then(|p| p.wait());
+    match outcome {
+        Ok(o) if o.header.is_some() => {}
+        Ok(_) => {
+            return Err(Refusal::other(
+                "nothing_accepted",
+                "no transaction accepted",
+            ));
+        }
+        Err(ApplyError::Strict { reason, .. }) => return Err(Refusal::reason(reason)),
+        Err(e) => return Err(Refusal::other("validator_error", e)),
+    }
+    for t in &batch.txs {
+        let id = tx_id(&t.body);
+        for m in &t.body.moves {
+            if m.kind == mf_format::MoveKind::Consume {
+                writers.insert(m.key(), id);
+            }
+        }
+    }
+    *mirror = local;
+    codes.0.extend(block_codes);
+    Ok(())
+}
+
+/// Runs one case (see the module documentation).
+pub fn run_case(case: &Case) -> Verdict {
+    if let Some(f) = detect(case) {
+        return Verdict::Skipped(f);
+    }
+    match run_detected(case) {
+        Ok(v) => v,
+        Err(e) => Verdict::Error(e),
+    }
+}
+
+fn run_detected(case: &Case) -> Result<Verdict, String> {
+    let genesis = genesis_of(&case.pre).map_err(|e| format!("genesis refused: {e}"))?;
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let mut v = Validator::init(&dir.path().join("data"), &genesis)
+        .map_err(|e| format!("validator init: {e}"))?;
+    let mut mirror = MemoryView::from_genesis(
+        genesis.versions.iter().copied(),
+        genesis.code.iter().map(|(_, c)| c.clone()),
+    );
+    let mut codes = Codes(genesis.code.iter().cloned().collect());
+    let mut writers: BTreeMap<Key, TxId> = BTreeMap::new();
+    for (i, block) in case.blocks.iter().enumerate() {
+        let applied = apply_block(&mut v, &mut mirror, &mut codes, &mut writers, block);
+        match (applied, &block.expect_exception) {
+            (Ok(()), None) => {}
+            (Err(_), Some(_)) => {}
+            (Ok(()), Some(exception)) => {
+                return Ok(Verdict::AcceptedInvalid {
+                    block: i,
+                    exception: exception.clone(),
+                });
+            }
+            (Err(refusal), None) => return Ok(Verdict::Refused { block: i, refusal }),
+        }
+    }
+    let Some(post) = &case.post else {
+        return Err("no post-state".into());
+    };
+    let read = |key: &Key| -> Result<mf_format::Value, String> {
+        let intx = writers.get(key).copied().unwrap_or(GENESIS_INTX);
+        match v.version(&intx, key) {
+            Ok(mf_validator::VersionState::Live(x))
+            | Ok(mf_validator::VersionState::NeverWritten(x)) => Ok(x),
+            Ok(mf_validator::VersionState::NotLive) => Err(format!(
+                "the validator holds no live version of {key:?} where the moves left one"
+            )),
+            Err(e) => Err(format!("validator lookup: {e}")),
+        }
+    };
+    let slots_written: Vec<Key> = writers.keys().copied().collect();
+    match first_difference(&case.pre, post, &slots_written, read)? {
+        None => Ok(Verdict::Matched {
+            refused_as_expected: case.blocks.iter().any(|b| b.expect_exception.is_some()),
+        }),
+        Some(diff) => Ok(Verdict::Differs(diff)),
+    }
+}
+
+/// The value every code hash check compares with: keccak-256 of `code`.
+pub(crate) fn code_hash(code: &[u8]) -> B256 {
+    keccak256(code)
+}

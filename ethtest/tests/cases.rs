@@ -1,0 +1,214 @@
+//! Small blockchain tests written here, with their Ethereum post-state worked out by hand
+//! (gas price zero, so no fee moves a balance), one per outcome of the runner.
+
+use mf_ethtest::case::case;
+use mf_ethtest::{Feature, Verdict, run_case};
+use serde_json::{Value, json};
+
+const SENDER: &str = "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b";
+const TARGET: &str = "0x1000000000000000000000000000000000000001";
+const ONE_ETH: &str = "0x0de0b6b3a7640000";
+
+fn block(txs: Value) -> Value {
+    json!({
+        "blockHeader": { "number": "0x01", "timestamp": "0x03e8",
+                         "coinbase": "0x2adc25665018aa1fe0e6bc666dac8fc2697ff9ba",
+                         "baseFeePerGas": "0x00", "gasLimit": "0x01c9c380" },
+        "transactions": txs,
+        "uncleHeaders": [],
+        "withdrawals": []
+    })
+}
+
+fn tx(to: &str, value: &str, gas: &str) -> Value {
+    json!({ "sender": SENDER, "to": to, "value": value, "data": "0x", "gasLimit": gas,
+            "gasPrice": "0x00", "nonce": "0x00", "v": "0x1b", "r": "0x01", "s": "0x01" })
+}
+
+fn run(pre: Value, blocks: Value, post: Value) -> Verdict {
+    let c = json!({ "network": "Cancun", "pre": pre, "blocks": blocks, "postState": post });
+    run_case(&case("t", &c).expect("the case reads"))
+}
+
+fn pre(target_code: &str) -> Value {
+    json!({
+        SENDER: { "balance": ONE_ETH, "nonce": "0x00", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x00", "nonce": "0x01", "code": target_code, "storage": {} },
+    })
+}
+
+#[test]
+fn a_value_transfer_matches() {
+    let post = json!({
+        SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    let v = run(
+        pre("0x"),
+        json!([block(json!([tx(TARGET, "0x03e8", "0x5208")]))]),
+        post,
+    );
+    assert_eq!(
+        v,
+        Verdict::Matched {
+            refused_as_expected: false
+        }
+    );
+}
+
+#[test]
+fn a_wrong_post_state_is_the_first_difference() {
+    let post = json!({
+        SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x03e7", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    let v = run(
+        pre("0x"),
+        json!([block(json!([tx(TARGET, "0x03e8", "0x5208")]))]),
+        post,
+    );
+    match v {
+        Verdict::Differs(d) => assert!(
+            d.starts_with(&format!("{TARGET}: balance: Ethereum 0x3e7, here 0x3e8")),
+            "{d}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn storage_and_code_are_compared() {
+    // CALLVALUE PUSH1 1 SSTORE: stores the value sent at slot 1.
+    let code = "0x34600155";
+    let post = |word: &str| {
+        json!({
+            SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+            TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": code,
+                      "storage": { "0x01": word } },
+        })
+    };
+    let blocks = json!([block(json!([tx(TARGET, "0x03e8", "0x0186a0")]))]);
+    assert!(run(pre(code), blocks.clone(), post("0x03e8")).passed());
+    match run(pre(code), blocks.clone(), post("0x03e9")) {
+        Verdict::Differs(d) => assert!(
+            d.contains("storage[0x1]: Ethereum 0x3e9, here 0x3e8"),
+            "{d}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The same post-state with other code.
+    let mut p = post("0x03e8");
+    p[TARGET]["code"] = json!("0x34600255");
+    match run(pre(code), blocks, p) {
+        Verdict::Differs(d) => assert!(d.contains(": code: Ethereum 4 bytes"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_invalid_block_must_be_refused_and_change_nothing() {
+    // 20,000 gas is below the 21,000 a transaction costs before it runs.
+    let mut b = block(json!([tx(TARGET, "0x03e8", "0x4e20")]));
+    b["expectException"] = json!("TransactionException.INTRINSIC_GAS_TOO_LOW");
+    let unchanged = pre("0x");
+    assert_eq!(
+        run(pre("0x"), json!([b]), unchanged),
+        Verdict::Matched {
+            refused_as_expected: true
+        }
+    );
+    // A valid block that the case says Ethereum refuses.
+    let mut b = block(json!([tx(TARGET, "0x03e8", "0x5208")]));
+    b["expectException"] = json!("TransactionException.INSUFFICIENT_ACCOUNT_FUNDS");
+    match run(pre("0x"), json!([b]), pre("0x")) {
+        Verdict::AcceptedInvalid {
+            block: 0,
+            exception,
+        } => {
+            assert_eq!(exception, "TransactionException.INSUFFICIENT_ACCOUNT_FUNDS")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_refusal_is_named() {
+    // PUSH1 0 PUSH1 0 REVERT. On Ethereum the sender's nonce bump (and fee) still apply;
+    // the protocol refuses failed executions until they are included (semantics issue,
+    // item 2), and the runner names the refusal.
+    let post = json!({
+        SENDER: { "balance": ONE_ETH, "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x00", "nonce": "0x01", "code": "0x60006000fd", "storage": {} },
+    });
+    match run(
+        pre("0x60006000fd"),
+        json!([block(json!([tx(TARGET, "0x00", "0x0186a0")]))]),
+        post,
+    ) {
+        Verdict::Refused { block: 0, refusal } => {
+            assert_eq!(refusal.kind, "execution_reverted", "{refusal:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn features_are_detected_from_the_case() {
+    let transfer = || json!([tx(TARGET, "0x03e8", "0x5208")]);
+    let mut b = block(transfer());
+    b["withdrawals"] =
+        json!([{ "index": "0x0", "validatorIndex": "0x0", "address": TARGET, "amount": "0x1" }]);
+    assert_eq!(
+        run(pre("0x"), json!([b]), json!({})),
+        Verdict::Skipped(Feature::Withdrawals)
+    );
+
+    let mut blob = tx(TARGET, "0x03e8", "0x5208");
+    blob["type"] = json!("0x03");
+    let v = run(pre("0x"), json!([block(json!([blob]))]), json!({}));
+    assert_eq!(v, Verdict::Skipped(Feature::BlobTransaction));
+
+    let c = json!({ "network": "Shanghai", "pre": pre("0x"),
+                    "blocks": [block(transfer())], "postState": {} });
+    assert_eq!(
+        run_case(&case("t", &c).expect("reads")),
+        Verdict::Skipped(Feature::OtherFork)
+    );
+
+    let c = json!({ "network": "Cancun", "pre": pre("0x"),
+                    "blocks": [block(transfer())], "postStateHash": "0x00" });
+    assert_eq!(
+        run_case(&case("t", &c).expect("reads")),
+        Verdict::Skipped(Feature::PostStateHashOnly)
+    );
+
+    let mut p = pre("0x");
+    p[TARGET] =
+        json!({ "balance": "0x00", "nonce": "0x00", "code": "0x", "storage": { "0x01": "0x01" } });
+    let v = run(p, json!([block(transfer())]), json!({}));
+    assert_eq!(v, Verdict::Skipped(Feature::StorageWithoutCode));
+}
+
+#[test]
+fn files_that_are_not_tests_fail_without_stopping_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.json"), "{ not json").expect("write");
+    let good = json!({ "ok": { "network": "Cancun", "pre": pre("0x"),
+        "blocks": [block(json!([tx(TARGET, "0x03e8", "0x5208")]))],
+        "postState": {
+            SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+            TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": "0x", "storage": {} } } },
+        "bad": { "network": "Cancun" } });
+    std::fs::write(dir.path().join("b.json"), good.to_string()).expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "not a test").expect("write");
+    let files = mf_ethtest::test_files(&[dir.path().to_path_buf()]).expect("walk");
+    assert_eq!(files.len(), 2, "only .json files: {files:?}");
+    let report = mf_ethtest::run_files(&files);
+    assert_eq!(
+        (report.passed(), report.failed(), report.skipped()),
+        (1, 2, 0)
+    );
+    let text = report.render(10);
+    assert!(text.ends_with("1 passed, 2 failed, 0 skipped\n"), "{text}");
+    assert!(text.contains("     2  fail: could not run"), "{text}");
+}
