@@ -297,3 +297,55 @@ fn help_explains_every_command() {
     ]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
 }
+
+/// `ethtest` on a folder of blockchain tests: the report on stdout, its last line the
+/// counts, exit code 0 when every case passes and 1 when one fails.
+#[test]
+fn ethtest_reports_and_exits_by_the_verdict() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sender = "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b";
+    let target = "0x1000000000000000000000000000000000000001";
+    // A value transfer at gas price zero: the post-state is worked out by hand.
+    let case = |target_balance: &str| {
+        serde_json::json!({ "transfer": {
+            "network": "Cancun",
+            "pre": {
+                sender: { "balance": "0x0de0b6b3a7640000", "nonce": "0x00", "code": "0x", "storage": {} },
+            },
+            "blocks": [{
+                "blockHeader": { "number": "0x01", "timestamp": "0x03e8" },
+                "transactions": [{ "sender": sender, "to": target, "value": "0x03e8", "data": "0x",
+                                   "gasLimit": "0x5208", "gasPrice": "0x00", "nonce": "0x00" }],
+                "uncleHeaders": [], "withdrawals": []
+            }],
+            "postState": {
+                sender: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+                target: { "balance": target_balance, "nonce": "0x00", "code": "0x", "storage": {} },
+            }
+        }})
+        .to_string()
+    };
+    let good = tmp.path().join("good");
+    std::fs::create_dir(&good).expect("mkdir");
+    std::fs::write(good.join("t.json"), case("0x03e8")).expect("write");
+    let out = run_ok(&["ethtest", p(&good)]);
+    assert!(out.contains("     1  pass: post-state equal"), "{out}");
+    assert!(out.ends_with("1 passed, 0 failed, 0 skipped\n"), "{out}");
+
+    std::fs::write(tmp.path().join("bad.json"), case("0x03e9")).expect("write");
+    let out = run(&["ethtest", p(&good), p(&tmp.path().join("bad.json"))]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("     1  fail: post-state differs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{target}: balance: Ethereum 0x3e9, here 0x3e8")),
+        "the first difference is named:\n{stdout}"
+    );
+    assert!(
+        stdout.ends_with("1 passed, 1 failed, 0 skipped\n"),
+        "{stdout}"
+    );
+}
