@@ -93,7 +93,8 @@ impl From<&LogJson> for Log {
     }
 }
 
-/// A receipt: `status` is `accepted` or the reason's name, `code` its number (0 accepted).
+/// A receipt: `status` is `accepted`, `failed` (included, the execution reverted or halted)
+/// or the reason's name, `code` its number (0 accepted, 3 failed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptJson {
     /// 0 when accepted, else the reason's code.
@@ -110,10 +111,7 @@ pub struct ReceiptJson {
 
 impl From<&Receipt> for ReceiptJson {
     fn from(r: &Receipt) -> ReceiptJson {
-        let (status, code) = match r.status {
-            Status::Accepted => ("accepted", 0u16),
-            Status::Rejected(reason) => (reason.name(), reason.code()),
-        };
+        let (status, code) = (r.status.name(), r.status.code());
         ReceiptJson {
             code,
             gas_used: r.gas_used,
@@ -130,10 +128,11 @@ impl ReceiptJson {
         Status::try_from(self.code)
     }
 
-    /// `None` when accepted, else the reason; an error for an unknown code.
+    /// `None` when included (accepted, or failed with only its nonce bump applied), else
+    /// the reason; an error for an unknown code.
     pub fn reason(&self) -> Result<Option<Reason>, String> {
         Ok(match self.status()? {
-            Status::Accepted => None,
+            Status::Accepted | Status::Failed => None,
             Status::Rejected(r) => Some(r),
         })
     }
@@ -429,6 +428,7 @@ mod tests {
     fn old_receipt(r: &Receipt) -> serde_json::Value {
         let (status, code) = match r.status {
             Status::Accepted => ("accepted", 0u16),
+            Status::Failed => ("failed", Status::FAILED_CODE),
             Status::Rejected(reason) => (reason.name(), reason.code()),
         };
         let logs: Vec<serde_json::Value> = r

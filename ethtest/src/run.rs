@@ -22,7 +22,7 @@ use mf_format::{
     check_structure, tx_id,
 };
 use mf_movegen::genesis::Genesis;
-use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, execute};
+use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, execute_included};
 use mf_validator::prepare::prepare_ops;
 use mf_validator::{ApplyError, Mode, Validator};
 use std::collections::{BTreeMap, HashMap};
@@ -90,7 +90,8 @@ impl Refusal {
 }
 
 /// The protocol transaction of an Ethereum one: its call, moves and created code from
-/// `execute` against `view`. Fields the protocol does not carry yet (fees, access list,
+/// `execute_included` against `view` (a call that reverts or halts is included as failed,
+/// as on Ethereum). Fields the protocol does not carry yet (fees, access list,
 /// nonce) are left out, so their effects show in the comparison.
 fn build(view: &MemoryView, tx: &EthTx, block: &Block) -> Result<Transaction, Refusal> {
     let gas_limit = u64::try_from(tx.gas_limit)
@@ -115,7 +116,7 @@ fn build(view: &MemoryView, tx: &EthTx, block: &Block) -> Result<Transaction, Re
         block_number: block.number.unwrap_or_default(),
         timestamp: block.timestamp,
     };
-    let exec = execute(view, chain_id, &call, &context).map_err(|e| {
+    let exec = execute_included(view, chain_id, &call, &context).map_err(|e| {
         let kind = match &e {
             mf_movegen::MovegenError::Execution(mf_movegen::Failure::Revert { .. }) => {
                 "execution_reverted"

@@ -132,21 +132,42 @@ fn an_invalid_block_must_be_refused_and_change_nothing() {
 }
 
 #[test]
-fn a_refusal_is_named() {
-    // PUSH1 0 PUSH1 0 REVERT. On Ethereum the sender's nonce bump (and fee) still apply;
-    // the protocol refuses failed executions until they are included (semantics issue,
-    // item 2), and the runner names the refusal.
+fn a_reverted_call_is_included_with_its_nonce_bump() {
+    // PUSH1 0 PUSH1 0 REVERT: on Ethereum the transaction is included with status 0; only
+    // the sender's nonce bump (and its fee, zero here) applies.
     let post = json!({
         SENDER: { "balance": ONE_ETH, "nonce": "0x01", "code": "0x", "storage": {} },
         TARGET: { "balance": "0x00", "nonce": "0x01", "code": "0x60006000fd", "storage": {} },
     });
-    match run(
+    let v = run(
         pre("0x60006000fd"),
-        json!([block(json!([tx(TARGET, "0x00", "0x0186a0")]))]),
+        json!([block(json!([tx(TARGET, "0x03e8", "0x0186a0")]))]),
         post,
-    ) {
+    );
+    assert_eq!(
+        v,
+        Verdict::Matched {
+            refused_as_expected: false
+        }
+    );
+}
+
+#[test]
+fn a_refusal_is_named() {
+    // 40,000,000 gas: valid on Ethereum (under the block's limit), above the protocol's
+    // cap of 30,000,000 per transaction (semantics issue, item 3).
+    let post = json!({
+        SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    let v = run(
+        pre("0x"),
+        json!([block(json!([tx(TARGET, "0x03e8", "0x02625a00")]))]),
+        post,
+    );
+    match v {
         Verdict::Refused { block: 0, refusal } => {
-            assert_eq!(refusal.kind, "execution_reverted", "{refusal:?}")
+            assert_eq!(refusal.kind, "gas_limit_too_high", "{refusal:?}")
         }
         other => panic!("{other:?}"),
     }

@@ -3,7 +3,7 @@
 //! bincode encoding of [`crate::codec`], which serialises fixed-size arrays one byte at a time
 //! and is several times slower; property tests check the two agree on random values.
 
-use crate::types::{Call, ExecContext, Move, Receipt, Status, Transaction, TxBody, Value};
+use crate::types::{Call, ExecContext, Move, Receipt, Transaction, TxBody, Value};
 
 #[inline]
 fn put_len(out: &mut Vec<u8>, n: usize) {
@@ -83,10 +83,7 @@ pub fn put_tx(out: &mut Vec<u8>, t: &Transaction) {
 /// Appends a receipt.
 pub fn put_receipt(out: &mut Vec<u8>, r: &Receipt) {
     out.extend_from_slice(r.tx_id.as_slice());
-    let code: u16 = match r.status {
-        Status::Accepted => 0,
-        Status::Rejected(reason) => reason.code(),
-    };
+    let code: u16 = r.status.code();
     out.extend_from_slice(&code.to_le_bytes());
     out.extend_from_slice(&r.gas_used.to_le_bytes());
     put_len(out, r.logs.len());

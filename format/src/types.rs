@@ -643,34 +643,64 @@ pub struct Header {
     pub time_ms: u64,
 }
 
-/// The outcome of one transaction: accepted, or rejected with a reason.
+/// The outcome of one transaction: included (its execution succeeded, or failed and only
+/// its sender's nonce bump applies), or rejected with a reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "u16", try_from = "u16")]
 pub enum Status {
-    /// Code 0.
+    /// Code 0: included, the execution succeeded.
     Accepted,
-    /// The reason's code.
+    /// Code [`Status::FAILED_CODE`]: included, the execution reverted or halted (Ethereum's
+    /// receipt status 0). Only the sender's nonce bump applies; no log is kept.
+    Failed,
+    /// The reason's code: not included, nothing applied.
     Rejected(Reason),
+}
+
+impl Status {
+    /// The code of [`Status::Failed`] (no reason has it).
+    pub const FAILED_CODE: u16 = 3;
+
+    /// Whether the transaction is in the chain (accepted or failed).
+    pub fn is_included(&self) -> bool {
+        !matches!(self, Status::Rejected(_))
+    }
+
+    /// The code: 0, [`Status::FAILED_CODE`], or the reason's.
+    pub fn code(&self) -> u16 {
+        match self {
+            Status::Accepted => 0,
+            Status::Failed => Status::FAILED_CODE,
+            Status::Rejected(r) => r.code(),
+        }
+    }
+
+    /// Its name: `accepted`, `failed`, or the reason's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Failed => "failed",
+            Status::Rejected(r) => r.name(),
+        }
+    }
 }
 
 impl From<Status> for u16 {
     fn from(s: Status) -> u16 {
-        match s {
-            Status::Accepted => 0,
-            Status::Rejected(r) => r.code(),
-        }
+        s.code()
     }
 }
 
 impl TryFrom<u16> for Status {
     type Error = String;
     fn try_from(c: u16) -> Result<Self, String> {
-        if c == 0 {
-            return Ok(Status::Accepted);
+        match c {
+            0 => Ok(Status::Accepted),
+            Status::FAILED_CODE => Ok(Status::Failed),
+            _ => Reason::from_code(c)
+                .map(Status::Rejected)
+                .ok_or_else(|| format!("unknown status code {c}")),
         }
-        Reason::from_code(c)
-            .map(Status::Rejected)
-            .ok_or_else(|| format!("unknown reason code {c}"))
     }
 }
 

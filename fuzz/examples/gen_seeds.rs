@@ -335,6 +335,7 @@ fn report(singles: &[(&str, Transaction)], batches: &[(String, Batch)]) {
                     .iter()
                     .map(|r| match r.status {
                         Status::Accepted => "ok".to_string(),
+                        Status::Failed => "failed".to_string(),
                         Status::Rejected(reason) => reason.name().to_string(),
                     })
                     .collect();

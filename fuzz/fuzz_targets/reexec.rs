@@ -7,8 +7,9 @@
 //!   the first one may have run on the EVM the previous input left) gives the same verdict,
 //!   gas and logs;
 //! - wallet/validator agreement: when it accepts a structurally valid transaction,
-//!   `mf_movegen::execute` over a `MemoryView` holding exactly the declared `prev` values
-//!   succeeds with the same gas and logs, every key it writes is a declared consume with the
+//!   `mf_movegen::execute_included` over a `MemoryView` holding exactly the declared `prev`
+//!   values succeeds with the same gas and logs, and fails exactly when re-execution
+//!   reports the transaction as failed, every key it writes is a declared consume with the
 //!   same `next`, every declared consume it does not write has `next == prev`, and the
 //!   created code it finds is the declared `created_code`.
 #![no_main]
@@ -16,7 +17,7 @@
 use libfuzzer_sys::fuzz_target;
 use mf_format::{MoveKind, Transaction, Value, check_structure, decode_tx, tx_id};
 use mf_fuzz::{Committed, committed_codes};
-use mf_movegen::{MemoryView, Reexec, ReexecCheck, Reexecuted, execute};
+use mf_movegen::{MemoryView, Reexec, ReexecCheck, Reexecuted, execute_included};
 use std::collections::{BTreeSet, HashMap};
 
 fn agree_with_execute(tx: &Transaction, out: &Reexecuted) {
@@ -40,10 +41,15 @@ fn agree_with_execute(tx: &Transaction, out: &Reexecuted) {
             view.insert_code(c);
         }
     }
-    let e = match execute(&view, body.chain_id, &body.call, &body.context) {
+    let e = match execute_included(&view, body.chain_id, &body.call, &body.context) {
         Ok(e) => e,
-        Err(err) => panic!("re-execution accepted but execute fails: {err}"),
+        Err(err) => panic!("re-execution accepted but execute_included fails: {err}"),
     };
+    assert_eq!(
+        e.failure.is_some(),
+        out.failed,
+        "execute and reexec disagree on whether the call failed"
+    );
     assert_eq!(
         e.gas_used, out.gas_used,
         "gas differs between execute and reexec"

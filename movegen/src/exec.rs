@@ -151,6 +151,8 @@ pub fn decode_revert_reason(output: &[u8]) -> Option<String> {
 /// What one run produced, before it is compared or turned into moves.
 pub(crate) struct Run {
     pub result: Result<Success, Failure>,
+    /// Gas used, whatever the outcome (0 when revm refused the transaction).
+    pub gas_used: u64,
     pub state: EvmState,
 }
 
@@ -184,9 +186,15 @@ fn into_run<E: std::fmt::Display>(
         Err(e) => {
             return Ok(Run {
                 result: Err(Failure::Invalid(e.to_string())),
+                gas_used: 0,
                 state: EvmState::default(),
             });
         }
+    };
+    let gas_used = match &out.result {
+        ExecutionResult::Success { gas, .. }
+        | ExecutionResult::Revert { gas, .. }
+        | ExecutionResult::Halt { gas, .. } => gas.tx_gas_used(),
     };
     let result = match out.result {
         ExecutionResult::Success {
@@ -218,6 +226,7 @@ fn into_run<E: std::fmt::Display>(
     };
     Ok(Run {
         result,
+        gas_used,
         state: out.state,
     })
 }
@@ -281,6 +290,11 @@ pub struct Execution {
     pub output: Vec<u8>,
     /// The address a creation deployed to.
     pub created: Option<Address>,
+    /// `Some` when the execution reverted or halted and the transaction is included as
+    /// failed ([`execute_included`]): its moves are then only what the failed run left (the
+    /// sender's nonce bump, and references for what it read), `logs` is empty and `output`
+    /// holds the revert data. Always `None` from [`execute`].
+    pub failure: Option<Failure>,
 }
 
 /// Executes `call` against `view` and derives its moves (see [`Execution`]).
@@ -297,7 +311,24 @@ pub fn execute<V: StateView>(
     let mut evm = new_evm(RecordingDb::new(view), chain_id);
     let run = run(&mut evm, call, chain_id, ctx).map_err(db_error)?;
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    into_execution(view, run, reads)
+    into_execution(view, run, reads, false)
+}
+
+/// [`execute`], except that an execution that reverts or halts is not an error: as on
+/// Ethereum, such a transaction is included with a failed status, and its moves are what
+/// the failed run changed (the sender's nonce bump) and read (PROTOCOL.md §6.3). A
+/// transaction revm refuses before running it (intrinsic gas, a sender with code...) is
+/// still [`MovegenError::Execution`] with [`Failure::Invalid`]: it cannot be included.
+pub fn execute_included<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    call: &Call,
+    ctx: &ExecContext,
+) -> Result<Execution, MovegenError> {
+    let mut evm = new_evm(RecordingDb::new(view), chain_id);
+    let run = run(&mut evm, call, chain_id, ctx).map_err(db_error)?;
+    let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
+    into_execution(view, run, reads, true)
 }
 
 /// Stops an execution at a deadline: revm calls it before every instruction, and once the
@@ -368,7 +399,7 @@ pub fn execute_until<V: StateView>(
         return Err(MovegenError::Aborted);
     }
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    into_execution(view, run, reads)
+    into_execution(view, run, reads, false)
 }
 
 /// The moves and created code of a finished run, from what it read and its post-state.
@@ -376,8 +407,25 @@ fn into_execution<V: StateView>(
     view: &V,
     run: Run,
     reads: BTreeMap<Key, (mf_format::TxId, Value)>,
+    include_failed: bool,
 ) -> Result<Execution, MovegenError> {
-    let ok = run.result.map_err(MovegenError::Execution)?;
+    let (ok, failure) = match run.result {
+        Ok(ok) => (ok, None),
+        Err(f @ (Failure::Revert { .. } | Failure::Halt(_))) if include_failed => {
+            let output = match &f {
+                Failure::Revert { output, .. } => output.clone(),
+                _ => Vec::new(),
+            };
+            let failed = Success {
+                gas_used: run.gas_used,
+                logs: Vec::new(),
+                output,
+                created: None,
+            };
+            (failed, Some(f))
+        }
+        Err(f) => return Err(MovegenError::Execution(f)),
+    };
     let post = post_values(&run.state);
 
     let mut moves = Vec::with_capacity(reads.len() + post.len());
@@ -440,6 +488,7 @@ fn into_execution<V: StateView>(
         logs: ok.logs,
         output: ok.output,
         created: ok.created,
+        failure,
     })
 }
 

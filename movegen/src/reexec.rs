@@ -34,13 +34,16 @@ impl CodeLookup for NoCode {
     }
 }
 
-/// What re-execution reports for an accepted call.
+/// What re-execution reports for an included call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reexecuted {
     /// Gas used.
     pub gas_used: u64,
-    /// Logs, in emission order.
+    /// Logs, in emission order (none when the execution failed).
     pub logs: Vec<Log>,
+    /// The execution reverted or halted: the transaction is included as failed (its moves
+    /// are what the failed run left: the sender's nonce bump).
+    pub failed: bool,
 }
 
 /// The re-execution step of stateless validity. Implementations must be deterministic and
@@ -114,8 +117,10 @@ thread_local! {
 ///    (61); the first code hash the code store and the transaction's `created_code` both
 ///    lack → `code_hash_mismatch` (64). Execution stops at that access, so these two never
 ///    combine with a later verdict;
-/// 3. a revert, a halt, or a transaction revm refuses (intrinsic gas, a sender with code)
-///    → `execution_failed` (60);
+/// 3. a transaction revm refuses before running it (intrinsic gas, a sender with code)
+///    → `execution_failed` (60). A revert or a halt is not a verdict: the transaction is
+///    included as failed ([`Reexecuted::failed`]) when its moves are what the failed run
+///    left (the checks below, against that run's post-state);
 /// 4. for each key execution wrote, in key order (a key is *written* when its post-state
 ///    value differs from its declared `prev`, or, for a key never loaded from the declared
 ///    state such as a new contract's storage, from the zero value): declared by a
@@ -201,11 +206,10 @@ impl Reexec for ReexecCheck {
             Err(DbError::MissingCode(_)) => return Err(Reason::CodeHashMismatch),
             Err(DbError::TypeMismatch(_)) => return Err(Reason::ValueTypeMismatch),
         };
-        let ok = match run.result {
-            Ok(ok) => ok,
-            Err(Failure::Revert { .. } | Failure::Halt(_) | Failure::Invalid(_)) => {
-                return Err(Reason::ExecutionFailed);
-            }
+        let (gas_used, logs, failed) = match run.result {
+            Ok(ok) => (ok.gas_used, ok.logs, false),
+            Err(Failure::Revert { .. } | Failure::Halt(_)) => (run.gas_used, Vec::new(), true),
+            Err(Failure::Invalid(_)) => return Err(Reason::ExecutionFailed),
         };
 
         let post = post_values(&run.state);
@@ -263,8 +267,9 @@ impl Reexec for ReexecCheck {
             return Err(Reason::UnreadReference);
         }
         Ok(Reexecuted {
-            gas_used: ok.gas_used,
-            logs: ok.logs,
+            gas_used,
+            logs,
+            failed,
         })
     }
 }

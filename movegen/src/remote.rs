@@ -291,6 +291,7 @@ impl RpcClient {
             logs: Vec::new(),
             output: sim.output.to_vec(),
             created: sim.created,
+            failure: None,
         })
     }
 

@@ -238,17 +238,67 @@ fn reverts_carry_the_decoded_reason() {
 }
 
 #[test]
-fn reexec_rejects_a_reverting_call() {
+fn a_reverting_call_is_included_only_with_the_failed_runs_moves() {
     let w = world(2);
     let (a, b) = (&w.users[0], &w.users[1]);
-    // Declare a transfer's moves, then change the calldata so the call reverts.
+    // Declare a transfer's moves, then change the calldata so the call reverts: the
+    // declared token balances are not what the failed run leaves.
     let built = TxBuilder::call(CHAIN, w.token_a, transfer_data(b.address(), eth(1)))
         .build(&w.view, a, &[])
         .unwrap();
     let bad = resign(&built.tx, a, |body| {
         body.call.input = transfer_data(b.address(), eth(5_000_000));
     });
-    assert_eq!(check(&w.view, &bad), Err(Reason::ExecutionFailed));
+    assert_eq!(check(&w.view, &bad), Err(Reason::WriteMismatch));
+
+    // The moves of the failed run (execute_included): the sender's nonce bump and what the
+    // call read. Included as failed, as on Ethereum; `execute` still reports the revert.
+    let call = bad.body.call.clone();
+    let ctx = bad.body.context;
+    let err = mf_movegen::execute(&w.view, CHAIN, &call, &ctx).unwrap_err();
+    assert_eq!(err.revert_reason(), Some("insufficient balance"));
+    let exec = mf_movegen::execute_included(&w.view, CHAIN, &call, &ctx).unwrap();
+    assert!(
+        matches!(&exec.failure, Some(mf_movegen::Failure::Revert { reason: Some(r), .. }) if r == "insufficient balance"),
+        "{:?}",
+        exec.failure
+    );
+    assert!(exec.logs.is_empty());
+    let consumed: Vec<Key> = exec
+        .moves
+        .iter()
+        .filter(|m| m.kind == MoveKind::Consume)
+        .map(|m| m.key())
+        .collect();
+    assert_eq!(
+        consumed,
+        vec![Key::account(a.address())],
+        "only the sender changes"
+    );
+    let sender = exec
+        .moves
+        .iter()
+        .find(|m| m.kind == MoveKind::Consume)
+        .unwrap();
+    match (sender.prev, sender.next) {
+        (Value::Account(p), Value::Account(n)) => {
+            assert_eq!(n.nonce, p.nonce + 1);
+            assert_eq!(n.balance, p.balance, "no fee at gas price zero");
+        }
+        other => panic!("{other:?}"),
+    }
+    let failed = resign(&bad, a, |body| {
+        body.moves = exec.moves.clone();
+        body.created_code = exec.created_code.clone();
+    });
+    assert_eq!(check_structure(&failed, CHAIN), Ok(()));
+    let out = ReexecCheck
+        .reexec(&failed, &mf_format::tx_id(&failed.body), &ViewCode(&w.view))
+        .unwrap();
+    assert!(out.failed);
+    assert!(out.logs.is_empty());
+    assert_eq!(out.gas_used, exec.gas_used);
+    assert!(out.gas_used > 21_000);
 }
 
 /// Every way of tampering with a declared value is caught with the right reason.
@@ -346,7 +396,9 @@ fn tampered_moves_fail_with_the_right_reason() {
         b.moves[i].prev = Value::Storage(U256::from(77u64));
         b.moves[i].next = Value::Storage(U256::from(77u64));
     });
-    assert_eq!(check(&w.view, &t), Err(Reason::ExecutionFailed));
+    // Included only as failed, with the sender's nonce bump alone: the declared reserves
+    // and balances are not what the failed run leaves.
+    assert_eq!(check(&w.view, &t), Err(Reason::WriteMismatch));
     // A contract's code hash no store knows.
     let i = sw
         .tx

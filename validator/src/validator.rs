@@ -411,6 +411,7 @@ impl Validator {
             .map(|(i, (p, v))| Receipt {
                 tx_id: p.id,
                 status: match v {
+                    Ok(()) if p.exec.failed => Status::Failed,
                     Ok(()) => Status::Accepted,
                     Err(r) => Status::Rejected(*r),
                 },

@@ -346,9 +346,10 @@ fn tamper(t: Tamper, body: &mut TxBody, height: u64) -> Option<Reason> {
                 body.call.value += U256::from(1u64);
                 Reason::WriteMismatch
             } else {
-                // The token's and the pair's functions are not payable: they revert.
+                // The token's and the pair's functions are not payable: they revert, and
+                // the declared moves are not the failed run's (the nonce bump alone).
                 body.call.value = U256::from(1u64);
-                Reason::ExecutionFailed
+                Reason::WriteMismatch
             }
         }
         Tamper::Input => {

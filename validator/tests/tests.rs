@@ -7,6 +7,7 @@ mod util;
 
 mod core;
 mod differential;
+mod failed;
 mod malleability;
 mod masks;
 mod receipts;

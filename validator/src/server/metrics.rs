@@ -21,6 +21,8 @@ pub(super) struct Metrics {
     batches_applied: AtomicU64,
     batches_nothing_accepted: AtomicU64,
     txs_accepted: AtomicU64,
+    /// Included as failed (the execution reverted or halted); counted in `txs_accepted` too.
+    txs_failed: AtomicU64,
     moves_applied: AtomicU64,
     /// Rejected transactions, by position in [`Reason::ALL`].
     txs_rejected: Vec<AtomicU64>,
@@ -52,6 +54,7 @@ impl Metrics {
             batches_applied: AtomicU64::new(0),
             batches_nothing_accepted: AtomicU64::new(0),
             txs_accepted: AtomicU64::new(0),
+            txs_failed: AtomicU64::new(0),
             moves_applied: AtomicU64::new(0),
             txs_rejected: zeros(),
             batches_refused: zeros(),
@@ -85,8 +88,14 @@ impl Metrics {
             m.fetch_add((s * 1e6) as u64, Relaxed);
         }
         for r in &out.receipts {
-            if let Status::Rejected(reason) = r.status {
-                self.txs_rejected[reason_index(reason)].fetch_add(1, Relaxed);
+            match r.status {
+                Status::Rejected(reason) => {
+                    self.txs_rejected[reason_index(reason)].fetch_add(1, Relaxed);
+                }
+                Status::Failed => {
+                    self.txs_failed.fetch_add(1, Relaxed);
+                }
+                Status::Accepted => {}
             }
         }
         if out.header.is_some() {
@@ -185,8 +194,14 @@ impl Metrics {
         metric(
             "mf_txs_accepted_total",
             "counter",
-            "Transactions accepted.",
+            "Transactions included (their execution succeeded or failed).",
             &one(&self.txs_accepted),
+        );
+        metric(
+            "mf_txs_failed_total",
+            "counter",
+            "Transactions included as failed: the execution reverted or halted, only the sender's nonce bump applied.",
+            &one(&self.txs_failed),
         );
         let rejected: Vec<(String, u64)> = Reason::ALL
             .iter()

@@ -38,8 +38,8 @@ use mf_format::limits::{
 };
 use mf_format::{
     Account, Address, Authorization, B256, Batch, Call, ExecContext, GENESIS_INTX, Key, Keypair,
-    Mark, Mask, Move, MoveKind, Reason, SignatureBytes, Transaction, TxBody, TxId, U256, Value,
-    encode, sign, tx_id,
+    Mark, Mask, Move, MoveKind, Reason, SignatureBytes, Status, Transaction, TxBody, TxId, U256,
+    Value, encode, sign, tx_id,
 };
 use mf_movegen::{MemoryView, SignPolicy, StateView, TxBuilder};
 use mf_validator::genesis::Genesis;
@@ -228,10 +228,19 @@ fn value_json(v: &Value) -> Json {
     }
 }
 
-fn verdict_text(v: Option<Reason>) -> String {
+fn verdict_text(v: Status) -> String {
     match v {
-        None => "accepted".into(),
-        Some(r) => r.to_string(),
+        Status::Accepted => "accepted".into(),
+        Status::Failed => format!("failed ({})", Status::FAILED_CODE),
+        Status::Rejected(r) => r.to_string(),
+    }
+}
+
+/// The status a row expects: `None` accepted, `Some(reason)` rejected.
+fn expect_status(want: Option<Reason>) -> Status {
+    match want {
+        None => Status::Accepted,
+        Some(r) => Status::Rejected(r),
     }
 }
 
@@ -493,6 +502,12 @@ impl Net {
     /// transaction (`None`: accepted). Checks receipts, refusals and the state, and keeps
     /// both servers and the mirror level with what was actually accepted.
     fn row(&mut self, id: &str, txs: Vec<Transaction>, want: &[Option<Reason>]) -> Vec<bool> {
+        let want: Vec<Status> = want.iter().map(|w| expect_status(*w)).collect();
+        self.row_status(id, txs, &want)
+    }
+
+    /// [`Net::row`] with each transaction's expected status (accepted, failed or rejected).
+    fn row_status(&mut self, id: &str, txs: Vec<Transaction>, want: &[Status]) -> Vec<bool> {
         assert_eq!(txs.len(), want.len(), "{id}: one verdict per transaction");
         let (f0, s0) = (self.filter.head(), self.strict.head());
         assert_eq!(f0.1, s0.1, "{id}: the two servers agree before the row");
@@ -516,18 +531,24 @@ impl Net {
             assert_eq!(rc["tx_id"], format!("{}", ids[i]), "{id}: receipt order");
             let code = rc["code"].as_u64().expect("code") as u16;
             let status = rc["status"].as_str().expect("status");
-            let v = if code == 0 {
-                assert_eq!(status, "accepted", "{id}");
-                None
-            } else {
-                let reason = Reason::from_code(code).expect("a known reason code");
-                assert_eq!(status, reason.name(), "{id}: name and number agree");
-                assert_eq!(rc["gas_used"], 0, "{id}: a rejection uses no gas");
-                Some(reason)
-            };
+            let v = Status::try_from(code).expect("a known status code");
+            assert_eq!(status, v.name(), "{id}: name and number agree");
+            match v {
+                Status::Rejected(_) => {
+                    assert_eq!(rc["gas_used"], 0, "{id}: a rejection uses no gas")
+                }
+                Status::Failed => {
+                    assert!(
+                        rc["gas_used"].as_u64() > Some(0),
+                        "{id}: a failed call uses gas"
+                    );
+                    assert_eq!(rc["logs"], json!([]), "{id}: a failed call keeps no log");
+                }
+                Status::Accepted => {}
+            }
             got.push(v);
         }
-        let accepted: Vec<bool> = got.iter().map(Option::is_none).collect();
+        let accepted: Vec<bool> = got.iter().map(Status::is_included).collect();
         let any = accepted.iter().any(|a| *a);
         let expected_text: Vec<String> = want.iter().map(|w| verdict_text(*w)).collect();
         let got_text: Vec<String> = got.iter().map(|g| verdict_text(*g)).collect();
@@ -583,7 +604,7 @@ impl Net {
 
         // Strict mode: the first rejected transaction refuses the whole batch.
         let r = self.strict.post(&bytes);
-        match got.iter().position(Option::is_some) {
+        match got.iter().position(|g| !g.is_included()) {
             None => {
                 assert_eq!(r.status, 200, "{id}: strict answer: {}", r.text());
                 assert_eq!(self.strict.head(), f1, "{id}: strict applies the same");
@@ -591,7 +612,9 @@ impl Net {
             Some(first) => {
                 assert_eq!(r.status, 422, "{id}: strict answer: {}", r.text());
                 let j = r.json();
-                let reason = got[first].expect("rejected");
+                let Status::Rejected(reason) = got[first] else {
+                    unreachable!("the first transaction not included")
+                };
                 assert_eq!(j["reason"], reason.name(), "{id}: strict reason");
                 assert_eq!(j["code"], reason.code(), "{id}: strict code");
                 assert_eq!(
@@ -635,6 +658,12 @@ impl Net {
     /// One transaction alone.
     fn one(&mut self, id: &str, tx: Transaction, want: Option<Reason>) -> bool {
         self.row(id, vec![tx], &[want])[0]
+    }
+
+    /// One transaction alone that must be included as failed (its execution reverts or
+    /// halts; only its sender's nonce bump applies).
+    fn one_failed(&mut self, id: &str, tx: Transaction) {
+        self.row_status(id, vec![tx], &[Status::Failed]);
     }
 
     /// A batch that both servers must refuse whole with HTTP `status` and `reason`.
