@@ -34,11 +34,13 @@ pub enum Feature {
     NonceOutOfRange,
     /// The expected post-state is given only as a state-trie root.
     PostStateHashOnly,
+    /// A block without transactions followed by more blocks.
+    EmptyBlockThenMore,
 }
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 9] = [
+    pub const ALL: [Feature; 10] = [
         Feature::OtherFork,
         Feature::BlobTransaction,
         Feature::SetCodeTransaction,
@@ -48,6 +50,7 @@ impl Feature {
         Feature::StorageWithoutCode,
         Feature::NonceOutOfRange,
         Feature::PostStateHashOnly,
+        Feature::EmptyBlockThenMore,
     ];
 
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
@@ -62,6 +65,7 @@ impl Feature {
             Feature::StorageWithoutCode => "storage_without_code",
             Feature::NonceOutOfRange => "nonce_out_of_range",
             Feature::PostStateHashOnly => "post_state_hash_only",
+            Feature::EmptyBlockThenMore => "empty_block_then_more",
         }
     }
 
@@ -89,6 +93,9 @@ impl Feature {
             Feature::PostStateHashOnly => {
                 "the runner compares explicit post-states; it does not build Ethereum's state trie"
             }
+            Feature::EmptyBlockThenMore => {
+                "a batch holds at least one transaction, so heights cannot follow block numbers past an empty block"
+            }
         }
     }
 
@@ -114,6 +121,11 @@ pub fn detect(case: &Case) -> Option<Feature> {
             }),
             Feature::NonceOutOfRange => case.pre.values().any(|a| a.nonce > U256::from(u64::MAX)),
             Feature::PostStateHashOnly => case.post.is_none(),
+            Feature::EmptyBlockThenMore => case.blocks.iter().enumerate().any(|(i, b)| {
+                b.txs.is_empty()
+                    && b.expect_exception.is_none()
+                    && case.blocks[i + 1..].iter().any(|l| !l.txs.is_empty())
+            }),
         }
     };
     Feature::ALL.into_iter().find(|f| found(*f))

@@ -57,6 +57,23 @@ fn a_value_transfer_matches() {
 }
 
 #[test]
+fn an_empty_last_block_changes_nothing() {
+    let post = json!({
+        SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    let mut empty = block(json!([]));
+    empty["blockHeader"]["number"] = json!("0x02");
+    let blocks = json!([block(json!([tx(TARGET, "0x03e8", "0x5208")])), empty]);
+    assert_eq!(
+        run(pre("0x"), blocks, post),
+        Verdict::Matched {
+            refused_as_expected: false
+        }
+    );
+}
+
+#[test]
 fn a_wrong_post_state_is_the_first_difference() {
     let post = json!({
         SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
@@ -202,6 +219,11 @@ fn features_are_detected_from_the_case() {
         run_case(&case("t", &c).expect("reads")),
         Verdict::Skipped(Feature::PostStateHashOnly)
     );
+
+    let mut second = block(transfer());
+    second["blockHeader"]["number"] = json!("0x02");
+    let v = run(pre("0x"), json!([block(json!([])), second]), json!({}));
+    assert_eq!(v, Verdict::Skipped(Feature::EmptyBlockThenMore));
 
     let mut p = pre("0x");
     p[TARGET] =
