@@ -36,7 +36,7 @@ fn raw_revm(world: &Workload, txs: &[Transaction]) -> Result<f64> {
     let mut evm = new_evm(db, chain);
     let t = Instant::now();
     for tx in txs {
-        evm.ctx.block = block_env(&tx.body.context);
+        evm.ctx.block = block_env(&tx.body.context, &mf_format::ChainRules::default());
         let r = evm
             .transact_commit(tx_env(&tx.body.call, chain))
             .map_err(|e| anyhow::anyhow!("raw revm: {e:?}"))?;

@@ -263,6 +263,7 @@ fn critical_path(a: &CpArgs) -> Result<serde_json::Value> {
     let naive_dir = root.join("naive");
     let genesis = Genesis {
         chain_id: 1,
+        rules: Default::default(),
         ..Genesis::default()
     };
     let v = Validator::init(&ours_dir, &genesis).context("init ours")?;

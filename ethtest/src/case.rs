@@ -53,6 +53,8 @@ pub struct EthTx {
 pub struct Block {
     /// Header number (`None` when the block could not be decoded at all).
     pub number: Option<u64>,
+    /// Header gas limit (`None` when the block could not be decoded).
+    pub gas_limit: Option<u64>,
     /// Header timestamp, in seconds.
     pub timestamp: u64,
     /// Transactions in block order: each decoded, or why it could not be.
@@ -78,6 +80,8 @@ pub struct Case {
     pub blocks: Vec<Block>,
     /// The state after the last valid block; `None` when the file gives only its hash.
     pub post: Option<BTreeMap<Address, AccountState>>,
+    /// The genesis header's gas limit.
+    pub genesis_gas_limit: Option<u64>,
 }
 
 fn bad(what: &str, msg: impl std::fmt::Display) -> EthtestError {
@@ -226,6 +230,7 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
     let Some(body) = body else {
         return Ok(Block {
             number: None,
+            gas_limit: None,
             timestamp: 0,
             txs: vec![Err("the block's RLP does not decode".into())],
             expect_exception,
@@ -252,6 +257,10 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
     let len = |name: &str| body.get(name).and_then(Json::as_array).map_or(0, Vec::len);
     Ok(Block {
         number: Some(small(field(header, "number")?, "number")?),
+        gas_limit: header
+            .get("gasLimit")
+            .map(|g| small(g, "gasLimit"))
+            .transpose()?,
         timestamp: small(field(header, "timestamp")?, "timestamp")?,
         txs,
         expect_exception,
@@ -275,6 +284,11 @@ pub fn case(name: &str, v: &Json) -> Result<Case, EthtestError> {
         post: c
             .get("postState")
             .map(|p| accounts(p, "postState"))
+            .transpose()?,
+        genesis_gas_limit: c
+            .get("genesisBlockHeader")
+            .and_then(|h| h.get("gasLimit"))
+            .map(|g| small(g, "genesisBlockHeader.gasLimit"))
             .transpose()?,
     })
 }

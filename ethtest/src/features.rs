@@ -7,17 +7,92 @@
 
 use crate::case::Case;
 use alloy_primitives::{Address, U256, address};
+use mf_format::{Activation, ChainRules, Fork};
 
-/// The EIP-4788 beacon-roots contract. Its system call at the start of each block is not
-/// modelled (the protocol has no beacon chain); the runner leaves this account out of the
-/// comparison (`docs/CONFORMANCE.md`).
-pub const BEACON_ROOTS: Address = address!("000F3df6D732807Ef1319fB7B8bB8522d0Beac02");
+/// The system contracts whose block-level system calls are not modelled (the protocol has
+/// no beacon chain and no consensus-layer requests): EIP-4788 beacon roots, and Prague's
+/// EIP-2935 block-hash history, EIP-7002 withdrawal and EIP-7251 consolidation requests.
+/// The runner leaves these accounts out of the comparison (`docs/CONFORMANCE.md`).
+pub const SYSTEM_CONTRACTS: [Address; 4] = [
+    address!("000F3df6D732807Ef1319fB7B8bB8522d0Beac02"),
+    address!("0000F90827F1C53a10cb7A02335B175320002935"),
+    address!("00000961Ef480Eb55e80D19ad83579A64c007002"),
+    address!("0000BBdDc7CE488642fb579F8B00f3a590007251"),
+];
+
+/// The fork of an ethereum/tests network name (`Cancun`, `EIP158`, `ConstantinopleFix`...).
+pub fn fork_named(name: &str) -> Option<Fork> {
+    Some(match name {
+        "Frontier" => Fork::Frontier,
+        "Homestead" => Fork::Homestead,
+        "EIP150" | "Tangerine" | "TangerineWhistle" => Fork::Tangerine,
+        "EIP158" | "SpuriousDragon" => Fork::SpuriousDragon,
+        "Byzantium" => Fork::Byzantium,
+        "Constantinople" => Fork::Constantinople,
+        "ConstantinopleFix" | "Petersburg" => Fork::Petersburg,
+        "Istanbul" => Fork::Istanbul,
+        "Berlin" => Fork::Berlin,
+        "London" => Fork::London,
+        "Merge" | "Paris" => Fork::Paris,
+        "Shanghai" => Fork::Shanghai,
+        "Cancun" => Fork::Cancun,
+        "Prague" => Fork::Prague,
+        _ => return None,
+    })
+}
+
+/// The fork schedule of a network name: one fork from genesis (`Shanghai`), or a
+/// transition (`BerlinToLondonAt5`: by block; `ShanghaiToCancunAtTime15k`: by time, `k`
+/// for thousands). `None` for a name this runner does not know.
+pub fn schedule_of(network: &str, gas_limit: u64) -> Option<ChainRules> {
+    if let Some(f) = fork_named(network) {
+        return Some(ChainRules::from_genesis(f, gas_limit));
+    }
+    let (from, rest) = network.split_once("To")?;
+    let (to, at) = rest.split_once("At")?;
+    let (by_time, n) = match at.strip_prefix("Time") {
+        Some(n) => (true, n),
+        None => (false, at),
+    };
+    let n: u64 = match n.strip_suffix('k') {
+        Some(k) => k.parse::<u64>().ok()?.checked_mul(1000)?,
+        None => n.parse().ok()?,
+    };
+    let (from, to) = (fork_named(from)?, fork_named(to)?);
+    let mut rules = ChainRules::from_genesis(from, gas_limit);
+    rules.forks.push((
+        to,
+        if by_time {
+            Activation::Time(n)
+        } else {
+            Activation::Block(n)
+        },
+    ));
+    rules.validate().ok()?;
+    Some(rules)
+}
+
+/// The rules a case runs under: its network's schedule and the gas limit of its first
+/// block (else its genesis header; 30,000,000 when neither says).
+pub fn rules_of(case: &Case) -> Option<ChainRules> {
+    let gas = case
+        .blocks
+        .iter()
+        .find_map(|b| b.gas_limit)
+        .or(case.genesis_gas_limit)
+        .unwrap_or(mf_format::limits::MAX_GAS_LIMIT);
+    schedule_of(&case.network, gas)
+}
 
 /// A feature a case needs that the protocol does not carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Feature {
-    /// The case runs under a fork other than Cancun.
-    OtherFork,
+    /// The case's network names no fork schedule this runner knows.
+    UnknownFork,
+    /// The case runs a fork before Spurious Dragon (EIP-161).
+    BeforeSpuriousDragon,
+    /// The case runs Constantinople's EIP-1283, which revm does not implement.
+    Constantinople,
     /// A blob-carrying transaction (EIP-4844, type 3).
     BlobTransaction,
     /// A set-code transaction (EIP-7702, type 4).
@@ -40,8 +115,10 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 10] = [
-        Feature::OtherFork,
+    pub const ALL: [Feature; 12] = [
+        Feature::UnknownFork,
+        Feature::BeforeSpuriousDragon,
+        Feature::Constantinople,
         Feature::BlobTransaction,
         Feature::SetCodeTransaction,
         Feature::UnknownTransactionType,
@@ -56,7 +133,9 @@ impl Feature {
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
     pub fn name(self) -> &'static str {
         match self {
-            Feature::OtherFork => "fork_other_than_cancun",
+            Feature::UnknownFork => "unknown_fork",
+            Feature::BeforeSpuriousDragon => "before_spurious_dragon",
+            Feature::Constantinople => "constantinople_eip1283",
             Feature::BlobTransaction => "blob_transaction",
             Feature::SetCodeTransaction => "set_code_transaction",
             Feature::UnknownTransactionType => "unknown_transaction_type",
@@ -72,8 +151,12 @@ impl Feature {
     /// Why the protocol cannot run such a case, in one line.
     pub fn reason(self) -> &'static str {
         match self {
-            Feature::OtherFork => {
-                "execution runs one spec (Cancun) for every batch; a fork schedule is not built yet"
+            Feature::UnknownFork => "a network name the runner cannot map to a fork schedule",
+            Feature::BeforeSpuriousDragon => {
+                "an empty account and no account are one value here (EIP-161), which earlier forks tell apart"
+            }
+            Feature::Constantinople => {
+                "revm runs Constantinople as Petersburg (EIP-1283 was withdrawn before mainnet ran it)"
             }
             Feature::BlobTransaction => {
                 "no blob data is carried or made available, so BLOBHASH and blob fees have nothing to refer to"
@@ -110,7 +193,13 @@ pub fn detect(case: &Case) -> Option<Feature> {
     let txs = || case.blocks.iter().flat_map(|b| b.txs.iter().flatten());
     let found = |f: Feature| -> bool {
         match f {
-            Feature::OtherFork => case.network != "Cancun",
+            Feature::UnknownFork => rules_of(case).is_none(),
+            Feature::BeforeSpuriousDragon => rules_of(case)
+                .and_then(|r| r.forks.first().map(|f| f.0))
+                .is_none_or(|first| first < Fork::SpuriousDragon),
+            Feature::Constantinople => {
+                rules_of(case).is_some_and(|r| r.forks.iter().any(|f| f.0 == Fork::Constantinople))
+            }
             Feature::BlobTransaction => txs().any(|t| t.ty == 3),
             Feature::SetCodeTransaction => txs().any(|t| t.ty == 4),
             Feature::UnknownTransactionType => txs().any(|t| t.ty > 4),

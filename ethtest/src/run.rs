@@ -14,15 +14,15 @@
 
 use crate::case::{AccountState, Block, Case, EthTx};
 use crate::compare::first_difference;
-use crate::features::detect;
+use crate::features::{detect, rules_of};
 use crate::verdict::Verdict;
 use alloy_primitives::{B256, hex, keccak256};
 use mf_format::{
-    Batch, Call, ExecContext, GENESIS_INTX, Key, Reason, Transaction, TxBody, TxId,
+    Batch, Call, ChainRules, ExecContext, GENESIS_INTX, Key, Reason, Transaction, TxBody, TxId,
     check_structure, tx_id,
 };
 use mf_movegen::genesis::Genesis;
-use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, execute_included};
+use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, execute_under};
 use mf_validator::prepare::prepare_ops;
 use mf_validator::{ApplyError, Mode, Validator};
 use std::collections::{BTreeMap, HashMap};
@@ -41,7 +41,10 @@ impl CodeLookup for Codes {
 
 /// The genesis file (geth's `alloc` shape) of a pre-state, read by the protocol's own
 /// genesis parser so that its rules apply.
-fn genesis_of(pre: &BTreeMap<alloy_primitives::Address, AccountState>) -> Result<Genesis, String> {
+fn genesis_of(
+    pre: &BTreeMap<alloy_primitives::Address, AccountState>,
+    rules: &ChainRules,
+) -> Result<Genesis, String> {
     let mut alloc = serde_json::Map::new();
     for (addr, a) in pre {
         let storage: serde_json::Map<String, serde_json::Value> = a
@@ -59,7 +62,16 @@ fn genesis_of(pre: &BTreeMap<alloy_primitives::Address, AccountState>) -> Result
             }),
         );
     }
-    let file = serde_json::json!({ "config": { "chainId": CHAIN_ID }, "alloc": alloc });
+    let mut config = serde_json::Map::new();
+    config.insert("chainId".into(), CHAIN_ID.into());
+    for (k, v) in mf_movegen::genesis::rules_json(rules) {
+        config.insert(k.into(), v.into());
+    }
+    let file = serde_json::json!({
+        "config": config,
+        "gasLimit": format!("{:#x}", rules.gas_limit),
+        "alloc": alloc,
+    });
     Genesis::parse(&file.to_string()).map_err(|e| e.to_string())
 }
 
@@ -90,14 +102,19 @@ impl Refusal {
 }
 
 /// The protocol transaction of an Ethereum one: its call, moves and created code from
-/// `execute_included` against `view` (a call that reverts or halts is included as failed,
+/// `execute_under` the chain's rules against `view` (a call that reverts or halts is included as failed,
 /// as on Ethereum). Fields the protocol does not carry yet (fees, access list,
 /// nonce) are left out, so their effects show in the comparison.
-fn build(view: &MemoryView, tx: &EthTx, block: &Block) -> Result<Transaction, Refusal> {
+fn build(
+    view: &MemoryView,
+    rules: &ChainRules,
+    tx: &EthTx,
+    block: &Block,
+) -> Result<Transaction, Refusal> {
     let gas_limit = u64::try_from(tx.gas_limit)
         .map_err(|_| Refusal::other("gas_limit_overflow", "gas limit above 2^64 - 1"))?;
-    if gas_limit > mf_format::limits::MAX_GAS_LIMIT {
-        // The structural check refuses it first in a validator; execution would too.
+    if gas_limit > rules.gas_limit {
+        // The validator refuses it right after the structural checks; execution would too.
         return Err(Refusal::reason(Reason::GasLimitTooHigh));
     }
     let chain_id = match tx.chain_id {
@@ -116,7 +133,7 @@ fn build(view: &MemoryView, tx: &EthTx, block: &Block) -> Result<Transaction, Re
         block_number: block.number.unwrap_or_default(),
         timestamp: block.timestamp,
     };
-    let exec = execute_included(view, chain_id, &call, &context).map_err(|e| {
+    let exec = execute_under(view, chain_id, rules, &call, &context, true).map_err(|e| {
         let kind = match &e {
             mf_movegen::MovegenError::Execution(mf_movegen::Failure::Revert { .. }) => {
                 "execution_reverted"
@@ -181,7 +198,7 @@ fn apply_block(
         let tx = tx
             .as_ref()
             .map_err(|e| Refusal::other("undecodable_transaction", e))?;
-        let t = build(&local, tx, block)?;
+        let t = build(&local, v.rules(), tx, block)?;
         match check_structure(&t, t.body.chain_id) {
             // The authorisation is the last structural check: the runner stands in for it.
             Ok(()) | Err(Reason::NoAuthorization) => {}
@@ -212,7 +229,7 @@ fn apply_block(
     let mut prepared = Vec::with_capacity(txs.len());
     for t in &txs {
         let id = tx_id(&t.body);
-        let exec = ReexecCheck
+        let exec = ReexecCheck::new(v.rules().clone())
             .reexec(t, &id, &lookup)
             .map_err(Refusal::reason)?;
         prepared.push(prepare_ops(t, id, exec));
@@ -259,7 +276,8 @@ pub fn run_case(case: &Case) -> Verdict {
 }
 
 fn run_detected(case: &Case) -> Result<Verdict, String> {
-    let genesis = genesis_of(&case.pre).map_err(|e| format!("genesis refused: {e}"))?;
+    let rules = rules_of(case).ok_or("no fork schedule for the network")?;
+    let genesis = genesis_of(&case.pre, &rules).map_err(|e| format!("genesis refused: {e}"))?;
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let mut v = Validator::init(&dir.path().join("data"), &genesis)
         .map_err(|e| format!("validator init: {e}"))?;

@@ -206,11 +206,11 @@ fn features_are_detected_from_the_case() {
     let v = run(pre("0x"), json!([block(json!([blob]))]), json!({}));
     assert_eq!(v, Verdict::Skipped(Feature::BlobTransaction));
 
-    let c = json!({ "network": "Shanghai", "pre": pre("0x"),
+    let c = json!({ "network": "Olympic", "pre": pre("0x"),
                     "blocks": [block(transfer())], "postState": {} });
     assert_eq!(
         run_case(&case("t", &c).expect("reads")),
-        Verdict::Skipped(Feature::OtherFork)
+        Verdict::Skipped(Feature::UnknownFork)
     );
 
     let c = json!({ "network": "Cancun", "pre": pre("0x"),
@@ -254,4 +254,50 @@ fn files_that_are_not_tests_fail_without_stopping_the_rest() {
     let text = report.render(10);
     assert!(text.ends_with("1 passed, 2 failed, 0 skipped\n"), "{text}");
     assert!(text.contains("     2  fail: could not run"), "{text}");
+}
+
+#[test]
+fn the_network_and_the_block_gas_limit_set_the_rules() {
+    // TSTORE(0, 1); SSTORE(0, TLOAD(0)): Cancun stores 1; before Cancun TSTORE is an
+    // invalid opcode, the call halts and is included as failed (slot 0 stays 0).
+    let code = "0x600160005d60005c60005500";
+    let post = |word: Option<&str>| {
+        let storage = match word {
+            Some(w) => json!({ "0x00": w }),
+            None => json!({}),
+        };
+        json!({
+            SENDER: { "balance": ONE_ETH, "nonce": "0x01", "code": "0x", "storage": {} },
+            TARGET: { "balance": "0x00", "nonce": "0x01", "code": code, "storage": storage },
+        })
+    };
+    let blocks = json!([block(json!([tx(TARGET, "0x00", "0x0186a0")]))]);
+    let on = |network: &str, post: Value| {
+        let c = json!({ "network": network, "pre": pre(code), "blocks": blocks.clone(),
+                        "postState": post });
+        run_case(&case("t", &c).expect("the case reads"))
+    };
+    assert!(on("Cancun", post(Some("0x01"))).passed());
+    assert!(on("Shanghai", post(None)).passed());
+    assert!(matches!(
+        on("Shanghai", post(Some("0x01"))),
+        Verdict::Differs(_)
+    ));
+    // A transition by time: block 1 is at time 1000, before Cancun at 15,000.
+    assert!(on("ShanghaiToCancunAtTime15k", post(None)).passed());
+    assert_eq!(
+        on("FrontierToDaoAt5", post(None)),
+        Verdict::Skipped(Feature::UnknownFork)
+    );
+    assert_eq!(
+        on("Homestead", post(None)),
+        Verdict::Skipped(Feature::BeforeSpuriousDragon)
+    );
+
+    // 40,000,000 gas in a block whose gas limit is 100,000,000: within the chain's limit.
+    let mut b = block(json!([tx(TARGET, "0x00", "0x02625a00")]));
+    b["blockHeader"]["gasLimit"] = json!("0x05f5e100");
+    let c = json!({ "network": "Cancun", "pre": pre(code), "blocks": [b],
+                    "postState": post(Some("0x01")) });
+    assert!(run_case(&case("t", &c).expect("reads")).passed());
 }

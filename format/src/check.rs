@@ -1,8 +1,9 @@
 //! Stateless structural checks: everything about a transaction that needs neither the EVM,
 //! nor the UTXO set, nor signature arithmetic. Cheap; run before anything else.
 
-use crate::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS, MAX_GAS_LIMIT};
+use crate::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS};
 use crate::reason::Reason;
+use crate::rules::ChainRules;
 use crate::sign::address_of;
 use crate::types::{ExecContext, Key, Mark, Move, MoveKind, Transaction};
 use alloy_primitives::{B256, U256, keccak256};
@@ -13,9 +14,6 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
     let body = &tx.body;
     if body.chain_id != chain_id {
         return Err(Reason::WrongChainId);
-    }
-    if body.call.gas_limit > MAX_GAS_LIMIT {
-        return Err(Reason::GasLimitTooHigh);
     }
     for m in &body.moves {
         if !m.mask.is_valid() {
@@ -67,6 +65,16 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
     let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
     if address_of(&first.public_key) != body.call.from {
         return Err(Reason::SenderNotFirstSigner);
+    }
+    Ok(())
+}
+
+/// The chain's gas limit (PROTOCOL.md §6.1 #2): a transaction may declare at most the gas
+/// limit of its chain's rules (the genesis `gasLimit`, 30,000,000 when it names none) →
+/// else `gas_limit_too_high`. Validators check it right after [`check_structure`].
+pub fn check_gas_limit(tx: &Transaction, rules: &ChainRules) -> Result<(), Reason> {
+    if tx.body.call.gas_limit > rules.gas_limit {
+        return Err(Reason::GasLimitTooHigh);
     }
     Ok(())
 }

@@ -67,13 +67,14 @@ pub mod hash;
 pub mod limits;
 pub mod lthash;
 pub mod reason;
+pub mod rules;
 pub mod sign;
 pub mod types;
 pub mod wire;
 
 pub use alloy_primitives::{Address, B256, U256};
 pub use budget::{ReceiptBudget, check_receipt_len, receipt_len};
-pub use check::{check_context, check_structure};
+pub use check::{check_context, check_gas_limit, check_structure};
 pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,
     encode, encode_into, split_batch, tx_move_next,
@@ -81,6 +82,7 @@ pub use codec::{
 pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;
 pub use reason::Reason;
+pub use rules::{Activation, ChainRules, Fork, RulesError};
 pub use sign::{
     Keypair, PublicKey, SigCheck, address_of, authorization_digest, sign, signing_digest,
     tx_authorization_digest, verify_batch, verify_tx_signatures,

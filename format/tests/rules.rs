@@ -60,6 +60,7 @@ fn base_tx(open: bool) -> (Keypair, TxBody) {
 fn verdict(k: &Keypair, body: TxBody) -> Result<(), Reason> {
     let tx = sign(body, &[k]);
     check_structure(&tx, 9)?;
+    check_gas_limit(&tx, &ChainRules::default())?;
     verify_tx_signatures(&tx)
 }
 
@@ -74,7 +75,11 @@ fn each_structural_rule_has_its_reason() {
 
     let mut b = body.clone();
     b.call.gas_limit = limits::MAX_GAS_LIMIT + 1;
-    assert_eq!(verdict(&k, b), Err(Reason::GasLimitTooHigh));
+    assert_eq!(verdict(&k, b.clone()), Err(Reason::GasLimitTooHigh));
+    // The chain's gas limit, not a constant: a chain with a higher one takes it.
+    let tx = sign(b, &[&k]);
+    let roomy = ChainRules::from_genesis(Fork::Cancun, limits::MAX_GAS_LIMIT + 1);
+    assert_eq!(check_gas_limit(&tx, &roomy), Ok(()));
 
     let mut b = body.clone();
     b.moves[1].mask = Mask(8 | 7);

@@ -319,7 +319,7 @@ fn report(singles: &[(&str, Transaction)], batches: &[(String, Batch)]) {
     use mf_movegen::{Reexec, ReexecCheck};
     for (name, t) in singles {
         let s = mf_format::check_structure(t, CHAIN_ID).and(mf_format::verify_tx_signatures(t));
-        let r = ReexecCheck
+        let r = ReexecCheck::default()
             .reexec(t, &mf_format::tx_id(&t.body), &mf_fuzz::Committed)
             .map(|o| o.gas_used);
         println!("tx_{name}: stateless {s:?}, reexec gas {r:?}");

@@ -89,8 +89,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let id = tx_id(&tx.body);
-    let first = ReexecCheck.reexec(&tx, &id, &Committed);
-    let second = ReexecCheck.reexec(&tx, &id, &Committed);
+    let first = ReexecCheck::default().reexec(&tx, &id, &Committed);
+    let second = ReexecCheck::default().reexec(&tx, &id, &Committed);
     assert_eq!(first, second, "re-execution is not deterministic");
     if let Ok(out) = &first
         && check_structure(&tx, tx.body.chain_id).is_ok()

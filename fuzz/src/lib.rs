@@ -165,6 +165,7 @@ impl World {
         versions.dedup_by_key(|v| v.0);
         Genesis {
             chain_id: CHAIN_ID,
+            rules: Default::default(),
             versions,
             code: self.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
         }

@@ -74,7 +74,7 @@ fn reexec(c: &mut Criterion) {
     for (_, txs) in &loads {
         for (tx, id) in txs {
             assert_eq!(tx_id(&tx.body), *id);
-            ReexecCheck.reexec(tx, id, &code).expect("valid");
+            ReexecCheck::default().reexec(tx, id, &code).expect("valid");
         }
     }
     let pool = rayon::ThreadPoolBuilder::new()
@@ -87,7 +87,7 @@ fn reexec(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("1_thread", name), txs, |b, txs| {
             b.iter(|| {
                 for (tx, id) in txs {
-                    black_box(ReexecCheck.reexec(tx, id, &code).is_ok());
+                    black_box(ReexecCheck::default().reexec(tx, id, &code).is_ok());
                 }
             })
         });
@@ -95,7 +95,7 @@ fn reexec(c: &mut Criterion) {
             b.iter(|| {
                 pool.install(|| {
                     txs.par_iter().for_each(|(tx, id)| {
-                        black_box(ReexecCheck.reexec(tx, id, &code).is_ok());
+                        black_box(ReexecCheck::default().reexec(tx, id, &code).is_ok());
                     })
                 })
             })

@@ -5,8 +5,8 @@ use crate::db::{DbError, RecordingDb};
 use crate::view::StateView;
 use alloy_primitives::Bytes;
 use mf_format::{
-    Account, Address, B256, Call, EMPTY_CODE_HASH, ExecContext, Key, Log, Mask, Move, MoveKind,
-    U256, Value, limits::MAX_GAS_LIMIT,
+    Account, Address, B256, Call, ChainRules, EMPTY_CODE_HASH, ExecContext, Fork, Key, Log, Mask,
+    Move, MoveKind, U256, Value,
 };
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, Output};
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
@@ -23,8 +23,29 @@ use revm::{Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext}
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// The one spec every execution uses.
+/// The spec of the default rules ([`ChainRules::default`]: Cancun from genesis), which
+/// [`cfg_env`] starts from.
 pub const SPEC: SpecId = SpecId::CANCUN;
+
+/// The revm spec of a fork. revm has no Constantinople of its own (EIP-1283 was withdrawn
+/// before mainnet activated it): Constantinople runs Petersburg's rules.
+pub fn spec_of(fork: Fork) -> SpecId {
+    match fork {
+        Fork::Frontier => SpecId::FRONTIER,
+        Fork::Homestead => SpecId::HOMESTEAD,
+        Fork::Tangerine => SpecId::TANGERINE,
+        Fork::SpuriousDragon => SpecId::SPURIOUS_DRAGON,
+        Fork::Byzantium => SpecId::BYZANTIUM,
+        Fork::Constantinople | Fork::Petersburg => SpecId::PETERSBURG,
+        Fork::Istanbul => SpecId::ISTANBUL,
+        Fork::Berlin => SpecId::BERLIN,
+        Fork::London => SpecId::LONDON,
+        Fork::Paris => SpecId::MERGE,
+        Fork::Shanghai => SpecId::SHANGHAI,
+        Fork::Cancun => SpecId::CANCUN,
+        Fork::Prague => SpecId::PRAGUE,
+    }
+}
 
 /// The block beneficiary (`COINBASE`): the zero address. Fee charging is disabled, so revm
 /// never loads it on its own; it is read only when the executed code reads it (e.g.
@@ -47,13 +68,14 @@ pub fn cfg_env(chain_id: u64) -> CfgEnv {
     cfg
 }
 
-/// The block environment of an execution context.
-pub fn block_env(ctx: &ExecContext) -> BlockEnv {
+/// The block environment of an execution context under `rules` (its gas limit is the
+/// block's).
+pub fn block_env(ctx: &ExecContext, rules: &ChainRules) -> BlockEnv {
     BlockEnv {
         number: U256::from(ctx.block_number),
         beneficiary: BENEFICIARY,
         timestamp: U256::from(ctx.timestamp),
-        gas_limit: MAX_GAS_LIMIT,
+        gas_limit: rules.gas_limit,
         basefee: 0,
         difficulty: U256::ZERO,
         prevrandao: Some(B256::ZERO),
@@ -164,15 +186,31 @@ pub(crate) struct Success {
     pub created: Option<Address>,
 }
 
-/// Runs `call` on `evm` (whose database is already set up).
+/// Puts `evm` under the rules in force at `ctx` (the spec of the fork the schedule gives
+/// for the declared block number and time, the block gas limit) for a call on `chain_id`.
+pub fn set_rules<DB: Database>(
+    ctx: &mut MainnetContext<DB>,
+    rules: &ChainRules,
+    chain_id: u64,
+    exec: &ExecContext,
+) {
+    let spec = spec_of(rules.fork_at(exec.block_number, exec.timestamp));
+    if ctx.cfg.spec != spec {
+        ctx.cfg.set_spec_and_mainnet_gas_params(spec);
+    }
+    ctx.cfg.chain_id = chain_id;
+    ctx.block = block_env(exec, rules);
+}
+
+/// Runs `call` on `evm` (whose database is already set up) under `rules`.
 pub(crate) fn run<DB: Database>(
     evm: &mut Evm<DB>,
     call: &Call,
     chain_id: u64,
     ctx: &ExecContext,
+    rules: &ChainRules,
 ) -> Result<Run, DB::Error> {
-    evm.ctx.cfg.chain_id = chain_id;
-    evm.ctx.block = block_env(ctx);
+    set_rules(&mut evm.ctx, rules, chain_id, ctx);
     into_run(evm.transact(tx_env(call, chain_id)))
 }
 
@@ -297,7 +335,8 @@ pub struct Execution {
     pub failure: Option<Failure>,
 }
 
-/// Executes `call` against `view` and derives its moves (see [`Execution`]).
+/// Executes `call` against `view` and derives its moves (see [`Execution`]), under the
+/// default rules (Cancun, [`ChainRules::default`]); [`execute_under`] takes a chain's.
 ///
 /// Fails with [`MovegenError::Execution`] when the call reverts or halts (with the decoded
 /// `Error(string)` reason when there is one), and with [`MovegenError::View`] or
@@ -308,10 +347,7 @@ pub fn execute<V: StateView>(
     call: &Call,
     ctx: &ExecContext,
 ) -> Result<Execution, MovegenError> {
-    let mut evm = new_evm(RecordingDb::new(view), chain_id);
-    let run = run(&mut evm, call, chain_id, ctx).map_err(db_error)?;
-    let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    into_execution(view, run, reads, false)
+    execute_under(view, chain_id, &ChainRules::default(), call, ctx, false)
 }
 
 /// [`execute`], except that an execution that reverts or halts is not an error: as on
@@ -325,10 +361,23 @@ pub fn execute_included<V: StateView>(
     call: &Call,
     ctx: &ExecContext,
 ) -> Result<Execution, MovegenError> {
+    execute_under(view, chain_id, &ChainRules::default(), call, ctx, true)
+}
+
+/// [`execute`] (or, with `include_failed`, [`execute_included`]) under a chain's `rules`:
+/// the fork its schedule gives for the declared context, its gas limit.
+pub fn execute_under<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    include_failed: bool,
+) -> Result<Execution, MovegenError> {
     let mut evm = new_evm(RecordingDb::new(view), chain_id);
-    let run = run(&mut evm, call, chain_id, ctx).map_err(db_error)?;
+    let run = run(&mut evm, call, chain_id, ctx, rules).map_err(db_error)?;
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    into_execution(view, run, reads, true)
+    into_execution(view, run, reads, include_failed)
 }
 
 /// Stops an execution at a deadline: revm calls it before every instruction, and once the
@@ -393,7 +442,7 @@ pub fn execute_until<V: StateView>(
         .with_db(RecordingDb::new(view))
         .with_cfg(cfg_env(chain_id))
         .build_mainnet_with_inspector(Deadline::new(deadline));
-    evm.ctx.block = block_env(ctx);
+    set_rules(&mut evm.ctx, &ChainRules::default(), chain_id, ctx);
     let run = into_run(evm.inspect_tx(tx_env(call, chain_id))).map_err(db_error)?;
     if evm.inspector.expired() {
         return Err(MovegenError::Aborted);

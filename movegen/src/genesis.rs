@@ -8,8 +8,19 @@
 //! A top-level `"chainId"` is accepted too. Quantities are `0x` hex or decimal strings (or
 //! JSON numbers). Every account and every non-zero storage word becomes a genesis version
 //! (`intx = 0`).
+//!
+//! The chain's execution rules ([`ChainRules`]) come from the same file, as geth reads them:
+//! the fork keys of `config` (`homesteadBlock`, `eip150Block`, `eip158Block`,
+//! `byzantiumBlock`, `constantinopleBlock`, `petersburgBlock`, `istanbulBlock`,
+//! `berlinBlock`, `londonBlock`, `mergeNetsplitBlock`, `shanghaiTime`, `cancunTime`,
+//! `pragueTime`; a fork whose key is absent never activates) and the top-level `gasLimit`
+//! (a transaction's gas limit at most this). A genesis that names no fork runs Cancun from
+//! genesis, and one without `gasLimit` has 30,000,000.
 
-use mf_format::{Account, Address, B256, EMPTY_CODE_HASH, Key, LtHash, TxId, U256, Value};
+use mf_format::{
+    Account, Activation, Address, B256, ChainRules, EMPTY_CODE_HASH, Fork, Key, LtHash, TxId, U256,
+    Value,
+};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -39,6 +50,8 @@ struct File {
     config: Option<Config>,
     #[serde(default, rename = "chainId")]
     chain_id: Option<serde_json::Value>,
+    #[serde(default, rename = "gasLimit")]
+    gas_limit: Option<serde_json::Value>,
     #[serde(default)]
     alloc: BTreeMap<String, Alloc>,
 }
@@ -47,6 +60,10 @@ struct File {
 struct Config {
     #[serde(default, rename = "chainId")]
     chain_id: Option<serde_json::Value>,
+    /// Every other key (the fork keys are read from here; the rest is ignored, as geth's
+    /// other settings do not apply).
+    #[serde(flatten)]
+    rest: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +84,8 @@ struct Alloc {
 pub struct Genesis {
     /// The chain id.
     pub chain_id: u64,
+    /// The chain's execution rules: gas limit and fork schedule.
+    pub rules: ChainRules,
     /// Versions, in key order.
     pub versions: Vec<(Key, Value)>,
     /// `(code hash, code)` of the contracts.
@@ -125,12 +144,82 @@ fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, GenesisError> {
     })
 }
 
+/// The rules a genesis names (module documentation).
+fn rules_of(
+    config: Option<&Config>,
+    gas_limit: Option<&serde_json::Value>,
+) -> Result<ChainRules, GenesisError> {
+    let small = |field: &str, v: &serde_json::Value| -> Result<u64, GenesisError> {
+        u64::try_from(quantity(field, v)?).map_err(|_| GenesisError::Field {
+            field: field.to_string(),
+            msg: "does not fit in 64 bits".into(),
+        })
+    };
+    let mut rules = ChainRules::default();
+    if let Some(g) = gas_limit {
+        rules.gas_limit = small("gasLimit", g)?;
+    }
+    let named: Vec<(Fork, Activation)> = match config {
+        None => Vec::new(),
+        Some(c) => {
+            let mut out = Vec::new();
+            for fork in Fork::ALL {
+                let Some((key, by_time)) = fork.geth_key() else {
+                    continue;
+                };
+                match c.rest.get(key) {
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(v) => {
+                        let at = small(&format!("config.{key}"), v)?;
+                        out.push((
+                            fork,
+                            if by_time {
+                                Activation::Time(at)
+                            } else {
+                                Activation::Block(at)
+                            },
+                        ));
+                    }
+                }
+            }
+            out
+        }
+    };
+    if !named.is_empty() {
+        rules.forks = named;
+    }
+    rules.validate().map_err(|e| GenesisError::Field {
+        field: "config".into(),
+        msg: e.to_string(),
+    })?;
+    Ok(rules)
+}
+
+/// The geth `config` keys of `rules`' fork schedule, in fork order.
+pub fn rules_json(rules: &ChainRules) -> Vec<(&'static str, u64)> {
+    rules
+        .forks
+        .iter()
+        .filter_map(|(fork, at)| {
+            let (key, _) = fork.geth_key()?;
+            Some((
+                key,
+                match at {
+                    Activation::Block(b) => *b,
+                    Activation::Time(t) => *t,
+                },
+            ))
+        })
+        .collect()
+}
+
 impl Genesis {
     /// The genesis holding every version and code of `view` (its intx is dropped: genesis
     /// versions are intx 0), in key order.
     pub fn from_view(chain_id: u64, view: &crate::MemoryView) -> Genesis {
         Genesis {
             chain_id,
+            rules: ChainRules::default(),
             versions: view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
             code: view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
         }
@@ -139,6 +228,7 @@ impl Genesis {
     /// Parses a genesis file's text.
     pub fn parse(text: &str) -> Result<Genesis, GenesisError> {
         let f: File = serde_json::from_str(text)?;
+        let rules = rules_of(f.config.as_ref(), f.gas_limit.as_ref())?;
         let chain = f
             .config
             .and_then(|c| c.chain_id)
@@ -235,6 +325,7 @@ impl Genesis {
         }
         Ok(Genesis {
             chain_id,
+            rules,
             versions: versions.into_iter().collect(),
             code: code.into_iter().collect(),
         })
@@ -279,6 +370,15 @@ impl Genesis {
                 }
             }
         }
-        serde_json::json!({ "config": { "chainId": self.chain_id }, "alloc": alloc })
+        let mut config = serde_json::Map::new();
+        config.insert("chainId".into(), self.chain_id.into());
+        for (k, v) in rules_json(&self.rules) {
+            config.insert(k.into(), v.into());
+        }
+        serde_json::json!({
+            "config": config,
+            "gasLimit": format!("{:#x}", self.rules.gas_limit),
+            "alloc": alloc,
+        })
     }
 }

@@ -125,7 +125,8 @@ pub use builder::{Built, TxBuilder};
 pub use error::{MovegenError, StaleMove};
 pub use estimate::{estimate_gas, estimate_gas_until, estimate_runs};
 pub use exec::{
-    Deadline, Execution, Failure, decode_revert_reason, execute, execute_included, execute_until,
+    Deadline, Execution, Failure, decode_revert_reason, execute, execute_included, execute_under,
+    execute_until,
 };
 pub use fill::{FillError, SignedField, fill, fill_built, fill_preverified};
 pub use overlay::{EmptyView, Overlay, OverlayError, check_move};

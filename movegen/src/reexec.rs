@@ -12,7 +12,7 @@ use crate::exec::{Evm, Failure, new_evm, post_values, run};
 use crate::view::StateView;
 use alloy_primitives::{Bytes, keccak256};
 use mf_format::{
-    B256, EMPTY_CODE_HASH, Key, Log, Move, MoveKind, Reason, Transaction, TxId, Value,
+    B256, ChainRules, EMPTY_CODE_HASH, Key, Log, Move, MoveKind, Reason, Transaction, TxId, Value,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -105,8 +105,10 @@ thread_local! {
     static EVM: RefCell<Option<ReEvm>> = const { RefCell::new(None) };
 }
 
-/// The re-execution check (PROTOCOL.md §6.3). Deterministic: it reads only the transaction
-/// and the code lookup.
+/// The re-execution check (PROTOCOL.md §6.3) under a chain's rules (the fork its schedule
+/// gives for the transaction's declared context, its gas limit; [`ChainRules::default`]
+/// unless built with [`ReexecCheck::new`]). Deterministic: it reads only the transaction, the
+/// code lookup and the rules.
 ///
 /// Verdicts, in this order (the first failure wins):
 ///
@@ -136,8 +138,22 @@ thread_local! {
 ///    and the signing digest does not cover them: an unread one would only change the id
 ///    (and add a precondition nobody signed). Signed references may be unread: their
 ///    signers chose them (a precondition, e.g. "only while this version is live").
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReexecCheck;
+#[derive(Clone, Debug, Default)]
+pub struct ReexecCheck {
+    rules: ChainRules,
+}
+
+impl ReexecCheck {
+    /// The check under `rules` (a validator's, from its genesis).
+    pub fn new(rules: ChainRules) -> ReexecCheck {
+        ReexecCheck { rules }
+    }
+
+    /// The rules it runs under.
+    pub fn rules(&self) -> &ChainRules {
+        &self.rules
+    }
+}
 
 impl Reexec for ReexecCheck {
     fn reexec(
@@ -190,7 +206,7 @@ impl Reexec for ReexecCheck {
                     }
                 }
             }
-            let run = run(evm, &body.call, body.chain_id, &body.context)?;
+            let run = run(evm, &body.call, body.chain_id, &body.context, &self.rules)?;
             let reads = &evm.ctx.journaled_state.database.reads;
             let unread = unsigned_refs
                 && body.moves.iter().any(|m| {

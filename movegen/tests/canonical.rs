@@ -25,7 +25,7 @@ impl CodeLookup for ViewCode<'_> {
 fn stateless(view: &MemoryView, tx: &Transaction) -> Result<(), Reason> {
     check_structure(tx, CHAIN)?;
     verify_tx_signatures(tx)?;
-    ReexecCheck
+    ReexecCheck::default()
         .reexec(tx, &tx_id(&tx.body), &ViewCode(view))
         .map(|_| ())
 }
@@ -189,7 +189,7 @@ fn builder_and_fill_emit_canonical_bodies() {
     assert_ne!(tx_id(&reversed.body), created.id);
     assert_eq!(verify_tx_signatures(&reversed), Ok(()));
     assert_eq!(
-        ReexecCheck
+        ReexecCheck::default()
             .reexec(&reversed, &tx_id(&reversed.body), &ViewCode(&view))
             .map(|_| ()),
         Ok(())

@@ -85,7 +85,7 @@ fn run_sequence(seed: u64, steps: usize) {
                 assert!(plain.result.is_success(), "step {step}: plain revm failed");
                 assert_eq!(plain.result.tx_gas_used(), built.execution.gas_used);
                 let id = built.id;
-                let out = ReexecCheck
+                let out = ReexecCheck::default()
                     .reexec(&built.tx, &id, &mf_movegen::NoCode)
                     .map(|o| o.gas_used);
                 // Contracts' code comes from the view in real use; NoCode suffices only when

@@ -20,7 +20,7 @@ impl CodeLookup for ViewCode<'_> {
 }
 
 fn reexec(view: &MemoryView, tx: &Transaction) -> Result<u64, Reason> {
-    ReexecCheck
+    ReexecCheck::default()
         .reexec(tx, &tx_id(&tx.body), &ViewCode(view))
         .map(|o| o.gas_used)
 }

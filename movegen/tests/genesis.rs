@@ -83,3 +83,51 @@ fn eip7610_genesis_storage_without_code_or_nonce_is_refused() {
     file(r#"{"nonce": "0x1", "storage": {"0x1": "0x2"}}"#).expect("a nonce");
     file(r#"{"code": "0x00", "storage": {"0x1": "0x2"}}"#).expect("code");
 }
+
+/// The semantics issue's items 3 and 4: the chain's gas limit and fork schedule come from
+/// the genesis as geth writes them, survive the round trip, and an inconsistent schedule is
+/// refused.
+#[test]
+fn genesis_rules_fork_schedule_and_gas_limit() {
+    use mf_format::{Activation, ChainRules, Fork};
+    let parse = |config: &str, top: &str| {
+        Genesis::parse(&format!(
+            r#"{{"config": {{"chainId": 7 {config}}} {top}, "alloc": {{}}}}"#
+        ))
+        .map_err(|e| e.to_string())
+    };
+    // No fork named, no gas limit: Cancun from genesis and 30,000,000.
+    let g = parse("", "").expect("parse");
+    assert_eq!(g.rules, ChainRules::default());
+    assert_eq!(g.rules.fork_at(0, 0), Fork::Cancun);
+
+    let g = parse(
+        r#", "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
+           "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
+           "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 10, "mergeNetsplitBlock": 10,
+           "shanghaiTime": 1000, "cancunTime": "0x7d0", "terminalTotalDifficulty": 0"#,
+        r#", "gasLimit": "0x3938700""#,
+    )
+    .expect("parse");
+    assert_eq!(g.rules.gas_limit, 60_000_000);
+    assert_eq!(
+        g.rules.fork_at(9, 5000),
+        Fork::Berlin,
+        "time forks wait for London"
+    );
+    assert_eq!(g.rules.fork_at(10, 999), Fork::Paris);
+    assert_eq!(g.rules.fork_at(10, 1000), Fork::Shanghai);
+    assert_eq!(g.rules.fork_at(10, 2000), Fork::Cancun);
+    assert!(
+        g.rules
+            .forks
+            .contains(&(Fork::Cancun, Activation::Time(2000)))
+    );
+    let again = Genesis::parse(&g.to_json().to_string()).expect("round trip");
+    assert_eq!(g, again);
+
+    let err = parse(r#", "londonBlock": 10, "berlinBlock": 20"#, "").unwrap_err();
+    assert!(err.contains("fork schedule"), "{err}");
+    let err = parse("", r#", "gasLimit": "0x0""#).unwrap_err();
+    assert!(err.contains("gas limit 0"), "{err}");
+}

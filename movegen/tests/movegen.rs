@@ -20,7 +20,7 @@ impl CodeLookup for ViewCode<'_> {
 }
 
 fn check(view: &MemoryView, tx: &Transaction) -> Result<u64, Reason> {
-    ReexecCheck
+    ReexecCheck::default()
         .reexec(tx, &mf_format::tx_id(&tx.body), &ViewCode(view))
         .map(|o| o.gas_used)
 }
@@ -292,7 +292,7 @@ fn a_reverting_call_is_included_only_with_the_failed_runs_moves() {
         body.created_code = exec.created_code.clone();
     });
     assert_eq!(check_structure(&failed, CHAIN), Ok(()));
-    let out = ReexecCheck
+    let out = ReexecCheck::default()
         .reexec(&failed, &mf_format::tx_id(&failed.body), &ViewCode(&w.view))
         .unwrap();
     assert!(out.failed);

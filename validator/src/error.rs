@@ -47,6 +47,9 @@ pub enum StoreError {
         /// The most that fit.
         max: u64,
     },
+    /// The genesis's chain rules are inconsistent (a fork schedule out of order...).
+    #[error("the genesis is refused: {0}; fix its config")]
+    Genesis(String),
 }
 
 impl From<mf_lmdb::OpenError> for StoreError {

@@ -15,9 +15,9 @@ use crate::index::{IndexOp, IndexOpKind};
 use mf_format::budget::RECEIPT_FIXED_BYTES;
 use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
 use mf_format::{
-    B256, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck, Transaction,
-    TxId, Value, check_receipt_len, check_structure, receipt_len, tx_authorization_digest, tx_id,
-    verify_batch,
+    B256, ChainRules, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck,
+    Transaction, TxId, Value, check_gas_limit, check_receipt_len, check_structure, receipt_len,
+    tx_authorization_digest, tx_id, verify_batch,
 };
 use mf_movegen::{CodeLookup, Reexec, Reexecuted};
 use rayon::prelude::*;
@@ -159,6 +159,7 @@ fn prepare_executed(
 pub fn prepare_batch(
     txs: &[Transaction],
     chain_id: u64,
+    rules: &ChainRules,
     keys: &KeyCache,
     reexec: &dyn Reexec,
     code: &dyn CodeLookup,
@@ -169,7 +170,9 @@ pub fn prepare_batch(
         .par_iter()
         .map(|tx| {
             let id = tx_id(&tx.body);
-            let r = check_structure(tx, chain_id).map(|()| tx_authorization_digest(tx));
+            let r = check_structure(tx, chain_id)
+                .and_then(|()| check_gas_limit(tx, rules))
+                .map(|()| tx_authorization_digest(tx));
             (id, r)
         })
         .collect();

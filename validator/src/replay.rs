@@ -179,6 +179,7 @@ pub fn recompute_lthash(store: &Store, index: &Index) -> Result<LtHash, StoreErr
 /// header 0's state hash.
 pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
     let chain_id = store.chain_id()?;
+    let rules = store.rules()?;
     let mut versions = Vec::new();
     let mut bad = None;
     store.scan_genesis(1 << 14, |chunk| {
@@ -214,6 +215,7 @@ pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
     }
     Ok(Genesis {
         chain_id,
+        rules,
         versions,
         code: code.into_iter().collect(),
     })

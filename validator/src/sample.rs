@@ -182,6 +182,7 @@ pub fn generate(cfg: &GenConfig) -> Sample {
     versions.sort_by_key(|v| v.0);
     let genesis = Genesis {
         chain_id: cfg.chain_id,
+        rules: Default::default(),
         versions,
         code: Vec::new(),
     };

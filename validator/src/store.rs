@@ -21,7 +21,9 @@
 
 use crate::error::StoreError;
 use heed::{Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
-use mf_format::{Header, LtHash, Receipt, TxId, VersionId, decode_header, decode_receipts};
+use mf_format::{
+    ChainRules, Header, LtHash, Receipt, TxId, VersionId, decode_header, decode_receipts,
+};
 use mf_lmdb::{DirLock, Table};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -253,12 +255,35 @@ impl Store {
         Ok(u64::from_be_bytes(b))
     }
 
-    /// Writes the genesis (height 0) and the chain id atomically.
-    pub fn commit_genesis(&self, w: &BatchWrite, chain_id: u64) -> Result<(), StoreError> {
+    /// The chain's execution rules (gas limit, fork schedule) from its genesis; a store
+    /// written before they were recorded holds the default rules (Cancun, 30,000,000 gas),
+    /// the only ones there were.
+    pub fn rules(&self) -> Result<ChainRules, StoreError> {
+        match self.meta("chain_rules")? {
+            None => Ok(ChainRules::default()),
+            Some(v) => {
+                let r: ChainRules = mf_format::decode(&v, 4096, "chain rules")
+                    .map_err(|e| StoreError::Corrupt(format!("chain rules: {e}")))?;
+                r.validate()
+                    .map_err(|e| StoreError::Corrupt(format!("chain rules: {e}")))?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// Writes the genesis (height 0), the chain id and the chain's rules atomically.
+    pub fn commit_genesis(
+        &self,
+        w: &BatchWrite,
+        chain_id: u64,
+        rules: &ChainRules,
+    ) -> Result<(), StoreError> {
         let mut t = self.env.write_txn()?;
         self.write_into(&mut t, w)?;
         self.meta
             .put(&mut t, b"chain_id", &chain_id.to_be_bytes())?;
+        self.meta
+            .put(&mut t, b"chain_rules", &mf_format::encode(rules))?;
         t.commit()?;
         Ok(())
     }

@@ -13,8 +13,8 @@ use crate::replay::{rebuild_index, recompute_lthash, value_at};
 use crate::state_hash::par_sum;
 use crate::store::{BatchWrite, Store};
 use mf_format::{
-    B256, Batch, GENESIS_INTX, Header, Key, Log, LtHash, Reason, Receipt, Status, TxId, Value,
-    VersionId, check_context, decode_batch, encode,
+    B256, Batch, ChainRules, GENESIS_INTX, Header, Key, Log, LtHash, Reason, Receipt, Status, TxId,
+    Value, VersionId, check_context, decode_batch, encode,
     hash::{merkle_leaf, merkle_root_of_leaves},
     header_hash, merkle_empty_root, receipt_len, split_batch,
 };
@@ -123,6 +123,7 @@ pub struct Validator {
     head: Header,
     times: RecentTimes,
     chain_id: u64,
+    rules: ChainRules,
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
     clock: Box<dyn Fn() -> u64 + Send>,
@@ -173,7 +174,11 @@ impl Validator {
         };
         w.receipts = encode(&Vec::<Receipt>::new());
         w.lthash = lthash;
-        store.commit_genesis(&w, genesis.chain_id)?;
+        genesis
+            .rules
+            .validate()
+            .map_err(|e| StoreError::Genesis(format!("chain rules: {e}")))?;
+        store.commit_genesis(&w, genesis.chain_id, &genesis.rules)?;
         store.publish()?;
         Validator::open(dir)
     }
@@ -198,6 +203,7 @@ impl Validator {
             .ok_or_else(|| StoreError::Corrupt(format!("no header at height {height}")))?;
         let lthash = store.lthash()?;
         let chain_id = store.chain_id()?;
+        let rules = store.rules()?;
         let index = rebuild_index(&store)?;
         let times = RecentTimes::load(&store, &head)?;
         tracing::info!(height, entries = index.len(), "validator opened");
@@ -210,15 +216,16 @@ impl Validator {
             head,
             times,
             chain_id,
+            rules: rules.clone(),
             keys: KeyCache::default(),
-            reexec: Box::new(ReexecCheck),
+            reexec: Box::new(ReexecCheck::new(rules)),
             clock: Box::new(now_ms),
             order_seq: None,
         })
     }
 
-    /// Replaces the re-execution step (the default is [`ReexecCheck`], revm against the
-    /// declared values; [`mf_movegen::StructureOnly`] skips it, for benchmarks of the other
+    /// Replaces the re-execution step (the default is [`ReexecCheck`] under the chain's
+    /// rules, revm against the declared values; [`mf_movegen::StructureOnly`] skips it, for benchmarks of the other
     /// stages).
     pub fn set_reexec(&mut self, r: Box<dyn Reexec>) {
         self.reexec = r;
@@ -236,6 +243,10 @@ impl Validator {
     /// The chain id.
     pub fn chain_id(&self) -> u64 {
         self.chain_id
+    }
+    /// The chain's execution rules (gas limit, fork schedule), from its genesis.
+    pub fn rules(&self) -> &ChainRules {
+        &self.rules
     }
     /// The last header.
     pub fn head(&self) -> &Header {
@@ -352,6 +363,7 @@ impl Validator {
         let prepared = prepare_batch(
             &batch.txs,
             self.chain_id,
+            &self.rules,
             &self.keys,
             self.reexec.as_ref(),
             &code,
@@ -656,7 +668,7 @@ mod tests {
         });
         let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
         v.set_clock(crate::sample::sample_clock);
-        v.set_reexec(Box::new(ReexecCheck));
+        v.set_reexec(Box::new(ReexecCheck::default()));
         for b in &s.batches {
             let out = v.apply_batch(b, Mode::Strict).expect("apply");
             assert_eq!(out.accepted, b.txs.len());
@@ -675,7 +687,7 @@ mod tests {
         });
         let mut v = Validator::init(dir.path(), &s.genesis).expect("init");
         v.set_clock(crate::sample::sample_clock);
-        v.set_reexec(Box::new(ReexecCheck));
+        v.set_reexec(Box::new(ReexecCheck::default()));
         let mut batch = s.batches[0].clone();
         let first = &batch.txs[0];
         let signer = s

@@ -20,6 +20,7 @@ fn run(seed: u64, steps: usize) {
     let mut view = w.view.clone();
     let genesis = Genesis {
         chain_id: CHAIN,
+        rules: Default::default(),
         versions: w.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
         code: w.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
     };

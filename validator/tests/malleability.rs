@@ -43,6 +43,7 @@ fn chain() -> Chain {
     let w = world(USERS);
     let genesis = Genesis {
         chain_id: CHAIN,
+        rules: Default::default(),
         versions: w.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
         code: w.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
     };

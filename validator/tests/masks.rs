@@ -25,6 +25,7 @@ fn chain(users: usize) -> Chain {
     let w = world(users);
     let genesis = Genesis {
         chain_id: CHAIN,
+        rules: Default::default(),
         versions: w.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
         code: w.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
     };

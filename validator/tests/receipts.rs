@@ -251,7 +251,7 @@ impl Reexec for Inflated {
         id: &TxId,
         code: &dyn CodeLookup,
     ) -> Result<Reexecuted, Reason> {
-        let mut r = ReexecCheck.reexec(tx, id, code)?;
+        let mut r = ReexecCheck::default().reexec(tx, id, code)?;
         if tx.body.call.to == Some(bomb_addr()) {
             r.logs.push(Log {
                 address: bomb_addr(),
@@ -278,7 +278,14 @@ fn a_receipt_over_the_per_transaction_cap_is_receipt_too_large() {
     };
 
     let code = BombCode;
-    let prepared = prepare_batch(&batch.txs, CHAIN, &KeyCache::default(), &Inflated, &code);
+    let prepared = prepare_batch(
+        &batch.txs,
+        CHAIN,
+        &ChainRules::default(),
+        &KeyCache::default(),
+        &Inflated,
+        &code,
+    );
     assert_eq!(prepared[0].stateless, Err(Reason::ReceiptTooLarge));
     assert!(prepared[0].exec.logs.is_empty(), "its logs are not kept");
 
@@ -316,7 +323,14 @@ fn the_stateless_stage_keeps_bounded_logs_and_recovers_accepted_ones() {
     };
     let code = BombCode;
     let keys = KeyCache::default();
-    let mut prepared = prepare_batch(&batch.txs, CHAIN, &keys, &ReexecCheck, &code);
+    let mut prepared = prepare_batch(
+        &batch.txs,
+        CHAIN,
+        &ChainRules::default(),
+        &keys,
+        &ReexecCheck::default(),
+        &code,
+    );
     let kept: usize = prepared
         .iter()
         .filter(|p| p.logs_kept)

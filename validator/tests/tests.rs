@@ -11,5 +11,6 @@ mod failed;
 mod malleability;
 mod masks;
 mod receipts;
+mod rules;
 mod tamper;
 mod window;

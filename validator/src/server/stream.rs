@@ -156,6 +156,7 @@ pub(super) fn parts_stream(
 /// one over the accounts and one over the storage words, are merged by address.
 pub(super) struct GenesisJson {
     chain_id: u64,
+    rules: mf_format::ChainRules,
     /// The next account record, `None` once the accounts are done.
     accounts: Option<u64>,
     /// The next storage record, `None` once they are done.
@@ -195,6 +196,7 @@ impl GenesisJson {
     /// bulk-loaded by other means): the caller renders the genesis in memory instead.
     pub(super) fn start(store: &Store) -> Result<Option<GenesisJson>, StoreError> {
         let chain_id = store.chain_id()?;
+        let rules = store.rules()?;
         let mut last: Option<mf_format::Key> = None;
         let mut storage_start = None;
         let mut sorted = true;
@@ -222,6 +224,7 @@ impl GenesisJson {
         let storage_start = storage_start.unwrap_or(count);
         Ok(Some(GenesisJson {
             chain_id,
+            rules,
             accounts: (storage_start > 0).then_some(0),
             storage: (storage_start < count).then_some(storage_start),
             storage_start,
@@ -258,9 +261,15 @@ impl GenesisJson {
             let stor = self.storage.map(|seq| read(store, seq)).transpose()?;
             let addr = match (&acct, &stor) {
                 (None, None) => {
+                    // The chain's rules as geth writes them: the fork keys in `config`, the
+                    // gas limit beside it (mf_movegen::genesis).
+                    let forks: String = mf_movegen::genesis::rules_json(&self.rules)
+                        .iter()
+                        .map(|(k, v)| format!(",\"{k}\":{v}"))
+                        .collect();
                     out.push_str(&format!(
-                        "}},\"config\":{{\"chainId\":{}}}}}",
-                        self.chain_id
+                        "}},\"config\":{{\"chainId\":{}{forks}}},\"gasLimit\":\"{:#x}\"}}",
+                        self.chain_id, self.rules.gas_limit
                     ));
                     self.done = true;
                     break;

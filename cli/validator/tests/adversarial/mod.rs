@@ -332,6 +332,7 @@ impl Net {
         );
         let genesis = Genesis {
             chain_id: CHAIN,
+            rules: Default::default(),
             versions: w.view.versions().map(|(k, (_, v))| (*k, *v)).collect(),
             code: w.view.codes().map(|(h, c)| (*h, c.to_vec())).collect(),
         };

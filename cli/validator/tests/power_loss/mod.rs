@@ -122,6 +122,7 @@ fn prepare(lanes: usize, batches: usize) -> (Genesis, Vec<Lane>) {
     (
         Genesis {
             chain_id: 1337,
+            rules: Default::default(),
             versions,
             code: Vec::new(),
         },

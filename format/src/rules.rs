@@ -1,0 +1,283 @@
+//! The execution rules of a chain, fixed by its genesis: the gas limit of a transaction and
+//! the fork schedule (which EVM rules apply at which block number or time).
+//!
+//! A transaction declares the block number and timestamp it assumes (its
+//! [`ExecContext`](crate::ExecContext)); the fork it runs under is the one the schedule
+//! gives for that context, so re-execution needs nothing but the transaction and these
+//! rules, and the context window (PROTOCOL.md §6.3.1) ties the context to the batch.
+
+use crate::limits::MAX_GAS_LIMIT;
+use serde::{Deserialize, Serialize};
+
+/// An Ethereum hard fork that changed the EVM's rules, in activation order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Fork {
+    /// The launch rules.
+    Frontier,
+    /// EIP-2, EIP-7 (`DELEGATECALL`).
+    Homestead,
+    /// EIP-150 (gas repricing), "Tangerine Whistle".
+    Tangerine,
+    /// EIP-155, EIP-158/161 (empty accounts), "Spurious Dragon".
+    SpuriousDragon,
+    /// Byzantium.
+    Byzantium,
+    /// Constantinople.
+    Constantinople,
+    /// Petersburg (Constantinople without EIP-1283).
+    Petersburg,
+    /// Istanbul.
+    Istanbul,
+    /// Berlin (EIP-2929 access lists and warm/cold gas).
+    Berlin,
+    /// London (EIP-1559, EIP-3529).
+    London,
+    /// Paris, the merge (`PREVRANDAO`).
+    Paris,
+    /// Shanghai (`PUSH0`, EIP-3860).
+    Shanghai,
+    /// Cancun (transient storage, `MCOPY`, EIP-6780).
+    Cancun,
+    /// Prague.
+    Prague,
+}
+
+impl Fork {
+    /// Every fork, in activation order.
+    pub const ALL: [Fork; 14] = [
+        Fork::Frontier,
+        Fork::Homestead,
+        Fork::Tangerine,
+        Fork::SpuriousDragon,
+        Fork::Byzantium,
+        Fork::Constantinople,
+        Fork::Petersburg,
+        Fork::Istanbul,
+        Fork::Berlin,
+        Fork::London,
+        Fork::Paris,
+        Fork::Shanghai,
+        Fork::Cancun,
+        Fork::Prague,
+    ];
+
+    /// The key of a geth genesis `config` that activates it (`None` for Frontier, active
+    /// from genesis), and whether its value is a timestamp (else a block number).
+    pub fn geth_key(self) -> Option<(&'static str, bool)> {
+        Some(match self {
+            Fork::Frontier => return None,
+            Fork::Homestead => ("homesteadBlock", false),
+            Fork::Tangerine => ("eip150Block", false),
+            Fork::SpuriousDragon => ("eip158Block", false),
+            Fork::Byzantium => ("byzantiumBlock", false),
+            Fork::Constantinople => ("constantinopleBlock", false),
+            Fork::Petersburg => ("petersburgBlock", false),
+            Fork::Istanbul => ("istanbulBlock", false),
+            Fork::Berlin => ("berlinBlock", false),
+            Fork::London => ("londonBlock", false),
+            Fork::Paris => ("mergeNetsplitBlock", false),
+            Fork::Shanghai => ("shanghaiTime", true),
+            Fork::Cancun => ("cancunTime", true),
+            Fork::Prague => ("pragueTime", true),
+        })
+    }
+}
+
+impl Fork {
+    /// Its activation at genesis: time 0 for the forks activated by time (Shanghai and
+    /// later), block 0 for the others.
+    pub fn at_genesis(self) -> Activation {
+        match self.geth_key() {
+            Some((_, true)) => Activation::Time(0),
+            _ => Activation::Block(0),
+        }
+    }
+}
+
+/// When a fork activates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Activation {
+    /// At this block number.
+    Block(u64),
+    /// At this timestamp (seconds).
+    Time(u64),
+}
+
+/// Why a set of rules was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RulesError {
+    /// Forks listed out of their order, or activating before an earlier fork.
+    #[error("fork schedule: {0:?} is listed after a later fork or activates before an earlier one")]
+    OutOfOrder(Fork),
+    /// A fork activated by the other kind than geth's key for it (Shanghai and later by
+    /// time, the others by block number), or Frontier listed (it is in force before any).
+    #[error(
+        "fork schedule: {0:?} cannot be activated that way (Shanghai and later by time, earlier forks by block; Frontier is not listed)"
+    )]
+    WrongActivation(Fork),
+    /// A zero gas limit.
+    #[error("gas limit 0: no transaction could run")]
+    ZeroGasLimit,
+}
+
+/// A chain's execution rules (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChainRules {
+    /// The gas limit a transaction may declare at most (the genesis `gasLimit`), and the
+    /// `GASLIMIT` the EVM reads.
+    pub gas_limit: u64,
+    /// Forks in activation order with their activations; before the first, Frontier.
+    pub forks: Vec<(Fork, Activation)>,
+}
+
+impl Default for ChainRules {
+    /// Cancun from genesis, [`MAX_GAS_LIMIT`] gas: the rules of a genesis that names no fork
+    /// and no gas limit.
+    fn default() -> Self {
+        ChainRules {
+            gas_limit: MAX_GAS_LIMIT,
+            forks: vec![(Fork::Cancun, Fork::Cancun.at_genesis())],
+        }
+    }
+}
+
+impl ChainRules {
+    /// Every fork up to and including `fork` from genesis.
+    pub fn from_genesis(fork: Fork, gas_limit: u64) -> ChainRules {
+        ChainRules {
+            gas_limit,
+            forks: if fork == Fork::Frontier {
+                Vec::new()
+            } else {
+                vec![(fork, fork.at_genesis())]
+            },
+        }
+    }
+
+    /// Checks the schedule: forks in their order, each activated the way geth's key for it
+    /// says (Shanghai and later by time, earlier forks by block), activations
+    /// non-decreasing; a non-zero gas limit.
+    pub fn validate(&self) -> Result<(), RulesError> {
+        if self.gas_limit == 0 {
+            return Err(RulesError::ZeroGasLimit);
+        }
+        let mut last: Option<(Fork, Activation)> = None;
+        for &(fork, at) in &self.forks {
+            match (fork.geth_key(), at) {
+                (Some((_, true)), Activation::Time(_))
+                | (Some((_, false)), Activation::Block(_)) => {}
+                _ => return Err(RulesError::WrongActivation(fork)),
+            }
+            if let Some((pf, pa)) = last {
+                if fork <= pf {
+                    return Err(RulesError::OutOfOrder(fork));
+                }
+                // Forks by block come before forks by time (their order), so two
+                // consecutive ones differ in kind only from block to time.
+                match (pa, at) {
+                    (Activation::Block(a), Activation::Block(b))
+                    | (Activation::Time(a), Activation::Time(b))
+                        if b < a =>
+                    {
+                        return Err(RulesError::OutOfOrder(fork));
+                    }
+                    _ => {}
+                }
+            }
+            last = Some((fork, at));
+        }
+        Ok(())
+    }
+
+    /// The fork in force at block `number` and time `timestamp`: forks activate in their
+    /// order, so it is the last one before the first whose activation is not reached
+    /// (Frontier when none is; a fork by time waits for every fork by block before it, as
+    /// in geth).
+    pub fn fork_at(&self, number: u64, timestamp: u64) -> Fork {
+        self.forks
+            .iter()
+            .take_while(|(_, at)| match *at {
+                Activation::Block(b) => number >= b,
+                Activation::Time(t) => timestamp >= t,
+            })
+            .last()
+            .map_or(Fork::Frontier, |(f, _)| *f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fork_in_force_follows_the_schedule() {
+        let r = ChainRules {
+            gas_limit: 1,
+            forks: vec![
+                (Fork::London, Activation::Block(5)),
+                (Fork::Paris, Activation::Block(5)),
+                (Fork::Shanghai, Activation::Time(100)),
+                (Fork::Cancun, Activation::Time(200)),
+            ],
+        };
+        assert_eq!(
+            ChainRules::from_genesis(Fork::Berlin, 1).fork_at(0, 0),
+            Fork::Berlin
+        );
+        assert_eq!(
+            ChainRules::from_genesis(Fork::Frontier, 1).fork_at(9, 9),
+            Fork::Frontier
+        );
+        assert_eq!(r.validate(), Ok(()));
+        assert_eq!(r.fork_at(4, 1000), Fork::Frontier);
+        assert_eq!(r.fork_at(5, 0), Fork::Paris);
+        assert_eq!(r.fork_at(6, 99), Fork::Paris);
+        assert_eq!(r.fork_at(6, 100), Fork::Shanghai);
+        assert_eq!(r.fork_at(6, 250), Fork::Cancun);
+        assert_eq!(ChainRules::default().fork_at(0, 0), Fork::Cancun);
+    }
+
+    #[test]
+    fn a_disordered_schedule_is_refused() {
+        let bad = |forks| {
+            ChainRules {
+                gas_limit: 1,
+                forks,
+            }
+            .validate()
+        };
+        assert_eq!(
+            bad(vec![
+                (Fork::London, Activation::Block(5)),
+                (Fork::Berlin, Activation::Block(9)),
+            ]),
+            Err(RulesError::OutOfOrder(Fork::Berlin))
+        );
+        assert_eq!(
+            bad(vec![
+                (Fork::Berlin, Activation::Block(9)),
+                (Fork::London, Activation::Block(5)),
+            ]),
+            Err(RulesError::OutOfOrder(Fork::London))
+        );
+        assert_eq!(
+            bad(vec![
+                (Fork::Shanghai, Activation::Time(9)),
+                (Fork::Cancun, Activation::Block(10)),
+            ]),
+            Err(RulesError::WrongActivation(Fork::Cancun))
+        );
+        assert_eq!(
+            bad(vec![(Fork::Frontier, Activation::Block(0))]),
+            Err(RulesError::WrongActivation(Fork::Frontier))
+        );
+        assert_eq!(
+            ChainRules {
+                gas_limit: 0,
+                forks: vec![]
+            }
+            .validate(),
+            Err(RulesError::ZeroGasLimit)
+        );
+    }
+}
