@@ -46,7 +46,7 @@
 //! assert_eq!(check_structure(&built.tx, 1337), Ok(()));
 //!
 //! // What a validator does: re-execute against the declared values only.
-//! let out = ReexecCheck.reexec(&built.tx, &built.id, &NoCode);
+//! let out = ReexecCheck::default().reexec(&built.tx, &built.id, &NoCode);
 //! assert_eq!(out.map(|o| o.gas_used), Ok(21_000));
 //!
 //! // Chain the next transaction on the new versions.
@@ -57,13 +57,16 @@
 //!
 //! ## Execution rules (pinned here, binding on wallets and validators alike)
 //!
-//! - revm **43.0.3**, spec **Cancun** for every transaction ([`exec::SPEC`]), with the
-//!   mainnet gas table of that spec.
+//! - revm **43.0.3**, the spec of the fork the chain's rules ([`mf_format::ChainRules`], from
+//!   the genesis) give for the transaction's declared context ([`exec::spec_of`]), with the
+//!   mainnet gas table of that spec; Cancun under the default rules ([`exec::SPEC`]), which
+//!   [`execute`] and [`ReexecCheck::default`] use, [`execute_under`] and
+//!   [`ReexecCheck::new`] take a chain's.
 //! - A legacy-type transaction from `call.from` with `call.to`/creation, `call.value`,
 //!   `call.input`, `call.gas_limit`, **gas price 0**, chain id `body.chain_id` (checked
 //!   against the configured chain id; `CHAINID` returns it).
 //! - Block: number and timestamp from the transaction's context, **base fee 0**, block gas
-//!   limit 30,000,000 (the protocol maximum), difficulty 0, `PREVRANDAO` zero, blob excess
+//!   limit the chain's (30,000,000 by default), difficulty 0, `PREVRANDAO` zero, blob excess
 //!   gas 0 (Cancun update fraction). `BLOCKHASH` is zero for every block (no block hashes
 //!   exist in the declared-state model).
 //! - Fees: revm's `optional_fee_charge` feature with `disable_fee_charge = true`. With gas
