@@ -4,7 +4,8 @@
 //! re-execution), checking that they never panic and agree:
 //!
 //! - `prepare_batch`'s verdict for a one-transaction batch equals
-//!   `check_structure` then `verify_tx_signatures` (the order the protocol fixes), and its
+//!   `check_structure`, `check_gas_limit` (default rules), then `verify_tx_signatures` (the
+//!   order the protocol fixes), and its
 //!   id is `tx_id` of the body;
 //! - `verify_batch` over the transaction's signatures names exactly those for which the
 //!   single verification `PublicKey::verify` fails ("whatever else is in the batch").
@@ -12,8 +13,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mf_format::{
-    PublicKey, SigCheck, check_structure, decode_tx, tx_authorization_digest, tx_id, verify_batch,
-    verify_tx_signatures,
+    ChainRules, PublicKey, SigCheck, check_gas_limit, check_structure, decode_tx,
+    tx_authorization_digest, tx_id, verify_batch, verify_tx_signatures,
 };
 use mf_fuzz::CHAIN_ID;
 use mf_movegen::{NoCode, StructureOnly};
@@ -37,11 +38,13 @@ fuzz_target!(|data: &[u8]| {
         chains.push(CHAIN_ID);
     }
     for chain in chains {
-        let structure = check_structure(&tx, chain);
+        let structure =
+            check_structure(&tx, chain).and_then(|()| check_gas_limit(&tx, &ChainRules::default()));
         let expected = structure.and(sigs);
         let prepared = prepare_batch(
             std::slice::from_ref(&tx),
             chain,
+            &ChainRules::default(),
             key_cache(),
             &StructureOnly,
             &NoCode,
