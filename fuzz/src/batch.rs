@@ -213,9 +213,7 @@ pub fn run_body(data: &[u8]) {
             assert_eq!(receipts[index].status, Status::Rejected(reason));
             assert_eq!(receipts[index].tx_id, id);
             assert!(
-                receipts[..index]
-                    .iter()
-                    .all(|r| r.status.is_included()),
+                receipts[..index].iter().all(|r| r.status.is_included()),
                 "strict mode did not report the first rejection"
             );
             let out =
