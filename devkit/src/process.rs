@@ -1,5 +1,5 @@
-//! Real `mf-validator` and `mf-coordinator` processes on loopback, for the devnet and the
-//! tests: started with their logs in a directory, found by the `listening on ADDR` line they
+//! Real `mf-validator` and `mf-coordinator` processes on loopback (and, for replicated
+//! validators, a `nats-server` cluster), for the devnet and the tests: started with their logs in a directory, found by the `listening on ADDR` line they
 //! print, and stopped (SIGTERM, then SIGKILL) when dropped, so that a failing test or an
 //! interrupted devnet leaves nothing running.
 
@@ -7,7 +7,7 @@ use crate::DevkitError;
 use mf_movegen::genesis::Genesis;
 use mf_movegen::remote::RpcClient;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,9 +109,21 @@ pub fn start_validator(
     dir: &Path,
     genesis: &Genesis,
 ) -> Result<(Proc, String), DevkitError> {
+    start_validator_named(bin, dir, "validator", genesis, &[])
+}
+
+/// [`start_validator`] with the data directory and logs named `name` and `extra` arguments
+/// for `serve` (a replica: `--order URLS --order-replicas 3`).
+pub fn start_validator_named(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    genesis: &Genesis,
+    extra: &[String],
+) -> Result<(Proc, String), DevkitError> {
     let gpath = dir.join("genesis.json");
     std::fs::write(&gpath, genesis.to_json().to_string()).map_err(DevkitError::setup)?;
-    let data = dir.join("validator");
+    let data = dir.join(name);
     let status = Command::new(bin)
         .args(["init", "--data"])
         .arg(&data)
@@ -119,7 +131,8 @@ pub fn start_validator(
         .arg(&gpath)
         .stdout(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::File::create(dir.join("validator-init.log")).map_err(DevkitError::setup)?,
+            std::fs::File::create(dir.join(format!("{name}-init.log")))
+                .map_err(DevkitError::setup)?,
         ))
         .status()
         .map_err(|e| DevkitError::setup(format!("cannot run {}: {e}", bin.display())))?;
@@ -128,19 +141,123 @@ pub fn start_validator(
             "mf-validator init failed ({status})"
         )));
     }
-    let (p, addr) = Proc::start(
-        "mf-validator",
-        bin,
-        &[
-            "serve".into(),
-            "--data".into(),
-            data.display().to_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ],
-        &dir.join("validator.log"),
-    )?;
+    let mut args: Vec<String> = vec![
+        "serve".into(),
+        "--data".into(),
+        data.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+    ];
+    args.extend(extra.iter().cloned());
+    let (p, addr) = Proc::start(name, bin, &args, &dir.join(format!("{name}.log")))?;
     Ok((p, format!("http://{addr}")))
+}
+
+/// `nats-server` on the PATH, or in the sbin directories Debian installs it to.
+pub fn nats_server_bin() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join("nats-server"))
+        .find(|f| f.is_file())
+}
+
+/// A NATS cluster with JetStream on loopback (`nats-server` processes), stopped when
+/// dropped: the ordered batch log of replicated validators (docs/REPLICATION.md).
+pub struct NatsCluster {
+    nodes: Vec<Child>,
+    /// The servers' client URLs, comma-separated (`nats://127.0.0.1:PORT,...`): what a
+    /// replica's `--order` takes.
+    pub url: String,
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            let _ = n.kill();
+            let _ = n.wait();
+        }
+    }
+}
+
+fn free_port() -> Result<u16, DevkitError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(DevkitError::setup)
+}
+
+/// Starts `n` `nats-server -js` processes on free loopback ports, clustered when `n > 1`
+/// (one cluster name, routes to every node), each with its store and log under `dir`, and
+/// waits until every one accepts connections.
+pub fn start_nats_cluster(bin: &Path, dir: &Path, n: usize) -> Result<NatsCluster, DevkitError> {
+    let mut ports = Vec::with_capacity(n);
+    for _ in 0..n {
+        ports.push((free_port()?, free_port()?));
+    }
+    let routes = ports
+        .iter()
+        .map(|(_, c)| format!("nats://127.0.0.1:{c}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cluster = NatsCluster {
+        nodes: Vec::with_capacity(n),
+        url: ports
+            .iter()
+            .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    for (i, (port, cport)) in ports.iter().enumerate() {
+        let store = dir.join(format!("nats-{i}"));
+        let mut args: Vec<String> = vec![
+            "-js".into(),
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-sd".into(),
+            store.display().to_string(),
+        ];
+        if n > 1 {
+            args.extend([
+                "--server_name".into(),
+                format!("n{i}"),
+                "--cluster_name".into(),
+                "mf".into(),
+                "--cluster".into(),
+                format!("nats://127.0.0.1:{cport}"),
+                "--routes".into(),
+                routes.clone(),
+            ]);
+        }
+        let log =
+            std::fs::File::create(dir.join(format!("nats-{i}.log"))).map_err(DevkitError::setup)?;
+        let mut cmd = Command::new(bin);
+        cmd.args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| DevkitError::setup(format!("cannot start {}: {e}", bin.display())))?;
+        cluster.nodes.push(child);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (port, _) in &ports {
+        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(DevkitError::setup(format!(
+                    "nats-server on port {port} did not start; see {}",
+                    dir.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(cluster)
 }
 
 /// Starts `mf-coordinator serve` against `validator`: `(process, base URL)`.

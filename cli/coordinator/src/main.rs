@@ -127,6 +127,11 @@ enum Cmd {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Validators: 1 (no NATS needed), or that many replicas of an ordered batch log on
+        /// a NATS JetStream cluster of 3 `nats-server` processes it starts (needs
+        /// nats-server; docs/REPLICATION.md). The summary says whether they all agree.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=9))]
+        replicas: u64,
     },
 }
 
@@ -202,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             hot_share,
             threads,
             quiet,
+            replicas,
         } => {
             let me = std::env::current_exe().context("cannot find this executable")?;
             let validator_bin = match validator_bin {
@@ -227,17 +233,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 threads,
                 progress: !quiet,
                 coordinator_args: Vec::new(),
+                replicas: replicas as usize,
             };
             eprintln!(
                 "devnet: {wallets} wallets, 1 hot pool + {cold_pools} cold, {merchants} merchants, {intents} intents"
             );
             let summary = devnet::run(&cfg)?;
             print!("{}", summary.render());
-            Ok(if summary.state_hash_agrees && summary.accepted > 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(
+                if summary.state_hash_agrees
+                    && summary.accepted > 0
+                    && summary.replicas.is_none_or(|r| r.1)
+                {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
     }
 }

@@ -18,6 +18,14 @@
 //! 4. shows a progress bar, then a summary ([`Summary`]): accepted, rejected by reason, tx/s,
 //!    moves/s and latency percentiles (submission to verdict), and checks that the
 //!    coordinator's state hash equals the validator's.
+//!
+//! With `--replicas N` (N > 1) step 2 starts a NATS cluster instead (3 `nats-server -js`
+//! processes on loopback ports; 1 when N is 2) and N replica validators
+//! (`mf-validator serve --order`, the stream kept in as many copies as there are NATS
+//! servers), and the coordinator is given every replica's URL (it posts to one and fails
+//! over to the next); at the end every replica must hold the same header hash at the final
+//! height (docs/REPLICATION.md). This needs `nats-server` (`apt-get install nats-server`);
+//! the single-validator devnet needs nothing but the two binaries.
 
 mod driver;
 mod summary;
@@ -26,7 +34,10 @@ pub use summary::Summary;
 
 use anyhow::{Context, Result, bail};
 use mf_devkit::devnet::DevnetWorld;
-use mf_devkit::process::{start_coordinator, start_validator, wait_ready};
+use mf_devkit::process::{
+    NatsCluster, Proc, nats_server_bin, start_coordinator, start_nats_cluster,
+    start_validator_named, wait_ready,
+};
 use mf_movegen::remote::RpcClient;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +71,95 @@ pub struct DevnetConfig {
     pub progress: bool,
     /// Extra arguments for `mf-coordinator serve`.
     pub coordinator_args: Vec<String>,
+    /// Validators: 1, or that many replicas of an ordered batch log on a NATS cluster.
+    pub replicas: usize,
+}
+
+/// The validators of a devnet: one, or replicas with their NATS cluster (kept alive while
+/// they run).
+struct Validators {
+    procs: Vec<Proc>,
+    urls: Vec<String>,
+    _nats: Option<NatsCluster>,
+}
+
+fn start_validators(
+    cfg: &DevnetConfig,
+    dir: &std::path::Path,
+    genesis: &mf_movegen::genesis::Genesis,
+) -> Result<Validators> {
+    if cfg.replicas <= 1 {
+        let (p, url) = start_validator_named(&cfg.validator_bin, dir, "validator", genesis, &[])?;
+        return Ok(Validators {
+            procs: vec![p],
+            urls: vec![url],
+            _nats: None,
+        });
+    }
+    let Some(nats) = nats_server_bin() else {
+        bail!(
+            "--replicas {} needs nats-server (apt-get install nats-server); without it, run \
+             the devnet with one validator",
+            cfg.replicas
+        );
+    };
+    let nodes = if cfg.replicas >= 3 { 3 } else { 1 };
+    let cluster = start_nats_cluster(&nats, dir, nodes)?;
+    let order = [
+        "--order".to_string(),
+        cluster.url.clone(),
+        "--order-replicas".to_string(),
+        nodes.to_string(),
+    ];
+    let mut procs = Vec::with_capacity(cfg.replicas);
+    let mut urls = Vec::with_capacity(cfg.replicas);
+    for i in 0..cfg.replicas {
+        let (p, url) = start_validator_named(
+            &cfg.validator_bin,
+            dir,
+            &format!("replica-{i}"),
+            genesis,
+            &order,
+        )?;
+        procs.push(p);
+        urls.push(url);
+    }
+    Ok(Validators {
+        procs,
+        urls,
+        _nats: Some(cluster),
+    })
+}
+
+/// Waits (up to 20 s) until every replica's head is at the height of the highest one, then
+/// says whether they all hold the same header hash there.
+fn replicas_agree(agent: &ureq::Agent, urls: &[String]) -> bool {
+    let head = |url: &String| -> Option<(u64, String)> {
+        let t = agent
+            .get(format!("{url}/head"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        let j: serde_json::Value = serde_json::from_str(&t).ok()?;
+        Some((j["height"].as_u64()?, j["hash"].as_str()?.to_string()))
+    };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let heads: Vec<Option<(u64, String)>> = urls.iter().map(head).collect();
+        let top = heads.iter().flatten().map(|h| h.0).max();
+        if let Some(top) = top
+            && heads.iter().all(|h| h.as_ref().is_some_and(|h| h.0 == top))
+        {
+            let first = heads.first().and_then(|h| h.as_ref()).map(|h| h.1.clone());
+            return heads
+                .iter()
+                .all(|h| h.as_ref().map(|h| h.1.clone()) == first);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 /// Runs the devnet.
@@ -101,12 +201,13 @@ pub fn run(cfg: &DevnetConfig) -> Result<Summary> {
         cfg.cold_pools,
     )?);
     let genesis = world.genesis();
-    let (mut validator, vurl) = start_validator(&cfg.validator_bin, &dir, &genesis)?;
+    let mut validators = start_validators(cfg, &dir, &genesis)?;
+    let vurl = validators.urls[0].clone();
     let (mut coordinator, curl) = start_coordinator(
         &cfg.coordinator_bin,
         &dir,
         "coordinator",
-        &vurl,
+        &validators.urls.join(","),
         &cfg.coordinator_args,
     )?;
     let client = RpcClient::new(&curl);
@@ -174,8 +275,16 @@ pub fn run(cfg: &DevnetConfig) -> Result<Summary> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let replicas = (validators.urls.len() > 1).then(|| {
+        (
+            validators.urls.len(),
+            replicas_agree(&agent, &validators.urls),
+        )
+    });
     coordinator.stop(Duration::from_secs(10));
-    validator.stop(Duration::from_secs(10));
+    for v in &mut validators.procs {
+        v.stop(Duration::from_secs(10));
+    }
     let mut latencies = tally.latencies.into_inner().unwrap_or_default();
     latencies.sort_by(|a, b| a.total_cmp(b));
     let summary = Summary {
@@ -189,11 +298,15 @@ pub fn run(cfg: &DevnetConfig) -> Result<Summary> {
         latencies_ms: latencies,
         height,
         state_hash_agrees: agrees,
+        replicas,
         dir: dir.clone(),
     };
     if let Some(t) = _tmp {
         // Keep the logs when something went wrong.
-        if summary.state_hash_agrees && summary.unfinished == 0 {
+        if summary.state_hash_agrees
+            && summary.unfinished == 0
+            && summary.replicas.is_none_or(|r| r.1)
+        {
             drop(t);
         } else {
             let _ = t.keep();

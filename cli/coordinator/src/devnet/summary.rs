@@ -26,6 +26,9 @@ pub struct Summary {
     pub height: u64,
     /// Whether the coordinator's state hash equals the validator's at the end.
     pub state_hash_agrees: bool,
+    /// With replicated validators (`--replicas N`): how many, and whether every one holds
+    /// the same header hash at the final height.
+    pub replicas: Option<(usize, bool)>,
     /// The directory holding data and logs.
     pub dir: PathBuf,
 }
@@ -83,6 +86,16 @@ impl Summary {
                 "DIFFERS FROM"
             }
         ));
+        if let Some((n, agree)) = self.replicas {
+            s.push_str(&format!(
+                "  replicas   {n} validators on a NATS JetStream order stream: {}\n",
+                if agree {
+                    "all hold the same header hash at that height"
+                } else {
+                    "they DISAGREE (see their logs)"
+                }
+            ));
+        }
         s.push_str(&format!("  data and logs in {}\n", self.dir.display()));
         s
     }
