@@ -156,15 +156,31 @@ fn replicas_agree_resume_and_catch_up() {
     let (mut gb, mut b) = replica(&dirs[1], &url);
     let (mut gc, c) = replica(&dirs[2], &url);
 
-    // A replica refuses batches posted to it.
-    let refused = a.post_batch(&std::fs::read(&files[0]).expect("read batch"));
+    // A batch posted to a replica goes to the stream (sequence 1) and is answered once the
+    // replica applied it, as a single validator answers.
+    let first = std::fs::read(&files[0]).expect("read batch");
+    let applied = match a.post_batch(&first).expect("POST /batch on a replica") {
+        mf_api::BatchAnswer::Applied(x) => x,
+        other => panic!("POST /batch on a replica: {other:?}"),
+    };
+    assert_eq!(applied.height, Some(1), "{applied:?}");
+    assert_eq!(applied.receipts.len(), 40);
+    assert_eq!(
+        applied.header_hash,
+        Some(a.header(1).expect("header").expect("header 1").hash)
+    );
+    // The same bytes posted to another replica are the same message (a duplicate of
+    // sequence 1), applied once; that replica did not keep its answer and says so.
+    wait_height(&b, 1);
+    let again = format!("{:?}", b.post_batch(&first).expect("POST /batch again"));
     assert!(
-        format!("{refused:?}").contains("replica"),
-        "POST /batch on a replica is refused: {refused:?}"
+        again.contains("already_in_log") && again.contains("sequence 1"),
+        "{again}"
     );
 
     let out = publish(&url, &files[..4]);
     assert_eq!(out.len(), 4);
+    assert!(out[0].ends_with("seq 1 (duplicate)"), "{out:?}");
     assert!(out[3].ends_with("seq 4"), "{out:?}");
     for r in [&a, &b, &c] {
         wait_height(r, 4);
