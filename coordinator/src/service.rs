@@ -15,7 +15,9 @@ use std::time::Duration;
 /// How the coordinator runs.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The validator's base URL (`http://127.0.0.1:8080`).
+    /// The validator's base URL (`http://127.0.0.1:8080`), or several replicas' URLs
+    /// separated by commas: the coordinator fails over between them
+    /// ([`Upstream`](crate::upstream::Upstream)).
     pub validator: String,
     /// The data directory (index and intent journal).
     pub data: PathBuf,

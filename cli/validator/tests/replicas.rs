@@ -285,3 +285,96 @@ fn replicas_agree_resume_and_catch_up() {
     }
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
 }
+
+/// `POST /batch` on a replica whose NATS server is gone answers `503` `order_unavailable`,
+/// saying that the same bytes may be posted again; once the server is back (same store, same
+/// port) the same bytes are published and answered with their receipts.
+#[test]
+fn replica_post_without_nats_answers_503_then_succeeds() {
+    let Some(nats) = nats_server() else {
+        assert!(
+            std::env::var_os("MF_REQUIRE_NATS").is_none(),
+            "MF_REQUIRE_NATS is set but nats-server is not on the PATH"
+        );
+        println!(
+            "SKIPPED replicas: nats-server not found on the PATH (apt-get install nats-server)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (nats_guard, url) = start_nats(&nats, &tmp.path().join("js"));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let sample = tmp.path().join("sample");
+    run_ok(&[
+        "gen",
+        "--out",
+        p(&sample),
+        "--accounts",
+        "20",
+        "--txs",
+        "10",
+        "--batch-size",
+        "10",
+        "--time",
+        &(now + 10).to_string(),
+    ]);
+    let data = tmp.path().join("r");
+    run_ok(&[
+        "init",
+        "--data",
+        p(&data),
+        "--genesis",
+        p(&sample.join("genesis.json")),
+    ]);
+    let (mut g, r) = replica(&data, &url);
+    drop(nats_guard);
+    let bytes = std::fs::read(sample.join("batch-000001.bin")).expect("batch");
+    match r.post_batch(&bytes).expect("an answer") {
+        mf_api::BatchAnswer::Unavailable(e) => {
+            assert_eq!(e.error, "order_unavailable", "{e:?}");
+            assert!(e.detail.contains("post the same bytes again"), "{e:?}");
+        }
+        other => panic!("expected 503 order_unavailable, got {other:?}"),
+    }
+    assert_eq!(r.head().expect("head").height, 0, "nothing was applied");
+
+    // The server back on its port and store: the same bytes go through, once. (The
+    // client may also have sent the first publish on reconnecting: the retry is then a
+    // duplicate, answered with the receipts if it waited for them, or `409
+    // already_in_log`.)
+    let port = url.rsplit(':').next().expect("port").to_string();
+    let back = Command::new(&nats)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+        .arg(tmp.path().join("js"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart nats-server");
+    let _back = Guard(Some(back));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match r.post_batch(&bytes).expect("an answer") {
+            mf_api::BatchAnswer::Applied(a) => {
+                assert_eq!(a.height, Some(1), "{a:?}");
+                break;
+            }
+            mf_api::BatchAnswer::Other { status: 409, body } => {
+                assert!(body.contains("already_in_log"), "{body}");
+                break;
+            }
+            other => {
+                assert!(Instant::now() < deadline, "never applied: {other:?}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    wait_height(&r, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.head().expect("head").height, 1, "applied once");
+    assert!(terminate(&mut g, Duration::from_secs(20)).success());
+    run_ok(&["check", "--data", p(&data)]);
+}
