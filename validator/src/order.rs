@@ -101,9 +101,16 @@ fn js_err(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> OrderError {
     }
 }
 
-/// Connects to the NATS server at `url` (`nats://host:port`).
+/// Connects to the NATS server at `url` (`nats://host:port`), or to one of a cluster's
+/// servers given as comma-separated URLs (the client also learns the cluster's other servers
+/// from the one it reaches, and reconnects to another when its server goes away).
 pub async fn connect(url: &str) -> Result<async_nats::Client, OrderError> {
-    async_nats::connect(url)
+    let urls: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    async_nats::connect(urls)
         .await
         .map_err(|e| OrderError::Connect {
             url: url.to_string(),

@@ -7,6 +7,8 @@
 //!   acknowledged intent ends final, every accepted intent is in the chain once at the height
 //!   its status names, the replicas agree on every header, and `check` and `verify-chain`
 //!   pass on each.
+//! - The same on a 3-node NATS cluster, where a random NATS node is killed with SIGKILL
+//!   mid-load and restarted too.
 //! - Two coordinators, each in front of a different replica, race on one hot pool through
 //!   the stream: the replicas agree, and the chain holds exactly the accepted swaps, once.
 //!
@@ -189,8 +191,34 @@ fn coordinator_fails_over_when_its_replica_is_killed() {
     else {
         return;
     };
+    fail_over_under_load(&nats, 1);
+}
+
+/// The same on a 3-node NATS cluster (the stream with 3 copies), where one NATS node, chosen
+/// at random, is also killed with SIGKILL mid-load and restarted.
+#[test]
+fn coordinator_and_replicas_survive_a_nats_node_killed_in_a_cluster() {
+    let Some(nats) =
+        nats_server_or_skip("coordinator_and_replicas_survive_a_nats_node_killed_in_a_cluster")
+    else {
+        return;
+    };
+    fail_over_under_load(&nats, 3);
+}
+
+/// A coordinator in front of 3 replicas on `nats_nodes` NATS servers, under load from
+/// wallets; mid-load (with a cluster) a random NATS node is killed with SIGKILL and
+/// restarted, then the replica the coordinator uses. At the end: every acknowledged intent
+/// final, none refused as a whole, every accepted one in the chain once at its height, the
+/// replicas agreeing on every header, `check` and `verify-chain` passing on each.
+fn fail_over_under_load(nats: &std::path::Path, nats_nodes: usize) {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut rng = SplitMix64(seed);
+    eprintln!("seed {seed}");
     let world = Arc::new(DevnetWorld::new(THREADS * WALLETS_PER_THREAD, 4, 0).expect("world"));
-    let mut set = ReplicaSet::start(&nats, &world, 3);
+    let mut set = ReplicaSet::start_with(nats, &world, 3, nats_nodes);
     let (_coordinator, url) = start_coordinator(
         &coordinator_bin(),
         set.dir.path(),
@@ -209,9 +237,21 @@ fn coordinator_fails_over_when_its_replica_is_killed() {
             std::thread::spawn(move || wallets(w, c, t, start))
         })
         .collect();
+    if set.nats.len() > 1 {
+        // A NATS node, at a random moment of the first third of the run.
+        let node = (rng.next_u64() % set.nats.len() as u64) as usize;
+        let at = RUN / 6 + Duration::from_millis(rng.next_u64() % 2000);
+        std::thread::sleep(at);
+        eprintln!("killing NATS node {node} at {at:?}");
+        set.nats.kill(node);
+        std::thread::sleep(Duration::from_secs(2));
+        set.nats.restart(node);
+    }
     // Mid-load, the replica the coordinator uses (the first URL) dies with SIGKILL, and is
     // restarted a moment later.
-    std::thread::sleep(RUN / 3);
+    std::thread::sleep(
+        (RUN / 3).saturating_sub(start.elapsed()) + Duration::from_millis(rng.next_u64() % 1000),
+    );
     let height_before = mf_api::Client::new(&set.replicas[0].url())
         .head()
         .expect("head")
@@ -241,7 +281,7 @@ fn coordinator_fails_over_when_its_replica_is_killed() {
         .count();
     eprintln!(
         "{} intents final, {accepted} accepted, {after_kill} after height {height_before} \
-         (the kill)",
+         (the replica's kill)",
         finals.len()
     );
     assert!(

@@ -179,7 +179,7 @@ pub(crate) enum Command {
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
         /// Run as a replica of the ordered batch log on this NATS JetStream server
-        /// (nats://host:port): apply the batches of the stream MF_BATCHES_<chain id> in
+        /// (nats://host:port; a cluster's servers comma-separated): apply the batches of the stream MF_BATCHES_<chain id> in
         /// order, from the message after the last one applied, each with the time the
         /// stream stored it as its header time (never this machine's clock; --fixed-time
         /// is refused with it). POST /batch then publishes the batch to that stream (message
@@ -204,7 +204,7 @@ pub(crate) enum Command {
     /// is stored once ("duplicate"). Once this prints a sequence the batch is in the log:
     /// every replica applies it at that place.
     Publish {
-        /// The NATS JetStream server (nats://host:port).
+        /// The NATS JetStream server (nats://host:port; a cluster's servers comma-separated).
         #[arg(long, value_name = "URL")]
         order: String,
         /// The chain id (of the genesis; it names the stream).

@@ -1,5 +1,5 @@
 //! Replica validators on the ordered batch log (docs/REPLICATION.md) for the coordinator's
-//! tests: a real `nats-server -js` on a free loopback port, and real `mf-validator serve
+//! tests: a real `nats-server -js` (or a cluster of them) on free loopback ports, and real `mf-validator serve
 //! --order` processes on one genesis, each on a fixed port so that a replica restarted after
 //! a SIGKILL answers at the URL the coordinators were given.
 //!
@@ -44,10 +44,48 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A `nats-server` process, stopped when dropped.
+/// One `nats-server` process of a [`Nats`]: its command line, so that it can be restarted
+/// on the same ports and store.
+struct Node {
+    args: Vec<String>,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn spawn(&mut self, bin: &Path) {
+        let child = Command::new(bin)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server");
+        self.child = Some(child);
+    }
+
+    fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `nats-server -js` processes on loopback (one, or a cluster), killed when dropped.
 pub struct Nats {
-    child: Child,
-    /// `nats://127.0.0.1:PORT`.
+    bin: PathBuf,
+    nodes: Vec<Node>,
+    /// The servers' URLs, comma-separated (`nats://127.0.0.1:PORT,...`): a replica's
+    /// `--order`.
     pub url: String,
 }
 
@@ -55,32 +93,95 @@ impl Nats {
     /// Starts `nats-server -js` on a free port with its store in `dir`, and waits until it
     /// accepts connections.
     pub fn start(bin: &Path, dir: &Path) -> Nats {
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server");
-        let nats = Nats {
-            child,
-            url: format!("nats://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
+        Nats::cluster(bin, dir, 1)
+    }
+
+    /// Starts `n` servers with JetStream; with `n > 1`, a cluster (`--cluster`, `--routes`
+    /// to every node, one cluster name, stores in `dir/nI`).
+    pub fn cluster(bin: &Path, dir: &Path, n: usize) -> Nats {
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let routes = ports
+            .iter()
+            .map(|(_, c)| format!("nats://127.0.0.1:{c}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut nodes: Vec<Node> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, &(port, cport))| {
+                let store = if n == 1 {
+                    dir.to_path_buf()
+                } else {
+                    dir.join(format!("n{i}"))
+                };
+                let mut args: Vec<String> =
+                    ["-js", "-a", "127.0.0.1", "-p"].map(String::from).to_vec();
+                args.push(port.to_string());
+                args.push("-sd".into());
+                args.push(store.display().to_string());
+                if n > 1 {
+                    args.extend(
+                        [
+                            "--server_name".to_string(),
+                            format!("n{i}"),
+                            "--cluster_name".into(),
+                            "mf".into(),
+                            "--cluster".into(),
+                            format!("nats://127.0.0.1:{cport}"),
+                            "--routes".into(),
+                            routes.clone(),
+                        ]
+                        .into_iter(),
+                    );
+                }
+                Node {
+                    args,
+                    port,
+                    child: None,
+                }
+            })
+            .collect();
+        for node in &mut nodes {
+            node.spawn(bin);
         }
-        nats
+        for node in &nodes {
+            node.wait_listening();
+        }
+        let url = nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",");
+        Nats {
+            bin: bin.to_path_buf(),
+            nodes,
+            url,
+        }
+    }
+
+    /// How many servers.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// SIGKILL server `i`.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    /// Starts server `i` again on its ports and store.
+    pub fn restart(&mut self, i: usize) {
+        let bin = self.bin.clone();
+        self.nodes[i].spawn(&bin);
+        self.nodes[i].wait_listening();
     }
 }
 
 impl Drop for Nats {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for n in &mut self.nodes {
+            n.kill();
+        }
     }
 }
 
@@ -91,6 +192,7 @@ pub struct Replica {
     pub port: u16,
     log_dir: PathBuf,
     order: String,
+    order_replicas: usize,
     proc: Option<Proc>,
     starts: usize,
 }
@@ -114,6 +216,8 @@ impl Replica {
             &format!("127.0.0.1:{}", self.port),
             "--order",
             &self.order,
+            "--order-replicas",
+            &self.order_replicas.to_string(),
         ]
         .map(String::from)
         .to_vec();
@@ -165,8 +269,19 @@ pub struct ReplicaSet {
 impl ReplicaSet {
     /// `n` replicas of `world`'s genesis on a new NATS server, started.
     pub fn start(nats_bin: &Path, world: &DevnetWorld, n: usize) -> ReplicaSet {
+        ReplicaSet::start_with(nats_bin, world, n, 1)
+    }
+
+    /// `n` replicas of `world`'s genesis on `nats_nodes` new NATS servers (a cluster when
+    /// more than one; the stream then has that many copies), started.
+    pub fn start_with(
+        nats_bin: &Path,
+        world: &DevnetWorld,
+        n: usize,
+        nats_nodes: usize,
+    ) -> ReplicaSet {
         let dir = tempfile::tempdir().expect("tempdir");
-        let nats = Nats::start(nats_bin, &dir.path().join("js"));
+        let nats = Nats::cluster(nats_bin, &dir.path().join("js"), nats_nodes);
         let genesis = dir.path().join("genesis.json");
         std::fs::write(&genesis, world.genesis().to_json().to_string()).expect("genesis");
         let replicas = (0..n)
@@ -180,6 +295,7 @@ impl ReplicaSet {
                     port: free_port(),
                     log_dir: dir.path().to_path_buf(),
                     order: nats.url.clone(),
+                    order_replicas: nats_nodes,
                     proc: None,
                     starts: 0,
                 };
