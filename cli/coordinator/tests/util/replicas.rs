@@ -284,30 +284,38 @@ impl ReplicaSet {
         let nats = Nats::cluster(nats_bin, &dir.path().join("js"), nats_nodes);
         let genesis = dir.path().join("genesis.json");
         std::fs::write(&genesis, world.genesis().to_json().to_string()).expect("genesis");
-        let replicas = (0..n)
-            .map(|i| {
-                let name = format!("replica-{i}");
-                let data = dir.path().join(&name);
-                run_validator(&["init", "--data", &p(&data), "--genesis", &p(&genesis)]);
-                let mut r = Replica {
-                    name,
-                    data,
-                    port: free_port(),
-                    log_dir: dir.path().to_path_buf(),
-                    order: nats.url.clone(),
-                    order_replicas: nats_nodes,
-                    proc: None,
-                    starts: 0,
-                };
-                r.start();
-                r
-            })
-            .collect();
-        ReplicaSet {
+        let mut set = ReplicaSet {
             dir,
             nats,
-            replicas,
+            replicas: Vec::new(),
+        };
+        for _ in 0..n {
+            set.add_replica();
         }
+        set
+    }
+
+    /// Initialises a new replica on the genesis and starts it (it replays the stream from
+    /// its first message); returns its index.
+    pub fn add_replica(&mut self) -> usize {
+        let i = self.replicas.len();
+        let name = format!("replica-{i}");
+        let data = self.dir.path().join(&name);
+        let genesis = self.dir.path().join("genesis.json");
+        run_validator(&["init", "--data", &p(&data), "--genesis", &p(&genesis)]);
+        let mut r = Replica {
+            name,
+            data,
+            port: free_port(),
+            log_dir: self.dir.path().to_path_buf(),
+            order: self.nats.url.clone(),
+            order_replicas: self.nats.len(),
+            proc: None,
+            starts: 0,
+        };
+        r.start();
+        self.replicas.push(r);
+        i
     }
 
     /// The replicas' URLs, comma-separated, starting with replica `first`: a coordinator's
