@@ -120,19 +120,16 @@ impl Nats {
                 args.push("-sd".into());
                 args.push(store.display().to_string());
                 if n > 1 {
-                    args.extend(
-                        [
-                            "--server_name".to_string(),
-                            format!("n{i}"),
-                            "--cluster_name".into(),
-                            "mf".into(),
-                            "--cluster".into(),
-                            format!("nats://127.0.0.1:{cport}"),
-                            "--routes".into(),
-                            routes.clone(),
-                        ]
-                        .into_iter(),
-                    );
+                    args.extend([
+                        "--server_name".to_string(),
+                        format!("n{i}"),
+                        "--cluster_name".into(),
+                        "mf".into(),
+                        "--cluster".into(),
+                        format!("nats://127.0.0.1:{cport}"),
+                        "--routes".into(),
+                        routes.clone(),
+                    ]);
                 }
                 Node {
                     args,
