@@ -5,10 +5,10 @@
 //! transaction ([`CoordDb::apply_record`](crate::store::CoordDb::apply_record)), wake whoever
 //! waits for a height or an intent. When the connection fails or the validator ends the
 //! stream (a restart), reconnect with a bounded back-off from the height reached: records
-//! are applied exactly once because the height is committed with them. With several replicas
-//! (`--validator URL,URL,...`) a failed connection moves to the next replica
-//! ([`Upstream::fail_over`](crate::upstream::Upstream::fail_over)), from the same height. A record that
-//! disagrees with the index ([`CoordError::Diverged`]) stops the coordinator: serving reads
+//! are applied exactly once because the height is committed with them. With several
+//! replicas (`--validator URL,URL,...`) a failed connection moves to the next replica
+//! ([`Upstream::fail_over`](crate::upstream::Upstream::fail_over)), from the same height.
+//! A record that disagrees with the index ([`CoordError::Diverged`]) stops the coordinator: serving reads
 //! from a state the validator does not have would be worse than stopping.
 
 use crate::CoordError;
@@ -38,7 +38,7 @@ pub fn run(shared: Arc<Shared>) {
             Err(e) => {
                 // With replicas, continue on the next one from the height reached: they hold
                 // the same chain byte for byte, so the checks against the index still hold.
-                shared.upstream.fail_over(at);
+                shared.fail_over(at);
                 if connected_once {
                     tracing::warn!("feed: {e}; retrying in {backoff:?}");
                 } else {

@@ -367,7 +367,7 @@ fn upstream_head(shared: &Shared) -> u64 {
             Ok(h) => return h,
             Err(e) => {
                 tracing::warn!("waiting for the validator: {e}");
-                shared.upstream.fail_over(at);
+                shared.fail_over(at);
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
@@ -634,7 +634,7 @@ fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
                     "{}: {why}; posting the same bytes again",
                     shared.upstream.url()
                 );
-                shared.upstream.fail_over(at);
+                shared.fail_over(at);
                 std::thread::sleep(fail_wait);
                 fail_wait = (fail_wait * 2).min(Duration::from_secs(1));
             }
@@ -650,7 +650,7 @@ fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
                 tracing::warn!(
                     "submitting a batch: {e}; posting the same bytes to the next replica"
                 );
-                shared.upstream.fail_over(at);
+                shared.fail_over(at);
                 std::thread::sleep(fail_wait);
                 fail_wait = (fail_wait * 2).min(Duration::from_secs(1));
             }
@@ -659,7 +659,7 @@ fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
                 let mut backoff = Duration::from_millis(50);
                 while !shared.stopping() && !shared.upstream.healthy() {
                     let at = shared.upstream.current();
-                    shared.upstream.fail_over(at);
+                    shared.fail_over(at);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }

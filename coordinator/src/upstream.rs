@@ -115,24 +115,25 @@ impl Upstream {
 
     /// Moves to the next validator if `from` (a value of [`Upstream::current`]) is still
     /// the current one, so that two threads seeing the same failure move once. Returns
-    /// true when there is another validator to move to.
+    /// true when this call moved (false with a single validator, or when another thread
+    /// moved first).
     pub fn fail_over(&self, from: usize) -> bool {
         if self.clients.len() < 2 {
             return false;
         }
         let next = (from + 1) % self.clients.len();
-        if self
+        let moved = self
             .current
             .compare_exchange(from, next, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-        {
+            .is_ok();
+        if moved {
             tracing::warn!(
                 from = self.clients[from % self.clients.len()].url(),
                 to = self.clients[next].url(),
                 "failing over to the next validator replica"
             );
         }
-        true
+        moved
     }
 
     /// A failure talking to this validator, as the coordinator reports it.
