@@ -17,7 +17,7 @@ use std::time::Duration;
 pub struct Config {
     /// The validator's base URL (`http://127.0.0.1:8080`), or several replicas' URLs
     /// separated by commas: the coordinator fails over between them
-    /// ([`Upstream`](crate::upstream::Upstream)).
+    /// ([`Upstream`]).
     pub validator: String,
     /// The data directory (index and intent journal).
     pub data: PathBuf,

@@ -3,7 +3,7 @@
 //! URL,URL,URL` processes.
 //!
 //! - Under load from wallets, the replica the coordinator uses is killed with SIGKILL and
-//!   restarted: the coordinator fails over to the next replica (batches and feed), every
+//!   restarted, then a random one: the coordinator fails over to the next replica (batches and feed), every
 //!   acknowledged intent ends final, every accepted intent is in the chain once at the height
 //!   its status names, the replicas (and one started late) agree on every header, and
 //!   `check` and `verify-chain` pass on each.
@@ -208,7 +208,7 @@ fn coordinator_and_replicas_survive_a_nats_node_killed_in_a_cluster() {
 
 /// A coordinator in front of 3 replicas on `nats_nodes` NATS servers, under load from
 /// wallets; mid-load (with a cluster) a random NATS node is killed with SIGKILL and
-/// restarted, then the replica the coordinator uses. At the end: every acknowledged intent
+/// restarted, then the replica the coordinator uses, then a replica chosen at random. At the end: every acknowledged intent
 /// final, none refused as a whole, every accepted one in the chain once at its height, the
 /// replicas (and one started late on a fresh directory) agreeing on every header, `check`
 /// and `verify-chain` passing on each.
@@ -260,6 +260,16 @@ fn fail_over_under_load(nats: &std::path::Path, nats_nodes: usize) {
     set.replicas[0].kill();
     std::thread::sleep(Duration::from_secs(2));
     set.replicas[0].start();
+    // Then a replica chosen at random, at a random moment of the last third.
+    let victim = (rng.next_u64() % set.replicas.len() as u64) as usize;
+    std::thread::sleep(
+        (RUN * 2 / 3).saturating_sub(start.elapsed())
+            + Duration::from_millis(rng.next_u64() % 1000),
+    );
+    eprintln!("killing replica {victim} at {:?}", start.elapsed());
+    set.replicas[victim].kill();
+    std::thread::sleep(Duration::from_secs(2));
+    set.replicas[victim].start();
 
     let mut finals = Vec::new();
     for t in threads {
