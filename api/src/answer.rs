@@ -374,6 +374,21 @@ impl ErrorJson {
     /// `503`: the peer's IP, or the server, has as many connections open as allowed; the
     /// connection is closed.
     pub const TOO_MANY_CONNECTIONS: &'static str = "too_many_connections";
+    /// `503` from a replica: the order stream (NATS) could not take the batch; it may or
+    /// may not be in the log, and posting the same bytes again within the stream's
+    /// duplicate window (2 minutes) stores it at most once.
+    pub const ORDER_UNAVAILABLE: &'static str = "order_unavailable";
+    /// `503` from a replica that stopped applying the order stream (`/health` says why):
+    /// nothing was published; post the batch to another replica.
+    pub const REPLICA_STOPPED: &'static str = "replica_stopped";
+    /// `504` from a replica: the batch is in the order stream (at the sequence the detail
+    /// names) but this replica did not apply it in time; it will be applied. Posting the
+    /// same bytes again within the duplicate window waits for it again.
+    pub const ORDER_TIMEOUT: &'static str = "order_timeout";
+    /// `409` from a replica: the batch is in the order stream at the sequence the detail
+    /// names and was applied, but its answer is no longer kept (applied before this
+    /// process started, or while no request waited for it); its effects are in the chain.
+    pub const ALREADY_IN_LOG: &'static str = "already_in_log";
 
     /// An error body.
     pub fn new(error: impl Into<String>, detail: impl Into<String>) -> ErrorJson {

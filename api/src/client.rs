@@ -60,7 +60,9 @@ pub enum BatchAnswer {
     /// `200`: checked, and what was accepted (possibly nothing) is committed.
     Applied(BatchApplied),
     /// `503`: a queue is full (`busy`) or the validator is stopping (`shutting_down`);
-    /// nothing was applied: try again shortly.
+    /// nothing was applied: try again shortly. From a replica also `order_unavailable`
+    /// (the batch may be in the order stream: post the same bytes again) and
+    /// `replica_stopped` (post to another replica).
     Unavailable(ErrorJson),
     /// `400`, `413`, `422` or `500` with a refusal body: refused as a whole.
     Refused {
@@ -69,7 +71,9 @@ pub enum BatchAnswer {
         /// The refusal.
         refusal: BatchRefused,
     },
-    /// Any other answer (e.g. a `400` for an unreadable body): nothing was applied.
+    /// Any other answer (e.g. a `400` for an unreadable body): nothing was applied; except,
+    /// from a replica, `504` `order_timeout` (the batch is in the order stream and will be
+    /// applied) and `409` `already_in_log` (it was applied; its answer is not kept).
     Other {
         /// The status.
         status: u16,

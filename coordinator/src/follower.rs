@@ -5,8 +5,10 @@
 //! transaction ([`CoordDb::apply_record`](crate::store::CoordDb::apply_record)), wake whoever
 //! waits for a height or an intent. When the connection fails or the validator ends the
 //! stream (a restart), reconnect with a bounded back-off from the height reached: records
-//! are applied exactly once because the height is committed with them. A record that
-//! disagrees with the index ([`CoordError::Diverged`]) stops the coordinator: serving reads
+//! are applied exactly once because the height is committed with them. With several
+//! replicas (`--validator URL,URL,...`) a failed connection moves to the next replica
+//! ([`Upstream::fail_over`](crate::upstream::Upstream::fail_over)), from the same height.
+//! A record that disagrees with the index ([`CoordError::Diverged`]) stops the coordinator: serving reads
 //! from a state the validator does not have would be worse than stopping.
 
 use crate::CoordError;
@@ -21,6 +23,7 @@ pub fn run(shared: Arc<Shared>) {
     let mut backoff = Duration::from_millis(50);
     let mut connected_once = false;
     while !shared.stopping() {
+        let at = shared.upstream.current();
         match follow_once(&shared, &mut connected_once) {
             Ok(()) => {
                 tracing::info!("the validator ended the feed; reconnecting");
@@ -37,6 +40,9 @@ pub fn run(shared: Arc<Shared>) {
                 return;
             }
             Err(e) => {
+                // With replicas, continue on the next one from the height reached: they hold
+                // the same chain byte for byte, so the checks against the index still hold.
+                shared.fail_over(at);
                 if connected_once {
                     tracing::warn!("feed: {e}; retrying in {backoff:?}");
                 } else {

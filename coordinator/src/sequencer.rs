@@ -362,10 +362,12 @@ pub fn run(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
 fn upstream_head(shared: &Shared) -> u64 {
     let mut backoff = Duration::from_millis(50);
     while !shared.stopping() {
+        let at = shared.upstream.current();
         match shared.upstream.head_height() {
             Ok(h) => return h,
             Err(e) => {
                 tracing::warn!("waiting for the validator: {e}");
+                shared.fail_over(at);
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
@@ -505,7 +507,13 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
             store.update_intents(&finals)?;
             return Ok(step);
         }
-        Some(Submitted::Busy) | None => {
+        Some(
+            Submitted::Busy
+            | Submitted::Unavailable(_)
+            | Submitted::Pending(_)
+            | Submitted::InLog(_),
+        )
+        | None => {
             // Unknown fate (or stopping): catch up to the validator, then look again. A
             // submission nobody answered is not a fill that lost: it does not count
             // against `max_attempts` (if it was applied, the feed marks it accepted).
@@ -582,25 +590,76 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
     Ok(step)
 }
 
+/// How long after its first post a batch may be posted again, as the same bytes, to another
+/// replica: within the order stream's duplicate window (2 minutes) with a margin, so that
+/// the stream stores it once however many replicas it was posted to.
+const RESUBMIT_WINDOW: Duration = Duration::from_secs(90);
+
 /// Posts until the validator answers (busy: short waits; unreachable: waits for it).
 /// `None` when the fate is unknown (the connection broke after sending) or on stop.
+///
+/// With several replicas (`--validator` with several URLs), a failure moves to the next
+/// replica and posts the same bytes there: the replicas publish to one order stream with
+/// the batch's blake3 as message id, so a batch the failed replica had published is stored
+/// once and the next replica answers with its verdicts. Past [`RESUBMIT_WINDOW`], or when a
+/// replica says the batch is in the log with its answer no longer kept, the fate is left to
+/// the feed (`None`), as with a single validator.
 fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
+    let first = Instant::now();
+    let replicas = shared.upstream.len() > 1;
     let mut busy_wait = Duration::from_millis(10);
+    let mut fail_wait = Duration::from_millis(50);
     loop {
         if shared.stopping() {
             return None;
         }
+        let at = shared.upstream.current();
         match shared.upstream.submit(bytes) {
             Ok(Submitted::Busy) => {
                 shared.metrics.upstream_busy.fetch_add(1, Relaxed);
                 std::thread::sleep(busy_wait);
                 busy_wait = (busy_wait * 2).min(Duration::from_millis(500));
             }
+            Ok(Submitted::Unavailable(why) | Submitted::Pending(why)) => {
+                // The batch may be (Pending: is) in the order stream: only the same bytes
+                // may go out again, and only within the duplicate window.
+                if first.elapsed() > RESUBMIT_WINDOW {
+                    tracing::warn!(
+                        "{}: {why}; leaving the batch's fate to the feed",
+                        shared.upstream.url()
+                    );
+                    return None;
+                }
+                tracing::warn!(
+                    "{}: {why}; posting the same bytes again",
+                    shared.upstream.url()
+                );
+                shared.fail_over(at);
+                std::thread::sleep(fail_wait);
+                fail_wait = (fail_wait * 2).min(Duration::from_secs(1));
+            }
+            Ok(Submitted::InLog(why)) => {
+                tracing::info!(
+                    "{}: {why}; catching up with the feed",
+                    shared.upstream.url()
+                );
+                return None;
+            }
             Ok(other) => return Some(other),
+            Err(e) if replicas && first.elapsed() <= RESUBMIT_WINDOW => {
+                tracing::warn!(
+                    "submitting a batch: {e}; posting the same bytes to the next replica"
+                );
+                shared.fail_over(at);
+                std::thread::sleep(fail_wait);
+                fail_wait = (fail_wait * 2).min(Duration::from_secs(1));
+            }
             Err(e) => {
                 tracing::warn!("submitting a batch: {e}; waiting for the validator");
                 let mut backoff = Duration::from_millis(50);
                 while !shared.stopping() && !shared.upstream.healthy() {
+                    let at = shared.upstream.current();
+                    shared.fail_over(at);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }

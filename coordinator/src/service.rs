@@ -15,7 +15,9 @@ use std::time::Duration;
 /// How the coordinator runs.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The validator's base URL (`http://127.0.0.1:8080`).
+    /// The validator's base URL (`http://127.0.0.1:8080`), or several replicas' URLs
+    /// separated by commas: the coordinator fails over between them
+    /// ([`Upstream`]).
     pub validator: String,
     /// The data directory (index and intent journal).
     pub data: PathBuf,
@@ -125,6 +127,8 @@ pub struct CoordMetrics {
     pub feed_reconnects: AtomicU64,
     /// Busy answers from the validator.
     pub upstream_busy: AtomicU64,
+    /// Moves to the next validator replica (`--validator` with several URLs).
+    pub upstream_failovers: AtomicU64,
     /// RPC EVM executions running now.
     pub evm_running: AtomicU64,
     /// The most RPC EVM executions that ran at once.
@@ -175,6 +179,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Moves to the next validator replica if the one at `from` (a value of
+    /// [`Upstream::current`]) is still the current one, and counts it.
+    pub fn fail_over(&self, from: usize) {
+        if self.upstream.fail_over(from) {
+            self.metrics.upstream_failovers.fetch_add(1, Relaxed);
+        }
+    }
+
     /// Whether the service is stopping.
     pub fn stopping(&self) -> bool {
         self.stop.load(Relaxed)

@@ -101,9 +101,16 @@ fn js_err(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> OrderError {
     }
 }
 
-/// Connects to the NATS server at `url` (`nats://host:port`).
+/// Connects to the NATS server at `url` (`nats://host:port`), or to one of a cluster's
+/// servers given as comma-separated URLs (the client also learns the cluster's other servers
+/// from the one it reaches, and reconnects to another when its server goes away).
 pub async fn connect(url: &str) -> Result<async_nats::Client, OrderError> {
-    async_nats::connect(url)
+    let urls: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    async_nats::connect(urls)
         .await
         .map_err(|e| OrderError::Connect {
             url: url.to_string(),
@@ -178,6 +185,7 @@ pub struct Ordered {
 
 /// Reads the stream in sequence order.
 pub struct Reader {
+    js: jetstream::Context,
     stream: stream::Stream,
     wake: async_nats::Subscriber,
     next: u64,
@@ -231,6 +239,7 @@ impl Reader {
             }
         };
         Ok(Reader {
+            js,
             stream,
             wake,
             next: after.map_or(1, |s| s + 1),
@@ -280,6 +289,17 @@ impl Reader {
         }
     }
 
+    /// The JetStream context the reader uses: a replica publishes the batches posted to it
+    /// ([`publish`]) on the same connection.
+    pub fn context(&self) -> jetstream::Context {
+        self.js.clone()
+    }
+
+    /// The chain whose stream this reads.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// The sequence the next message will have.
     pub fn next_seq(&self) -> u64 {
         self.next
@@ -312,11 +332,18 @@ impl Reader {
                         });
                     }
                     if info.state.last_sequence >= self.next {
-                        // Deleted by hand: a hole the log must not have.
-                        return Err(OrderError::Gap {
-                            seq: self.next,
-                            first: info.state.first_sequence,
-                        });
+                        // Either published between the get and the info (look again), or
+                        // deleted by hand: a hole the log must not have.
+                        match self.stream.get_raw_message(self.next).await {
+                            Ok(_) => continue,
+                            Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => {
+                                return Err(OrderError::Gap {
+                                    seq: self.next,
+                                    first: info.state.first_sequence,
+                                });
+                            }
+                            Err(e) => return Err(js_err("message get")(&e)),
+                        }
                     }
                     // At the end: wait for a publish (or poll again after a while, in case
                     // the wake-up was missed).

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! mf-coordinator serve --validator http://127.0.0.1:8080 --data coord --listen 127.0.0.1:8646
+//! mf-coordinator serve --validator http://127.0.0.1:8081,http://127.0.0.1:8082 --data coord
 //! mf-coordinator devnet            # validator + coordinator + wallets on loopback
 //! ```
 //!
@@ -49,9 +50,13 @@ struct Cli {
 enum Cmd {
     /// Run the coordinator service (JSON-RPC over HTTP).
     Serve {
-        /// The validator's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        validator: String,
+        /// The validator's base URL; or several replicas of one chain (`mf-validator serve
+        /// --order` on one order stream), comma-separated or with the flag repeated. Batches
+        /// and the feed go to the first; when it fails they move to the next. A batch whose
+        /// fate is unknown is posted again, as the same bytes, to the next replica: the
+        /// order stream stores the same bytes once within 2 minutes (docs/REPLICATION.md).
+        #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+        validator: Vec<String>,
         /// Data directory (index and intent journal); created if missing.
         #[arg(long)]
         data: PathBuf,
@@ -170,7 +175,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr().context("listener address")?;
             let cfg = Config {
-                validator,
+                validator: validator.join(","),
                 data,
                 batch_max,
                 batch_wait: Duration::from_millis(batch_ms),

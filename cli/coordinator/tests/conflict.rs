@@ -30,7 +30,7 @@ const WALLETS_PER_COORDINATOR: usize = 6;
 
 /// One coordinator's wallets: in each round every wallet submits one swap on the hot pool
 /// (all coordinators start the round together), then waits for the verdicts.
-fn trade(
+pub(crate) fn trade(
     world: Arc<DevnetWorld>,
     client: RpcClient,
     wallets: Vec<usize>,

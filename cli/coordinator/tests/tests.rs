@@ -12,6 +12,7 @@ mod crash_harness;
 mod devnet;
 mod load;
 mod receipts;
+mod replicas;
 mod restart;
 mod rpc;
 mod rpc_limits;

@@ -179,13 +179,20 @@ pub(crate) enum Command {
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
         /// Run as a replica of the ordered batch log on this NATS JetStream server
-        /// (nats://host:port): apply the batches of the stream MF_BATCHES_<chain id> in
+        /// (nats://host:port; a cluster's servers comma-separated): apply the batches of the stream MF_BATCHES_<chain id> in
         /// order, from the message after the last one applied, each with the time the
         /// stream stored it as its header time (never this machine's clock; --fixed-time
-        /// is refused with it). POST /batch is then refused (409): publish with
-        /// `mf-validator publish`. See docs/REPLICATION.md.
+        /// is refused with it). POST /batch then publishes the batch to that stream (message
+        /// id: blake3 of its bytes, so the same bytes posted again within 2 minutes are
+        /// stored once) and answers once this replica applied it, as a single validator
+        /// would. See docs/REPLICATION.md.
         #[arg(long, value_name = "URL", conflicts_with = "fixed_time")]
         order: Option<String>,
+        /// With --order: seconds POST /batch waits for the batch it published to be applied
+        /// here; past that it answers 504 "order_timeout" with the batch's stream sequence
+        /// (the batch is in the log and will be applied).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        order_wait: u64,
         /// Copies of the order stream when this replica creates it (1 on a single NATS
         /// server, 3 on a 3-node cluster).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=5))]
@@ -197,7 +204,7 @@ pub(crate) enum Command {
     /// is stored once ("duplicate"). Once this prints a sequence the batch is in the log:
     /// every replica applies it at that place.
     Publish {
-        /// The NATS JetStream server (nats://host:port).
+        /// The NATS JetStream server (nats://host:port; a cluster's servers comma-separated).
         #[arg(long, value_name = "URL")]
         order: String,
         /// The chain id (of the genesis; it names the stream).

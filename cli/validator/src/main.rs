@@ -132,6 +132,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             limits,
             order,
             order_replicas,
+            order_wait,
         } => serve::serve(
             &data,
             listen,
@@ -143,6 +144,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 body_timeout: limits.body_timeout(),
                 body_min_rate: limits.body_min_rate,
                 connections: limits.connections(),
+                order_wait: std::time::Duration::from_secs(order_wait),
                 ..ServeConfig::default()
             },
         ),

@@ -156,15 +156,31 @@ fn replicas_agree_resume_and_catch_up() {
     let (mut gb, mut b) = replica(&dirs[1], &url);
     let (mut gc, c) = replica(&dirs[2], &url);
 
-    // A replica refuses batches posted to it.
-    let refused = a.post_batch(&std::fs::read(&files[0]).expect("read batch"));
+    // A batch posted to a replica goes to the stream (sequence 1) and is answered once the
+    // replica applied it, as a single validator answers.
+    let first = std::fs::read(&files[0]).expect("read batch");
+    let applied = match a.post_batch(&first).expect("POST /batch on a replica") {
+        mf_api::BatchAnswer::Applied(x) => x,
+        other => panic!("POST /batch on a replica: {other:?}"),
+    };
+    assert_eq!(applied.height, Some(1), "{applied:?}");
+    assert_eq!(applied.receipts.len(), 40);
+    assert_eq!(
+        applied.header_hash,
+        Some(a.header(1).expect("header").expect("header 1").hash)
+    );
+    // The same bytes posted to another replica are the same message (a duplicate of
+    // sequence 1), applied once; that replica did not keep its answer and says so.
+    wait_height(&b, 1);
+    let again = format!("{:?}", b.post_batch(&first).expect("POST /batch again"));
     assert!(
-        format!("{refused:?}").contains("replica"),
-        "POST /batch on a replica is refused: {refused:?}"
+        again.contains("already_in_log") && again.contains("sequence 1"),
+        "{again}"
     );
 
     let out = publish(&url, &files[..4]);
     assert_eq!(out.len(), 4);
+    assert!(out[0].ends_with("seq 1 (duplicate)"), "{out:?}");
     assert!(out[3].ends_with("seq 4"), "{out:?}");
     for r in [&a, &b, &c] {
         wait_height(r, 4);
@@ -268,4 +284,97 @@ fn replicas_agree_resume_and_catch_up() {
         hashes.push(crate::util::height_and_hash(d));
     }
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+}
+
+/// `POST /batch` on a replica whose NATS server is gone answers `503` `order_unavailable`,
+/// saying that the same bytes may be posted again; once the server is back (same store, same
+/// port) the same bytes are published and answered with their receipts.
+#[test]
+fn replica_post_without_nats_answers_503_then_succeeds() {
+    let Some(nats) = nats_server() else {
+        assert!(
+            std::env::var_os("MF_REQUIRE_NATS").is_none(),
+            "MF_REQUIRE_NATS is set but nats-server is not on the PATH"
+        );
+        println!(
+            "SKIPPED replicas: nats-server not found on the PATH (apt-get install nats-server)"
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (nats_guard, url) = start_nats(&nats, &tmp.path().join("js"));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let sample = tmp.path().join("sample");
+    run_ok(&[
+        "gen",
+        "--out",
+        p(&sample),
+        "--accounts",
+        "20",
+        "--txs",
+        "10",
+        "--batch-size",
+        "10",
+        "--time",
+        &(now + 10).to_string(),
+    ]);
+    let data = tmp.path().join("r");
+    run_ok(&[
+        "init",
+        "--data",
+        p(&data),
+        "--genesis",
+        p(&sample.join("genesis.json")),
+    ]);
+    let (mut g, r) = replica(&data, &url);
+    drop(nats_guard);
+    let bytes = std::fs::read(sample.join("batch-000001.bin")).expect("batch");
+    match r.post_batch(&bytes).expect("an answer") {
+        mf_api::BatchAnswer::Unavailable(e) => {
+            assert_eq!(e.error, "order_unavailable", "{e:?}");
+            assert!(e.detail.contains("post the same bytes again"), "{e:?}");
+        }
+        other => panic!("expected 503 order_unavailable, got {other:?}"),
+    }
+    assert_eq!(r.head().expect("head").height, 0, "nothing was applied");
+
+    // The server back on its port and store: the same bytes go through, once. (The
+    // client may also have sent the first publish on reconnecting: the retry is then a
+    // duplicate, answered with the receipts if it waited for them, or `409
+    // already_in_log`.)
+    let port = url.rsplit(':').next().expect("port").to_string();
+    let back = Command::new(&nats)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+        .arg(tmp.path().join("js"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart nats-server");
+    let _back = Guard(Some(back));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match r.post_batch(&bytes).expect("an answer") {
+            mf_api::BatchAnswer::Applied(a) => {
+                assert_eq!(a.height, Some(1), "{a:?}");
+                break;
+            }
+            mf_api::BatchAnswer::Other { status: 409, body } => {
+                assert!(body.contains("already_in_log"), "{body}");
+                break;
+            }
+            other => {
+                assert!(Instant::now() < deadline, "never applied: {other:?}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    wait_height(&r, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.head().expect("head").height, 1, "applied once");
+    assert!(terminate(&mut g, Duration::from_secs(20)).success());
+    run_ok(&["check", "--data", p(&data)]);
 }

@@ -181,6 +181,12 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
             m.upstream_busy.load(Relaxed),
         ),
         (
+            "mf_coordinator_upstream_failovers_total",
+            "Moves to the next validator replica.",
+            "counter",
+            m.upstream_failovers.load(Relaxed),
+        ),
+        (
             "mf_coordinator_rpc_evm_running",
             "RPC EVM executions running now.",
             "gauge",

@@ -1,6 +1,7 @@
 //! The HTTP side: shared state, error answers, and one handler per endpoint except the feed
 //! (see `feed.rs`). Every JSON answer is an `mf_api` type.
 
+use super::ReplicaStatus;
 use super::feed::get_feed;
 use super::metrics::Metrics;
 use super::stream::{GenesisJson, Parts, genesis_stream, parts_stream};
@@ -211,19 +212,21 @@ async fn discard_body(mut body: Body) {
 struct NoBodyMemory;
 
 async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
-    if let Some(r) = &s.replica {
-        // A replica applies the order stream only: a batch posted here would fork it.
+    if let Some(r) = &s.replica
+        && let Some(problem) = r.problem()
+    {
+        // It would publish, but never answer: another replica can.
         discard_body(req.into_body()).await;
         return Ok(json_response(
-            StatusCode::CONFLICT,
-            &serde_json::json!({
-                "error": "replica",
-                "detail": format!(
-                    "this validator is a replica: it applies only the batches of the order \
-                     stream {}; publish the batch there (mf-validator publish --order URL)",
-                    r.stream
+            StatusCode::SERVICE_UNAVAILABLE,
+            &ErrorJson::new(
+                ErrorJson::REPLICA_STOPPED,
+                format!(
+                    "this replica stopped applying the order stream {} ({problem}); nothing \
+                     was published: post the batch to another replica",
+                    r.stream()
                 ),
-            }),
+            ),
         ));
     }
     // When every admission permit is taken (the queue is full of batches that arrived
@@ -301,6 +304,11 @@ async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
     let Ok(_permit) = Arc::clone(&s.admission).try_acquire_owned() else {
         return Ok(s.busy("batch"));
     };
+    if let Some(r) = &s.replica {
+        let answer = forward(&s, r, bytes).await;
+        drop(memory);
+        return answer;
+    }
     let (reply, answer) = oneshot::channel();
     let job = ApplyJob {
         bytes,
@@ -317,6 +325,103 @@ async fn post_batch(State(s): State<AppState>, req: Request) -> ApiResult {
         BatchReply::Applied(a) => Ok(json_response(StatusCode::OK, &a)),
         BatchReply::Refused(status, r) => Ok(json_response(status, &r)),
     }
+}
+
+/// On a replica: publishes `bytes` to the order stream, waits until this replica applied
+/// that sequence, and answers what a single validator answers for the batch.
+async fn forward(s: &AppState, r: &ReplicaStatus, bytes: axum::body::Bytes) -> ApiResult {
+    let started = tokio::time::Instant::now();
+    // From here on, every sequence applied is kept until this request leaves, so that its
+    // answer is there even when it is applied before the acknowledgement arrives.
+    let _waiting = r.register();
+    let mut applied = r.applied.subscribe();
+    let published =
+        tokio::time::timeout(r.wait, crate::order::publish(&r.js, r.chain_id, bytes)).await;
+    let p = match published {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Ok(order_unavailable(r, e)),
+        Err(_) => {
+            return Ok(order_unavailable(
+                r,
+                format!("no acknowledgement within {} s", r.wait.as_secs()),
+            ));
+        }
+    };
+    let already = |why: &str| {
+        json_response(
+            StatusCode::CONFLICT,
+            &ErrorJson::new(
+                ErrorJson::ALREADY_IN_LOG,
+                format!(
+                    "this batch is already in the order stream {} at sequence {} (the same \
+                     bytes were published before) and was applied {why}: its effects are in \
+                     the chain, and its answer is not kept here; look its transactions up \
+                     (GET /receipts/{{height}}, the feed) rather than post it again",
+                    r.stream(),
+                    p.seq
+                ),
+            ),
+        )
+    };
+    if p.seq <= r.started_after {
+        return Ok(already("before this replica started"));
+    }
+    let pending = |why: String| {
+        json_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &ErrorJson::new(
+                ErrorJson::ORDER_TIMEOUT,
+                format!(
+                    "the batch is in the order stream {} at sequence {}, but {why}; it will be \
+                     applied: look its transactions up later, or post the same bytes again \
+                     within 2 minutes to wait for it again (they are stored once)",
+                    r.stream(),
+                    p.seq
+                ),
+            ),
+        )
+    };
+    let left = r.wait.saturating_sub(started.elapsed());
+    let mut stop = s.shutdown.clone();
+    tokio::select! {
+        done = tokio::time::timeout(left, applied.wait_for(|a| *a >= p.seq)) => match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return Ok(pending("this replica stopped applying".into())),
+            Err(_) => {
+                return Ok(pending(match r.problem() {
+                    Some(why) => format!("this replica stopped applying the stream ({why})"),
+                    None => format!("this replica did not apply it within {} s", r.wait.as_secs()),
+                }));
+            }
+        },
+        _ = stop.wait_for(|s| *s) => return Ok(pending("this replica is stopping".into())),
+    }
+    match r.answer(p.seq) {
+        Some(BatchReply::Applied(a)) => Ok(json_response(StatusCode::OK, &a)),
+        Some(BatchReply::Refused(status, refusal)) => Ok(json_response(status, &refusal)),
+        None if p.duplicate => Ok(already("while no request waited for it")),
+        None => Ok(already("while more than 1,024 other messages were applied")),
+    }
+}
+
+/// `503 order_unavailable`: the order stream did not take the batch (or did not say so).
+fn order_unavailable(r: &ReplicaStatus, e: impl std::fmt::Display) -> Response {
+    tracing::warn!("POST /batch: publishing to the order stream: {e}");
+    let mut resp = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ErrorJson::new(
+            ErrorJson::ORDER_UNAVAILABLE,
+            format!(
+                "cannot publish to the order stream {}: {e}; the batch may or may not be in \
+                 the log: post the same bytes again (here or to another replica) within 2 \
+                 minutes, where they are stored at most once",
+                r.stream()
+            ),
+        ),
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    resp
 }
 
 async fn header_at(s: &AppState, height: u64) -> ApiResult {

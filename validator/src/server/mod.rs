@@ -40,7 +40,7 @@
 //!
 //! | method and path | answer |
 //! | --- | --- |
-//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `408` `{error: "body_timeout", detail}` when the body does not arrive in time (the connection is closed); `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue (or the memory for bodies) is full, `503` `{error: "shutting_down"}` when the server stops before applying it; `409` `{error: "replica", detail}` on a replica ([`serve_replica`]), which applies only its order stream. Nothing is applied unless the answer is `200` |
+//! | `POST /batch` | body: an encoded batch (at most [`MAX_BATCH_BYTES`](mf_format::limits::MAX_BATCH_BYTES)). `200` with `{height, header_hash, state_hash, accepted, receipts: [{tx_id, status, code, gas_used, logs}]}`; `height` and `header_hash` are `null` when no transaction was accepted (nothing was written). `400` `{error, reason, code}` when the bytes are not a batch (`reason` `malformed` or `limit_exceeded`) or the batch is empty (`reason` `empty_batch`, `code` `null`); `413` `{error, reason: "limit_exceeded", code: 2}` when the body is over the limit; `408` `{error: "body_timeout", detail}` when the body does not arrive in time (the connection is closed); `422` `{error, reason, code, index, tx_id, receipts}` when strict mode refuses the batch; `503` `{error: "busy", detail, queue_capacity}` when the queue (or the memory for bodies) is full, `503` `{error: "shutting_down"}` when the server stops before applying it; on a replica, see below. Nothing is applied unless the answer is `200` |
 //! | `GET /head` | the last header as JSON, with its `hash` |
 //! | `GET /genesis` | the genesis in the alloc JSON of `init --genesis` (chain id, every genesis version, the code of its contracts); its LtHash is header 0's `state_hash` |
 //! | `GET /header/{height}` | that header as JSON, `404` if there is none |
@@ -50,6 +50,24 @@
 //! | `GET /feed?from=H` | the stream of accepted batches from height `H` (default 1) on, see below |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /health` | `200 ok`; on a replica that stopped applying the order stream, `503` and why |
+//!
+//! On a replica ([`serve_replica`]) `POST /batch` takes the same bodies under the same limits
+//! and admission (`408`, `413`, `503 busy` as above), then publishes the batch to the order
+//! stream ([`crate::order::publish`]; message id blake3 of the bytes, so the same bytes
+//! posted again, to any replica, within the stream's 2-minute duplicate window are stored
+//! once) and waits until this replica applied that stream sequence: it answers then what a
+//! single validator answers for the batch (`200`, or `400`/`422` when the batch is refused
+//! as a whole: every replica refuses it the same way). Besides:
+//!
+//! | status and `error` | meaning |
+//! | --- | --- |
+//! | `503` `order_unavailable` | the stream did not acknowledge the publish (NATS unreachable, no answer in time): the batch may or may not be in the log; post the same bytes again within 2 minutes |
+//! | `503` `replica_stopped` | this replica stopped applying the stream (`/health` says why); nothing was published: post to another replica |
+//! | `504` `order_timeout` | the batch is in the log at the sequence the detail names, but this replica did not apply it within `--order-wait` (30 s), or is stopping; it will be applied. Posting the same bytes again within 2 minutes waits for it again |
+//! | `409` `already_in_log` | the same bytes were published before (the detail names the sequence) and that sequence was applied before this process started, or while no request waited for it: its effects are in the chain, its answer is not kept |
+//!
+//! The answers of sequences applied while a request waits are kept in memory, at most 1,024
+//! of them, and dropped when no request waits.
 //!
 //! Hashes, ids, addresses and U256 quantities are `0x`-prefixed lowercase hex in JSON.
 //! Every error answer is JSON with at least an `error` field.
@@ -121,6 +139,9 @@ pub struct ServeConfig {
     /// Caps on open connections, per peer IP and in total (`--max-connections-per-ip`,
     /// `--max-connections`).
     pub connections: ConnLimits,
+    /// On a replica: how long `POST /batch` waits for the batch it published to be applied
+    /// here before it answers `504` (`--order-wait`).
+    pub order_wait: Duration,
 }
 
 impl ServeConfig {
@@ -129,6 +150,8 @@ impl ServeConfig {
     /// The default `body_min_rate`: 64 KiB/s, so a batch of the largest size may take
     /// about 17 minutes.
     pub const BODY_MIN_RATE: u64 = 64 << 10;
+    /// The default `order_wait`.
+    pub const ORDER_WAIT: Duration = Duration::from_secs(30);
 }
 
 impl Default for ServeConfig {
@@ -140,6 +163,7 @@ impl Default for ServeConfig {
             body_timeout: ServeConfig::BODY_TIMEOUT,
             body_min_rate: ServeConfig::BODY_MIN_RATE,
             connections: ConnLimits::default(),
+            order_wait: ServeConfig::ORDER_WAIT,
         }
     }
 }
@@ -202,11 +226,53 @@ pub async fn serve(
     serve_inner(validator, listener, cfg, None, shutdown).await
 }
 
-/// What a replica reports in `/health`: the stream it applies, and why it stopped, if it
-/// did.
+/// A replica's side of the server: what `/health` reports (the stream it applies, and why
+/// it stopped, if it did), and what `POST /batch` needs to forward a batch to the stream and
+/// wait for its answer.
 pub(crate) struct ReplicaStatus {
     stream: String,
     problem: std::sync::Mutex<Option<String>>,
+    /// Where `POST /batch` publishes.
+    js: crate::order::async_nats::jetstream::Context,
+    chain_id: u64,
+    /// The last sequence applied before this process started: a duplicate publish at or
+    /// below it has no answer here.
+    started_after: u64,
+    /// The last sequence this process applied (or refused as a whole).
+    applied: watch::Sender<u64>,
+    /// The answers to the sequences applied while a `POST /batch` waited.
+    answers: std::sync::Mutex<Answers>,
+    /// How long `POST /batch` waits for its sequence to be applied.
+    wait: Duration,
+}
+
+/// The answers of [`ReplicaStatus`]: kept only while a request waits (`waiting > 0`), at
+/// most [`Answers::KEPT`] of them (the oldest go first), dropped when the last waiting
+/// request leaves.
+#[derive(Default)]
+struct Answers {
+    waiting: usize,
+    by_seq: std::collections::BTreeMap<u64, worker::BatchReply>,
+}
+
+impl Answers {
+    /// The most answers kept.
+    const KEPT: usize = 1024;
+}
+
+/// A request registered as waiting for an answer ([`ReplicaStatus::register`]); leaves
+/// when dropped.
+struct Waiting<'a>(&'a ReplicaStatus);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut a) = self.0.answers.lock() {
+            a.waiting = a.waiting.saturating_sub(1);
+            if a.waiting == 0 {
+                a.by_seq.clear();
+            }
+        }
+    }
 }
 
 impl ReplicaStatus {
@@ -219,13 +285,44 @@ impl ReplicaStatus {
             *p = Some(why);
         }
     }
+    /// The stream's name.
+    fn stream(&self) -> &str {
+        &self.stream
+    }
+    /// Registers a request that will wait for the answer of a sequence: from now on until
+    /// the guard drops, every sequence applied is kept.
+    fn register(&self) -> Waiting<'_> {
+        if let Ok(mut a) = self.answers.lock() {
+            a.waiting += 1;
+        }
+        Waiting(self)
+    }
+    /// The answer to `seq`, if it is kept.
+    fn answer(&self, seq: u64) -> Option<worker::BatchReply> {
+        self.answers
+            .lock()
+            .ok()
+            .and_then(|a| a.by_seq.get(&seq).cloned())
+    }
+    /// Records that `seq` was applied with `reply`, then wakes the requests waiting.
+    fn applied(&self, seq: u64, reply: &worker::BatchReply) {
+        if let Ok(mut a) = self.answers.lock()
+            && a.waiting > 0
+        {
+            a.by_seq.insert(seq, reply.clone());
+            while a.by_seq.len() > Answers::KEPT {
+                a.by_seq.pop_first();
+            }
+        }
+        self.applied.send_replace(seq);
+    }
 }
 
 /// [`serve`] as a replica (`serve --order`, [`crate::order`]): batches come from the order
 /// stream `reader` reads, in sequence order, each applied with the time the stream stored
 /// it as its header time and its sequence committed with it ([`Validator::apply_ordered`]);
-/// `POST /batch` is refused (`409` `{"error": "replica"}`). Every other endpoint, the feed
-/// included, is served as usual. Should applying fail (a store error, a gap in the stream)
+/// `POST /batch` publishes the batch to that stream and answers once this replica applied it
+/// (the endpoint table above). Every other endpoint, the feed included, is served as usual. Should applying fail (a store error, a gap in the stream)
 /// the replica stops applying, says why in its log and in `/health` (`503`), and keeps
 /// serving what it has.
 pub async fn serve_replica(
@@ -271,8 +368,13 @@ async fn follow(
         if batches.send(job).await.is_err() {
             return;
         }
-        match answer.await {
-            Ok(worker::BatchReply::Applied(a)) => {
+        let reply = match answer.await {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        status.applied(m.seq, &reply);
+        match reply {
+            worker::BatchReply::Applied(a) => {
                 tracing::debug!(seq = m.seq, height = ?a.height, "order message applied");
                 if let (Some(height), Some(hash)) = (a.height, a.header_hash) {
                     match reader.check_head(height, &hash).await {
@@ -288,13 +390,12 @@ async fn follow(
                     }
                 }
             }
-            Ok(worker::BatchReply::Refused(code, r)) if code.is_server_error() => {
+            worker::BatchReply::Refused(code, r) if code.is_server_error() => {
                 return status.stop(format!("message {}: {}", m.seq, r.error));
             }
-            Ok(worker::BatchReply::Refused(_, r)) => {
+            worker::BatchReply::Refused(_, r) => {
                 tracing::warn!(seq = m.seq, "order message refused as a whole: {}", r.error)
             }
-            Err(_) => return,
         }
     }
 }
@@ -306,10 +407,17 @@ async fn serve_inner(
     reader: Option<crate::order::Reader>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let replica = reader.as_ref().map(|_| {
+    let replica = reader.as_ref().map(|r| {
+        let started_after = r.next_seq().saturating_sub(1);
         Arc::new(ReplicaStatus {
             stream: crate::order::stream_name(validator.chain_id()),
             problem: std::sync::Mutex::new(None),
+            js: r.context(),
+            chain_id: r.chain_id(),
+            started_after,
+            applied: watch::channel(started_after).0,
+            answers: std::sync::Mutex::new(Answers::default()),
+            wait: cfg.order_wait,
         })
     });
     let queue = cfg.queue.max(1);

@@ -14,6 +14,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// What the worker answers to a posted batch.
+#[derive(Clone)]
 pub(super) enum BatchReply {
     /// `200`: applied (possibly nothing accepted).
     Applied(BatchApplied),

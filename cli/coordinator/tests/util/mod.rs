@@ -1,6 +1,8 @@
 //! Shared helpers: real `mf-validator` and `mf-coordinator` processes on loopback.
 #![allow(dead_code)]
 
+pub mod replicas;
+
 use mf_devkit::devnet::DevnetWorld;
 use mf_devkit::process::{Proc, start_coordinator, start_validator};
 use mf_movegen::remote::RpcClient;
