@@ -63,17 +63,19 @@ fn follow_once(shared: &Shared, connected_once: &mut bool) -> Result<(), CoordEr
         None => Some(shared.upstream.genesis()?),
     };
     let from = head.map(|h| h.height + 1).unwrap_or(0);
+    // Named in errors: the replica this feed comes from, even if the sequencer fails over.
+    let url = shared.upstream.url().to_string();
     let mut feed = shared.upstream.feed(from)?;
     if !*connected_once {
-        tracing::info!(
-            from,
-            validator = shared.upstream.url(),
-            "following the feed"
-        );
+        tracing::info!(from, validator = url, "following the feed");
     }
     *connected_once = true;
     let mut genesis = genesis;
-    while let Some(rec) = feed.next_record().map_err(|e| shared.upstream.err(e))? {
+    let feed_err = |e: mf_api::FeedError| CoordError::Upstream {
+        url: url.clone(),
+        detail: e.to_string(),
+    };
+    while let Some(rec) = feed.next_record().map_err(feed_err)? {
         if let Some(g) = genesis.take() {
             if g.rules != mf_format::ChainRules::default() {
                 // Its fills would run other rules than the validators' re-execution.

@@ -624,25 +624,16 @@ fn submit_until_answered(shared: &Shared, bytes: &[u8]) -> Option<Submitted> {
                 // The batch may be (Pending: is) in the order stream: only the same bytes
                 // may go out again, and only within the duplicate window.
                 if first.elapsed() > RESUBMIT_WINDOW {
-                    tracing::warn!(
-                        "{}: {why}; leaving the batch's fate to the feed",
-                        shared.upstream.url()
-                    );
+                    tracing::warn!("{why}; leaving the batch's fate to the feed");
                     return None;
                 }
-                tracing::warn!(
-                    "{}: {why}; posting the same bytes again",
-                    shared.upstream.url()
-                );
+                tracing::warn!("{why}; posting the same bytes again");
                 shared.fail_over(at);
                 std::thread::sleep(fail_wait);
                 fail_wait = (fail_wait * 2).min(Duration::from_secs(1));
             }
             Ok(Submitted::InLog(why)) => {
-                tracing::info!(
-                    "{}: {why}; catching up with the feed",
-                    shared.upstream.url()
-                );
+                tracing::info!("{why}; catching up with the feed");
                 return None;
             }
             Ok(other) => return Some(other),

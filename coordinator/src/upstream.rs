@@ -54,7 +54,8 @@ pub enum Submitted {
     Refused(String),
     /// A replica could not publish the batch to its order stream, or stopped applying it
     /// (`503` `order_unavailable` or `replica_stopped`): the batch may be in the log; post
-    /// the same bytes again, to the next replica.
+    /// the same bytes again, to the next replica. (Each of these three carries the
+    /// replica's URL and its words.)
     Unavailable(String),
     /// A replica published the batch but did not apply it in time (`504`
     /// `order_timeout`): it is in the log and will be applied; posting the same bytes
@@ -138,21 +139,20 @@ impl Upstream {
 
     /// A failure talking to this validator, as the coordinator reports it.
     pub fn err(&self, detail: impl std::fmt::Display) -> CoordError {
-        CoordError::Upstream {
-            url: self.url().to_string(),
-            detail: detail.to_string(),
-        }
+        err_from(self.client(), detail)
     }
 
     /// `GET /genesis`.
     pub fn genesis(&self) -> Result<Genesis, CoordError> {
-        let text = self.client().genesis_text().map_err(|e| self.err(e))?;
-        Genesis::parse(&text).map_err(|e| self.err(format!("GET /genesis: {e}")))
+        let c = self.client();
+        let text = c.genesis_text().map_err(|e| err_from(c, e))?;
+        Genesis::parse(&text).map_err(|e| err_from(c, format!("GET /genesis: {e}")))
     }
 
     /// `GET /head`: the validator's height.
     pub fn head_height(&self) -> Result<u64, CoordError> {
-        Ok(self.client().head().map_err(|e| self.err(e))?.height)
+        let c = self.client();
+        Ok(c.head().map_err(|e| err_from(c, e))?.height)
     }
 
     /// `GET /health`.
@@ -162,17 +162,17 @@ impl Upstream {
 
     /// `POST /batch`.
     pub fn submit(&self, batch_bytes: &[u8]) -> Result<Submitted, CoordError> {
-        match self
-            .client()
-            .post_batch(batch_bytes)
-            .map_err(|e| self.err(e))?
-        {
+        // The one validator this call went to, even if another thread fails over meanwhile.
+        let c = self.client();
+        match c.post_batch(batch_bytes).map_err(|e| err_from(c, e))? {
             BatchAnswer::Applied(a) => {
                 let verdicts = a
                     .receipts
                     .iter()
                     .map(|r| {
-                        let reason = r.reason().map_err(|e| self.err(format!("receipt: {e}")))?;
+                        let reason = r
+                            .reason()
+                            .map_err(|e| err_from(c, format!("receipt: {e}")))?;
                         Ok(Verdict {
                             tx_id: r.tx_id,
                             reason,
@@ -189,8 +189,10 @@ impl Upstream {
                     || e.error == ErrorJson::REPLICA_STOPPED =>
             {
                 Ok(Submitted::Unavailable(format!(
-                    "{}: {:.500}",
-                    e.error, e.detail
+                    "{}: {}: {:.500}",
+                    c.url(),
+                    e.error,
+                    e.detail
                 )))
             }
             BatchAnswer::Unavailable(_) => Ok(Submitted::Busy),
@@ -202,10 +204,10 @@ impl Upstream {
                 let named = serde_json::from_str::<ErrorJson>(&body).ok();
                 Ok(match named {
                     Some(e) if status == 504 && e.error == ErrorJson::ORDER_TIMEOUT => {
-                        Submitted::Pending(format!("{:.500}", e.detail))
+                        Submitted::Pending(format!("{}: {:.500}", c.url(), e.detail))
                     }
                     Some(e) if status == 409 && e.error == ErrorJson::ALREADY_IN_LOG => {
-                        Submitted::InLog(format!("{:.500}", e.detail))
+                        Submitted::InLog(format!("{}: {:.500}", c.url(), e.detail))
                     }
                     _ => Submitted::Refused(format!("HTTP {status}: {body:.500}")),
                 })
@@ -216,6 +218,15 @@ impl Upstream {
     /// Opens `GET /feed?from=H`; read it with [`FeedReader::next_record`] and report its
     /// errors with [`Upstream::err`].
     pub fn feed(&self, from: u64) -> Result<Feed, CoordError> {
-        self.client().feed(from).map_err(|e| self.err(e))
+        let c = self.client();
+        c.feed(from).map_err(|e| err_from(c, e))
+    }
+}
+
+/// A failure talking to the validator of `c`.
+fn err_from(c: &Client, detail: impl std::fmt::Display) -> CoordError {
+    CoordError::Upstream {
+        url: c.url().to_string(),
+        detail: detail.to_string(),
     }
 }
