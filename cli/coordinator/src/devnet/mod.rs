@@ -114,13 +114,21 @@ fn start_validators(
     let mut procs = Vec::with_capacity(cfg.replicas);
     let mut urls = Vec::with_capacity(cfg.replicas);
     for i in 0..cfg.replicas {
-        let (p, url) = start_validator_named(
-            &cfg.validator_bin,
-            dir,
-            &format!("replica-{i}"),
-            genesis,
-            &order,
-        )?;
+        let name = format!("replica-{i}");
+        // A new cluster elects its JetStream leader in a few seconds; until then a replica
+        // cannot open the order stream and exits: start it again on a fresh directory.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (p, url) = loop {
+            match start_validator_named(&cfg.validator_bin, dir, &name, genesis, &order) {
+                Ok(started) => break started,
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!("{name}: {e}; starting it again");
+                    let _ = std::fs::remove_dir_all(dir.join(&name));
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         procs.push(p);
         urls.push(url);
     }
