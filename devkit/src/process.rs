@@ -162,25 +162,110 @@ pub fn nats_server_bin() -> Option<PathBuf> {
         .find(|f| f.is_file())
 }
 
+/// One `nats-server` of a [`NatsCluster`]: its command line and log, so that it can be
+/// started again on the same ports and store.
+struct NatsNode {
+    args: Vec<String>,
+    log: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl NatsNode {
+    fn spawn(&mut self, bin: &Path) -> Result<(), DevkitError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(DevkitError::setup)?;
+        let mut cmd = Command::new(bin);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
+            .spawn()
+            .map_err(|e| DevkitError::setup(format!("cannot start {}: {e}", bin.display())))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn wait_listening(&self) -> Result<(), DevkitError> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(DevkitError::setup(format!(
+                    "nats-server on port {} did not start; see {}",
+                    self.port,
+                    self.log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A NATS cluster with JetStream on loopback (`nats-server` processes), stopped when
-/// dropped: the ordered batch log of replicated validators (docs/REPLICATION.md).
+/// dropped: the ordered batch log of replicated validators (docs/REPLICATION.md). A node
+/// can be killed and started again on its ports and store ([`NatsCluster::kill`],
+/// [`NatsCluster::restart`]).
 pub struct NatsCluster {
-    nodes: Vec<Child>,
+    bin: PathBuf,
+    nodes: Vec<NatsNode>,
     /// The servers' client URLs, comma-separated (`nats://127.0.0.1:PORT,...`): what a
     /// replica's `--order` takes.
     pub url: String,
 }
 
+impl NatsCluster {
+    /// How many servers.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether it has no server.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// SIGKILLs server `i` (no-op for an index past the end).
+    pub fn kill(&mut self, i: usize) {
+        if let Some(n) = self.nodes.get_mut(i) {
+            n.kill();
+        }
+    }
+
+    /// Starts server `i` again on its ports and store, and waits until it accepts
+    /// connections.
+    pub fn restart(&mut self, i: usize) -> Result<(), DevkitError> {
+        let Some(n) = self.nodes.get_mut(i) else {
+            return Err(DevkitError::setup(format!("no NATS server {i}")));
+        };
+        n.spawn(&self.bin)?;
+        n.wait_listening()
+    }
+}
+
 impl Drop for NatsCluster {
     fn drop(&mut self) {
         for n in &mut self.nodes {
-            let _ = n.kill();
-            let _ = n.wait();
+            n.kill();
         }
     }
 }
 
-fn free_port() -> Result<u16, DevkitError> {
+/// A free loopback port (free when asked: good enough for processes started right after).
+pub fn free_port() -> Result<u16, DevkitError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -188,9 +273,10 @@ fn free_port() -> Result<u16, DevkitError> {
 }
 
 /// Starts `n` `nats-server -js` processes on free loopback ports, clustered when `n > 1`
-/// (one cluster name, routes to every node), each with its store and log under `dir`, and
-/// waits until every one accepts connections.
+/// (one cluster name, routes to every node), each with its store (`nats-I/`) and log
+/// (`nats-I.log`) under `dir`, and waits until every one accepts connections.
 pub fn start_nats_cluster(bin: &Path, dir: &Path, n: usize) -> Result<NatsCluster, DevkitError> {
+    std::fs::create_dir_all(dir).map_err(DevkitError::setup)?;
     let mut ports = Vec::with_capacity(n);
     for _ in 0..n {
         ports.push((free_port()?, free_port()?));
@@ -201,6 +287,7 @@ pub fn start_nats_cluster(bin: &Path, dir: &Path, n: usize) -> Result<NatsCluste
         .collect::<Vec<_>>()
         .join(",");
     let mut cluster = NatsCluster {
+        bin: bin.to_path_buf(),
         nodes: Vec::with_capacity(n),
         url: ports
             .iter()
@@ -209,7 +296,6 @@ pub fn start_nats_cluster(bin: &Path, dir: &Path, n: usize) -> Result<NatsCluste
             .join(","),
     };
     for (i, (port, cport)) in ports.iter().enumerate() {
-        let store = dir.join(format!("nats-{i}"));
         let mut args: Vec<String> = vec![
             "-js".into(),
             "-a".into(),
@@ -217,7 +303,7 @@ pub fn start_nats_cluster(bin: &Path, dir: &Path, n: usize) -> Result<NatsCluste
             "-p".into(),
             port.to_string(),
             "-sd".into(),
-            store.display().to_string(),
+            dir.join(format!("nats-{i}")).display().to_string(),
         ];
         if n > 1 {
             args.extend([
@@ -231,31 +317,17 @@ pub fn start_nats_cluster(bin: &Path, dir: &Path, n: usize) -> Result<NatsCluste
                 routes.clone(),
             ]);
         }
-        let log =
-            std::fs::File::create(dir.join(format!("nats-{i}.log"))).map_err(DevkitError::setup)?;
-        let mut cmd = Command::new(bin);
-        cmd.args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log));
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| DevkitError::setup(format!("cannot start {}: {e}", bin.display())))?;
-        cluster.nodes.push(child);
+        let mut node = NatsNode {
+            args,
+            log: dir.join(format!("nats-{i}.log")),
+            port: *port,
+            child: None,
+        };
+        node.spawn(bin)?;
+        cluster.nodes.push(node);
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for (port, _) in &ports {
-        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(DevkitError::setup(format!(
-                    "nats-server on port {port} did not start; see {}",
-                    dir.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    for node in &cluster.nodes {
+        node.wait_listening()?;
     }
     Ok(cluster)
 }

@@ -246,7 +246,7 @@ fn fail_over_under_load(nats: &std::path::Path, nats_nodes: usize) {
         eprintln!("killing NATS node {node} at {at:?}");
         set.nats.kill(node);
         std::thread::sleep(Duration::from_secs(2));
-        set.nats.restart(node);
+        set.nats.restart(node).expect("the NATS node restarts");
     }
     // Mid-load, the replica the coordinator uses (the first URL) dies with SIGKILL, and is
     // restarted a moment later.

@@ -8,24 +8,15 @@
 
 use super::validator_bin;
 use mf_devkit::devnet::DevnetWorld;
-use mf_devkit::process::Proc;
+use mf_devkit::process::{NatsCluster, Proc, nats_server_bin, start_nats_cluster};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// `nats-server` on the PATH (or in the sbin directories Debian installs it to).
-pub fn nats_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join("nats-server"))
-        .find(|f| f.is_file())
-}
 
 /// `nats-server`, or `None` after printing a SKIPPED line for `test` (a failure instead
 /// when `MF_REQUIRE_NATS` is set).
 pub fn nats_server_or_skip(test: &str) -> Option<PathBuf> {
-    let found = nats_server();
+    let found = nats_server_bin();
     if found.is_none() {
         assert!(
             std::env::var_os("MF_REQUIRE_NATS").is_none(),
@@ -38,148 +29,7 @@ pub fn nats_server_or_skip(test: &str) -> Option<PathBuf> {
 
 /// A free loopback port (free when asked: good enough for a test's own processes).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// One `nats-server` process of a [`Nats`]: its command line, so that it can be restarted
-/// on the same ports and store.
-struct Node {
-    args: Vec<String>,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Node {
-    fn spawn(&mut self, bin: &Path) {
-        let child = Command::new(bin)
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nats-server");
-        self.child = Some(child);
-    }
-
-    fn wait_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// `nats-server -js` processes on loopback (one, or a cluster), killed when dropped.
-pub struct Nats {
-    bin: PathBuf,
-    nodes: Vec<Node>,
-    /// The servers' URLs, comma-separated (`nats://127.0.0.1:PORT,...`): a replica's
-    /// `--order`.
-    pub url: String,
-}
-
-impl Nats {
-    /// Starts `nats-server -js` on a free port with its store in `dir`, and waits until it
-    /// accepts connections.
-    pub fn start(bin: &Path, dir: &Path) -> Nats {
-        Nats::cluster(bin, dir, 1)
-    }
-
-    /// Starts `n` servers with JetStream; with `n > 1`, a cluster (`--cluster`, `--routes`
-    /// to every node, one cluster name, stores in `dir/nI`).
-    pub fn cluster(bin: &Path, dir: &Path, n: usize) -> Nats {
-        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
-        let routes = ports
-            .iter()
-            .map(|(_, c)| format!("nats://127.0.0.1:{c}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut nodes: Vec<Node> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, &(port, cport))| {
-                let store = if n == 1 {
-                    dir.to_path_buf()
-                } else {
-                    dir.join(format!("n{i}"))
-                };
-                let mut args: Vec<String> =
-                    ["-js", "-a", "127.0.0.1", "-p"].map(String::from).to_vec();
-                args.push(port.to_string());
-                args.push("-sd".into());
-                args.push(store.display().to_string());
-                if n > 1 {
-                    args.extend([
-                        "--server_name".to_string(),
-                        format!("n{i}"),
-                        "--cluster_name".into(),
-                        "mf".into(),
-                        "--cluster".into(),
-                        format!("nats://127.0.0.1:{cport}"),
-                        "--routes".into(),
-                        routes.clone(),
-                    ]);
-                }
-                Node {
-                    args,
-                    port,
-                    child: None,
-                }
-            })
-            .collect();
-        for node in &mut nodes {
-            node.spawn(bin);
-        }
-        for node in &nodes {
-            node.wait_listening();
-        }
-        let url = nodes
-            .iter()
-            .map(|n| format!("nats://127.0.0.1:{}", n.port))
-            .collect::<Vec<_>>()
-            .join(",");
-        Nats {
-            bin: bin.to_path_buf(),
-            nodes,
-            url,
-        }
-    }
-
-    /// How many servers.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// SIGKILL server `i`.
-    pub fn kill(&mut self, i: usize) {
-        self.nodes[i].kill();
-    }
-
-    /// Starts server `i` again on its ports and store.
-    pub fn restart(&mut self, i: usize) {
-        let bin = self.bin.clone();
-        self.nodes[i].spawn(&bin);
-        self.nodes[i].wait_listening();
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        for n in &mut self.nodes {
-            n.kill();
-        }
-    }
+    mf_devkit::process::free_port().expect("a free port")
 }
 
 /// One replica: its data directory, its fixed port, and its process while it runs.
@@ -259,7 +109,7 @@ impl Replica {
 /// A NATS server and replica validators of one chain on it.
 pub struct ReplicaSet {
     pub dir: tempfile::TempDir,
-    pub nats: Nats,
+    pub nats: NatsCluster,
     pub replicas: Vec<Replica>,
 }
 
@@ -278,7 +128,8 @@ impl ReplicaSet {
         nats_nodes: usize,
     ) -> ReplicaSet {
         let dir = tempfile::tempdir().expect("tempdir");
-        let nats = Nats::cluster(nats_bin, &dir.path().join("js"), nats_nodes);
+        let nats = start_nats_cluster(nats_bin, &dir.path().join("js"), nats_nodes)
+            .expect("nats-server starts");
         let genesis = dir.path().join("genesis.json");
         std::fs::write(&genesis, world.genesis().to_json().to_string()).expect("genesis");
         let mut set = ReplicaSet {
