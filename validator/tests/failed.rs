@@ -4,8 +4,9 @@
 //! be posted again), later transactions chain on it, a restart rebuilds the same state, and
 //! the moves of the call as if it had succeeded are refused.
 
+use crate::util::{funded_with_contract, included_body};
 use mf_format::*;
-use mf_movegen::{MemoryView, execute, execute_included};
+use mf_movegen::{MemoryView, execute};
 use mf_validator::genesis::Genesis;
 use mf_validator::{Mode, Validator, VersionState};
 
@@ -19,32 +20,11 @@ fn reverter() -> Address {
 }
 
 fn world() -> (Keypair, MemoryView) {
-    let alice = Keypair::from_label("failed executions alice");
-    let mut view = MemoryView::new();
-    view.set_account(
-        alice.address(),
-        Account {
-            balance: U256::from(10u64).pow(U256::from(21u64)),
-            nonce: 0,
-            code_hash: EMPTY_CODE_HASH,
-        },
-    );
-    view.deploy(reverter(), WRITE_THEN_REVERT.to_vec(), U256::ZERO, []);
-    (alice, view)
+    funded_with_contract("failed executions alice", reverter(), &WRITE_THEN_REVERT)
 }
 
 fn body_of(view: &MemoryView, call: Call, ctx: ExecContext) -> TxBody {
-    let e = execute_included(view, CHAIN, &call, &ctx).expect("execute_included");
-    let mut body = TxBody {
-        chain_id: CHAIN,
-        call,
-        context: ctx,
-        open: false,
-        moves: e.moves,
-        created_code: e.created_code,
-    };
-    body.canonicalize();
-    body
+    included_body(view, CHAIN, &ChainRules::default(), call, ctx)
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! across a restart, serves them in its genesis, re-executes under the fork its schedule
 //! gives for each transaction's declared context, and caps gas limits at the chain's.
 
+use crate::util::{funded_with_contract, included_body};
 use mf_format::*;
-use mf_movegen::{MemoryView, execute_under};
+use mf_movegen::MemoryView;
 use mf_validator::genesis::Genesis;
 use mf_validator::{Mode, Validator, VersionState};
 
@@ -19,17 +20,7 @@ fn contract() -> Address {
 }
 
 fn setup(rules: ChainRules) -> (Keypair, MemoryView, Genesis) {
-    let alice = Keypair::from_label("chain rules alice");
-    let mut view = MemoryView::new();
-    view.set_account(
-        alice.address(),
-        Account {
-            balance: U256::from(10u64).pow(U256::from(20u64)),
-            nonce: 0,
-            code_hash: EMPTY_CODE_HASH,
-        },
-    );
-    view.deploy(contract(), TRANSIENT.to_vec(), U256::ZERO, []);
+    let (alice, view) = funded_with_contract("chain rules alice", contract(), &TRANSIENT);
     let mut genesis = Genesis::from_view(CHAIN, &view);
     genesis.rules = rules;
     (alice, view, genesis)
@@ -49,17 +40,7 @@ fn tx_at(
         input: vec![],
         gas_limit: gas,
     };
-    let e = execute_under(view, CHAIN, rules, &call, &ctx, true).expect("execute");
-    let mut body = TxBody {
-        chain_id: CHAIN,
-        call,
-        context: ctx,
-        open: false,
-        moves: e.moves,
-        created_code: e.created_code,
-    };
-    body.canonicalize();
-    sign(body, &[alice])
+    sign(included_body(view, CHAIN, rules, call, ctx), &[alice])
 }
 
 #[test]

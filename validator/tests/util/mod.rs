@@ -2,6 +2,7 @@
 //! the account state its keys should have, and (as `fixtures`) movegen's contract fixtures.
 
 use mf_format::*;
+use mf_movegen::{MemoryView, execute_under};
 use mf_validator::sample::{GenConfig, generate, transfer_body};
 use mf_validator::{ApplyError, Mode, Validator};
 use tempfile::TempDir;
@@ -79,4 +80,43 @@ impl Transfers {
     ) -> Result<mf_validator::Outcome, ApplyError> {
         self.v.apply_bytes(&encode(&Batch { txs }), mode)
     }
+}
+
+/// A key (from `label`) funded with 1,000 ETH and `code` deployed at `at`: the one-contract
+/// world of the failed-execution and chain-rules tests.
+pub fn funded_with_contract(label: &str, at: Address, code: &[u8]) -> (Keypair, MemoryView) {
+    let key = Keypair::from_label(label);
+    let mut view = MemoryView::new();
+    view.set_account(
+        key.address(),
+        Account {
+            balance: U256::from(10u64).pow(U256::from(21u64)),
+            nonce: 0,
+            code_hash: EMPTY_CODE_HASH,
+        },
+    );
+    view.deploy(at, code.to_vec(), U256::ZERO, []);
+    (key, view)
+}
+
+/// The canonical body of `call` on `chain_id` with the moves `execute_under` derives against
+/// `view` under `rules` (a call that reverts or halts included as failed).
+pub fn included_body(
+    view: &MemoryView,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: Call,
+    ctx: ExecContext,
+) -> TxBody {
+    let e = execute_under(view, chain_id, rules, &call, &ctx, true).expect("execute_under");
+    let mut body = TxBody {
+        chain_id,
+        call,
+        context: ctx,
+        open: false,
+        moves: e.moves,
+        created_code: e.created_code,
+    };
+    body.canonicalize();
+    body
 }
