@@ -4,7 +4,6 @@
 
 use crate::case::AccountState;
 use crate::features::SYSTEM_CONTRACTS;
-use crate::run::code_hash;
 use alloy_primitives::{Address, U256};
 use mf_format::{Account, Key, Mark, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,7 +74,7 @@ fn account_difference(want: &AccountState, got: &Account) -> Option<String> {
             want.nonce, got.nonce
         ));
     }
-    let want_hash = code_hash(&want.code);
+    let want_hash = alloy_primitives::keccak256(&want.code);
     if want_hash != got.code_hash {
         return Some(format!(
             "code: Ethereum {} bytes (hash {want_hash}), here code hash {}",

@@ -16,28 +16,19 @@ use crate::case::{AccountState, Block, Case, EthTx};
 use crate::compare::first_difference;
 use crate::features::{detect, rules_of};
 use crate::verdict::Verdict;
-use alloy_primitives::{B256, hex, keccak256};
+use alloy_primitives::hex;
 use mf_format::{
     Batch, Call, ChainRules, ExecContext, GENESIS_INTX, Key, Reason, Transaction, TxBody, TxId,
     check_structure, tx_id,
 };
 use mf_movegen::genesis::Genesis;
-use mf_movegen::{CodeLookup, MemoryView, Reexec, ReexecCheck, execute_under};
+use mf_movegen::{MemoryView, Reexec, ReexecCheck, execute_under};
 use mf_validator::prepare::prepare_ops;
-use mf_validator::{ApplyError, Mode, Validator};
-use std::collections::{BTreeMap, HashMap};
+use mf_validator::{ApplyError, Mode, StoreCode, Validator};
+use std::collections::BTreeMap;
 
 /// The chain id of the ethereum/tests blockchain tests (mainnet's).
 pub const CHAIN_ID: u64 = 1;
-
-/// Code by hash: the genesis code and the code created by the blocks applied so far.
-struct Codes(HashMap<B256, Vec<u8>>);
-
-impl CodeLookup for Codes {
-    fn code(&self, hash: &B256) -> Option<Vec<u8>> {
-        self.0.get(hash).cloned()
-    }
-}
 
 /// The genesis file (geth's `alloc` shape) of a pre-state, read by the protocol's own
 /// genesis parser so that its rules apply.
@@ -166,7 +157,6 @@ fn build(
 fn apply_block(
     v: &mut Validator,
     mirror: &mut MemoryView,
-    codes: &mut Codes,
     writers: &mut BTreeMap<Key, TxId>,
     block: &Block,
 ) -> Result<(), Refusal> {
@@ -193,7 +183,6 @@ fn apply_block(
     }
     let mut local = mirror.clone();
     let mut txs = Vec::with_capacity(block.txs.len());
-    let mut block_codes: Vec<(B256, Vec<u8>)> = Vec::new();
     for tx in &block.txs {
         let tx = tx
             .as_ref()
@@ -210,31 +199,19 @@ fn apply_block(
         local
             .apply(&t.body)
             .map_err(|e| Refusal::other("movegen_error", e))?;
-        block_codes.extend(
-            t.body
-                .created_code
-                .iter()
-                .map(|c| (keccak256(c), c.clone())),
-        );
         txs.push(t);
     }
-    let lookup = Codes(
-        codes
-            .0
-            .iter()
-            .map(|(h, c)| (*h, c.clone()))
-            .chain(block_codes.iter().cloned())
-            .collect(),
-    );
-    let mut prepared = Vec::with_capacity(txs.len());
-    for t in &txs {
+    let batch = Batch { txs };
+    // The validator's own code lookup: its store (the genesis code, the code of the blocks
+    // applied so far) and the code this batch creates.
+    let lookup = StoreCode::new(v.store(), &batch);
+    let reexec = ReexecCheck::new(v.rules().clone());
+    let mut prepared = Vec::with_capacity(batch.txs.len());
+    for t in &batch.txs {
         let id = tx_id(&t.body);
-        let exec = ReexecCheck::new(v.rules().clone())
-            .reexec(t, &id, &lookup)
-            .map_err(Refusal::reason)?;
+        let exec = reexec.reexec(t, &id, &lookup).map_err(Refusal::reason)?;
         prepared.push(prepare_ops(t, id, exec));
     }
-    let batch = Batch { txs };
     let ms = block.timestamp.saturating_mul(1000);
     v.set_clock(move || ms);
     let outcome = v
@@ -260,7 +237,6 @@ fn apply_block(
         }
     }
     *mirror = local;
-    codes.0.extend(block_codes);
     Ok(())
 }
 
@@ -285,10 +261,9 @@ fn run_detected(case: &Case) -> Result<Verdict, String> {
         genesis.versions.iter().copied(),
         genesis.code.iter().map(|(_, c)| c.clone()),
     );
-    let mut codes = Codes(genesis.code.iter().cloned().collect());
     let mut writers: BTreeMap<Key, TxId> = BTreeMap::new();
     for (i, block) in case.blocks.iter().enumerate() {
-        let applied = apply_block(&mut v, &mut mirror, &mut codes, &mut writers, block);
+        let applied = apply_block(&mut v, &mut mirror, &mut writers, block);
         match (applied, &block.expect_exception) {
             (Ok(()), None) => {}
             (Err(_), Some(_)) => {}
@@ -322,9 +297,4 @@ fn run_detected(case: &Case) -> Result<Verdict, String> {
         }),
         Some(diff) => Ok(Verdict::Differs(diff)),
     }
-}
-
-/// The value every code hash check compares with: keccak-256 of `code`.
-pub(crate) fn code_hash(code: &[u8]) -> B256 {
-    keccak256(code)
 }

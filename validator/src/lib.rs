@@ -59,4 +59,4 @@ pub mod verify;
 pub use commit::Pending;
 pub use error::{ApplyError, StoreError};
 pub use outcome::{Located, Mode, Outcome, Timings, VersionState};
-pub use validator::{Validator, now_ms};
+pub use validator::{StoreCode, Validator, now_ms};

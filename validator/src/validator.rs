@@ -25,14 +25,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-struct StoreCode<'a> {
+/// The code re-execution may use for a batch: the store's code plus the code the batch
+/// creates (what [`Validator::submit_batch`] hands its stateless stage; public for callers of
+/// [`Validator::submit_prepared`] that run that stage themselves).
+pub struct StoreCode<'a> {
     store: &'a Store,
     batch: HashMap<B256, &'a [u8]>,
 }
 
 impl<'a> StoreCode<'a> {
     /// The store's code plus the code `batch` creates.
-    fn new(store: &'a Store, batch: &'a Batch) -> StoreCode<'a> {
+    pub fn new(store: &'a Store, batch: &'a Batch) -> StoreCode<'a> {
         StoreCode {
             store,
             batch: batch
