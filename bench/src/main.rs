@@ -197,6 +197,8 @@ fn make_batch(
                     value: U256::ZERO,
                     input: vec![],
                     gas_limit: 0,
+                    fee: Default::default(),
+                    access_list: Vec::new(),
                 },
                 // Header times are pinned to 0 below, so timestamp 0 is in the window.
                 context: ExecContext {

@@ -6,7 +6,7 @@ use crate::EthtestError;
 use alloy_consensus::TxEnvelope;
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{Address, U256, hex};
+use alloy_primitives::{Address, B256, U256, hex};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,8 +44,14 @@ pub struct EthTx {
     pub nonce: U256,
     /// Chain id, when the transaction names one (EIP-155 or a typed transaction).
     pub chain_id: Option<U256>,
-    /// Entries of its access list.
-    pub access_list_entries: usize,
+    /// Its access list (EIP-2930 and later types).
+    pub access_list: Vec<(Address, Vec<B256>)>,
+    /// `gasPrice` (legacy and EIP-2930).
+    pub gas_price: Option<U256>,
+    /// `maxFeePerGas` (EIP-1559 and later).
+    pub max_fee_per_gas: Option<U256>,
+    /// `maxPriorityFeePerGas` (EIP-1559 and later).
+    pub max_priority_fee_per_gas: Option<U256>,
 }
 
 /// One block of a case.
@@ -65,6 +71,25 @@ pub struct Block {
     pub withdrawals: usize,
     /// Uncle headers the block carries.
     pub uncles: usize,
+    /// The values the EVM reads about the block (`None` where the header is absent).
+    pub env: BlockValues,
+}
+
+/// What a header says about its block's execution environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockValues {
+    /// `baseFeePerGas` (London on).
+    pub base_fee: Option<u64>,
+    /// `coinbase`.
+    pub coinbase: Option<Address>,
+    /// `mixHash` (PREVRANDAO from Paris on).
+    pub mix_hash: Option<B256>,
+    /// `difficulty`.
+    pub difficulty: Option<U256>,
+    /// `gasUsed`.
+    pub gas_used: Option<u64>,
+    /// `gasLimit`.
+    pub gas_limit: Option<u64>,
 }
 
 /// One blockchain test.
@@ -82,6 +107,27 @@ pub struct Case {
     pub post: Option<BTreeMap<Address, AccountState>>,
     /// The genesis header's gas limit.
     pub genesis_gas_limit: Option<u64>,
+    /// The genesis header's environment values.
+    pub genesis_env: BlockValues,
+}
+
+/// The environment values of a header object (absent or unreadable fields are `None`).
+fn block_values(h: &Map<String, Json>) -> BlockValues {
+    BlockValues {
+        base_fee: h
+            .get("baseFeePerGas")
+            .and_then(|v| small(v, "baseFeePerGas").ok()),
+        coinbase: h.get("coinbase").and_then(|v| address(v, "coinbase").ok()),
+        mix_hash: h
+            .get("mixHash")
+            .and_then(|v| text(v, "mixHash").ok())
+            .and_then(|t| B256::from_str(t.trim()).ok()),
+        difficulty: h
+            .get("difficulty")
+            .and_then(|v| quantity(v, "difficulty").ok()),
+        gas_used: h.get("gasUsed").and_then(|v| small(v, "gasUsed").ok()),
+        gas_limit: h.get("gasLimit").and_then(|v| small(v, "gasLimit").ok()),
+    }
 }
 
 fn bad(what: &str, msg: impl std::fmt::Display) -> EthtestError {
@@ -194,9 +240,27 @@ fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
         Some(Ok(s)) if s.trim().is_empty() => None,
         Some(Ok(s)) => Some(Address::from_str(s.trim()).map_err(|e| format!("to: {e}"))?),
     };
-    let access_list_entries = match t.get("accessList") {
-        Some(Json::Array(a)) => a.len(),
-        _ => 0,
+    let mut access_list = Vec::new();
+    if let Some(Json::Array(items)) = t.get("accessList") {
+        for item in items {
+            let address = item
+                .get("address")
+                .ok_or("access list entry without an address")
+                .and_then(|a| address(a, "address").map_err(|_| "bad access list address"))?;
+            let mut keys = Vec::new();
+            if let Some(Json::Array(ks)) = item.get("storageKeys") {
+                for k in ks {
+                    let k = text(k, "storage key").map_err(|e| e.to_string())?;
+                    keys.push(B256::from_str(k.trim()).map_err(|e| format!("storage key: {e}"))?);
+                }
+            }
+            access_list.push((address, keys));
+        }
+    }
+    let opt = |name: &str| -> Result<Option<U256>, String> {
+        t.get(name)
+            .map(|v| quantity(v, name).map_err(|e| e.to_string()))
+            .transpose()
     };
     Ok(EthTx {
         ty,
@@ -208,7 +272,10 @@ fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
         gas_limit: q("gasLimit")?,
         nonce: q("nonce")?,
         chain_id: t.get("chainId").map(|_| q("chainId")).transpose()?,
-        access_list_entries,
+        access_list,
+        gas_price: opt("gasPrice")?,
+        max_fee_per_gas: opt("maxFeePerGas")?,
+        max_priority_fee_per_gas: opt("maxPriorityFeePerGas")?,
     })
 }
 
@@ -236,6 +303,7 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
             expect_exception,
             withdrawals: 0,
             uncles: 0,
+            env: BlockValues::default(),
         });
     };
     let header = object(field(body, "blockHeader")?, "blockHeader")?;
@@ -266,6 +334,7 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
         expect_exception,
         withdrawals: len("withdrawals"),
         uncles: len("uncleHeaders"),
+        env: block_values(header),
     })
 }
 
@@ -290,6 +359,11 @@ pub fn case(name: &str, v: &Json) -> Result<Case, EthtestError> {
             .and_then(|h| h.get("gasLimit"))
             .map(|g| small(g, "genesisBlockHeader.gasLimit"))
             .transpose()?,
+        genesis_env: c
+            .get("genesisBlockHeader")
+            .and_then(Json::as_object)
+            .map(block_values)
+            .unwrap_or_default(),
     })
 }
 

@@ -5,7 +5,8 @@
 //! lacks it on purpose; the crate's tests check that the file and [`Feature::ALL`] name the
 //! same features, so the list cannot grow without the file saying why.
 
-use crate::case::Case;
+use crate::case::{BlockValues, Case};
+use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, U256, address};
 use mf_format::{Activation, ChainRules, Fork};
 
@@ -81,7 +82,57 @@ pub fn rules_of(case: &Case) -> Option<ChainRules> {
         .find_map(|b| b.gas_limit)
         .or(case.genesis_gas_limit)
         .unwrap_or(mf_format::limits::MAX_GAS_LIMIT);
-    schedule_of(&case.network, gas)
+    let mut rules = schedule_of(&case.network, gas)?;
+    // The block values are chain constants here (PROTOCOL.md §6.3): those of the first
+    // block that names them ([`Feature::BlockValuesVary`] skips a case whose blocks
+    // differ). A block whose header is absent (an undecodable invalid block) has the base
+    // fee EIP-1559 derives from the genesis header.
+    let first = |f: &dyn Fn(&BlockValues) -> Option<_>| case.blocks.iter().find_map(|b| f(&b.env));
+    rules.base_fee = first(&|e: &BlockValues| e.base_fee.map(U256::from))
+        .and_then(|b| u64::try_from(b).ok())
+        .or_else(|| {
+            let g = &case.genesis_env;
+            Some(BaseFeeParams::ethereum().next_block_base_fee(
+                g.gas_used?,
+                g.gas_limit?,
+                g.base_fee?,
+            ))
+        })
+        .unwrap_or(0);
+    rules.beneficiary = case
+        .blocks
+        .iter()
+        .find_map(|b| b.env.coinbase)
+        .or(case.genesis_env.coinbase)
+        .unwrap_or_default();
+    rules.prevrandao = case
+        .blocks
+        .iter()
+        .find_map(|b| b.env.mix_hash)
+        .unwrap_or_default();
+    rules.difficulty = first(&|e: &BlockValues| e.difficulty).unwrap_or_default();
+    Some(rules)
+}
+
+/// Whether two blocks of `case` name different values of a block constant: the base fee,
+/// the beneficiary, or (from Paris on) the prevrandao.
+fn block_values_vary(case: &Case) -> bool {
+    fn differ<T: PartialEq>(mut it: impl Iterator<Item = T>) -> bool {
+        match it.next() {
+            None => false,
+            Some(first) => it.any(|x| x != first),
+        }
+    }
+    let envs = || case.blocks.iter().map(|b| &b.env);
+    let paris = rules_of(case).is_some_and(|r| {
+        case.blocks.iter().any(|b| {
+            b.number
+                .is_some_and(|n| r.fork_at(n, b.timestamp) >= Fork::Paris)
+        })
+    });
+    differ(envs().filter_map(|e| e.base_fee))
+        || differ(envs().filter_map(|e| e.coinbase))
+        || (paris && differ(envs().filter_map(|e| e.mix_hash)))
 }
 
 /// A feature a case needs that the protocol does not carry.
@@ -111,11 +162,13 @@ pub enum Feature {
     PostStateHashOnly,
     /// A block without transactions followed by more blocks.
     EmptyBlockThenMore,
+    /// Blocks with different base fees, beneficiaries or prevrandao values.
+    BlockValuesVary,
 }
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 12] = [
+    pub const ALL: [Feature; 13] = [
         Feature::UnknownFork,
         Feature::BeforeSpuriousDragon,
         Feature::Constantinople,
@@ -128,6 +181,7 @@ impl Feature {
         Feature::NonceOutOfRange,
         Feature::PostStateHashOnly,
         Feature::EmptyBlockThenMore,
+        Feature::BlockValuesVary,
     ];
 
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
@@ -145,6 +199,7 @@ impl Feature {
             Feature::NonceOutOfRange => "nonce_out_of_range",
             Feature::PostStateHashOnly => "post_state_hash_only",
             Feature::EmptyBlockThenMore => "empty_block_then_more",
+            Feature::BlockValuesVary => "block_values_vary",
         }
     }
 
@@ -178,6 +233,9 @@ impl Feature {
             }
             Feature::EmptyBlockThenMore => {
                 "a batch holds at least one transaction, so heights cannot follow block numbers past an empty block"
+            }
+            Feature::BlockValuesVary => {
+                "the base fee, beneficiary and prevrandao are chain constants, so transactions can be filled before the batch they land in is known"
             }
         }
     }
@@ -215,6 +273,7 @@ pub fn detect(case: &Case) -> Option<Feature> {
                     && b.expect_exception.is_none()
                     && case.blocks[i + 1..].iter().any(|l| !l.txs.is_empty())
             }),
+            Feature::BlockValuesVary => block_values_vary(case),
         }
     };
     Feature::ALL.into_iter().find(|f| found(*f))

@@ -16,10 +16,11 @@ use crate::case::{AccountState, Block, Case, EthTx};
 use crate::compare::first_difference;
 use crate::features::{detect, rules_of};
 use crate::verdict::Verdict;
+use alloy_primitives::U256;
 use alloy_primitives::hex;
 use mf_format::{
-    Batch, Call, ChainRules, ExecContext, GENESIS_INTX, Key, Reason, Transaction, TxBody, TxId,
-    check_structure, tx_id,
+    AccessItem, Batch, Call, ChainRules, ExecContext, Fee, FeeKind, GENESIS_INTX, Key, Reason,
+    Transaction, TxBody, TxId, check_structure, tx_id,
 };
 use mf_movegen::genesis::Genesis;
 use mf_movegen::{MemoryView, Reexec, ReexecCheck, execute_under};
@@ -61,6 +62,10 @@ fn genesis_of(
     let file = serde_json::json!({
         "config": config,
         "gasLimit": format!("{:#x}", rules.gas_limit),
+        "baseFeePerGas": format!("{:#x}", rules.base_fee),
+        "coinbase": format!("{:#x}", rules.beneficiary),
+        "mixHash": format!("{:#x}", rules.prevrandao),
+        "difficulty": format!("{:#x}", rules.difficulty),
         "alloc": alloc,
     });
     Genesis::parse(&file.to_string()).map_err(|e| e.to_string())
@@ -94,8 +99,8 @@ impl Refusal {
 
 /// The protocol transaction of an Ethereum one: its call, moves and created code from
 /// `execute_under` the chain's rules against `view` (a call that reverts or halts is included as failed,
-/// as on Ethereum). Fields the protocol does not carry yet (fees, access list,
-/// nonce) are left out, so their effects show in the comparison.
+/// as on Ethereum), with the transaction's fee fields and access list. The nonce is not
+/// carried: the sender's declared account version is what binds a transaction once.
 fn build(
     view: &MemoryView,
     rules: &ChainRules,
@@ -113,12 +118,43 @@ fn build(
         Some(c) => u64::try_from(c)
             .map_err(|_| Refusal::other("chain_id_overflow", "chain id above 2^64 - 1"))?,
     };
+    let price = |v: Option<U256>, what: &str| -> Result<u128, Refusal> {
+        u128::try_from(v.unwrap_or_default())
+            .map_err(|_| Refusal::other("fee_overflow", format!("{what} above 2^128 - 1")))
+    };
+    let fee = match tx.ty {
+        0 | 1 => {
+            let p = price(tx.gas_price, "gas price")?;
+            Fee {
+                kind: if tx.ty == 0 {
+                    FeeKind::Legacy
+                } else {
+                    FeeKind::AccessList
+                },
+                max_fee_per_gas: p,
+                max_priority_fee_per_gas: p,
+            }
+        }
+        _ => Fee::dynamic(
+            price(tx.max_fee_per_gas, "max fee per gas")?,
+            price(tx.max_priority_fee_per_gas, "max priority fee per gas")?,
+        ),
+    };
     let call = Call {
         from: tx.sender,
         to: tx.to,
         value: tx.value,
         input: tx.data.clone(),
         gas_limit,
+        fee,
+        access_list: tx
+            .access_list
+            .iter()
+            .map(|(address, keys)| AccessItem {
+                address: *address,
+                storage_keys: keys.clone(),
+            })
+            .collect(),
     };
     let context = ExecContext {
         block_number: block.number.unwrap_or_default(),
@@ -132,6 +168,12 @@ fn build(
             mf_movegen::MovegenError::Execution(mf_movegen::Failure::Halt(_)) => "execution_halted",
             mf_movegen::MovegenError::Execution(mf_movegen::Failure::Invalid(_)) => {
                 "transaction_invalid"
+            }
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::FeeCapBelowBaseFee) => {
+                Reason::FeeCapBelowBaseFee.name()
+            }
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::InsufficientFunds(_)) => {
+                Reason::InsufficientFunds.name()
             }
             _ => "movegen_error",
         };
@@ -228,7 +270,21 @@ fn apply_block(
         Err(ApplyError::Strict { reason, .. }) => return Err(Refusal::reason(reason)),
         Err(e) => return Err(Refusal::other("validator_error", e)),
     }
-    for t in &batch.txs {
+    // The batch as the validator stored it: the block's transactions and, when the block
+    // paid the beneficiary, the validator's fee credit after them (PROTOCOL.md §6.4.6).
+    let stored = v
+        .store()
+        .batch_bytes(v.head().height)
+        .ok()
+        .flatten()
+        .and_then(|b| mf_format::decode_batch(&b).ok())
+        .ok_or_else(|| Refusal::other("validator_error", "the stored batch cannot be read"))?;
+    for t in &stored.txs {
+        if mf_format::is_fee_credit(t) {
+            local
+                .apply(&t.body)
+                .map_err(|e| Refusal::other("movegen_error", e))?;
+        }
         let id = tx_id(&t.body);
         for m in &t.body.moves {
             if m.kind == mf_format::MoveKind::Consume {

@@ -5,7 +5,7 @@ use crate::limits::{CONTEXT_MAX_DRIFT_S, CONTEXT_WINDOW_BLOCKS};
 use crate::reason::Reason;
 use crate::rules::ChainRules;
 use crate::sign::address_of;
-use crate::types::{ExecContext, Key, Mark, Move, MoveKind, Transaction};
+use crate::types::{ExecContext, FeeKind, Key, Mark, Move, MoveKind, Transaction};
 use alloy_primitives::{B256, U256, keccak256};
 
 /// Checks the structure of `tx` for a validator of chain `chain_id`. The checks run in the
@@ -61,6 +61,11 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
     }
     if !moves_are_canonical(&body.moves) {
         return Err(Reason::NoncanonicalMoveOrder);
+    }
+    if !body.call.fee.is_consistent()
+        || (body.call.fee.kind == FeeKind::Legacy && !body.call.access_list.is_empty())
+    {
+        return Err(Reason::InvalidFeeFields);
     }
     let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
     if address_of(&first.public_key) != body.call.from {

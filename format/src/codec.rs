@@ -200,7 +200,9 @@ impl<'a> Walk<'a> {
     }
     /// Skips a transaction body up to its moves; returns the move count.
     fn skip_to_moves(&mut self) -> Option<usize> {
-        use crate::limits::{MAX_INPUT_BYTES, MAX_MOVES_PER_TX};
+        use crate::limits::{
+            MAX_ACCESS_LIST_ITEMS, MAX_ACCESS_LIST_KEYS, MAX_INPUT_BYTES, MAX_MOVES_PER_TX,
+        };
         self.skip(8 + 20)?; // chain id, from
         match self.u8()? {
             0 => {}
@@ -210,7 +212,14 @@ impl<'a> Walk<'a> {
         self.skip(32)?; // value
         let n = self.len(MAX_INPUT_BYTES)?;
         self.skip(n)?;
-        self.skip(8 + 16 + 1)?; // gas limit, context, open
+        self.skip(8 + 1 + 16 + 16)?; // gas limit, fee kind, fee caps
+        let items = self.len(MAX_ACCESS_LIST_ITEMS)?;
+        for _ in 0..items {
+            self.skip(20)?;
+            let keys = self.len(MAX_ACCESS_LIST_KEYS)?;
+            self.skip(keys.checked_mul(32)?)?;
+        }
+        self.skip(16 + 1)?; // context, open
         self.len(MAX_MOVES_PER_TX)
     }
     /// Skips a move; returns its `next` value's bytes.

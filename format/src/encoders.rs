@@ -44,6 +44,17 @@ pub fn put_call(out: &mut Vec<u8>, c: &Call) {
     put_len(out, c.input.len());
     out.extend_from_slice(&c.input);
     out.extend_from_slice(&c.gas_limit.to_le_bytes());
+    out.push(c.fee.kind.byte());
+    out.extend_from_slice(&c.fee.max_fee_per_gas.to_le_bytes());
+    out.extend_from_slice(&c.fee.max_priority_fee_per_gas.to_le_bytes());
+    put_len(out, c.access_list.len());
+    for item in &c.access_list {
+        out.extend_from_slice(item.address.as_slice());
+        put_len(out, item.storage_keys.len());
+        for k in &item.storage_keys {
+            out.extend_from_slice(k.as_slice());
+        }
+    }
 }
 
 /// Appends an execution context.

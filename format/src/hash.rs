@@ -7,9 +7,9 @@ use alloy_primitives::B256;
 /// Context strings (blake3 `derive_key` mode) of every digest in the protocol.
 pub mod domain {
     /// Transaction id.
-    pub const TX_ID: &str = "manaflow-utxo 2026-11 transaction id v1";
+    pub const TX_ID: &str = "manaflow-utxo 2026-11 transaction id v2";
     /// Signing digest.
-    pub const SIGNING: &str = "manaflow-utxo 2026-11 signing digest v1";
+    pub const SIGNING: &str = "manaflow-utxo 2026-11 signing digest v2";
     /// The message of a co-signed transaction: its signing digest bound to its signers.
     pub const SIGNERS: &str = "manaflow-utxo 2026-11 signers v1";
     /// Address of a public key.

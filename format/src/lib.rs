@@ -32,7 +32,7 @@
 //! let body = TxBody {
 //!     chain_id: 1,
 //!     call: Call { from: alice.address(), to: Some(bob.address()), value: U256::from(10u64),
-//!                  input: vec![], gas_limit: 21_000 },
+//!                  input: vec![], gas_limit: 21_000, fee: Fee::legacy(0), access_list: vec![] },
 //!     context: ExecContext::default(),
 //!     open: false,
 //!     moves: vec![Move { mask: Mask::ALL, kind: MoveKind::Consume, mark: Mark::Account,
@@ -62,6 +62,7 @@ use proptest as _;
 pub mod budget;
 pub mod check;
 pub mod codec;
+pub mod credit;
 pub mod encoders;
 pub mod hash;
 pub mod limits;
@@ -79,6 +80,7 @@ pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,
     encode, encode_into, split_batch, tx_move_next,
 };
+pub use credit::{SYSTEM_SENDER, fee_credit_tx, is_fee_credit};
 pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;
 pub use reason::Reason;

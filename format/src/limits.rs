@@ -19,7 +19,11 @@ pub const MAX_CODE_BYTES: usize = 24_576;
 pub const MAX_CREATED_CODES: usize = 16;
 /// Most authorisations (signers) on one transaction.
 pub const MAX_AUTHS: usize = 16;
-/// Largest gas limit a transaction may ask for.
+/// Most entries (addresses) in a call's access list.
+pub const MAX_ACCESS_LIST_ITEMS: usize = 1024;
+/// Most storage keys under one access-list entry.
+pub const MAX_ACCESS_LIST_KEYS: usize = 1024;
+/// The gas limit of a chain whose genesis names none, and of the default rules.
 pub const MAX_GAS_LIMIT: u64 = 30_000_000;
 /// Most logs in one receipt (30M gas buys at most 80,000 LOG0s).
 pub const MAX_LOGS: usize = 1 << 17;

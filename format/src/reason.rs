@@ -85,6 +85,10 @@ reasons! {
     /// only one order of them is valid: otherwise anyone could reorder them and give the
     /// transaction another id.
     NoncanonicalMoveOrder = 33, "noncanonical_move_order";
+    /// The fee fields do not fit the call's type: a legacy or EIP-2930 call whose priority
+    /// fee differs from its gas price, an EIP-1559 call whose priority fee cap exceeds its
+    /// fee cap, or a legacy call with an access list.
+    InvalidFeeFields = 34, "invalid_fee_fields";
     /// The transaction has no authorisation.
     NoAuthorization = 40, "no_authorization";
     /// `call.from` is not the address of the first signer.
@@ -114,6 +118,11 @@ reasons! {
     /// An unsigned (mask 0) reference names a key that execution never reads. Anyone could
     /// add such a move to an `open` transaction and so change its id.
     UnreadReference = 67, "unread_reference";
+    /// The fee cap (or gas price) is below the chain's base fee (EIP-1559).
+    FeeCapBelowBaseFee = 68, "fee_cap_below_base_fee";
+    /// The sender's declared balance is below `gas_limit x fee cap + value`, what Ethereum
+    /// requires before running a transaction.
+    InsufficientFunds = 69, "insufficient_funds";
     /// A consumed or referenced version is not live: never created, or already spent.
     VersionNotLive = 80, "version_not_live";
     /// The version is live but holds a value other than the declared `prev`.

@@ -7,6 +7,7 @@
 //! rules, and the context window (PROTOCOL.md §6.3.1) ties the context to the batch.
 
 use crate::limits::MAX_GAS_LIMIT;
+use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
 /// An Ethereum hard fork that changed the EVM's rules, in activation order.
@@ -128,6 +129,19 @@ pub struct ChainRules {
     pub gas_limit: u64,
     /// Forks in activation order with their activations; before the first, Frontier.
     pub forks: Vec<(Fork, Activation)>,
+    /// The base fee of every batch, in wei per gas (the genesis `baseFeePerGas`; 0 when it
+    /// names none): a chain constant, not EIP-1559's per-block update (PROTOCOL.md §6.3
+    /// says why). Burnt from London on; `BASEFEE` reads it.
+    pub base_fee: u64,
+    /// The beneficiary of every batch (the genesis `coinbase`): `COINBASE` reads it, it is
+    /// warm from the start (EIP-3651), and the priority fees of a batch are credited to it
+    /// once, after the batch's last transaction.
+    pub beneficiary: Address,
+    /// `PREVRANDAO` from Paris on (the genesis `mixHash`). The chain has no randomness
+    /// beacon: it is a constant, and contracts must not take it for randomness.
+    pub prevrandao: B256,
+    /// `DIFFICULTY` before Paris (the genesis `difficulty`).
+    pub difficulty: U256,
 }
 
 impl Default for ChainRules {
@@ -137,11 +151,23 @@ impl Default for ChainRules {
         ChainRules {
             gas_limit: MAX_GAS_LIMIT,
             forks: vec![(Fork::Cancun, Fork::Cancun.at_genesis())],
+            ..ChainRules::ZERO_CONTEXT
         }
     }
 }
 
 impl ChainRules {
+    /// Frontier, no gas, and the block values (base fee, beneficiary, prevrandao,
+    /// difficulty) all zero: the base the constructors fill in.
+    const ZERO_CONTEXT: ChainRules = ChainRules {
+        gas_limit: 0,
+        forks: Vec::new(),
+        base_fee: 0,
+        beneficiary: Address::ZERO,
+        prevrandao: B256::ZERO,
+        difficulty: U256::ZERO,
+    };
+
     /// Every fork up to and including `fork` from genesis.
     pub fn from_genesis(fork: Fork, gas_limit: u64) -> ChainRules {
         ChainRules {
@@ -151,6 +177,7 @@ impl ChainRules {
             } else {
                 vec![(fork, fork.at_genesis())]
             },
+            ..ChainRules::ZERO_CONTEXT
         }
     }
 
@@ -189,6 +216,12 @@ impl ChainRules {
         Ok(())
     }
 
+    /// Whether EIP-1559 (London) is in force at a context: the base fee is then burnt and
+    /// checked against fee caps.
+    pub fn london_at(&self, number: u64, timestamp: u64) -> bool {
+        self.fork_at(number, timestamp) >= Fork::London
+    }
+
     /// The fork in force at block `number` and time `timestamp`: forks activate in their
     /// order, so it is the last one before the first whose activation is not reached
     /// (Frontier when none is; a fork by time waits for every fork by block before it, as
@@ -219,6 +252,7 @@ mod tests {
                 (Fork::Shanghai, Activation::Time(100)),
                 (Fork::Cancun, Activation::Time(200)),
             ],
+            ..ChainRules::default()
         };
         assert_eq!(
             ChainRules::from_genesis(Fork::Berlin, 1).fork_at(0, 0),
@@ -243,6 +277,7 @@ mod tests {
             ChainRules {
                 gas_limit: 1,
                 forks,
+                ..ChainRules::default()
             }
             .validate()
         };
@@ -274,7 +309,8 @@ mod tests {
         assert_eq!(
             ChainRules {
                 gas_limit: 0,
-                forks: vec![]
+                forks: vec![],
+                ..ChainRules::default()
             }
             .validate(),
             Err(RulesError::ZeroGasLimit)

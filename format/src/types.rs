@@ -483,8 +483,140 @@ pub struct Call {
     /// Calldata, or init code for a creation.
     #[serde(serialize_with = "wire::ser_bytes", deserialize_with = "de_input")]
     pub input: Vec<u8>,
-    /// Gas limit (at most [`MAX_GAS_LIMIT`]).
+    /// Gas limit (at most the chain's gas limit, [`crate::ChainRules::gas_limit`]).
     pub gas_limit: u64,
+    /// The fee fields of the Ethereum transaction type the call follows.
+    pub fee: Fee,
+    /// EIP-2930 access list: addresses and storage keys warm from the start (charged in the
+    /// intrinsic gas). Empty for a legacy call.
+    #[serde(deserialize_with = "de_access_list")]
+    pub access_list: Vec<AccessItem>,
+}
+
+/// The EIP-2718 type whose fee rules a call follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum FeeKind {
+    /// 0: a legacy transaction: one gas price, no access list.
+    #[default]
+    Legacy,
+    /// 1: EIP-2930: one gas price and an access list.
+    AccessList,
+    /// 2: EIP-1559: a fee cap and a priority fee cap, and an access list.
+    Dynamic,
+}
+
+impl FeeKind {
+    /// The EIP-2718 type byte.
+    pub const fn byte(self) -> u8 {
+        match self {
+            FeeKind::Legacy => 0,
+            FeeKind::AccessList => 1,
+            FeeKind::Dynamic => 2,
+        }
+    }
+}
+
+impl From<FeeKind> for u8 {
+    fn from(k: FeeKind) -> u8 {
+        k.byte()
+    }
+}
+
+impl TryFrom<u8> for FeeKind {
+    type Error = String;
+    fn try_from(b: u8) -> Result<Self, String> {
+        match b {
+            0 => Ok(FeeKind::Legacy),
+            1 => Ok(FeeKind::AccessList),
+            2 => Ok(FeeKind::Dynamic),
+            _ => Err(format!(
+                "unknown fee kind {b} (expected 0 legacy, 1 access list, 2 dynamic)"
+            )),
+        }
+    }
+}
+
+/// What a call offers to pay per gas, as Ethereum's transaction types say it.
+///
+/// For [`FeeKind::Legacy`] and [`FeeKind::AccessList`] the gas price is `max_fee_per_gas`
+/// and `max_priority_fee_per_gas` must equal it (one price, as those types carry); for
+/// [`FeeKind::Dynamic`] the priority fee cap may not exceed the fee cap
+/// ([`Fee::is_consistent`]). The sender pays `gas_used x` [`Fee::effective_price`]; the
+/// chain's base fee of it is burnt and the rest goes to the beneficiary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Fee {
+    /// The transaction type.
+    pub kind: FeeKind,
+    /// The gas price (legacy, EIP-2930) or the fee cap (EIP-1559), in wei per gas.
+    pub max_fee_per_gas: u128,
+    /// The priority fee cap (EIP-1559); equal to `max_fee_per_gas` for the other types.
+    pub max_priority_fee_per_gas: u128,
+}
+
+impl Fee {
+    /// A legacy (type 0) gas price.
+    pub const fn legacy(gas_price: u128) -> Fee {
+        Fee {
+            kind: FeeKind::Legacy,
+            max_fee_per_gas: gas_price,
+            max_priority_fee_per_gas: gas_price,
+        }
+    }
+
+    /// EIP-1559 (type 2) fee caps.
+    pub const fn dynamic(max_fee_per_gas: u128, max_priority_fee_per_gas: u128) -> Fee {
+        Fee {
+            kind: FeeKind::Dynamic,
+            max_fee_per_gas,
+            max_priority_fee_per_gas,
+        }
+    }
+
+    /// Whether the fields fit the type: one price for legacy and EIP-2930, the priority cap
+    /// at most the fee cap for EIP-1559.
+    pub const fn is_consistent(&self) -> bool {
+        match self.kind {
+            FeeKind::Legacy | FeeKind::AccessList => {
+                self.max_priority_fee_per_gas == self.max_fee_per_gas
+            }
+            FeeKind::Dynamic => self.max_priority_fee_per_gas <= self.max_fee_per_gas,
+        }
+    }
+
+    /// The price per gas paid under `base_fee`: `min(max fee, base fee + priority cap)`
+    /// (for one-price types, the price itself). Meaningful when the fee cap covers the base
+    /// fee, which execution checks.
+    pub fn effective_price(&self, base_fee: u64) -> u128 {
+        self.max_fee_per_gas
+            .min((base_fee as u128).saturating_add(self.max_priority_fee_per_gas))
+    }
+
+    /// The part of the price per gas that goes to the beneficiary: the effective price less
+    /// the base fee from London on (EIP-1559 burns it), the whole price before.
+    pub fn beneficiary_price(&self, base_fee: u64, london: bool) -> u128 {
+        let p = self.effective_price(base_fee);
+        if london {
+            p.saturating_sub(base_fee as u128)
+        } else {
+            p
+        }
+    }
+}
+
+/// One entry of an access list: an address and storage keys of it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AccessItem {
+    /// The address.
+    #[serde(with = "wire::address")]
+    pub address: Address,
+    /// Its storage keys.
+    #[serde(with = "wire::b256_list")]
+    pub storage_keys: Vec<B256>,
+}
+
+fn de_access_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AccessItem>, D::Error> {
+    bounded_seq(d, MAX_ACCESS_LIST_ITEMS, "access list")
 }
 
 fn de_input<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {

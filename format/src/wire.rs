@@ -84,6 +84,25 @@ pub mod topics {
     }
 }
 
+/// A list of `B256` (access-list storage keys) with at most
+/// `crate::limits::MAX_ACCESS_LIST_KEYS` entries.
+pub mod b256_list {
+    use super::*;
+    #[derive(Serialize, Deserialize)]
+    struct W(#[serde(with = "super::b256")] B256);
+    pub fn serialize<S: Serializer>(v: &[B256], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|t| W(*t)))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<B256>, D::Error> {
+        let v: Vec<W> = bounded_seq(
+            d,
+            crate::limits::MAX_ACCESS_LIST_KEYS,
+            "access list storage keys",
+        )?;
+        Ok(v.into_iter().map(|w| w.0).collect())
+    }
+}
+
 /// Deserializes a byte string of at most `max` bytes. The length prefix is checked against
 /// `max` before any byte is copied.
 pub fn bounded_bytes<'de, D: Deserializer<'de>>(

@@ -26,6 +26,11 @@ fn sample_body(masks: [u8; 3], open: bool) -> TxBody {
             value: U256::from(5u64),
             input: vec![0xa9, 0x05, 0x9c, 0xbb, 0x00, 0x01],
             gas_limit: 100_000,
+            fee: Fee::dynamic(30_000_000_000, 1_000_000_000),
+            access_list: vec![AccessItem {
+                address: pool,
+                storage_keys: vec![B256::repeat_byte(0x01)],
+            }],
         },
         context: ExecContext {
             block_number: 12,

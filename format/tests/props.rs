@@ -110,6 +110,8 @@ fn signed_tx() -> impl Strategy<Value = (Transaction, u8)> {
                         value,
                         input,
                         gas_limit,
+                        fee: Default::default(),
+                        access_list: Vec::new(),
                     },
                     context: ExecContext {
                         block_number: bn,
@@ -439,6 +441,8 @@ fn oversized_inputs_are_refused_before_allocation() {
             value: U256::ZERO,
             input: vec![0; limits::MAX_INPUT_BYTES + 1],
             gas_limit: 1,
+            fee: Default::default(),
+            access_list: Vec::new(),
         },
         context: ExecContext::default(),
         open: false,

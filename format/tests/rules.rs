@@ -17,6 +17,8 @@ fn base_tx(open: bool) -> (Keypair, TxBody) {
             value: U256::from(1u64),
             input: vec![],
             gas_limit: 21_000,
+            fee: Default::default(),
+            access_list: Vec::new(),
         },
         context: ExecContext::default(),
         open,

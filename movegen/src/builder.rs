@@ -126,6 +126,8 @@ impl TxBuilder {
             value: self.value,
             input: self.input.clone(),
             gas_limit: self.gas_limit,
+            fee: Default::default(),
+            access_list: Vec::new(),
         }
     }
 

@@ -50,6 +50,8 @@ fn estimate_with(
     let ok = |gas: u64| {
         let c = Call {
             gas_limit: gas,
+            fee: Default::default(),
+            access_list: Vec::new(),
             ..call.clone()
         };
         match exec(&c) {

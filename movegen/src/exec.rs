@@ -2,24 +2,30 @@
 
 use crate::MovegenError;
 use crate::db::{DbError, RecordingDb};
+use crate::handler::NoBeneficiaryReward;
 use crate::view::StateView;
 use alloy_primitives::Bytes;
 use mf_format::{
-    Account, Address, B256, Call, ChainRules, EMPTY_CODE_HASH, ExecContext, Fork, Key, Log, Mask,
-    Move, MoveKind, U256, Value,
+    Account, Address, B256, Call, ChainRules, EMPTY_CODE_HASH, ExecContext, FeeKind, Fork, Key,
+    Log, Mask, Move, MoveKind, U256, Value,
 };
-use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, Output};
-use revm::context::{BlockEnv, CfgEnv, TxEnv};
+use revm::context::result::{
+    EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction, Output,
+};
+use revm::context::{BlockEnv, CfgEnv, ContextSetters, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
+use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::database_interface::Database;
+use revm::handler::Handler;
 use revm::handler::{MainnetContext, MainnetEvm};
+use revm::inspector::InspectorHandler;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{InstructionResult, Interpreter};
 use revm::primitives::TxKind;
 use revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
-use revm::{Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext};
+use revm::{Context, ExecuteEvm, Inspector, MainBuilder, MainContext};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -47,11 +53,6 @@ pub fn spec_of(fork: Fork) -> SpecId {
     }
 }
 
-/// The block beneficiary (`COINBASE`): the zero address. Fee charging is disabled, so revm
-/// never loads it on its own; it is read only when the executed code reads it (e.g.
-/// `BALANCE(COINBASE)`), and then it is an ordinary declared read.
-pub const BENEFICIARY: Address = Address::ZERO;
-
 /// The EVM type used here, over a database `DB`.
 pub type Evm<DB> = MainnetEvm<MainnetContext<DB>>;
 
@@ -60,25 +61,27 @@ pub fn cfg_env(chain_id: u64) -> CfgEnv {
     let mut cfg = CfgEnv::new().with_spec_and_mainnet_gas_params(SPEC);
     cfg.chain_id = chain_id;
     cfg.tx_chain_id_check = true;
-    // The nonce is still bumped; replay protection is the consumed sender version.
+    // The nonce is still bumped; replay protection is the consumed sender version (whose
+    // declared nonce the validator's set checks).
     cfg.disable_nonce_check = true;
-    // Gas price is zero: no fee is charged, nothing is paid to the beneficiary (so revm does
-    // not load it), and nothing is reimbursed.
-    cfg.disable_fee_charge = true;
+    // Fees are charged as on Ethereum (revm's checks of the fee fields against the base fee
+    // and of the sender's balance against `gas_limit x fee cap + value` stay on), except
+    // that the beneficiary is not paid inside the transaction ([`crate::handler`]).
+    cfg.disable_fee_charge = false;
     cfg
 }
 
-/// The block environment of an execution context under `rules` (its gas limit is the
-/// block's).
+/// The block environment of an execution context under `rules`: the declared number and
+/// time, and the chain's gas limit, base fee, beneficiary, prevrandao and difficulty.
 pub fn block_env(ctx: &ExecContext, rules: &ChainRules) -> BlockEnv {
     BlockEnv {
         number: U256::from(ctx.block_number),
-        beneficiary: BENEFICIARY,
+        beneficiary: rules.beneficiary,
         timestamp: U256::from(ctx.timestamp),
         gas_limit: rules.gas_limit,
-        basefee: 0,
-        difficulty: U256::ZERO,
-        prevrandao: Some(B256::ZERO),
+        basefee: rules.base_fee,
+        difficulty: rules.difficulty,
+        prevrandao: Some(rules.prevrandao),
         blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(
             0,
             BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN,
@@ -87,13 +90,26 @@ pub fn block_env(ctx: &ExecContext, rules: &ChainRules) -> BlockEnv {
     }
 }
 
-/// The revm transaction of a call.
+/// The revm transaction of a call: its type, fee fields and access list as Ethereum's.
 pub fn tx_env(call: &Call, chain_id: u64) -> TxEnv {
     TxEnv {
-        tx_type: 0,
+        tx_type: call.fee.kind.byte(),
         caller: call.from,
         gas_limit: call.gas_limit,
-        gas_price: 0,
+        gas_price: call.fee.max_fee_per_gas,
+        gas_priority_fee: match call.fee.kind {
+            FeeKind::Dynamic => Some(call.fee.max_priority_fee_per_gas),
+            FeeKind::Legacy | FeeKind::AccessList => None,
+        },
+        access_list: AccessList(
+            call.access_list
+                .iter()
+                .map(|i| AccessListItem {
+                    address: i.address,
+                    storage_keys: i.storage_keys.clone(),
+                })
+                .collect(),
+        ),
         kind: match call.to {
             Some(to) => TxKind::Call(to),
             None => TxKind::Create,
@@ -104,6 +120,13 @@ pub fn tx_env(call: &Call, chain_id: u64) -> TxEnv {
         chain_id: Some(chain_id),
         ..TxEnv::default()
     }
+}
+
+/// What a transaction adds to its batch's beneficiary credit: `gas_used x` the part of the
+/// effective price that is not burnt (PROTOCOL.md §6.4.6).
+pub fn beneficiary_fee(call: &Call, ctx: &ExecContext, rules: &ChainRules, gas_used: u64) -> U256 {
+    let london = rules.london_at(ctx.block_number, ctx.timestamp);
+    U256::from(call.fee.beneficiary_price(rules.base_fee, london)) * U256::from(gas_used)
 }
 
 /// A fresh EVM over `db`.
@@ -126,6 +149,10 @@ pub enum Failure {
     },
     /// An exceptional halt (out of gas, invalid opcode, ...).
     Halt(String),
+    /// The fee cap (gas price) is below the chain's base fee.
+    FeeCapBelowBaseFee,
+    /// The sender's balance is below `gas_limit x fee cap + value`.
+    InsufficientFunds(String),
     /// revm refused the transaction before running it (intrinsic gas, sender with code...).
     Invalid(String),
 }
@@ -146,6 +173,10 @@ impl std::fmt::Display for Failure {
                 alloy_primitives::hex::encode(output)
             ),
             Failure::Halt(h) => write!(f, "halted: {h}"),
+            Failure::FeeCapBelowBaseFee => {
+                f.write_str("invalid transaction: fee cap below the chain's base fee")
+            }
+            Failure::InsufficientFunds(e) => write!(f, "insufficient funds: {e}"),
             Failure::Invalid(e) => write!(f, "invalid transaction: {e}"),
         }
     }
@@ -211,7 +242,10 @@ pub(crate) fn run<DB: Database>(
     rules: &ChainRules,
 ) -> Result<Run, DB::Error> {
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
-    into_run(evm.transact(tx_env(call, chain_id)))
+    evm.ctx.set_tx(tx_env(call, chain_id));
+    let out = NoBeneficiaryReward::default().run(evm);
+    let state = evm.finalize();
+    into_run(out.map(|result| ExecResultAndState::new(result, state)))
 }
 
 /// What revm's answer to one transaction (run plainly or inspected) becomes.
@@ -221,6 +255,20 @@ fn into_run<E: std::fmt::Display>(
     let out = match out {
         Ok(o) => o,
         Err(EVMError::Database(e)) => return Err(e),
+        Err(EVMError::Transaction(InvalidTransaction::GasPriceLessThanBasefee)) => {
+            return Ok(Run {
+                result: Err(Failure::FeeCapBelowBaseFee),
+                gas_used: 0,
+                state: EvmState::default(),
+            });
+        }
+        Err(EVMError::Transaction(e @ InvalidTransaction::LackOfFundForMaxFee { .. })) => {
+            return Ok(Run {
+                result: Err(Failure::InsufficientFunds(e.to_string())),
+                gas_used: 0,
+                state: EvmState::default(),
+            });
+        }
         Err(e) => {
             return Ok(Run {
                 result: Err(Failure::Invalid(e.to_string())),
@@ -333,6 +381,9 @@ pub struct Execution {
     /// sender's nonce bump, and references for what it read), `logs` is empty and `output`
     /// holds the revert data. Always `None` from [`execute`].
     pub failure: Option<Failure>,
+    /// What the call adds to its batch's beneficiary credit (`gas_used x` the unburnt part
+    /// of its price; PROTOCOL.md §6.4.6).
+    pub beneficiary_fee: U256,
 }
 
 /// Executes `call` against `view` and derives its moves (see [`Execution`]), under the
@@ -377,7 +428,9 @@ pub fn execute_under<V: StateView>(
     let mut evm = new_evm(RecordingDb::new(view), chain_id);
     let run = run(&mut evm, call, chain_id, ctx, rules).map_err(db_error)?;
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    into_execution(view, run, reads, include_failed)
+    let mut ex = into_execution(view, run, reads, include_failed)?;
+    ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
+    Ok(ex)
 }
 
 /// Stops an execution at a deadline: revm calls it before every instruction, and once the
@@ -443,12 +496,18 @@ pub fn execute_until<V: StateView>(
         .with_cfg(cfg_env(chain_id))
         .build_mainnet_with_inspector(Deadline::new(deadline));
     set_rules(&mut evm.ctx, &ChainRules::default(), chain_id, ctx);
-    let run = into_run(evm.inspect_tx(tx_env(call, chain_id))).map_err(db_error)?;
+    evm.ctx.set_tx(tx_env(call, chain_id));
+    let out = NoBeneficiaryReward::default().inspect_run(&mut evm);
+    let state = evm.finalize();
+    let run =
+        into_run(out.map(|result| ExecResultAndState::new(result, state))).map_err(db_error)?;
     if evm.inspector.expired() {
         return Err(MovegenError::Aborted);
     }
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    into_execution(view, run, reads, false)
+    let mut ex = into_execution(view, run, reads, false)?;
+    ex.beneficiary_fee = beneficiary_fee(call, ctx, &ChainRules::default(), ex.gas_used);
+    Ok(ex)
 }
 
 /// The moves and created code of a finished run, from what it read and its post-state.
@@ -538,6 +597,7 @@ fn into_execution<V: StateView>(
         output: ok.output,
         created: ok.created,
         failure,
+        beneficiary_fee: U256::ZERO,
     })
 }
 

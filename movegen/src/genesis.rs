@@ -15,7 +15,10 @@
 //! `berlinBlock`, `londonBlock`, `mergeNetsplitBlock`, `shanghaiTime`, `cancunTime`,
 //! `pragueTime`; a fork whose key is absent never activates) and the top-level `gasLimit`
 //! (a transaction's gas limit at most this). A genesis that names no fork runs Cancun from
-//! genesis, and one without `gasLimit` has 30,000,000.
+//! genesis, and one without `gasLimit` has 30,000,000. The block values geth takes from the
+//! genesis block are the chain's constants here (PROTOCOL.md §6.3): `baseFeePerGas` the base
+//! fee of every batch, `coinbase` its beneficiary, `mixHash` its `PREVRANDAO`, `difficulty`
+//! its `DIFFICULTY` (all zero when absent).
 
 use mf_format::{
     Account, Activation, Address, B256, ChainRules, EMPTY_CODE_HASH, Fork, Key, LtHash, TxId, U256,
@@ -52,6 +55,14 @@ struct File {
     chain_id: Option<serde_json::Value>,
     #[serde(default, rename = "gasLimit")]
     gas_limit: Option<serde_json::Value>,
+    #[serde(default, rename = "baseFeePerGas")]
+    base_fee: Option<serde_json::Value>,
+    #[serde(default)]
+    coinbase: Option<String>,
+    #[serde(default, rename = "mixHash")]
+    mix_hash: Option<String>,
+    #[serde(default)]
+    difficulty: Option<serde_json::Value>,
     #[serde(default)]
     alloc: BTreeMap<String, Alloc>,
 }
@@ -145,10 +156,8 @@ fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, GenesisError> {
 }
 
 /// The rules a genesis names (module documentation).
-fn rules_of(
-    config: Option<&Config>,
-    gas_limit: Option<&serde_json::Value>,
-) -> Result<ChainRules, GenesisError> {
+fn rules_of(f: &File) -> Result<ChainRules, GenesisError> {
+    let (config, gas_limit) = (f.config.as_ref(), f.gas_limit.as_ref());
     let small = |field: &str, v: &serde_json::Value| -> Result<u64, GenesisError> {
         u64::try_from(quantity(field, v)?).map_err(|_| GenesisError::Field {
             field: field.to_string(),
@@ -158,6 +167,24 @@ fn rules_of(
     let mut rules = ChainRules::default();
     if let Some(g) = gas_limit {
         rules.gas_limit = small("gasLimit", g)?;
+    }
+    if let Some(b) = &f.base_fee {
+        rules.base_fee = small("baseFeePerGas", b)?;
+    }
+    if let Some(d) = &f.difficulty {
+        rules.difficulty = quantity("difficulty", d)?;
+    }
+    if let Some(c) = &f.coinbase {
+        rules.beneficiary = Address::from_str(c).map_err(|e| GenesisError::Field {
+            field: "coinbase".into(),
+            msg: e.to_string(),
+        })?;
+    }
+    if let Some(m) = &f.mix_hash {
+        rules.prevrandao = B256::from_str(m).map_err(|e| GenesisError::Field {
+            field: "mixHash".into(),
+            msg: e.to_string(),
+        })?;
     }
     let named: Vec<(Fork, Activation)> = match config {
         None => Vec::new(),
@@ -228,7 +255,7 @@ impl Genesis {
     /// Parses a genesis file's text.
     pub fn parse(text: &str) -> Result<Genesis, GenesisError> {
         let f: File = serde_json::from_str(text)?;
-        let rules = rules_of(f.config.as_ref(), f.gas_limit.as_ref())?;
+        let rules = rules_of(&f)?;
         let chain = f
             .config
             .and_then(|c| c.chain_id)
@@ -378,6 +405,10 @@ impl Genesis {
         serde_json::json!({
             "config": config,
             "gasLimit": format!("{:#x}", self.rules.gas_limit),
+            "baseFeePerGas": format!("{:#x}", self.rules.base_fee),
+            "coinbase": format!("{:#x}", self.rules.beneficiary),
+            "mixHash": format!("{:#x}", self.rules.prevrandao),
+            "difficulty": format!("{:#x}", self.rules.difficulty),
             "alloc": alloc,
         })
     }

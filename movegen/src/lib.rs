@@ -116,6 +116,7 @@ pub mod estimate;
 pub mod exec;
 pub mod fill;
 pub mod genesis;
+pub mod handler;
 pub mod overlay;
 pub mod policy;
 pub mod reexec;

@@ -179,6 +179,8 @@ mod tests {
                 value: U256::ZERO,
                 input: Vec::new(),
                 gas_limit: 21_000,
+                fee: Default::default(),
+                access_list: Vec::new(),
             },
             context: ExecContext::default(),
             open: false,

@@ -8,11 +8,12 @@
 //! every execution rule.
 
 use crate::db::{DbError, RecordingDb};
-use crate::exec::{Evm, Failure, new_evm, post_values, run};
+use crate::exec::{Evm, Failure, beneficiary_fee, new_evm, post_values, run};
 use crate::view::StateView;
 use alloy_primitives::{Bytes, keccak256};
 use mf_format::{
-    B256, ChainRules, EMPTY_CODE_HASH, Key, Log, Move, MoveKind, Reason, Transaction, TxId, Value,
+    B256, ChainRules, EMPTY_CODE_HASH, Key, Log, Move, MoveKind, Reason, Transaction, TxId, U256,
+    Value,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -42,8 +43,10 @@ pub struct Reexecuted {
     /// Logs, in emission order (none when the execution failed).
     pub logs: Vec<Log>,
     /// The execution reverted or halted: the transaction is included as failed (its moves
-    /// are what the failed run left: the sender's nonce bump).
+    /// are what the failed run left: the sender's nonce bump and its fee).
     pub failed: bool,
+    /// What the transaction adds to its batch's beneficiary credit (PROTOCOL.md §6.4.6).
+    pub beneficiary_fee: U256,
 }
 
 /// The re-execution step of stateless validity. Implementations must be deterministic and
@@ -225,6 +228,8 @@ impl Reexec for ReexecCheck {
         let (gas_used, logs, failed) = match run.result {
             Ok(ok) => (ok.gas_used, ok.logs, false),
             Err(Failure::Revert { .. } | Failure::Halt(_)) => (run.gas_used, Vec::new(), true),
+            Err(Failure::FeeCapBelowBaseFee) => return Err(Reason::FeeCapBelowBaseFee),
+            Err(Failure::InsufficientFunds(_)) => return Err(Reason::InsufficientFunds),
             Err(Failure::Invalid(_)) => return Err(Reason::ExecutionFailed),
         };
 
@@ -286,6 +291,7 @@ impl Reexec for ReexecCheck {
             gas_used,
             logs,
             failed,
+            beneficiary_fee: beneficiary_fee(&body.call, &body.context, &self.rules, gas_used),
         })
     }
 }

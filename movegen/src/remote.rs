@@ -24,7 +24,7 @@ use crate::exec::Execution;
 use crate::rpc::{DryRunJson, HeadJson, IntentStatus, RpcVersion, SimulationJson};
 use crate::view::StateView;
 use alloy_primitives::{B256, Bytes, U64};
-use mf_format::{Call, ExecContext, Key, Transaction, TxId, Value, encode};
+use mf_format::{Call, ExecContext, Key, Transaction, TxId, U256, Value, encode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
@@ -292,6 +292,7 @@ impl RpcClient {
             output: sim.output.to_vec(),
             created: sim.created,
             failure: None,
+            beneficiary_fee: U256::ZERO,
         })
     }
 

@@ -475,6 +475,8 @@ fn execution_is_interrupted_at_its_deadline() {
         value: U256::ZERO,
         input: Vec::new(),
         gas_limit: 30_000_000,
+        fee: Default::default(),
+        access_list: Vec::new(),
     };
     let t = Instant::now();
     let r = execute_until(
@@ -504,6 +506,8 @@ fn execution_is_interrupted_at_its_deadline() {
         value: U256::ZERO,
         input: transfer_data(w.users[1].address(), eth(5)),
         gas_limit: 1_000_000,
+        fee: Default::default(),
+        access_list: Vec::new(),
     };
     let a = execute(&w.view, CHAIN, &call, &ctx).expect("execute");
     let b = execute_until(&w.view, CHAIN, &call, &ctx, far).expect("execute_until");

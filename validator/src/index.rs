@@ -234,7 +234,30 @@ impl Index {
         {
             return applied;
         }
-        self.apply_sequential(height, txs)
+        self.apply_sequential(height, 0, txs)
+    }
+
+    /// Applies `txs` after a batch already applied at `height` by [`Index::apply`], whose
+    /// accepted transactions number `accepted_before` (their locations come first), and
+    /// adds the result to `applied`: what the validator's own fee credit goes through
+    /// (PROTOCOL.md §6.4.6). Verdicts and genesis spends of `txs` follow those of
+    /// `applied` (positions offset by its length); one [`Index::rollback`] undoes both.
+    pub fn apply_after(
+        &mut self,
+        height: u64,
+        accepted_before: u32,
+        txs: &[IndexTx<'_>],
+        applied: &mut Applied,
+    ) {
+        let tail = self.apply_sequential(height, accepted_before, txs);
+        let offset = applied.verdicts.len() as u32;
+        applied.verdicts.extend(tail.verdicts);
+        applied
+            .explicit_genesis
+            .extend(tail.explicit_genesis.iter().map(|&(t, o)| (t + offset, o)));
+        for (mine, more) in applied.undo.iter_mut().zip(tail.undo) {
+            mine.extend(more);
+        }
     }
 
     fn apply_parallel(&mut self, height: u64, txs: &[IndexTx<'_>]) -> Option<Applied> {
@@ -341,7 +364,7 @@ impl Index {
         Some(applied)
     }
 
-    fn apply_sequential(&mut self, height: u64, txs: &[IndexTx<'_>]) -> Applied {
+    fn apply_sequential(&mut self, height: u64, first: u32, txs: &[IndexTx<'_>]) -> Applied {
         let mut applied = Applied {
             verdicts: Vec::with_capacity(txs.len()),
             explicit_genesis: Vec::new(),
@@ -352,7 +375,7 @@ impl Index {
         let mut spent_here: HashSet<VersionFp> = HashSet::new();
         let mut explicit_tx: Vec<ExplicitGenesis> = Vec::new();
         let mut budget = ReceiptBudget::new();
-        let mut accepted = 0u32;
+        let mut accepted = first;
         for (ti, tx) in txs.iter().enumerate() {
             let verdict = tx.stateless.and_then(|()| {
                 explicit_tx.clear();

@@ -136,6 +136,8 @@ pub fn transfer_body(
             value,
             input: Vec::new(),
             gas_limit: 21_000,
+            fee: Default::default(),
+            access_list: Vec::new(),
         },
         context,
         open: false,

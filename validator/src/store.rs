@@ -22,7 +22,8 @@
 use crate::error::StoreError;
 use heed::{Env, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 use mf_format::{
-    ChainRules, Header, LtHash, Receipt, TxId, VersionId, decode_header, decode_receipts,
+    Account, ChainRules, Header, LtHash, Receipt, TxId, Value, VersionId, decode_header,
+    decode_receipts,
 };
 use mf_lmdb::{DirLock, Table};
 use std::ops::Bound;
@@ -83,6 +84,9 @@ pub struct BatchWrite {
     /// On a replica, the order-stream sequence of the batch ([`crate::order`]): written to
     /// `meta` in the same transaction, so that a restart resumes exactly after it.
     pub order_seq: Option<u64>,
+    /// The beneficiary's live account version after the batch, `intx || encoded account`
+    /// (PROTOCOL.md §6.4.6), when the batch changed it or at genesis.
+    pub beneficiary: Option<Vec<u8>>,
 }
 
 fn tx_key(height: u64, index: u32) -> [u8; 12] {
@@ -316,6 +320,9 @@ impl Store {
         if let Some(seq) = w.order_seq {
             self.meta.put(t, b"order_seq", &be(seq))?;
         }
+        if let Some(b) = &w.beneficiary {
+            self.meta.put(t, b"beneficiary", b)?;
+        }
         Ok(())
     }
 
@@ -340,6 +347,22 @@ impl Store {
                     .map_err(|_| StoreError::Corrupt("meta order_seq".into()))?;
                 Ok(Some(u64::from_be_bytes(b)))
             }
+        }
+    }
+
+    /// The beneficiary's live account version (PROTOCOL.md §6.4.6) as the last batch (or
+    /// the genesis) recorded it; `None` in a store that never recorded one.
+    pub fn beneficiary(&self) -> Result<Option<(TxId, Account)>, StoreError> {
+        let Some(v) = self.meta("beneficiary")? else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt("meta beneficiary".into());
+        if v.len() < 32 {
+            return Err(corrupt());
+        }
+        match Value::decode_canonical(&v[32..]) {
+            Ok(Value::Account(a)) => Ok(Some((TxId::from_slice(&v[..32]), a))),
+            _ => Err(corrupt()),
         }
     }
 

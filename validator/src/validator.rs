@@ -8,13 +8,14 @@ use crate::fingerprint::{USED, version_fp};
 use crate::genesis::Genesis;
 use crate::index::{Applied, Index, IndexTx};
 use crate::outcome::{Located, Mode, Outcome, Timings, VersionState};
-use crate::prepare::{KeyCache, Prepared, prepare_batch};
-use crate::replay::{rebuild_index, recompute_lthash, value_at};
+use crate::prepare::{KeyCache, Prepared, prepare_batch, prepare_ops};
+use crate::replay::{genesis_of, rebuild_index, recompute_lthash, value_at};
 use crate::state_hash::par_sum;
 use crate::store::{BatchWrite, Store};
 use mf_format::{
-    B256, Batch, ChainRules, GENESIS_INTX, Header, Key, Log, LtHash, Reason, Receipt, Status, TxId,
-    Value, VersionId, check_context, decode_batch, encode,
+    Account, Address, B256, Batch, ChainRules, GENESIS_INTX, Header, Key, Log, LtHash, MoveKind,
+    Reason, Receipt, Status, Transaction, TxId, U256, Value, VersionId, check_context,
+    decode_batch, encode, fee_credit_tx,
     hash::{merkle_leaf, merkle_root_of_leaves},
     header_hash, merkle_empty_root, receipt_len, split_batch,
 };
@@ -71,6 +72,11 @@ struct BatchPlan<'a> {
     prepared: &'a [Prepared],
     applied: &'a Applied,
     receipts: &'a [Receipt],
+    /// The fee credit appended after the batch's transactions (PROTOCOL.md §6.4.6): at
+    /// position `prepared.len()` of `applied`'s verdicts.
+    credit: Option<(&'a Transaction, &'a Prepared)>,
+    /// The beneficiary's live version after the batch, when it changed.
+    beneficiary: Option<(TxId, Account)>,
 }
 
 /// The header times (seconds) of the last heights, which the context window reads
@@ -117,6 +123,27 @@ impl RecentTimes {
     }
 }
 
+/// The account `addr` holds in `genesis` (the empty account when it holds none).
+fn genesis_account(genesis: &Genesis, addr: Address) -> Account {
+    let key = Key::account(addr);
+    genesis
+        .versions
+        .iter()
+        .find_map(|(k, v)| match v {
+            Value::Account(a) if *k == key => Some(*a),
+            _ => None,
+        })
+        .unwrap_or(Account::EMPTY)
+}
+
+/// The stored form of the beneficiary's live version: `intx || encoded account`.
+fn beneficiary_record(b: &(TxId, Account)) -> Vec<u8> {
+    let mut out = b.0.to_vec();
+    let mut buf = [0u8; Value::MAX_ENCODED_LEN];
+    out.extend_from_slice(Value::Account(b.1).encode_fixed(&mut buf));
+    out
+}
+
 /// The validator state.
 pub struct Validator {
     committer: Committer,
@@ -127,6 +154,9 @@ pub struct Validator {
     times: RecentTimes,
     chain_id: u64,
     rules: ChainRules,
+    /// The beneficiary's live account version (PROTOCOL.md §6.4.6): what the next fee
+    /// credit consumes.
+    beneficiary: (TxId, Account),
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
     clock: Box<dyn Fn() -> u64 + Send>,
@@ -177,6 +207,10 @@ impl Validator {
         };
         w.receipts = encode(&Vec::<Receipt>::new());
         w.lthash = lthash;
+        w.beneficiary = Some(beneficiary_record(&(
+            GENESIS_INTX,
+            genesis_account(genesis, genesis.rules.beneficiary),
+        )));
         genesis
             .rules
             .validate()
@@ -207,6 +241,13 @@ impl Validator {
         let lthash = store.lthash()?;
         let chain_id = store.chain_id()?;
         let rules = store.rules()?;
+        let beneficiary = match store.beneficiary()? {
+            Some(b) => b,
+            None => (
+                GENESIS_INTX,
+                genesis_account(&genesis_of(&store)?, rules.beneficiary),
+            ),
+        };
         let index = rebuild_index(&store)?;
         let times = RecentTimes::load(&store, &head)?;
         tracing::info!(height, entries = index.len(), "validator opened");
@@ -220,6 +261,7 @@ impl Validator {
             times,
             chain_id,
             rules: rules.clone(),
+            beneficiary,
             keys: KeyCache::default(),
             reexec: Box::new(ReexecCheck::new(rules)),
             clock: Box::new(now_ms),
@@ -480,6 +522,42 @@ impl Validator {
             });
         }
 
+        // The fee credit (PROTOCOL.md §6.4.6): the unburnt fees of the included
+        // transactions, added to the beneficiary's live version as it is after them.
+        let (credit, beneficiary) = self.fee_credit(batch, prepared, &applied, height, time_s);
+        let mut receipts = receipts;
+        let credit_prepared = credit
+            .as_ref()
+            .map(|tx| prepare_ops(tx, mf_format::tx_id(&tx.body), Default::default()));
+        if let (Some(tx), Some(p)) = (&credit, &credit_prepared) {
+            let itx = IndexTx {
+                stateless: Ok(()),
+                id: p.id,
+                ops: &p.ops,
+                intx: &p.intx,
+                receipt_len: p.receipt_len,
+            };
+            self.index
+                .apply_after(height, accepted as u32, &[itx], &mut applied);
+            if let Some(Err(r)) = applied.verdicts.last() {
+                // The validator built it against the version it tracks as live: a refusal
+                // means that tracking is wrong, which must not pass silently.
+                let r = *r;
+                self.index.rollback(&mut applied);
+                return Err(ApplyError::Store(StoreError::Corrupt(format!(
+                    "the fee credit of height {height} was refused ({r}): the tracked \
+                     beneficiary version {} is not live",
+                    tx.body.moves[0].intx
+                ))));
+            }
+            receipts.push(Receipt {
+                tx_id: p.id,
+                status: Status::Accepted,
+                gas_used: 0,
+                logs: Vec::new(),
+            });
+        }
+
         let t2 = Instant::now();
         let (w, lthash) = self.build_write(&BatchPlan {
             height,
@@ -488,6 +566,8 @@ impl Validator {
             prepared,
             applied: &applied,
             receipts: &receipts,
+            credit: credit.as_ref().zip(credit_prepared.as_ref()),
+            beneficiary,
         });
         let build = t2.elapsed().as_secs_f64();
         let header = w.header;
@@ -501,6 +581,9 @@ impl Validator {
         self.lthash = lthash;
         self.head = header;
         self.times.push(&header);
+        if let Some(b) = beneficiary {
+            self.beneficiary = b;
+        }
         Ok(Pending {
             outcome: Outcome {
                 header: Some(header),
@@ -563,6 +646,56 @@ impl Validator {
             .collect()
     }
 
+    /// The fee credit of a batch applied in memory (PROTOCOL.md §6.4.6), and the
+    /// beneficiary's live version after the batch when it changed: the batch's included
+    /// transactions may consume the beneficiary's account themselves (the last such
+    /// consume is what the credit spends), and the credit consumes it again.
+    fn fee_credit(
+        &self,
+        batch: &Batch,
+        prepared: &[Prepared],
+        applied: &Applied,
+        height: u64,
+        time_s: u64,
+    ) -> (Option<Transaction>, Option<(TxId, Account)>) {
+        let key = Key::account(self.rules.beneficiary);
+        let mut live = None;
+        let mut fees = U256::ZERO;
+        for (i, p) in prepared.iter().enumerate() {
+            if applied.verdicts[i].is_err() {
+                continue;
+            }
+            fees = fees.saturating_add(p.exec.beneficiary_fee);
+            for m in &batch.txs[i].body.moves {
+                if m.kind == MoveKind::Consume
+                    && m.key() == key
+                    && let Value::Account(a) = m.next
+                {
+                    live = Some((p.id, a));
+                }
+            }
+        }
+        let before = live.unwrap_or(self.beneficiary);
+        match fee_credit_tx(
+            self.chain_id,
+            height,
+            time_s,
+            self.rules.beneficiary,
+            before,
+            fees,
+        ) {
+            Some(tx) => {
+                let after = match tx.body.moves[0].next {
+                    Value::Account(a) => a,
+                    Value::Storage(_) => before.1,
+                };
+                let id = mf_format::tx_id(&tx.body);
+                (Some(tx), Some((id, after)))
+            }
+            None => (None, live),
+        }
+    }
+
     /// The write of a batch applied in memory: its records, its header and the new state
     /// hash.
     fn build_write(&self, plan: &BatchPlan<'_>) -> (BatchWrite, LtHash) {
@@ -573,6 +706,8 @@ impl Validator {
             prepared,
             applied,
             receipts,
+            credit,
+            beneficiary,
         } = *plan;
         let mut lthash = self.lthash.clone();
         let accepted: Vec<usize> = (0..prepared.len())
@@ -582,25 +717,39 @@ impl Validator {
         // elements of stored genesis values that were spent.
         let sum = par_sum(accepted.par_iter().map(|&i| &*prepared[i].delta));
         lthash.add(&sum);
+        if let Some((_, p)) = credit {
+            lthash.add(&p.delta);
+        }
         for &(ti, oi) in &applied.explicit_genesis {
-            let p = &prepared[ti as usize];
+            let p = match prepared.get(ti as usize) {
+                Some(p) => p,
+                None => match credit {
+                    Some((_, p)) => p,
+                    None => continue,
+                },
+            };
             if let Some((_, e)) = p.genesis_elems.iter().find(|(o, _)| *o == oi) {
                 lthash.sub(e);
             }
         }
 
-        let txs = accepted
+        let record = |id: &TxId, tx: &Transaction| {
+            let mut rec = Vec::with_capacity(32 + 64 + tx.body.moves.len() * 200);
+            rec.extend_from_slice(id.as_slice());
+            mf_format::encoders::put_tx(&mut rec, tx);
+            rec
+        };
+        let mut txs: Vec<Vec<u8>> = accepted
             .par_iter()
-            .map(|&i| {
-                let mut rec = Vec::with_capacity(32 + 64 + batch.txs[i].body.moves.len() * 200);
-                rec.extend_from_slice(prepared[i].id.as_slice());
-                mf_format::encoders::put_tx(&mut rec, &batch.txs[i]);
-                rec
-            })
+            .map(|&i| record(&prepared[i].id, &batch.txs[i]))
             .collect();
+        if let Some((tx, p)) = credit {
+            txs.push(record(&p.id, tx));
+        }
         let mut w = BatchWrite {
             txs,
             order_seq: self.order_seq,
+            beneficiary: beneficiary.as_ref().map(beneficiary_record),
             ..BatchWrite::default()
         };
         for &i in &accepted {
@@ -608,7 +757,11 @@ impl Validator {
                 w.code.push((alloy_primitives::keccak256(c).0, c.clone()));
             }
         }
-        let ids: Vec<TxId> = accepted.iter().map(|&i| prepared[i].id).collect();
+        let ids: Vec<TxId> = accepted
+            .iter()
+            .map(|&i| prepared[i].id)
+            .chain(credit.map(|(_, p)| p.id))
+            .collect();
         let (tx_root, receipts_root) = rayon::join(
             || {
                 merkle_root_of_leaves(

@@ -37,6 +37,8 @@ fn a_reverting_call_is_included_as_failed_and_chains() {
         value: U256::ZERO,
         input: vec![],
         gas_limit: 100_000,
+        fee: Default::default(),
+        access_list: Vec::new(),
     };
     assert!(
         execute(&view, CHAIN, &call, &ctx).is_err(),
@@ -57,6 +59,8 @@ fn a_reverting_call_is_included_as_failed_and_chains() {
                 value: U256::from(7u64),
                 input: vec![],
                 gas_limit: 21_000,
+                fee: Default::default(),
+                access_list: Vec::new(),
             },
             ctx,
         ),
@@ -131,6 +135,8 @@ fn the_successful_moves_of_a_reverting_call_are_refused() {
         value: U256::ZERO,
         input: vec![],
         gas_limit: 100_000,
+        fee: Default::default(),
+        access_list: Vec::new(),
     };
     let mut body = body_of(&view, call, ctx);
     // The failed run read the slot (SSTORE loads it): a reference. Declare it written.

@@ -39,6 +39,8 @@ fn tx_at(
         value: U256::ZERO,
         input: vec![],
         gas_limit: gas,
+        fee: Default::default(),
+        access_list: Vec::new(),
     };
     sign(included_body(view, CHAIN, rules, call, ctx), &[alice])
 }
@@ -52,6 +54,7 @@ fn the_fork_follows_the_declared_context_and_survives_a_restart() {
             (Fork::Shanghai, Activation::Time(0)),
             (Fork::Cancun, Activation::Time(100)),
         ],
+        ..ChainRules::default()
     };
     let (alice, view, genesis) = setup(rules.clone());
     let dir = tempfile::tempdir().expect("dir");
@@ -186,6 +189,7 @@ fn an_inconsistent_schedule_is_refused_at_init() {
             (Fork::London, Activation::Block(5)),
             (Fork::Berlin, Activation::Block(9)),
         ],
+        ..ChainRules::default()
     });
     let dir = tempfile::tempdir().expect("dir");
     let err = Validator::init(&dir.path().join("d"), &genesis)

@@ -320,6 +320,8 @@ fn tx(tag: u64, moves: Vec<Move>) -> Transaction {
                 value: U256::from(tag),
                 input: Vec::new(),
                 gas_limit: 0,
+                fee: Default::default(),
+                access_list: Vec::new(),
             },
             context: ExecContext::default(),
             open: false,

@@ -125,6 +125,8 @@ impl CallObject {
             gas_limit: self.gas.map_or(MAX_GAS_LIMIT, |g| {
                 g.saturating_to::<u64>().min(MAX_GAS_LIMIT)
             }),
+            fee: Default::default(),
+            access_list: Vec::new(),
         })
     }
 }

@@ -22,6 +22,8 @@ fn re_execution() {
             value: U256::ZERO,
             input: vec![],
             gas_limit: MAX_GAS_LIMIT,
+            fee: Default::default(),
+            access_list: Vec::new(),
         },
         context: ExecContext::default(),
         open: false,
