@@ -53,13 +53,6 @@ pub enum CoordError {
         /// What failed.
         detail: String,
     },
-    /// The chain's genesis names execution rules (a fork schedule or gas limit) other than
-    /// the default ones (Cancun from genesis, 30,000,000 gas), which is all a coordinator
-    /// executes with so far.
-    #[error(
-        "the chain's genesis names execution rules this coordinator does not run yet ({0});          a coordinator fills with Cancun from genesis and a 30,000,000 gas limit"
-    )]
-    UnsupportedRules(String),
     /// A thread of the service hit an unrecoverable error and the service stopped (the
     /// message is that error; it was logged when it happened).
     #[error("the coordinator stopped: {0}")]

@@ -29,11 +29,7 @@ pub fn run(shared: Arc<Shared>) {
                 tracing::info!("the validator ended the feed; reconnecting");
                 backoff = Duration::from_millis(50);
             }
-            Err(
-                e @ (CoordError::Diverged(_)
-                | CoordError::Corrupt(_)
-                | CoordError::UnsupportedRules(_)),
-            ) => {
+            Err(e @ (CoordError::Diverged(_) | CoordError::Corrupt(_))) => {
                 // Typed, so `serve` returns the error with its advice (delete the data
                 // directory and resync) rather than a bare message.
                 shared.fail(e);
@@ -77,10 +73,6 @@ fn follow_once(shared: &Shared, connected_once: &mut bool) -> Result<(), CoordEr
     };
     while let Some(rec) = feed.next_record().map_err(feed_err)? {
         if let Some(g) = genesis.take() {
-            if g.rules != mf_format::ChainRules::default() {
-                // Its fills would run other rules than the validators' re-execution.
-                return Err(CoordError::UnsupportedRules(format!("{:?}", g.rules)));
-            }
             shared.store.bootstrap(&g, &rec.header)?;
             tracing::info!(
                 chain_id = g.chain_id,

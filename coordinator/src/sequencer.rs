@@ -47,7 +47,7 @@ use mf_format::{
 use mf_movegen::rpc::{IntentState, IntentStatus};
 // Every intent reaching the sequencer had its signatures verified at intake (`mf_sendIntent`
 // verifies before journaling), so fills skip the re-verification (`fill_preverified`).
-use mf_movegen::{Built, FillError, MovegenError, Overlay, OverlayError, fill_preverified};
+use mf_movegen::{Built, FillError, MovegenError, Overlay, OverlayError, fill_preverified_under};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -140,6 +140,8 @@ pub fn fill_batch(
     txs: &[&Transaction],
 ) -> Result<Vec<Result<Built, FillError>>, CoordError> {
     let groups = group_by_keys(txs);
+    let rules = store.rules()?;
+    let rules = &rules;
     let mut first: Vec<(usize, Result<Built, FillError>)> = groups
         .par_iter()
         .map_init(
@@ -163,7 +165,7 @@ pub fn fill_batch(
                 let mut overlay = Overlay::new(&*base);
                 let mut out = Vec::with_capacity(group.len());
                 for &i in group {
-                    let r = fill_preverified(txs[i], &overlay);
+                    let r = fill_preverified_under(txs[i], &overlay, rules);
                     if let Ok(b) = &r {
                         // A fill against the overlay names its live versions, so this
                         // applies; if it did not, the merge pass below, which checks every
@@ -189,17 +191,19 @@ pub fn fill_batch(
             Ok(b) => match overlay.apply(&b.tx.body) {
                 Ok(_) => Ok(b),
                 Err(OverlayError::View(e)) => return Err(e),
-                Err(OverlayError::Stale(_)) => match fill_preverified(txs[i], &overlay) {
-                    Ok(b) => match overlay.apply(&b.tx.body) {
-                        Ok(_) => Ok(b),
-                        Err(OverlayError::View(e)) => return Err(e),
-                        // Cannot happen (the fill read this overlay): never submit it.
-                        Err(OverlayError::Stale(s)) => {
-                            Err(FillError::Execution(MovegenError::StaleMove(s)))
-                        }
-                    },
-                    Err(e) => Err(e),
-                },
+                Err(OverlayError::Stale(_)) => {
+                    match fill_preverified_under(txs[i], &overlay, rules) {
+                        Ok(b) => match overlay.apply(&b.tx.body) {
+                            Ok(_) => Ok(b),
+                            Err(OverlayError::View(e)) => return Err(e),
+                            // Cannot happen (the fill read this overlay): never submit it.
+                            Err(OverlayError::Stale(s)) => {
+                                Err(FillError::Execution(MovegenError::StaleMove(s)))
+                            }
+                        },
+                        Err(e) => Err(e),
+                    }
+                }
             },
             Err(e) => Err(e),
         };

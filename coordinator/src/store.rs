@@ -84,6 +84,8 @@ pub struct CoordDb {
     index: StateIndex,
     journal: Journal,
     changes: Notifier,
+    /// The chain's rules, read once from `meta` after the genesis is loaded.
+    rules: std::sync::OnceLock<mf_format::ChainRules>,
     _lock: DirLock,
 }
 
@@ -119,6 +121,7 @@ impl CoordDb {
             index: StateIndex::new(state, code, meta),
             journal: Journal::new(intents, intent_tx, open, filled),
             changes: Notifier::default(),
+            rules: std::sync::OnceLock::new(),
             _lock: lock,
         })
     }
@@ -134,6 +137,20 @@ impl CoordDb {
     pub fn head(&self) -> Result<Option<Head>, CoordError> {
         let r = self.env.read_txn()?;
         self.index.head(&r)
+    }
+
+    /// The chain's execution rules (fork schedule, gas limit, base fee, beneficiary...)
+    /// from its genesis, which fills, simulations and estimates run under, as the
+    /// validators re-execute. The default rules before the genesis is loaded.
+    pub fn rules(&self) -> Result<mf_format::ChainRules, CoordError> {
+        if let Some(r) = self.rules.get() {
+            return Ok(r.clone());
+        }
+        let r = self.env.read_txn()?;
+        match self.index.rules(&r)? {
+            Some(rules) => Ok(self.rules.get_or_init(|| rules).clone()),
+            None => Ok(mf_format::ChainRules::default()),
+        }
     }
 
     /// A consistent read-only view of the index (a [`StateView`](mf_movegen::StateView)).

@@ -24,6 +24,26 @@ use {
 /// The chain id of the devnet.
 pub const CHAIN_ID: u64 = 31337;
 
+/// The devnet's base fee (1 gwei, a chain constant: PROTOCOL.md §6.3): the devnet charges
+/// fees as a real chain does.
+pub const BASE_FEE: u64 = 1_000_000_000;
+
+/// The devnet's beneficiary: the priority fees of every batch are credited to it.
+pub const BENEFICIARY: Address = mf_format::Address::repeat_byte(0xbe);
+
+/// What the devnet's wallets offer: an EIP-1559 fee cap of twice the base fee and a
+/// priority fee of 1 gwei, so every batch credits its beneficiary.
+pub const WALLET_FEE: mf_format::Fee = mf_format::Fee::dynamic(2_000_000_000, 1_000_000_000);
+
+/// The devnet's rules: Cancun, 30,000,000 gas, [`BASE_FEE`], [`BENEFICIARY`].
+pub fn rules() -> mf_format::ChainRules {
+    mf_format::ChainRules {
+        base_fee: BASE_FEE,
+        beneficiary: BENEFICIARY,
+        ..mf_format::ChainRules::default()
+    }
+}
+
 /// The contracts and accounts of a devnet genesis.
 #[derive(Clone, Debug)]
 pub struct DevnetWorld {
@@ -80,7 +100,10 @@ impl DevnetWorld {
 
     /// The genesis of this world.
     pub fn genesis(&self) -> Genesis {
-        Genesis::from_view(CHAIN_ID, &self.view)
+        Genesis {
+            rules: rules(),
+            ..Genesis::from_view(CHAIN_ID, &self.view)
+        }
     }
 }
 
@@ -181,7 +204,11 @@ pub fn build_intent(
             )
         }
     };
-    let builder = builder.context(ctx).sign_policy(policy);
+    let builder = builder
+        .context(ctx)
+        .sign_policy(policy)
+        .fee(WALLET_FEE)
+        .rules(rules());
     if !simulate {
         return builder
             .build(view, wallet, &[])

@@ -59,15 +59,13 @@ fn genesis_of(
     for (k, v) in mf_movegen::genesis::rules_json(rules) {
         config.insert(k.into(), v.into());
     }
-    let file = serde_json::json!({
-        "config": config,
-        "gasLimit": format!("{:#x}", rules.gas_limit),
-        "baseFeePerGas": format!("{:#x}", rules.base_fee),
-        "coinbase": format!("{:#x}", rules.beneficiary),
-        "mixHash": format!("{:#x}", rules.prevrandao),
-        "difficulty": format!("{:#x}", rules.difficulty),
-        "alloc": alloc,
-    });
+    let mut file = serde_json::Map::new();
+    file.insert("config".into(), config.into());
+    for (k, v) in mf_movegen::genesis::rules_top_level(rules) {
+        file.insert(k.into(), v.into());
+    }
+    file.insert("alloc".into(), alloc.into());
+    let file = serde_json::Value::from(file);
     Genesis::parse(&file.to_string()).map_err(|e| e.to_string())
 }
 

@@ -137,6 +137,10 @@ reasons! {
     /// The receipts of the transactions accepted earlier in the batch leave no room for this
     /// one's within `limits::MAX_BATCH_RECEIPT_BYTES` (the batch's receipt budget).
     BatchReceiptsFull = 85, "batch_receipts_full";
+    /// The batch ends with a fee credit (a transaction from the system sender without an
+    /// authorisation, as a chain exported with `GET /batch` carries) other than the one the
+    /// validator computes for the batch (PROTOCOL.md §6.4.6).
+    InvalidFeeCredit = 86, "invalid_fee_credit";
 }
 
 impl fmt::Display for Reason {

@@ -1,12 +1,12 @@
 //! Turning "call contract X with this calldata" into a signed transaction.
 
 use crate::MovegenError;
-use crate::exec::{Execution, execute};
+use crate::exec::{Execution, execute_under};
 use crate::policy::SignPolicy;
 use crate::view::StateView;
 use mf_format::{
-    Address, Call, ExecContext, Key, Keypair, Mask, Transaction, TxBody, TxId, U256,
-    limits::MAX_GAS_LIMIT, sign, tx_id,
+    AccessItem, Address, Call, ChainRules, ExecContext, Fee, Key, Keypair, Mask, Transaction,
+    TxBody, TxId, U256, limits::MAX_GAS_LIMIT, sign, tx_id,
 };
 
 /// A call to execute, fill and sign: see the crate documentation for an example.
@@ -25,6 +25,9 @@ pub struct TxBuilder {
     value: U256,
     input: Vec<u8>,
     gas_limit: u64,
+    fee: Fee,
+    access_list: Vec<AccessItem>,
+    rules: ChainRules,
     context: ExecContext,
     policy: SignPolicy,
 }
@@ -50,6 +53,9 @@ impl TxBuilder {
             value: U256::ZERO,
             input,
             gas_limit: MAX_GAS_LIMIT,
+            fee: Fee::default(),
+            access_list: Vec::new(),
+            rules: ChainRules::default(),
             context: ExecContext::default(),
             policy: SignPolicy::all(),
         }
@@ -82,6 +88,28 @@ impl TxBuilder {
     /// The gas limit.
     pub fn gas_limit(mut self, gas_limit: u64) -> TxBuilder {
         self.gas_limit = gas_limit;
+        self
+    }
+
+    /// The fee fields (the default is a legacy price of 0, which only a chain whose base
+    /// fee is 0 accepts): the sender pays `gas_used x` the effective price, and needs
+    /// `gas_limit x fee cap + value` up front (PROTOCOL.md §6.3).
+    pub fn fee(mut self, fee: Fee) -> TxBuilder {
+        self.fee = fee;
+        self
+    }
+
+    /// The EIP-2930 access list (not with a legacy fee).
+    pub fn access_list(mut self, access_list: Vec<AccessItem>) -> TxBuilder {
+        self.access_list = access_list;
+        self
+    }
+
+    /// The chain's rules the call executes under (fork schedule, gas limit, base fee,
+    /// beneficiary...; a validator's `GET /genesis` gives them). The default rules unless
+    /// set.
+    pub fn rules(mut self, rules: ChainRules) -> TxBuilder {
+        self.rules = rules;
         self
     }
 
@@ -126,8 +154,8 @@ impl TxBuilder {
             value: self.value,
             input: self.input.clone(),
             gas_limit: self.gas_limit,
-            fee: Default::default(),
-            access_list: Vec::new(),
+            fee: self.fee,
+            access_list: self.access_list.clone(),
         }
     }
 
@@ -140,7 +168,14 @@ impl TxBuilder {
         from: Address,
     ) -> Result<(TxBody, Execution), MovegenError> {
         let call = self.to_call(from);
-        let execution = execute(view, self.chain_id, &call, &self.context)?;
+        let execution = execute_under(
+            view,
+            self.chain_id,
+            &self.rules,
+            &call,
+            &self.context,
+            false,
+        )?;
         self.body_from(execution, from)
     }
 

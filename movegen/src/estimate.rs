@@ -2,9 +2,9 @@
 //! against any [`StateView`].
 
 use crate::error::MovegenError;
-use crate::exec::{Execution, execute, execute_until};
+use crate::exec::{Execution, execute, execute_until_under};
 use crate::view::StateView;
-use mf_format::{Call, ExecContext};
+use mf_format::{Call, ChainRules, ExecContext};
 use std::time::Instant;
 
 /// The smallest gas limit at most `call.gas_limit` under which `call` succeeds against
@@ -31,7 +31,21 @@ pub fn estimate_gas_until<V: StateView>(
     ctx: &ExecContext,
     deadline: Instant,
 ) -> Result<u64, MovegenError> {
-    estimate_with(call, |c| execute_until(view, chain_id, c, ctx, deadline))
+    estimate_gas_until_under(view, chain_id, &ChainRules::default(), call, ctx, deadline)
+}
+
+/// [`estimate_gas_until`] under a chain's `rules`.
+pub fn estimate_gas_until_under<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    deadline: Instant,
+) -> Result<u64, MovegenError> {
+    estimate_with(call, |c| {
+        execute_until_under(view, chain_id, rules, c, ctx, deadline)
+    })
 }
 
 /// The most executions [`estimate_gas`] runs for a call of `gas_limit`: the first run, the

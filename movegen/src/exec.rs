@@ -488,6 +488,18 @@ pub fn execute_until<V: StateView>(
     ctx: &ExecContext,
     deadline: Instant,
 ) -> Result<Execution, MovegenError> {
+    execute_until_under(view, chain_id, &ChainRules::default(), call, ctx, deadline)
+}
+
+/// [`execute_until`] under a chain's `rules`.
+pub fn execute_until_under<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    deadline: Instant,
+) -> Result<Execution, MovegenError> {
     if Instant::now() >= deadline {
         return Err(MovegenError::Aborted);
     }
@@ -495,7 +507,7 @@ pub fn execute_until<V: StateView>(
         .with_db(RecordingDb::new(view))
         .with_cfg(cfg_env(chain_id))
         .build_mainnet_with_inspector(Deadline::new(deadline));
-    set_rules(&mut evm.ctx, &ChainRules::default(), chain_id, ctx);
+    set_rules(&mut evm.ctx, rules, chain_id, ctx);
     evm.ctx.set_tx(tx_env(call, chain_id));
     let out = NoBeneficiaryReward::default().inspect_run(&mut evm);
     let state = evm.finalize();
@@ -506,7 +518,7 @@ pub fn execute_until<V: StateView>(
     }
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
     let mut ex = into_execution(view, run, reads, false)?;
-    ex.beneficiary_fee = beneficiary_fee(call, ctx, &ChainRules::default(), ex.gas_used);
+    ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
     Ok(ex)
 }
 

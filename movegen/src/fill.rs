@@ -46,12 +46,12 @@
 
 use crate::MovegenError;
 use crate::builder::Built;
-use crate::exec::execute;
+use crate::exec::execute_under;
 use crate::view::StateView;
 pub use mf_format::SignedField;
 use mf_format::{
-    Key, Mask, Move, Reason, Transaction, TxBody, check_structure, signing_digest, tx_id,
-    verify_tx_signatures,
+    ChainRules, Key, Mask, Move, Reason, Transaction, TxBody, check_structure, signing_digest,
+    tx_id, verify_tx_signatures,
 };
 use std::collections::BTreeMap;
 
@@ -100,7 +100,17 @@ pub fn fill<V: StateView>(tx: &Transaction, view: &V) -> Result<Transaction, Fil
 
 /// Like [`fill`], also returning the new id and the execution (gas, logs, output).
 pub fn fill_built<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, FillError> {
-    let b = fill_preverified(tx, view)?;
+    fill_built_under(tx, view, &ChainRules::default())
+}
+
+/// [`fill_built`] under a chain's `rules` (fork schedule, gas limit, base fee and the other
+/// block values), as its validators re-execute.
+pub fn fill_built_under<V: StateView>(
+    tx: &Transaction,
+    view: &V,
+    rules: &ChainRules,
+) -> Result<Built, FillError> {
+    let b = fill_preverified_under(tx, view, rules)?;
     verify_tx_signatures(&b.tx).map_err(FillError::Signature)?;
     Ok(b)
 }
@@ -115,10 +125,19 @@ pub fn fill_built<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, Fil
 /// the swap's execution. **Do not** use it for an intent whose signatures nobody checked:
 /// it would fill a forgery (which validators then reject).
 pub fn fill_preverified<V: StateView>(tx: &Transaction, view: &V) -> Result<Built, FillError> {
+    fill_preverified_under(tx, view, &ChainRules::default())
+}
+
+/// [`fill_preverified`] under a chain's `rules`.
+pub fn fill_preverified_under<V: StateView>(
+    tx: &Transaction,
+    view: &V,
+    rules: &ChainRules,
+) -> Result<Built, FillError> {
     let body = &tx.body;
     check_structure(tx, body.chain_id).map_err(FillError::Structure)?;
-    let execution =
-        execute(view, body.chain_id, &body.call, &body.context).map_err(FillError::Execution)?;
+    let execution = execute_under(view, body.chain_id, rules, &body.call, &body.context, false)
+        .map_err(FillError::Execution)?;
 
     let mut fresh: BTreeMap<Key, Move> = execution.moves.iter().map(|m| (m.key(), *m)).collect();
     let mut moves = Vec::with_capacity(execution.moves.len());

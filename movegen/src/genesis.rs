@@ -240,6 +240,18 @@ pub fn rules_json(rules: &ChainRules) -> Vec<(&'static str, u64)> {
         .collect()
 }
 
+/// The top-level genesis keys of `rules` other than the fork schedule, with their values
+/// as geth writes them: `gasLimit`, `baseFeePerGas`, `coinbase`, `mixHash`, `difficulty`.
+pub fn rules_top_level(rules: &ChainRules) -> [(&'static str, String); 5] {
+    [
+        ("gasLimit", format!("{:#x}", rules.gas_limit)),
+        ("baseFeePerGas", format!("{:#x}", rules.base_fee)),
+        ("coinbase", format!("{:#x}", rules.beneficiary)),
+        ("mixHash", format!("{:#x}", rules.prevrandao)),
+        ("difficulty", format!("{:#x}", rules.difficulty)),
+    ]
+}
+
 impl Genesis {
     /// The genesis holding every version and code of `view` (its intx is dropped: genesis
     /// versions are intx 0), in key order.
@@ -402,14 +414,12 @@ impl Genesis {
         for (k, v) in rules_json(&self.rules) {
             config.insert(k.into(), v.into());
         }
-        serde_json::json!({
-            "config": config,
-            "gasLimit": format!("{:#x}", self.rules.gas_limit),
-            "baseFeePerGas": format!("{:#x}", self.rules.base_fee),
-            "coinbase": format!("{:#x}", self.rules.beneficiary),
-            "mixHash": format!("{:#x}", self.rules.prevrandao),
-            "difficulty": format!("{:#x}", self.rules.difficulty),
-            "alloc": alloc,
-        })
+        let mut out = serde_json::Map::new();
+        out.insert("config".into(), config.into());
+        for (k, v) in rules_top_level(&self.rules) {
+            out.insert(k.into(), v.into());
+        }
+        out.insert("alloc".into(), alloc.into());
+        out.into()
     }
 }

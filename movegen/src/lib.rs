@@ -127,12 +127,15 @@ pub mod view;
 
 pub use builder::{Built, TxBuilder};
 pub use error::{MovegenError, StaleMove};
-pub use estimate::{estimate_gas, estimate_gas_until, estimate_runs};
+pub use estimate::{estimate_gas, estimate_gas_until, estimate_gas_until_under, estimate_runs};
 pub use exec::{
     Deadline, Execution, Failure, decode_revert_reason, execute, execute_included, execute_under,
-    execute_until,
+    execute_until, execute_until_under,
 };
-pub use fill::{FillError, SignedField, fill, fill_built, fill_preverified};
+pub use fill::{
+    FillError, SignedField, fill, fill_built, fill_built_under, fill_preverified,
+    fill_preverified_under,
+};
 pub use overlay::{EmptyView, Overlay, OverlayError, check_move};
 pub use policy::{PolicyError, SignPolicy};
 pub use reexec::{

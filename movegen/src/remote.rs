@@ -261,15 +261,30 @@ impl RpcClient {
     /// per state read through a [`RemoteView`]; the validators' re-execution still checks
     /// everything signed.
     pub fn simulate(&self, call: &Call, context: &ExecContext) -> Result<Execution, RemoteError> {
+        let mut obj = json!({
+            "from": call.from,
+            "to": call.to,
+            "value": call.value,
+            "input": Bytes::from(call.input.clone()),
+            "gas": U64::from(call.gas_limit),
+            "type": U64::from(call.fee.kind.byte()),
+        });
+        if call.fee.kind == mf_format::FeeKind::Dynamic {
+            obj["maxFeePerGas"] = json!(U256::from(call.fee.max_fee_per_gas));
+            obj["maxPriorityFeePerGas"] = json!(U256::from(call.fee.max_priority_fee_per_gas));
+        } else {
+            obj["gasPrice"] = json!(U256::from(call.fee.max_fee_per_gas));
+        }
+        if !call.access_list.is_empty() {
+            obj["accessList"] = call
+                .access_list
+                .iter()
+                .map(|i| json!({"address": i.address, "storageKeys": i.storage_keys}))
+                .collect();
+        }
         let sim: SimulationJson = self.call(
             "mf_simulate",
-            json!([{
-                "from": call.from,
-                "to": call.to,
-                "value": call.value,
-                "input": Bytes::from(call.input.clone()),
-                "gas": U64::from(call.gas_limit),
-            }, {
+            json!([obj, {
                 "blockNumber": U64::from(context.block_number),
                 "timestamp": U64::from(context.timestamp),
             }]),

@@ -83,6 +83,13 @@ pub enum ApplyError {
     /// The batch has no transaction.
     #[error("batch refused: it has no transaction")]
     Empty,
+    /// The batch ends with a fee credit other than the one this validator computes for it
+    /// (PROTOCOL.md §6.4.6); nothing was applied.
+    #[error(
+        "batch refused: it ends with a fee credit that differs from the one the batch earns \
+         ({0}); send the batch without it, the validator appends its own"
+    )]
+    FeeCredit(String),
     /// The store failed; nothing was applied.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -94,6 +101,7 @@ impl ApplyError {
         match self {
             ApplyError::Decode(e) => Some(e.reason()),
             ApplyError::Strict { reason, .. } => Some(*reason),
+            ApplyError::FeeCredit(_) => Some(Reason::InvalidFeeCredit),
             _ => None,
         }
     }

@@ -160,6 +160,9 @@ pub struct Validator {
     keys: KeyCache,
     reexec: Box<dyn Reexec>,
     clock: Box<dyn Fn() -> u64 + Send>,
+    /// Set by [`Validator::submit_batch`] for a batch that ends with a fee credit (a chain
+    /// applied again from its stored batches): the credit the batch must earn.
+    given_credit: Option<Transaction>,
     /// Set by [`Validator::apply_ordered`] for the batch in hand: its order-stream sequence,
     /// written with the batch.
     order_seq: Option<u64>,
@@ -265,6 +268,7 @@ impl Validator {
             keys: KeyCache::default(),
             reexec: Box::new(ReexecCheck::new(rules)),
             clock: Box::new(now_ms),
+            given_credit: None,
             order_seq: None,
         })
     }
@@ -399,7 +403,21 @@ impl Validator {
     }
 
     /// Applies a decoded batch; see [`Validator::submit_prepared`].
+    ///
+    /// A batch that ends with a fee credit (a stored batch applied again: `GET /batch` gives
+    /// a batch with its credit) is applied without it, and the credit the validator computes
+    /// must be exactly that one, else the batch is refused ([`ApplyError::FeeCredit`]).
     pub fn submit_batch(&mut self, batch: &Batch, mode: Mode) -> Result<Pending, ApplyError> {
+        if let [rest @ .., last] = batch.txs.as_slice()
+            && !rest.is_empty()
+            && mf_format::is_fee_credit(last)
+        {
+            let without = Batch { txs: rest.to_vec() };
+            self.given_credit = Some(last.clone());
+            let r = self.submit_batch(&without, mode);
+            self.given_credit = None;
+            return r;
+        }
         if batch.txs.is_empty() {
             return Err(ApplyError::Empty);
         }
@@ -525,7 +543,25 @@ impl Validator {
         // The fee credit (PROTOCOL.md §6.4.6): the unburnt fees of the included
         // transactions, added to the beneficiary's live version as it is after them.
         let (credit, beneficiary) = self.fee_credit(batch, prepared, &applied, height, time_s);
-        let mut receipts = receipts;
+        if let Some(given) = self.given_credit.take()
+            && credit.as_ref() != Some(&given)
+        {
+            self.index.rollback(&mut applied);
+            return Err(ApplyError::FeeCredit(match &credit {
+                None => "the batch earns no fee credit".into(),
+                Some(c) => format!(
+                    "the batch earns {} wei for the beneficiary's version {}, it names {} wei \
+                     for version {}",
+                    c.body.call.value,
+                    c.body.moves[0].intx,
+                    given.body.call.value,
+                    given.body.moves.first().map(|m| m.intx).unwrap_or_default()
+                ),
+            }));
+        }
+        // The stored receipts end with the fee credit's; the outcome (what the submitter is
+        // answered) has one receipt per transaction it sent.
+        let mut stored_receipts = receipts.clone();
         let credit_prepared = credit
             .as_ref()
             .map(|tx| prepare_ops(tx, mf_format::tx_id(&tx.body), Default::default()));
@@ -550,7 +586,7 @@ impl Validator {
                     tx.body.moves[0].intx
                 ))));
             }
-            receipts.push(Receipt {
+            stored_receipts.push(Receipt {
                 tx_id: p.id,
                 status: Status::Accepted,
                 gas_used: 0,
@@ -565,7 +601,7 @@ impl Validator {
             batch,
             prepared,
             applied: &applied,
-            receipts: &receipts,
+            receipts: &stored_receipts,
             credit: credit.as_ref().zip(credit_prepared.as_ref()),
             beneficiary,
         });

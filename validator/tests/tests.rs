@@ -8,6 +8,7 @@ mod util;
 mod core;
 mod differential;
 mod failed;
+mod fees;
 mod malleability;
 mod masks;
 mod receipts;

@@ -19,7 +19,7 @@ use mf_devkit::units;
 use mf_format::{Key, MoveKind, TxId, tx_id};
 use mf_movegen::remote::{RemoteView, RpcClient};
 use mf_movegen::rpc::{IntentState, IntentStatus};
-use mf_movegen::{MemoryView, StateView, execute};
+use mf_movegen::{MemoryView, StateView, execute_under};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
@@ -174,8 +174,15 @@ fn two_coordinators_race_on_one_hot_pool() {
     // Replay in chain order from the genesis: every declared move is what execution gives.
     let mut view: MemoryView = world.view.clone();
     for tx in &chain {
-        let exec = execute(&view, tx.body.chain_id, &tx.body.call, &tx.body.context)
-            .expect("an accepted swap executes in chain order");
+        let exec = execute_under(
+            &view,
+            tx.body.chain_id,
+            &mf_devkit::devnet::rules(),
+            &tx.body.call,
+            &tx.body.context,
+            false,
+        )
+        .expect("an accepted swap executes in chain order");
         let got: BTreeMap<Key, _> = exec
             .moves
             .iter()

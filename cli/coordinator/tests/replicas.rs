@@ -148,7 +148,13 @@ fn chain_by_height(url: &str, height: u64) -> Vec<(u64, TxId)> {
     for h in 1..=height {
         let bytes = client.batch_bytes(h).expect("GET /batch").expect("a batch");
         let batch = mf_format::decode_batch(&bytes).expect("a stored batch decodes");
-        out.extend(batch.txs.iter().map(|t| (h, tx_id(&t.body))));
+        out.extend(
+            batch
+                .txs
+                .iter()
+                .filter(|t| !mf_format::is_fee_credit(t))
+                .map(|t| (h, tx_id(&t.body))),
+        );
     }
     out
 }

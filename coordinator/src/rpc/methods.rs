@@ -11,7 +11,10 @@ use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use mf_format::{ExecContext, Key, TxId, check_structure, tx_id, verify_tx_signatures};
 use mf_movegen::rpc::{DryRunJson, HeadJson, RpcValue, RpcVersion, codes};
-use mf_movegen::{Failure, MovegenError, StateView, estimate_gas_until, execute_until, fill_built};
+use mf_movegen::{
+    Failure, MovegenError, StateView, estimate_gas_until_under, execute_until_under,
+    fill_built_under,
+};
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -108,7 +111,13 @@ pub(super) async fn dispatch(
 ) -> RpcResult {
     match method {
         "web3_clientVersion" => Ok(json!(concat!("mf-coordinator/", env!("CARGO_PKG_VERSION")))),
-        "eth_gasPrice" | "eth_maxPriorityFeePerGas" => Ok(json!("0x0")),
+        // The base fee is a chain constant (PROTOCOL.md §6.3) and coordinators do not order
+        // by tip: the base fee is the price that lands, and no tip is needed.
+        "eth_gasPrice" => {
+            let rules = s.store.rules().map_err(RpcError::internal)?;
+            Ok(hex_u64(rules.base_fee))
+        }
+        "eth_maxPriorityFeePerGas" => Ok(json!("0x0")),
         "eth_syncing" => Ok(json!(false)),
         "eth_accounts" => Ok(json!([])),
         "eth_chainId" | "net_version" | "eth_blockNumber" | "mf_getHead" => {
@@ -178,12 +187,20 @@ pub(super) async fn dispatch(
                     timestamp: now_s(),
                 };
                 let err = |e| exec_error(e, &b);
+                // As geth: a call that names no fee runs without the base-fee check (and
+                // with BASEFEE 0), so reads need no gas price.
+                let mut rules = s.store.rules().map_err(RpcError::internal)?;
+                if call.fee.max_fee_per_gas == 0 {
+                    rules.base_fee = 0;
+                }
                 if estimate {
-                    let gas = estimate_gas_until(&r, head.chain_id, &call, &ctx, deadline)
-                        .map_err(err)?;
+                    let gas =
+                        estimate_gas_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
+                            .map_err(err)?;
                     return Ok(hex_u64(gas));
                 }
-                let ran = execute_until(&r, head.chain_id, &call, &ctx, deadline).map_err(err)?;
+                let ran = execute_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
+                    .map_err(err)?;
                 Ok(json!(Bytes::from(ran.output)))
             })
             .await
@@ -214,7 +231,8 @@ pub(super) async fn dispatch(
                         timestamp: now_s(),
                     },
                 };
-                let ran = execute_until(&r, head.chain_id, &call, &ctx, deadline)
+                let rules = s.store.rules().map_err(RpcError::internal)?;
+                let ran = execute_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
                     .map_err(|e| exec_error(e, &b))?;
                 let body = mf_format::TxBody {
                     chain_id: head.chain_id,
@@ -385,7 +403,8 @@ pub(super) async fn dispatch(
                 check_structure(&tx, head.chain_id).map_err(|r| {
                     RpcError::rejected(r.name(), Some(r.code()), "structural check".into())
                 })?;
-                let b = fill_built(&tx, &r).map_err(|e| {
+                let rules = s.store.rules().map_err(RpcError::internal)?;
+                let b = fill_built_under(&tx, &r, &rules).map_err(|e| {
                     let (reason, detail) = crate::sequencer::fill_rejection(&e);
                     match reason {
                         Ok(r) => RpcError::rejected(r.name(), Some(r.code()), detail),

@@ -3,8 +3,10 @@
 use super::transport::RpcError;
 use crate::store::Head;
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use mf_format::limits::{MAX_GAS_LIMIT, MAX_INPUT_BYTES, MAX_TX_BYTES};
-use mf_format::{Call, Reason};
+use mf_format::limits::{
+    MAX_ACCESS_LIST_ITEMS, MAX_ACCESS_LIST_KEYS, MAX_GAS_LIMIT, MAX_INPUT_BYTES, MAX_TX_BYTES,
+};
+use mf_format::{AccessItem, Call, Fee, FeeKind, Reason};
 use mf_movegen::rpc::codes;
 use serde::de::DeserializeOwned;
 use serde_json::{Value as Json, json};
@@ -99,6 +101,74 @@ pub(super) struct CallObject {
     data: Option<Bytes>,
     #[serde(default)]
     input: Option<Bytes>,
+    #[serde(default)]
+    gas_price: Option<U256>,
+    #[serde(default)]
+    max_fee_per_gas: Option<U256>,
+    #[serde(default)]
+    max_priority_fee_per_gas: Option<U256>,
+    #[serde(default)]
+    access_list: Option<Vec<AccessItemJson>>,
+    #[serde(default, rename = "type")]
+    ty: Option<U64>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessItemJson {
+    address: Address,
+    #[serde(default)]
+    storage_keys: Vec<B256>,
+}
+
+impl CallObject {
+    /// The fee fields as Ethereum's call objects give them: `maxFeePerGas` (with
+    /// `maxPriorityFeePerGas`, 0 when absent) makes an EIP-1559 call; `gasPrice` a legacy
+    /// one, or an EIP-2930 one with an `accessList` or `type` 1; none, a legacy call at price
+    /// 0. Giving both kinds is refused, as geth refuses it.
+    fn fee(&self) -> Result<Fee, RpcError> {
+        let price = |v: &U256, what: &str| -> Result<u128, RpcError> {
+            u128::try_from(*v).map_err(|_| RpcError::params(format!("{what} above 2^128 - 1")))
+        };
+        let ty = self.ty.map(|t| t.saturating_to::<u64>());
+        match (&self.gas_price, &self.max_fee_per_gas) {
+            (Some(_), Some(_)) => Err(RpcError::params(
+                "both gasPrice and maxFeePerGas given: give one kind of fee",
+            )),
+            (None, Some(max)) => Ok(Fee::dynamic(
+                price(max, "maxFeePerGas")?,
+                price(
+                    &self.max_priority_fee_per_gas.unwrap_or_default(),
+                    "maxPriorityFeePerGas",
+                )?,
+            )),
+            (Some(p), None) => {
+                let p = price(p, "gasPrice")?;
+                let kind = if self.access_list.is_some() || ty == Some(1) {
+                    FeeKind::AccessList
+                } else {
+                    FeeKind::Legacy
+                };
+                Ok(Fee {
+                    kind,
+                    max_fee_per_gas: p,
+                    max_priority_fee_per_gas: p,
+                })
+            }
+            (None, None) if ty == Some(2) => Ok(Fee::dynamic(
+                0,
+                price(
+                    &self.max_priority_fee_per_gas.unwrap_or_default(),
+                    "maxPriorityFeePerGas",
+                )?,
+            )),
+            (None, None) if self.access_list.is_some() || ty == Some(1) => Ok(Fee {
+                kind: FeeKind::AccessList,
+                ..Fee::default()
+            }),
+            (None, None) => Ok(Fee::default()),
+        }
+    }
 }
 
 impl CallObject {
@@ -117,6 +187,17 @@ impl CallObject {
                 input.len()
             )));
         }
+        let items = self.access_list.as_deref().unwrap_or_default();
+        if items.len() > MAX_ACCESS_LIST_ITEMS
+            || items
+                .iter()
+                .any(|i| i.storage_keys.len() > MAX_ACCESS_LIST_KEYS)
+        {
+            return Err(RpcError::params(format!(
+                "access list above {MAX_ACCESS_LIST_ITEMS} entries or \
+                 {MAX_ACCESS_LIST_KEYS} storage keys per entry"
+            )));
+        }
         Ok(Call {
             from: self.from.unwrap_or(Address::ZERO),
             to: self.to,
@@ -125,8 +206,16 @@ impl CallObject {
             gas_limit: self.gas.map_or(MAX_GAS_LIMIT, |g| {
                 g.saturating_to::<u64>().min(MAX_GAS_LIMIT)
             }),
-            fee: Default::default(),
-            access_list: Vec::new(),
+            fee: self.fee()?,
+            access_list: self
+                .access_list
+                .iter()
+                .flatten()
+                .map(|i| AccessItem {
+                    address: i.address,
+                    storage_keys: i.storage_keys.clone(),
+                })
+                .collect(),
         })
     }
 }

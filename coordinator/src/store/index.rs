@@ -90,6 +90,19 @@ impl StateIndex {
         }))
     }
 
+    /// The chain's rules recorded with the genesis (`None` before it was loaded).
+    pub(super) fn rules(
+        &self,
+        r: &RoTxn<'_, WithoutTls>,
+    ) -> Result<Option<mf_format::ChainRules>, CoordError> {
+        match self.meta.get(r, b"chain_rules")? {
+            None => Ok(None),
+            Some(b) => mf_format::decode(b, 4096, "chain rules")
+                .map(Some)
+                .map_err(|e| CoordError::Corrupt(format!("meta chain_rules: {e}"))),
+        }
+    }
+
     fn version(
         &self,
         r: &RoTxn<'_, WithoutTls>,
@@ -165,6 +178,8 @@ impl StateIndex {
         self.put_head(w, header0, &lthash)?;
         self.meta
             .put(w, b"chain_id", &genesis.chain_id.to_be_bytes())?;
+        self.meta
+            .put(w, b"chain_rules", &mf_format::encode(&genesis.rules))?;
         Ok(())
     }
 

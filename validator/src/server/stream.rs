@@ -262,14 +262,19 @@ impl GenesisJson {
             let addr = match (&acct, &stor) {
                 (None, None) => {
                     // The chain's rules as geth writes them: the fork keys in `config`, the
-                    // gas limit beside it (mf_movegen::genesis).
+                    // gas limit, base fee, coinbase, mixHash and difficulty beside it
+                    // (mf_movegen::genesis).
                     let forks: String = mf_movegen::genesis::rules_json(&self.rules)
                         .iter()
                         .map(|(k, v)| format!(",\"{k}\":{v}"))
                         .collect();
+                    let top: String = mf_movegen::genesis::rules_top_level(&self.rules)
+                        .iter()
+                        .map(|(k, v)| format!(",\"{k}\":\"{v}\""))
+                        .collect();
                     out.push_str(&format!(
-                        "}},\"config\":{{\"chainId\":{}{forks}}},\"gasLimit\":\"{:#x}\"}}",
-                        self.chain_id, self.rules.gas_limit
+                        "}},\"config\":{{\"chainId\":{}{forks}}}{top}}}",
+                        self.chain_id
                     ));
                     self.done = true;
                     break;

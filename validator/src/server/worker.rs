@@ -7,7 +7,7 @@ use crate::{ApplyError, Located, Mode, Validator};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use mf_api::{BatchApplied, BatchRefused, ReceiptJson};
-use mf_format::{B256, Key, header_hash};
+use mf_format::{B256, Key, Reason, header_hash};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -148,6 +148,10 @@ fn refusal(e: &ApplyError) -> BatchReply {
                 receipts: Some(receipts.iter().map(ReceiptJson::from).collect()),
                 ..BatchRefused::with_reason(error, *reason)
             },
+        ),
+        ApplyError::FeeCredit(_) => BatchReply::Refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            BatchRefused::with_reason(error, Reason::InvalidFeeCredit),
         ),
         ApplyError::Store(_) => BatchReply::Refused(
             StatusCode::INTERNAL_SERVER_ERROR,

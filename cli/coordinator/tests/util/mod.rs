@@ -132,7 +132,8 @@ pub fn metric(text: &str, name: &str) -> u64 {
 }
 
 /// The validator's accepted transactions at heights `1..=height`, in chain order
-/// (`GET /batch/{h}`), with that height.
+/// (`GET /batch/{h}`), with that height: what clients sent, so without the validator's
+/// fee credits (the devnet charges fees, PROTOCOL.md §6.4.6).
 pub fn chain(vurl: &str) -> (u64, Vec<mf_format::Transaction>) {
     let head: serde_json::Value =
         serde_json::from_str(&get_text(&format!("{vurl}/head"))).expect("head");
@@ -155,7 +156,9 @@ pub fn chain(vurl: &str) -> (u64, Vec<mf_format::Transaction>) {
         txs.extend(
             mf_format::decode_batch(&bytes)
                 .expect("a stored batch decodes")
-                .txs,
+                .txs
+                .into_iter()
+                .filter(|t| !mf_format::is_fee_credit(t)),
         );
     }
     (height, txs)
