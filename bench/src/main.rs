@@ -29,7 +29,7 @@
 //!
 //! ```sh
 //! cargo build --release -p mf-validator-cli -p mf-bench
-//! target/release/mf-bench replicated --txs 6000 --batch-txs 200 --replicas 1,3
+//! target/release/mf-bench replicated --txs 20000 --batch-txs 100 --replicas 1,3
 //! ```
 //!
 //! `mf-bench report --quick` checks the whole harness in seconds (the test suite runs it).

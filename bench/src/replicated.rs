@@ -45,14 +45,14 @@ const RETRY_FOR: Duration = Duration::from_secs(30);
 #[derive(clap::Parser, Clone, Debug)]
 pub struct ReplicatedArgs {
     /// Signed transfers in the workload (one wallet each).
-    #[arg(long, default_value_t = 6_000)]
+    #[arg(long, default_value_t = 20_000)]
     pub txs: usize,
-    /// Transactions per batch.
-    #[arg(long, default_value_t = 200)]
+    /// Transactions per batch (at most 256 batches in all: the transactions' context window).
+    #[arg(long, default_value_t = 100)]
     pub batch_txs: usize,
     /// Batches of the latency phase (posted one at a time); the rest go in the throughput
-    /// phase.
-    #[arg(long, default_value_t = 10)]
+    /// phase. The first is a warm-up, left out of the percentiles.
+    #[arg(long, default_value_t = 100)]
     pub latency_batches: usize,
     /// Posts in flight in the throughput phase.
     #[arg(long, default_value_t = 4)]
