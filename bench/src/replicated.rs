@@ -323,10 +323,32 @@ fn start_replicas(
     }
     let mut procs = Vec::with_capacity(n);
     let mut clients = Vec::with_capacity(n);
+    let genesis = world.genesis();
     for i in 0..n {
-        let (p, url) =
-            start_validator_named(bin, dir, &format!("replica-{i}"), &world.genesis(), &extra)
-                .with_context(|| format!("starting replica {i} (logs in {})", dir.display()))?;
+        // A new cluster answers JetStream requests only once it elected its meta leader:
+        // until then a replica cannot open the stream and exits. Each try is a fresh
+        // directory (`init` again).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut attempt = 0;
+        let (p, url) = loop {
+            let name = match attempt {
+                0 => format!("replica-{i}"),
+                k => format!("replica-{i}-retry{k}"),
+            };
+            match start_validator_named(bin, dir, &name, &genesis, &extra) {
+                Ok(x) => break x,
+                Err(e) if Instant::now() < deadline => {
+                    tracing::info!("replica {i} did not start ({e}); trying again");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("starting replica {i} (logs in {})", dir.display())
+                    });
+                }
+            }
+        };
         procs.push(p);
         clients.push(Client::new(&url));
     }
