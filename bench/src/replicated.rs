@@ -400,7 +400,7 @@ pub fn run(a: &ReplicatedArgs) -> Result<Json> {
         );
     }
     println!(
-        "replicated: {} transfers in {n_batches} batches of {batch_txs} ({} B each), built in {:.1}s; \
+        "replicated: {} transfers in {n_batches} batches of {batch_txs} (at most {} B each), built in {:.1}s; \
          latency phase {} batches one at a time, throughput phase {} batches with {} in flight; \
          NATS servers {}; validator {}",
         txs.len(),

@@ -504,7 +504,7 @@ fn replicated_markdown(s: &mut String, rp: &Json) {
     }
     let _ = writeln!(
         s,
-        "{} signed transfers in {} batches of {} ({} B each), posted over HTTP to one \
+        "{} signed transfers in {} batches of {} (at most {} B each), posted over HTTP to one \
          `mf-validator serve` (direct) and to replicas (`serve --order`, {} NATS server(s)) \
          that publish each batch to the JetStream log and answer once they applied it. \
          Latency: {} batches one at a time (the first left out as warm-up), from `POST /batch` \
