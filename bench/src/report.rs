@@ -509,7 +509,8 @@ fn replicated_markdown(s: &mut String, rp: &Json) {
          that publish each batch to the JetStream log and answer once they applied it. \
          Latency: {} batches one at a time (the first left out as warm-up), from `POST /batch` \
          to the receipts. Throughput: the other {} batches with {} posts in flight (round \
-         robin over the replicas), first post to last receipt.\n",
+         robin over the replicas), first post to last receipt. Every process runs on this \
+         machine: the replicas share its cores, each checking and executing every batch.\n",
         rp["txs"],
         rp["batches"],
         rp["batch_txs"],
