@@ -19,7 +19,18 @@
 //!    verifies and executes each transaction against one mutable state in LMDB;
 //! 3. the coordinator's fill rate on one hot pool against raw revm, and on independent pools
 //!    on 1 and 2 threads;
-//! 4. bytes per transaction and per state change beside the equivalent EIP-1559 transaction.
+//! 4. bytes per transaction and per state change beside the equivalent EIP-1559 transaction;
+//! 5. the replicated path: signed transfer batches posted to replicas on a NATS JetStream
+//!    log (`serve --order`) against a direct `POST /batch` to one validator, real processes
+//!    on loopback: tx/s, batches/s and the added latency from publish to receipt (skipped,
+//!    saying why, without `nats-server` or the `mf-validator` binary).
+//!
+//! `mf-bench replicated` runs section 5 alone:
+//!
+//! ```sh
+//! cargo build --release -p mf-validator-cli -p mf-bench
+//! target/release/mf-bench replicated --txs 20000 --batch-txs 100 --replicas 1,3
+//! ```
 //!
 //! `mf-bench report --quick` checks the whole harness in seconds (the test suite runs it).
 
@@ -30,6 +41,7 @@ mod bytes;
 mod fill;
 mod full;
 mod naive;
+mod replicated;
 mod report;
 mod stats;
 mod svg;
@@ -66,6 +78,9 @@ enum Cmd {
     CriticalPath(CpArgs),
     /// Every benchmark in one run, written as a markdown + JSON + SVG report.
     Report(report::ReportArgs),
+    /// The replicated path (NATS JetStream log + replica validators) against a direct
+    /// `POST /batch` to one validator: tx/s, batches/s and the added latency.
+    Replicated(replicated::ReplicatedArgs),
 }
 
 #[derive(Parser, Clone)]
@@ -469,5 +484,6 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::CriticalPath(a) => critical_path(&a).map(|_| ()),
         Cmd::Report(a) => report::run(&a).map(|_| ()),
+        Cmd::Replicated(a) => replicated::run(&a).map(|_| ()),
     }
 }

@@ -2,7 +2,7 @@
 //! SVG plots in one directory.
 
 use crate::svg::Chart;
-use crate::{CpArgs, bytes, critical_path, fill, full};
+use crate::{CpArgs, bytes, critical_path, fill, full, replicated};
 use anyhow::{Context, Result};
 use serde_json::{Value as Json, json};
 use std::fmt::Write;
@@ -31,7 +31,8 @@ pub struct ReportArgs {
     /// Transactions per batch in full validation.
     #[arg(long, default_value_t = 2_000)]
     pub batch_txs: usize,
-    /// Run only these sections (comma-separated: critical-path, full, fill, bytes).
+    /// Run only these sections (comma-separated: critical-path, full, fill, bytes,
+    /// replicated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }
@@ -188,6 +189,24 @@ pub fn run(a: &ReportArgs) -> Result<PathBuf> {
         Json::Null
     };
 
+    // 5. The replicated path. It runs real processes: a failure (a stale binary, a port
+    // taken) is written into the section instead of discarding the sections above.
+    let rp = if a.wants("replicated") {
+        let mut ra = replicated::ReplicatedArgs::defaults();
+        ra.runs = runs;
+        if a.quick {
+            (ra.txs, ra.batch_txs, ra.latency_batches) = (300, 30, 4);
+            ra.replicas = vec![1];
+        }
+        replicated::run(&ra).unwrap_or_else(|e| {
+            tracing::warn!("replicated path failed: {e:#}");
+            println!("replicated: FAILED: {e:#}");
+            json!({ "skipped": format!("failed: {e:#}") })
+        })
+    } else {
+        Json::Null
+    };
+
     let report = json!({
         "date": utc_date(),
         "command": command,
@@ -199,6 +218,7 @@ pub fn run(a: &ReportArgs) -> Result<PathBuf> {
         "full_validation": fv,
         "fill": fl,
         "bytes": by,
+        "replicated": rp,
     });
     std::fs::write(
         out.join("report.json"),
@@ -468,6 +488,84 @@ fn markdown(r: &Json) -> String {
         );
     }
     let _ = writeln!(s, "\n![bytes](bytes.svg)\n");
+    replicated_markdown(&mut s, &r["replicated"]);
     let _ = writeln!(s, "Raw figures: [`report.json`](report.json).");
     s
+}
+
+fn replicated_markdown(s: &mut String, rp: &Json) {
+    if rp.is_null() {
+        return;
+    }
+    let _ = writeln!(s, "## 5. Replicated path\n");
+    if let Some(why) = rp["skipped"].as_str() {
+        let _ = writeln!(s, "Not measured: {why}.\n");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "{} signed transfers in {} batches of {} (at most {} B each), posted over HTTP to one \
+         `mf-validator serve` (direct) and to replicas (`serve --order`, {} NATS server(s)) \
+         that publish each batch to the JetStream log and answer once they applied it. \
+         Latency: {} batches one at a time (the first left out as warm-up), from `POST /batch` \
+         to the receipts. Throughput: the other {} batches with {} posts in flight (round \
+         robin over the replicas), first post to last receipt. Every process runs on this \
+         machine: the replicas share its cores, each checking and executing every batch.\n",
+        rp["txs"],
+        rp["batches"],
+        rp["batch_txs"],
+        rp["batch_bytes"],
+        rp["nats_nodes"],
+        rp["latency_batches"],
+        rp["throughput_batches"],
+        rp["concurrency"]
+    );
+    let _ = writeln!(
+        s,
+        "| path | tx/s | batches/s | vs direct | latency p50 / p99 ms | added p50 / p99 ms | loaded p50 / p99 ms | all replicas after last receipt |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let d = &rp["direct"];
+    let bps = |v: &Json| {
+        format!(
+            "{:.1} [{:.1}–{:.1}]",
+            f(&v["median"]),
+            f(&v["min"]),
+            f(&v["max"])
+        )
+    };
+    let _ = writeln!(
+        s,
+        "| direct | {} | {} | 1.00x | {:.1} / {:.1} | | {:.1} / {:.1} | |",
+        stat(&d["tx_per_s"]),
+        bps(&d["batches_per_s"]),
+        f(&d["latency_ms"]["p50"]),
+        f(&d["latency_ms"]["p99"]),
+        f(&d["loaded_latency_ms"]["p50"]),
+        f(&d["loaded_latency_ms"]["p99"])
+    );
+    for w in rp["replicated"].as_array().cloned().unwrap_or_default() {
+        let _ = writeln!(
+            s,
+            "| {} replica(s) | {} | {} | {:.2}x | {:.1} / {:.1} | {:+.1} / {:+.1} | {:.1} / {:.1} | {:.2} s |",
+            w["replicas"],
+            stat(&w["tx_per_s"]),
+            bps(&w["batches_per_s"]),
+            f(&w["ratio_tx_per_s_vs_direct"]),
+            f(&w["latency_ms"]["p50"]),
+            f(&w["latency_ms"]["p99"]),
+            f(&w["added_latency_ms"]["p50"]),
+            f(&w["added_latency_ms"]["p99"]),
+            f(&w["loaded_latency_ms"]["p50"]),
+            f(&w["loaded_latency_ms"]["p99"]),
+            f(&w["all_caught_up_s"]["median"])
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nEvery replica ended with the same header hash at the last height: {}.\n",
+        rp["replicated"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|w| w["same_head"].as_bool() == Some(true)))
+    );
 }

@@ -58,6 +58,18 @@ fn quick_report_covers_every_section() {
         );
         positive(&b["eip1559_bytes_per_tx"], "EIP-1559 size");
     }
+    // The replicated path runs real processes: it is measured when nats-server and the
+    // mf-validator binary of this build are here, and otherwise says why it was not.
+    let rp = &json["replicated"];
+    match rp["skipped"].as_str() {
+        Some(why) => println!("replicated path not measured: {why}"),
+        None => {
+            positive(&rp["direct"]["tx_per_s"]["median"], "direct POST /batch");
+            positive(&rp["replicated"][0]["tx_per_s"]["median"], "replicated");
+            positive(&rp["replicated"][0]["latency_ms"]["p99"], "replicated p99");
+            assert_eq!(rp["replicated"][0]["same_head"], true);
+        }
+    }
     assert!(json["machine"]["cores"].as_u64() >= Some(1));
     let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     for heading in [
@@ -65,6 +77,7 @@ fn quick_report_covers_every_section() {
         "## 2. Full validation",
         "## 3. Coordinator fill",
         "## 4. Bytes",
+        "## 5. Replicated path",
     ] {
         assert!(md.contains(heading), "{heading} missing");
     }
