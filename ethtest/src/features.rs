@@ -5,7 +5,7 @@
 //! lacks it on purpose; the crate's tests check that the file and [`Feature::ALL`] name the
 //! same features, so the list cannot grow without the file saying why.
 
-use crate::case::{BlockValues, Case};
+use crate::case::Case;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, U256, address};
 use mf_format::{Activation, ChainRules, Fork};
@@ -87,9 +87,9 @@ pub fn rules_of(case: &Case) -> Option<ChainRules> {
     // block that names them ([`Feature::BlockValuesVary`] skips a case whose blocks
     // differ). A block whose header is absent (an undecodable invalid block) has the base
     // fee EIP-1559 derives from the genesis header.
-    let first = |f: &dyn Fn(&BlockValues) -> Option<_>| case.blocks.iter().find_map(|b| f(&b.env));
-    rules.base_fee = first(&|e: &BlockValues| e.base_fee.map(U256::from))
-        .and_then(|b| u64::try_from(b).ok())
+    let envs = || case.blocks.iter().map(|b| &b.env);
+    rules.base_fee = envs()
+        .find_map(|e| e.base_fee)
         .or_else(|| {
             let g = &case.genesis_env;
             Some(BaseFeeParams::ethereum().next_block_base_fee(
@@ -110,7 +110,7 @@ pub fn rules_of(case: &Case) -> Option<ChainRules> {
         .iter()
         .find_map(|b| b.env.mix_hash)
         .unwrap_or_default();
-    rules.difficulty = first(&|e: &BlockValues| e.difficulty).unwrap_or_default();
+    rules.difficulty = envs().find_map(|e| e.difficulty).unwrap_or_default();
     Some(rules)
 }
 

@@ -70,17 +70,30 @@ pub mod u256 {
     }
 }
 
+/// A list of `B256`, each as 32 raw bytes, of at most `max` entries.
+fn b256_seq<'de, D: Deserializer<'de>>(
+    d: D,
+    max: usize,
+    what: &'static str,
+) -> Result<Vec<B256>, D::Error> {
+    #[derive(Deserialize)]
+    struct W(#[serde(with = "b256")] B256);
+    let v: Vec<W> = bounded_seq(d, max, what)?;
+    Ok(v.into_iter().map(|w| w.0).collect())
+}
+
+fn ser_b256_seq<S: Serializer>(v: &[B256], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|t| t.0))
+}
+
 /// A list of `B256` (log topics) with at most `crate::limits::MAX_LOG_TOPICS` entries.
 pub mod topics {
     use super::*;
-    #[derive(Serialize, Deserialize)]
-    struct W(#[serde(with = "super::b256")] B256);
     pub fn serialize<S: Serializer>(v: &[B256], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(|t| W(*t)))
+        ser_b256_seq(v, s)
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<B256>, D::Error> {
-        let v: Vec<W> = bounded_seq(d, crate::limits::MAX_LOG_TOPICS, "log topics")?;
-        Ok(v.into_iter().map(|w| w.0).collect())
+        b256_seq(d, crate::limits::MAX_LOG_TOPICS, "log topics")
     }
 }
 
@@ -88,18 +101,15 @@ pub mod topics {
 /// `crate::limits::MAX_ACCESS_LIST_KEYS` entries.
 pub mod b256_list {
     use super::*;
-    #[derive(Serialize, Deserialize)]
-    struct W(#[serde(with = "super::b256")] B256);
     pub fn serialize<S: Serializer>(v: &[B256], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(|t| W(*t)))
+        ser_b256_seq(v, s)
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<B256>, D::Error> {
-        let v: Vec<W> = bounded_seq(
+        b256_seq(
             d,
             crate::limits::MAX_ACCESS_LIST_KEYS,
             "access list storage keys",
-        )?;
-        Ok(v.into_iter().map(|w| w.0).collect())
+        )
     }
 }
 

@@ -71,6 +71,7 @@ struct BatchPlan<'a> {
     batch: &'a Batch,
     prepared: &'a [Prepared],
     applied: &'a Applied,
+    /// One receipt per transaction of `batch` (the stored list adds the fee credit's).
     receipts: &'a [Receipt],
     /// The fee credit appended after the batch's transactions (PROTOCOL.md §6.4.6): at
     /// position `prepared.len()` of `applied`'s verdicts.
@@ -559,9 +560,6 @@ impl Validator {
                 ),
             }));
         }
-        // The stored receipts end with the fee credit's; the outcome (what the submitter is
-        // answered) has one receipt per transaction it sent.
-        let mut stored_receipts = receipts.clone();
         let credit_prepared = credit
             .as_ref()
             .map(|tx| prepare_ops(tx, mf_format::tx_id(&tx.body), Default::default()));
@@ -586,12 +584,6 @@ impl Validator {
                     tx.body.moves[0].intx
                 ))));
             }
-            stored_receipts.push(Receipt {
-                tx_id: p.id,
-                status: Status::Accepted,
-                gas_used: 0,
-                logs: Vec::new(),
-            });
         }
 
         let t2 = Instant::now();
@@ -601,7 +593,7 @@ impl Validator {
             batch,
             prepared,
             applied: &applied,
-            receipts: &stored_receipts,
+            receipts: &receipts,
             credit: credit.as_ref().zip(credit_prepared.as_ref()),
             beneficiary,
         });
@@ -793,6 +785,12 @@ impl Validator {
                 w.code.push((alloy_primitives::keccak256(c).0, c.clone()));
             }
         }
+        let credit_receipt: Option<Receipt> = credit.map(|(_, p)| Receipt {
+            tx_id: p.id,
+            status: Status::Accepted,
+            gas_used: 0,
+            logs: Vec::new(),
+        });
         let ids: Vec<TxId> = accepted
             .iter()
             .map(|&i| prepared[i].id)
@@ -810,6 +808,7 @@ impl Validator {
                 merkle_root_of_leaves(
                     receipts
                         .par_iter()
+                        .chain(credit_receipt.par_iter())
                         .map_init(Vec::new, |buf, r| {
                             buf.clear();
                             mf_format::encoders::put_receipt(buf, r);
@@ -827,7 +826,13 @@ impl Validator {
             state_hash: lthash.digest(),
             time_ms,
         };
-        mf_format::encoders::put_receipts(&mut w.receipts, receipts);
+        // The stored receipts end with the fee credit's; the outcome (what the submitter is
+        // answered) keeps one receipt per transaction it sent.
+        let n = receipts.len() + usize::from(credit_receipt.is_some());
+        w.receipts.extend_from_slice(&(n as u64).to_le_bytes());
+        for r in receipts.iter().chain(&credit_receipt) {
+            mf_format::encoders::put_receipt(&mut w.receipts, r);
+        }
         w.lthash = lthash.clone();
         (w, lthash)
     }

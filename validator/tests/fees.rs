@@ -124,7 +124,6 @@ fn senders_pay_and_the_beneficiary_is_credited_once_per_batch() {
         account(&v, credit_id, beneficiary()).balance,
         U256::from(5u64) + fees
     );
-    // The burnt base fee is gone: total supply fell by 21,000 x 10 per transaction.
     // A second batch credits again, spending the first credit's version.
     let mut after = view.clone();
     after.apply(&a.body).expect("mirror");
