@@ -18,12 +18,14 @@
 //!    the few that collide. An intent that cannot be filled (revert, a signed field the
 //!    state contradicts, a minimum not met) is rejected with its reason and leaves nothing
 //!    in the overlay.
-//! 4. **Budget**: the fills are admitted to the batch's receipt budget in arrival order, by
-//!    the validator's own rule ([`fit_receipt_budget`], `mf_format::ReceiptBudget`), so that
-//!    the validator never cuts a batch of ours with `batch_receipts_full`: a fill that does
-//!    not fit what is left, and every fill chained on it, waits for the next batch (it is
-//!    filled again then, and this does not count as an attempt); a fill whose receipt alone
-//!    is over the per-transaction cap is rejected (`receipt_too_large`).
+//! 4. **Budget**: the fills are admitted to the batch's gas and receipt budgets in arrival
+//!    order, by the validator's own rules ([`fit_batch_budget`], `mf_format::GasBudget`
+//!    under the chain's batch gas limit and `mf_format::ReceiptBudget`), so that the
+//!    validator never cuts a batch of ours with `batch_gas_full` or `batch_receipts_full`:
+//!    a fill that does not fit what is left, and every fill chained on it, waits for the
+//!    next batch (it is filled again then, and this does not count as an attempt); a fill
+//!    whose receipt alone is over the per-transaction cap is rejected
+//!    (`receipt_too_large`).
 //! 5. **Submit** in filter mode (`POST /batch`), after recording every fill's transaction
 //!    id, so that the feed recognises acceptance even if this answer is lost.
 //! 6. **Verdicts**: accepted transactions become `accepted` when the follower applies their
@@ -42,7 +44,8 @@ use crate::store::{CoordDb, IndexReader};
 use crate::upstream::Submitted;
 use mf_format::limits::MAX_TX_RECEIPT_BYTES;
 use mf_format::{
-    Batch, Key, Reason, ReceiptBudget, Transaction, TxId, check_receipt_len, encode, receipt_len,
+    Batch, GasBudget, Key, Reason, ReceiptBudget, Transaction, TxId, check_receipt_len, encode,
+    receipt_len,
 };
 use mf_movegen::rpc::{IntentState, IntentStatus};
 // Every intent reaching the sequencer had its signatures verified at intake (`mf_sendIntent`
@@ -212,25 +215,28 @@ pub fn fill_batch(
     Ok(out)
 }
 
-/// Where a fill goes under the batch's receipt budget ([`fit_receipt_budget`]).
+/// Where a fill goes under the batch's budgets ([`fit_batch_budget`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Budgeted {
     /// Into this batch.
     Include,
-    /// Into a later batch: its receipt does not fit what this batch has left, or it uses a
-    /// version that a fill left out of this batch creates.
+    /// Into a later batch: its gas limit or its receipt does not fit what this batch has
+    /// left, or it uses a version that a fill left out of this batch creates.
     Defer,
     /// Nowhere: its receipt alone is over `MAX_TX_RECEIPT_BYTES` (`receipt_too_large`).
     TooLarge,
 }
 
-/// The validator's receipt budget (`mf_format::ReceiptBudget`, PROTOCOL.md §6.4.3) applied
-/// to fills in batch order, counting each one's receipt as its execution gives it
-/// ([`receipt_len`] of its logs): every fill included would also be admitted by the
-/// validator, which accepts at most the fills included (re-execution gives the same logs).
-/// A fill chained on one left out is left out too: the version it uses will not exist.
-pub fn fit_receipt_budget(fills: &[&Built]) -> Vec<Budgeted> {
+/// The validator's budgets (PROTOCOL.md §6.4.3) applied to fills in batch order: the gas
+/// budget (`mf_format::GasBudget`: the sum of gas limits within `batch_gas_limit`) and the
+/// receipt budget (`mf_format::ReceiptBudget`), counting each one's receipt as its execution
+/// gives it ([`receipt_len`] of its logs). Every fill included would also be admitted by
+/// the validator, which counts at most the fills included (they are all it executes, and
+/// re-execution gives the same logs). A fill chained on one left out is left out too: the
+/// version it uses will not exist.
+pub fn fit_batch_budget(fills: &[&Built], batch_gas_limit: u64) -> Vec<Budgeted> {
     let mut budget = ReceiptBudget::new();
+    let mut gas = GasBudget::new(batch_gas_limit);
     let mut left_out: HashSet<TxId> = HashSet::new();
     fills
         .iter()
@@ -238,12 +244,17 @@ pub fn fit_receipt_budget(fills: &[&Built]) -> Vec<Budgeted> {
             let len = receipt_len(&b.execution.logs);
             let v = if check_receipt_len(len).is_err() {
                 Budgeted::TooLarge
-            } else if b.tx.body.moves.iter().any(|m| left_out.contains(&m.intx))
-                || budget.admit(len).is_err()
-            {
+            } else if b.tx.body.moves.iter().any(|m| left_out.contains(&m.intx)) {
                 Budgeted::Defer
             } else {
-                Budgeted::Include
+                // Admitted to both budgets or to neither.
+                let (mut g, mut r) = (gas, budget);
+                if g.admit(b.tx.body.call.gas_limit).is_ok() && r.admit(len).is_ok() {
+                    (gas, budget) = (g, r);
+                    Budgeted::Include
+                } else {
+                    Budgeted::Defer
+                }
             };
             if v != Budgeted::Include {
                 left_out.insert(b.id);
@@ -436,7 +447,10 @@ fn one_batch(shared: &Shared, jobs: Vec<Job>) -> Result<Step, CoordError> {
             }
         }
     }
-    let budgeted = fit_receipt_budget(&fills.iter().map(|(_, b)| b).collect::<Vec<_>>());
+    let budgeted = fit_batch_budget(
+        &fills.iter().map(|(_, b)| b).collect::<Vec<_>>(),
+        store.rules()?.batch_gas_limit,
+    );
     let mut filled: Vec<(Job, Built)> = Vec::with_capacity(fills.len());
     for ((mut j, b), v) in fills.into_iter().zip(budgeted) {
         match v {
@@ -689,6 +703,47 @@ mod tests {
         b
     }
 
+    /// The gas budget, in arrival order: fills whose gas limits fit the batch gas limit are
+    /// included, one past it waits with what is chained on it, a later one that fits goes
+    /// in; what is included is what the validator's `GasBudget` admits.
+    #[test]
+    fn fills_past_the_gas_budget_wait_with_what_is_chained_on_them() {
+        let keys: Vec<Keypair> = (0..4)
+            .map(|i| Keypair::from_label(&format!("gas {i}")))
+            .collect();
+        let mut view = MemoryView::new();
+        for k in &keys {
+            view.set_account(
+                k.address(),
+                Account {
+                    balance: U256::from(1_000_000u64),
+                    nonce: 0,
+                    code_hash: EMPTY_CODE_HASH,
+                },
+            );
+        }
+        let a = fill(&view, &keys[0], 50);
+        let gas = a.tx.body.call.gas_limit;
+        let mut big = fill(&view, &keys[1], 50);
+        big.tx.body.call.gas_limit = 2 * gas;
+        big.id = mf_format::tx_id(&big.tx.body);
+        let mut after = view.clone();
+        after.apply(&big.tx.body).expect("apply big");
+        let chained = fill(&after, &keys[1], 50);
+        let small = fill(&view, &keys[2], 50);
+        let fills = [a, big, chained, small];
+        let refs: Vec<&Built> = fills.iter().collect();
+        use Budgeted::*;
+        let got = fit_batch_budget(&refs, 2 * gas);
+        assert_eq!(got, vec![Include, Defer, Defer, Include]);
+        let mut g = GasBudget::new(2 * gas);
+        for (f, v) in fills.iter().zip(&got) {
+            if *v == Include {
+                assert_eq!(g.admit(f.tx.body.call.gas_limit), Ok(()));
+            }
+        }
+    }
+
     /// The validator's rule, in arrival order: fills that fit are included, one past the
     /// budget and everything chained on a fill left out wait, one over the per-transaction
     /// cap is refused, and a later small one that still fits is included.
@@ -727,7 +782,7 @@ mod tests {
         let refs: Vec<&Built> = fills.iter().collect();
         use Budgeted::*;
         assert_eq!(
-            fit_receipt_budget(&refs),
+            fit_batch_budget(&refs, u64::MAX),
             vec![
                 Include, Include, Include, Include, Defer, Defer, TooLarge, Defer, Include
             ]
@@ -735,7 +790,7 @@ mod tests {
         // What is included is what the validator admits.
         let included = fills
             .iter()
-            .zip(fit_receipt_budget(&refs))
+            .zip(fit_batch_budget(&refs, u64::MAX))
             .filter(|(_, v)| *v == Include)
             .map(|(f, _)| receipt_len(&f.execution.logs));
         assert!(ReceiptBudget::all_fit(included));

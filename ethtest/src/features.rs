@@ -164,11 +164,14 @@ pub enum Feature {
     EmptyBlockThenMore,
     /// Blocks with different base fees, beneficiaries or prevrandao values.
     BlockValuesVary,
+    /// Execution read `BLOCKHASH` of an earlier block and the result differs: this chain's
+    /// block hashes are its own header hashes, not Ethereum's (detected while running).
+    BlockHashValue,
 }
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 13] = [
+    pub const ALL: [Feature; 14] = [
         Feature::UnknownFork,
         Feature::BeforeSpuriousDragon,
         Feature::Constantinople,
@@ -182,6 +185,7 @@ impl Feature {
         Feature::PostStateHashOnly,
         Feature::EmptyBlockThenMore,
         Feature::BlockValuesVary,
+        Feature::BlockHashValue,
     ];
 
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
@@ -200,6 +204,7 @@ impl Feature {
             Feature::PostStateHashOnly => "post_state_hash_only",
             Feature::EmptyBlockThenMore => "empty_block_then_more",
             Feature::BlockValuesVary => "block_values_vary",
+            Feature::BlockHashValue => "block_hash_value",
         }
     }
 
@@ -236,6 +241,9 @@ impl Feature {
             }
             Feature::BlockValuesVary => {
                 "the base fee, beneficiary and prevrandao are chain constants, so transactions can be filled before the batch they land in is known"
+            }
+            Feature::BlockHashValue => {
+                "BLOCKHASH returns this chain's own header hashes, not Ethereum's, and the result depends on the value"
             }
         }
     }
@@ -274,6 +282,9 @@ pub fn detect(case: &Case) -> Option<Feature> {
                     && case.blocks[i + 1..].iter().any(|l| !l.txs.is_empty())
             }),
             Feature::BlockValuesVary => block_values_vary(case),
+            // Detected while running the case (`run_case`): which blocks' hashes execution
+            // reads is known only then.
+            Feature::BlockHashValue => false,
         }
     };
     Feature::ALL.into_iter().find(|f| found(*f))

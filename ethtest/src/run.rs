@@ -14,19 +14,21 @@
 
 use crate::case::{AccountState, Block, Case, EthTx};
 use crate::compare::first_difference;
-use crate::features::{detect, rules_of};
+use crate::features::{Feature, detect, rules_of};
 use crate::verdict::Verdict;
+use alloy_primitives::Bytes;
 use alloy_primitives::U256;
 use alloy_primitives::hex;
 use mf_format::{
     AccessItem, Batch, Call, ChainRules, ExecContext, Fee, FeeKind, GENESIS_INTX, Key, Reason,
-    Transaction, TxBody, TxId, check_structure, tx_id,
+    Transaction, TxBody, TxId, check_structure, header_hash, tx_id,
 };
 use mf_movegen::genesis::Genesis;
-use mf_movegen::{MemoryView, Reexec, ReexecCheck, execute_under};
+use mf_movegen::{MemoryView, Reexec, ReexecCheck, StateView, execute_under};
 use mf_validator::prepare::prepare_ops;
 use mf_validator::{ApplyError, Mode, StoreCode, Validator};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The chain id of the ethereum/tests blockchain tests (mainnet's).
 pub const CHAIN_ID: u64 = 1;
@@ -99,8 +101,28 @@ impl Refusal {
 /// `execute_under` the chain's rules against `view` (a call that reverts or halts is included as failed,
 /// as on Ethereum), with the transaction's fee fields and access list. The nonce is not
 /// carried: the sender's declared account version is what binds a transaction once.
+/// The runner's view of the state so far, noting whether execution read a block hash.
+struct Probe<'a> {
+    view: &'a MemoryView,
+    read_block_hash: &'a AtomicBool,
+}
+
+impl StateView for Probe<'_> {
+    type Error = std::convert::Infallible;
+    fn version(&self, key: &Key) -> Result<Option<(TxId, mf_format::Value)>, Self::Error> {
+        self.view.version(key)
+    }
+    fn code(&self, hash: &mf_format::B256) -> Result<Option<Bytes>, Self::Error> {
+        self.view.code(hash)
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<mf_format::B256>, Self::Error> {
+        self.read_block_hash.store(true, Ordering::Relaxed);
+        self.view.block_hash(number)
+    }
+}
+
 fn build(
-    view: &MemoryView,
+    view: &Probe<'_>,
     rules: &ChainRules,
     tx: &EthTx,
     block: &Block,
@@ -199,6 +221,7 @@ fn apply_block(
     mirror: &mut MemoryView,
     writers: &mut BTreeMap<Key, TxId>,
     block: &Block,
+    read_block_hash: &AtomicBool,
 ) -> Result<(), Refusal> {
     let number = block
         .number
@@ -221,13 +244,21 @@ fn apply_block(
             Ok(())
         };
     }
+    // BLOCKHASH reads this chain's own headers (PROTOCOL.md §6.3): the parent's hash joins
+    // those of the blocks before it.
+    let parent = v.head();
+    mirror.set_block_hash(parent.height, header_hash(parent));
     let mut local = mirror.clone();
     let mut txs = Vec::with_capacity(block.txs.len());
     for tx in &block.txs {
         let tx = tx
             .as_ref()
             .map_err(|e| Refusal::other("undecodable_transaction", e))?;
-        let t = build(&local, v.rules(), tx, block)?;
+        let probe = Probe {
+            view: &local,
+            read_block_hash,
+        };
+        let t = build(&probe, v.rules(), tx, block)?;
         match check_structure(&t, t.body.chain_id) {
             // The authorisation is the last structural check: the runner stands in for it.
             Ok(()) | Err(Reason::NoAuthorization) => {}
@@ -244,7 +275,7 @@ fn apply_block(
     let batch = Batch { txs };
     // The validator's own code lookup: its store (the genesis code, the code of the blocks
     // applied so far) and the code this batch creates.
-    let lookup = StoreCode::new(v.store(), &batch);
+    let lookup = StoreCode::new(v.store(), &batch, number);
     let reexec = ReexecCheck::new(v.rules().clone());
     let mut prepared = Vec::with_capacity(batch.txs.len());
     for t in &batch.txs {
@@ -316,8 +347,25 @@ fn run_detected(case: &Case) -> Result<Verdict, String> {
         genesis.code.iter().map(|(_, c)| c.clone()),
     );
     let mut writers: BTreeMap<Key, TxId> = BTreeMap::new();
+    let read_block_hash = AtomicBool::new(false);
+    let verdict = run_blocks(case, &mut v, &mut mirror, &mut writers, &read_block_hash)?;
+    // This chain's block hashes are its own header hashes, not Ethereum's: a case whose
+    // result differs after reading one depends on a value the protocol defines otherwise.
+    if read_block_hash.load(Ordering::Relaxed) && !matches!(verdict, Verdict::Matched { .. }) {
+        return Ok(Verdict::Skipped(Feature::BlockHashValue));
+    }
+    Ok(verdict)
+}
+
+fn run_blocks(
+    case: &Case,
+    v: &mut Validator,
+    mirror: &mut MemoryView,
+    writers: &mut BTreeMap<Key, TxId>,
+    read_block_hash: &AtomicBool,
+) -> Result<Verdict, String> {
     for (i, block) in case.blocks.iter().enumerate() {
-        let applied = apply_block(&mut v, &mut mirror, &mut writers, block);
+        let applied = apply_block(v, mirror, writers, block, read_block_hash);
         match (applied, &block.expect_exception) {
             (Ok(()), None) => {}
             (Err(_), Some(_)) => {}

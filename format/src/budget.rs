@@ -14,8 +14,11 @@
 //!   [`Reason::BatchReceiptsFull`] (85) and cascades like any other rejection
 //!   ([`ReceiptBudget::admit`]). A later, smaller transaction that still fits is accepted.
 //!
-//! A batch gas budget (the sum of gas) would be a second dimension of the same admission
-//! step; there is none yet.
+//! The batch's **gas budget** ([`GasBudget`]) is decided before execution: in batch order,
+//! each transaction that passed the structural and signature checks is admitted when its
+//! gas limit fits what the chain's `batch_gas_limit` has left, else it is
+//! [`Reason::BatchGasFull`] (87) and not executed. So the work of re-executing a batch is
+//! bounded by one number before any of it starts, whatever the transactions do.
 
 use crate::limits::{MAX_BATCH_RECEIPT_BYTES, MAX_TX_RECEIPT_BYTES};
 use crate::reason::Reason;
@@ -86,6 +89,38 @@ impl ReceiptBudget {
     }
 }
 
+/// The gas limits admitted so far in one batch, against the chain's batch gas limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GasBudget {
+    used: u64,
+    limit: u64,
+}
+
+impl GasBudget {
+    /// An empty batch of a chain whose batch gas limit is `limit`.
+    pub const fn new(limit: u64) -> GasBudget {
+        GasBudget { used: 0, limit }
+    }
+
+    /// Admits the next transaction to execute, whose gas limit is `gas_limit`: `Ok` and
+    /// counted when the sum stays within the limit, else `Err(batch_gas_full)` and nothing
+    /// counted.
+    pub fn admit(&mut self, gas_limit: u64) -> Result<(), Reason> {
+        match self.used.checked_add(gas_limit) {
+            Some(next) if next <= self.limit => {
+                self.used = next;
+                Ok(())
+            }
+            _ => Err(Reason::BatchGasFull),
+        }
+    }
+
+    /// Gas admitted so far.
+    pub const fn used(&self) -> u64 {
+        self.used
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +150,20 @@ mod tests {
             };
             assert_eq!(receipt_len(&r.logs), encode(&r).len());
         }
+    }
+
+    #[test]
+    fn the_gas_budget_admits_in_order_and_cuts_past_the_limit() {
+        let mut g = GasBudget::new(100);
+        assert_eq!(g.admit(60), Ok(()));
+        assert_eq!(g.admit(41), Err(Reason::BatchGasFull));
+        assert_eq!(g.admit(40), Ok(()));
+        assert_eq!(g.admit(1), Err(Reason::BatchGasFull));
+        assert_eq!(g.admit(0), Ok(()));
+        assert_eq!(g.used(), 100);
+        let mut big = GasBudget::new(u64::MAX);
+        assert_eq!(big.admit(u64::MAX), Ok(()));
+        assert_eq!(big.admit(1), Err(Reason::BatchGasFull), "no overflow");
     }
 
     #[test]

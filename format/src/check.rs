@@ -16,7 +16,7 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
         return Err(Reason::WrongChainId);
     }
     for m in &body.moves {
-        if !m.mask.is_valid() {
+        if !m.mask.is_valid() || (m.mask.nonce() && m.mark != Mark::Account) {
             return Err(Reason::InvalidMask);
         }
         if m.prev.mark() != m.mark || m.next.mark() != m.mark {

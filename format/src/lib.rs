@@ -74,7 +74,7 @@ pub mod types;
 pub mod wire;
 
 pub use alloy_primitives::{Address, B256, U256};
-pub use budget::{ReceiptBudget, check_receipt_len, receipt_len};
+pub use budget::{GasBudget, ReceiptBudget, check_receipt_len, receipt_len};
 pub use check::{check_context, check_gas_limit, check_structure};
 pub use codec::{
     FormatError, decode, decode_batch, decode_body, decode_header, decode_receipts, decode_tx,

@@ -25,6 +25,11 @@ pub const MAX_ACCESS_LIST_ITEMS: usize = 1024;
 pub const MAX_ACCESS_LIST_KEYS: usize = 1024;
 /// The gas limit of a chain whose genesis names none, and of the default rules.
 pub const MAX_GAS_LIMIT: u64 = 30_000_000;
+/// The batch gas limit of a chain whose genesis names no `batchGasLimit`: the gas limits of
+/// a batch's executed transactions sum to at most this (PROTOCOL.md §6.4.3 step 0). 10^10
+/// gas is 333 blocks of 30M, 476,190 transfers; it bounds the re-execution work of one
+/// batch before any of it starts.
+pub const DEFAULT_BATCH_GAS_LIMIT: u64 = 10_000_000_000;
 /// Most logs in one receipt (30M gas buys at most 80,000 LOG0s).
 pub const MAX_LOGS: usize = 1 << 17;
 /// Most topics in one log (LOG4).

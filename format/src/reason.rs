@@ -59,7 +59,7 @@ reasons! {
     ValueTypeMismatch = 24, "value_type_mismatch";
     /// An account move has a non-zero slot.
     NonZeroAccountSlot = 25, "nonzero_account_slot";
-    /// A mask has bits other than 0..=2 set.
+    /// A mask has bits other than 0..=3 set, or bit 3 (nonce) on a storage move.
     InvalidMask = 26, "invalid_mask";
     /// A transaction that is not `open` carries a move with mask 0.
     UnsignedMoveInClosedTx = 27, "unsigned_move_in_closed_tx";
@@ -141,6 +141,10 @@ reasons! {
     /// authorisation, as a chain exported with `GET /batch` carries) other than the one the
     /// validator computes for the batch (PROTOCOL.md §6.4.6).
     InvalidFeeCredit = 86, "invalid_fee_credit";
+    /// The gas limits of the transactions executed earlier in the batch leave no room for
+    /// this one's within the chain's batch gas limit (the batch's gas budget, decided before
+    /// execution; PROTOCOL.md §6.4.3 step 0). It is not executed.
+    BatchGasFull = 87, "batch_gas_full";
 }
 
 impl fmt::Display for Reason {

@@ -6,7 +6,7 @@
 //! gives for that context, so re-execution needs nothing but the transaction and these
 //! rules, and the context window (PROTOCOL.md §6.3.1) ties the context to the batch.
 
-use crate::limits::MAX_GAS_LIMIT;
+use crate::limits::{DEFAULT_BATCH_GAS_LIMIT, MAX_GAS_LIMIT};
 use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +119,16 @@ pub enum RulesError {
     /// A zero gas limit.
     #[error("gas limit 0: no transaction could run")]
     ZeroGasLimit,
+    /// A batch gas limit below the transaction gas limit.
+    #[error(
+        "batch gas limit {batch} is below the gas limit {tx}: a transaction with the largest gas limit would fit no batch"
+    )]
+    BatchGasBelowGasLimit {
+        /// The batch gas limit.
+        batch: u64,
+        /// The transaction gas limit.
+        tx: u64,
+    },
 }
 
 /// A chain's execution rules (see the module documentation).
@@ -127,6 +137,11 @@ pub struct ChainRules {
     /// The gas limit a transaction may declare at most (the genesis `gasLimit`), and the
     /// `GASLIMIT` the EVM reads.
     pub gas_limit: u64,
+    /// The most gas the executed transactions of one batch may declare in all (the genesis
+    /// `batchGasLimit`, [`DEFAULT_BATCH_GAS_LIMIT`] when it names none; PROTOCOL.md §6.4.3
+    /// step 0): the sum of gas limits, known before execution, so a batch's work is
+    /// bounded before it starts. At least `gas_limit`.
+    pub batch_gas_limit: u64,
     /// Forks in activation order with their activations; before the first, Frontier.
     pub forks: Vec<(Fork, Activation)>,
     /// The base fee of every batch, in wei per gas (the genesis `baseFeePerGas`; 0 when it
@@ -161,6 +176,7 @@ impl ChainRules {
     /// difficulty) all zero: the base the constructors fill in.
     const ZERO_CONTEXT: ChainRules = ChainRules {
         gas_limit: 0,
+        batch_gas_limit: DEFAULT_BATCH_GAS_LIMIT,
         forks: Vec::new(),
         base_fee: 0,
         beneficiary: Address::ZERO,
@@ -168,10 +184,13 @@ impl ChainRules {
         difficulty: U256::ZERO,
     };
 
-    /// Every fork up to and including `fork` from genesis.
+    /// Every fork up to and including `fork` from genesis, `gas_limit` gas per transaction
+    /// and the default batch gas limit (at least `gas_limit`).
     pub fn from_genesis(fork: Fork, gas_limit: u64) -> ChainRules {
         ChainRules {
             gas_limit,
+            // The default, raised to the gas limit: one transaction always fits a batch.
+            batch_gas_limit: DEFAULT_BATCH_GAS_LIMIT.max(gas_limit),
             forks: if fork == Fork::Frontier {
                 Vec::new()
             } else {
@@ -187,6 +206,12 @@ impl ChainRules {
     pub fn validate(&self) -> Result<(), RulesError> {
         if self.gas_limit == 0 {
             return Err(RulesError::ZeroGasLimit);
+        }
+        if self.batch_gas_limit < self.gas_limit {
+            return Err(RulesError::BatchGasBelowGasLimit {
+                batch: self.batch_gas_limit,
+                tx: self.gas_limit,
+            });
         }
         let mut last: Option<(Fork, Activation)> = None;
         for &(fork, at) in &self.forks {
@@ -269,6 +294,26 @@ mod tests {
         assert_eq!(r.fork_at(6, 100), Fork::Shanghai);
         assert_eq!(r.fork_at(6, 250), Fork::Cancun);
         assert_eq!(ChainRules::default().fork_at(0, 0), Fork::Cancun);
+    }
+
+    #[test]
+    fn a_batch_gas_limit_below_the_gas_limit_is_refused() {
+        let r = ChainRules {
+            batch_gas_limit: MAX_GAS_LIMIT - 1,
+            ..ChainRules::default()
+        };
+        assert_eq!(
+            r.validate(),
+            Err(RulesError::BatchGasBelowGasLimit {
+                batch: MAX_GAS_LIMIT - 1,
+                tx: MAX_GAS_LIMIT
+            })
+        );
+        let r = ChainRules {
+            batch_gas_limit: MAX_GAS_LIMIT,
+            ..ChainRules::default()
+        };
+        assert_eq!(r.validate(), Ok(()));
     }
 
     #[test]

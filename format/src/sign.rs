@@ -95,13 +95,17 @@ fn put_move_signed_fields(h: &mut blake3::Hasher, m: &Move, buf: &mut Vec<u8>) {
     if m.mask.next() {
         crate::encoders::put_value(buf, &m.next);
     }
+    if m.mask.nonce() {
+        // Account moves only (check_structure refuses the bit on a storage word).
+        buf.extend_from_slice(&m.prev.nonce().unwrap_or(0).to_le_bytes());
+    }
     h.update(buf);
 }
 
 /// The signing digest of a body: blake3 (context [`crate::hash::domain::SIGNING`]) over the chain id, the
 /// call, the context, `open`, the number of signed moves, and for each move with a non-zero
-/// mask, in order: mask, kind, mark, addr, slot, then `intx`, `prev`, `next` where the mask
-/// selects them. Moves with mask 0 and the created code are not covered (the code is bound
+/// mask, in order: mask, kind, mark, addr, slot, then `intx`, `prev`, `next` and the nonce
+/// of `prev` (u64 little-endian) where the mask selects them. Moves with mask 0 and the created code are not covered (the code is bound
 /// by re-execution through the declared code hashes).
 pub fn signing_digest(body: &TxBody) -> B256 {
     let mut h = crate::hash::signing_hasher();

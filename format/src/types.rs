@@ -112,6 +112,12 @@ impl TryFrom<u8> for MoveKind {
 ///
 /// `mark`, `kind`, `addr` and `slot` of a move with a non-zero mask are always signed. A move
 /// with mask 0 is not signed at all; only an `open` transaction may carry one.
+///
+/// Bit 3 ([`Mask::NONCE`], account moves only) signs the nonce of `prev` alone: the version,
+/// the balance and the value after stay with the filler. A wallet signs its own account move
+/// this way so that value credited to it before its transaction lands does not invalidate
+/// the transaction (the nonce, as on Ethereum, is what makes it unrepeatable; PROTOCOL.md
+/// §5.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Mask(pub u8);
@@ -123,6 +129,11 @@ impl Mask {
     pub const PREV: u8 = 2;
     /// Bit 2: `next` is signed.
     pub const NEXT: u8 = 4;
+    /// Bit 3: the nonce of `prev` is signed (account moves only).
+    pub const NONCE: u8 = 8;
+    /// Only the nonce of `prev` signed: how a wallet signs its own account move, so that
+    /// credits received meanwhile do not invalidate the transaction.
+    pub const NONCE_ONLY: Mask = Mask(Self::NONCE);
     /// Every field signed.
     pub const ALL: Mask = Mask(7);
     /// Nothing signed: a move a filler may add to an `open` transaction.
@@ -132,9 +143,9 @@ impl Mask {
     pub const fn is_signed(self) -> bool {
         self.0 != 0
     }
-    /// True when only the defined bits (0..=2) are set.
+    /// True when only the defined bits (0..=3) are set.
     pub const fn is_valid(self) -> bool {
-        self.0 & !7 == 0
+        self.0 & !15 == 0
     }
     /// `intx` signed.
     pub const fn intx(self) -> bool {
@@ -147,6 +158,10 @@ impl Mask {
     /// `next` signed.
     pub const fn next(self) -> bool {
         self.0 & Self::NEXT != 0
+    }
+    /// The nonce of `prev` signed.
+    pub const fn nonce(self) -> bool {
+        self.0 & Self::NONCE != 0
     }
 }
 
@@ -161,6 +176,8 @@ pub enum SignedField {
     Prev,
     /// The value after ([`Mask::NEXT`]).
     Next,
+    /// The nonce of the value before ([`Mask::NONCE`]).
+    Nonce,
 }
 
 /// The value of an account record.
@@ -208,6 +225,13 @@ impl Value {
         match self {
             Value::Account(_) => Mark::Account,
             Value::Storage(_) => Mark::Storage,
+        }
+    }
+    /// The nonce of an account record; `None` for a storage word.
+    pub const fn nonce(&self) -> Option<u64> {
+        match self {
+            Value::Account(a) => Some(a.nonce),
+            Value::Storage(_) => None,
         }
     }
     /// The zero value of a never-written key with this mark.
@@ -437,7 +461,7 @@ impl Move {
         }
     }
 
-    /// The first field, in the order kind, `intx`, `prev`, `next`, that this move's mask
+    /// The first field, in the order kind, `intx`, `prev`, `next`, nonce, that this move's mask
     /// puts under the signature and in which `other` differs; `None` when the mask signs
     /// nothing or every signed field agrees. (Key fields are not compared: callers pair
     /// moves by key.) A filler that changes only unsigned fields keeps every signature
@@ -454,6 +478,8 @@ impl Move {
             Some(SignedField::Prev)
         } else if mask.next() && self.next != other.next {
             Some(SignedField::Next)
+        } else if mask.nonce() && self.prev.nonce() != other.prev.nonce() {
+            Some(SignedField::Nonce)
         } else {
             None
         }

@@ -92,6 +92,7 @@ fn vectors() -> BTreeMap<String, String> {
         ("digest.pool_prev_next_masked", [7, 1, 7], false),
         ("digest.pool_unsigned_open", [7, 0, 7], true),
         ("digest.next_only", [4, 4, 4], false),
+        ("digest.sender_nonce_only", [8, 7, 7], false),
     ] {
         put(
             &mut v,

@@ -84,8 +84,18 @@ fn each_structural_rule_has_its_reason() {
     assert_eq!(check_gas_limit(&tx, &roomy), Ok(()));
 
     let mut b = body.clone();
-    b.moves[1].mask = Mask(8 | 7);
+    b.moves[1].mask = Mask(16 | 7);
     assert_eq!(verdict(&k, b), Err(Reason::InvalidMask));
+    // The nonce bit signs an account's nonce: on a storage word it is refused.
+    for (i, m) in body.moves.iter().enumerate() {
+        let mut b = body.clone();
+        b.moves[i].mask = Mask(Mask::NONCE | Mask::INTX);
+        let want = match m.mark {
+            Mark::Account => Ok(()),
+            Mark::Storage => Err(Reason::InvalidMask),
+        };
+        assert_eq!(verdict(&k, b), want, "move {i}");
+    }
 
     let mut b = body.clone();
     b.moves[1].next = Value::Storage(U256::ZERO);

@@ -21,6 +21,9 @@ pub enum DbError<E: std::error::Error + Send + Sync + 'static> {
     /// The view holds a value of the wrong type for the key's mark.
     #[error("key {0:?} holds a value of the wrong type")]
     TypeMismatch(Key),
+    /// `BLOCKHASH` asked for a block whose hash the view does not know.
+    #[error("the hash of block {0} is not known to this state view")]
+    UnknownBlockHash(u64),
 }
 
 impl<E: std::error::Error + Send + Sync + 'static> DBErrorMarker for DbError<E> {}
@@ -144,7 +147,14 @@ impl<V: StateView> Database for RecordingDb<V> {
         }
     }
 
-    fn block_hash(&mut self, _number: u64) -> Result<B256, Self::Error> {
-        Ok(B256::ZERO)
+    /// `BLOCKHASH(number)`: revm asks only for the 256 blocks before the executing block
+    /// number (the transaction's declared context) and answers 0 itself outside them; the
+    /// hash is the chain's header hash from the view, and a view that does not know it fails
+    /// the execution ([`DbError::UnknownBlockHash`]).
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.view
+            .block_hash(number)
+            .map_err(DbError::View)?
+            .ok_or(DbError::UnknownBlockHash(number))
     }
 }

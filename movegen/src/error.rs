@@ -20,6 +20,12 @@ pub enum MovegenError {
     /// The view holds a value of the wrong type for a key.
     #[error("key {0:?} holds a value of the wrong type")]
     TypeMismatch(Key),
+    /// The call reads `BLOCKHASH` of a block whose header hash the view does not know (a
+    /// view without the chain's headers, or a declared block number ahead of them).
+    #[error(
+        "BLOCKHASH({0}): the state view does not know that header's hash; execute against a view that follows the chain's headers (a coordinator), or declare a block number it has reached"
+    )]
+    UnknownBlockHash(u64),
     /// Applying a transaction to a [`MemoryView`](crate::MemoryView) or an
     /// [`Overlay`](crate::Overlay): a move names a version that is not the live one.
     #[error("{0}")]

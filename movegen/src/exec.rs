@@ -618,5 +618,6 @@ fn db_error<E: std::error::Error + Send + Sync + 'static>(e: DbError<E>) -> Move
         DbError::View(e) => MovegenError::View(Box::new(e)),
         DbError::MissingCode(h) => MovegenError::MissingCode(h),
         DbError::TypeMismatch(k) => MovegenError::TypeMismatch(k),
+        DbError::UnknownBlockHash(n) => MovegenError::UnknownBlockHash(n),
     }
 }

@@ -14,8 +14,11 @@
 //! `byzantiumBlock`, `constantinopleBlock`, `petersburgBlock`, `istanbulBlock`,
 //! `berlinBlock`, `londonBlock`, `mergeNetsplitBlock`, `shanghaiTime`, `cancunTime`,
 //! `pragueTime`; a fork whose key is absent never activates) and the top-level `gasLimit`
-//! (a transaction's gas limit at most this). A genesis that names no fork runs Cancun from
-//! genesis, and one without `gasLimit` has 30,000,000. The block values geth takes from the
+//! (a transaction's gas limit at most this), and this protocol's `batchGasLimit` (the sum of
+//! the gas limits of a batch's executed transactions at most this; when absent 10^10, or
+//! `gasLimit` if that is larger). A
+//! genesis that names no fork runs Cancun from genesis, and one without `gasLimit` has
+//! 30,000,000. The block values geth takes from the
 //! genesis block are the chain's constants here (PROTOCOL.md §6.3): `baseFeePerGas` the base
 //! fee of every batch, `coinbase` its beneficiary, `mixHash` its `PREVRANDAO`, `difficulty`
 //! its `DIFFICULTY` (all zero when absent).
@@ -55,6 +58,8 @@ struct File {
     chain_id: Option<serde_json::Value>,
     #[serde(default, rename = "gasLimit")]
     gas_limit: Option<serde_json::Value>,
+    #[serde(default, rename = "batchGasLimit")]
+    batch_gas_limit: Option<serde_json::Value>,
     #[serde(default, rename = "baseFeePerGas")]
     base_fee: Option<serde_json::Value>,
     #[serde(default)]
@@ -168,6 +173,11 @@ fn rules_of(f: &File) -> Result<ChainRules, GenesisError> {
     if let Some(g) = gas_limit {
         rules.gas_limit = small("gasLimit", g)?;
     }
+    rules.batch_gas_limit = match &f.batch_gas_limit {
+        Some(g) => small("batchGasLimit", g)?,
+        // Absent: the default, raised to the gas limit (one transaction always fits).
+        None => rules.batch_gas_limit.max(rules.gas_limit),
+    };
     if let Some(b) = &f.base_fee {
         rules.base_fee = small("baseFeePerGas", b)?;
     }
@@ -241,10 +251,12 @@ pub fn rules_json(rules: &ChainRules) -> Vec<(&'static str, u64)> {
 }
 
 /// The top-level genesis keys of `rules` other than the fork schedule, with their values
-/// as geth writes them: `gasLimit`, `baseFeePerGas`, `coinbase`, `mixHash`, `difficulty`.
-pub fn rules_top_level(rules: &ChainRules) -> [(&'static str, String); 5] {
+/// as geth writes them: `gasLimit`, `baseFeePerGas`, `coinbase`, `mixHash`, `difficulty`,
+/// and this protocol's own `batchGasLimit` (geth ignores it).
+pub fn rules_top_level(rules: &ChainRules) -> [(&'static str, String); 6] {
     [
         ("gasLimit", format!("{:#x}", rules.gas_limit)),
+        ("batchGasLimit", format!("{:#x}", rules.batch_gas_limit)),
         ("baseFeePerGas", format!("{:#x}", rules.base_fee)),
         ("coinbase", format!("{:#x}", rules.beneficiary)),
         ("mixHash", format!("{:#x}", rules.prevrandao)),

@@ -62,24 +62,23 @@
 //!   mainnet gas table of that spec; Cancun under the default rules ([`exec::SPEC`]), which
 //!   [`execute`] and [`ReexecCheck::default`] use, [`execute_under`] and
 //!   [`ReexecCheck::new`] take a chain's.
-//! - A legacy-type transaction from `call.from` with `call.to`/creation, `call.value`,
-//!   `call.input`, `call.gas_limit`, **gas price 0**, chain id `body.chain_id` (checked
-//!   against the configured chain id; `CHAINID` returns it).
-//! - Block: number and timestamp from the transaction's context, **base fee 0**, block gas
-//!   limit the chain's (30,000,000 by default), difficulty 0, `PREVRANDAO` zero, blob excess
-//!   gas 0 (Cancun update fraction). `BLOCKHASH` is zero for every block (no block hashes
-//!   exist in the declared-state model).
-//! - Fees: revm's `optional_fee_charge` feature with `disable_fee_charge = true`. With gas
-//!   price 0 there is no fee anyway; disabling the charge also means revm neither pre-checks
-//!   the caller's balance against the fee nor **loads the block beneficiary** to pay it.
-//!   The beneficiary (`COINBASE`) is the zero address ([`exec::BENEFICIARY`]); it is read
-//!   only when the executed code reads it (e.g. `BALANCE(COINBASE)`), and then it is an
-//!   ordinary read that must be declared. So nothing needs to be excluded from recorded
-//!   reads, and a plain value transfer touches exactly the sender's and the recipient's
-//!   account records. A call whose `value` exceeds the sender's balance still fails (the
-//!   transfer itself runs out of funds).
-//! - Nonces: revm's nonce check is disabled (replay protection is the consumed sender
-//!   version, PROTOCOL.md §6.1 #6); the nonce is still bumped for calls, and a creation uses
+//! - The transaction of the call's type (legacy, EIP-2930, EIP-1559: [`mf_format::Fee`])
+//!   from `call.from` with `call.to`/creation, `call.value`, `call.input`,
+//!   `call.gas_limit`, its fee fields and access list (pre-warmed and charged), chain id
+//!   `body.chain_id` (`CHAINID` returns it).
+//! - Block: number and timestamp from the transaction's context; gas limit, base fee,
+//!   beneficiary, prevrandao and difficulty from the chain's rules (PROTOCOL.md §6.3 "Fees
+//!   and block values": chain constants); blob excess gas 0. `BLOCKHASH(n)` for the 256
+//!   blocks before the declared number is the hash of the chain's header `n`, from the
+//!   view ([`StateView::block_hash`]; a view that does not know it fails the call with
+//!   [`MovegenError::UnknownBlockHash`], and re-execution with `context_out_of_window`).
+//! - Fees: charged as on Ethereum (the sender pays `gas_used x effective price` from the
+//!   record its move declares, revm's balance and fee-field checks on), except that the
+//!   beneficiary is not paid inside the transaction ([`handler`]): the validator credits a
+//!   batch's priority fees once (PROTOCOL.md §6.4.6), so a plain value transfer touches
+//!   exactly the sender's and the recipient's account records.
+//! - Nonces: revm's nonce check is disabled (replay protection is the sender's signed nonce
+//!   or version, PROTOCOL.md §6.1 #6b, §5.2); the nonce is still bumped for calls, and a creation uses
 //!   the sender's current nonce for the new address. EIP-3607 (no sender with code) holds.
 //! - State: an account whose value is the protocol's zero value (balance 0, nonce 0, empty
 //!   code hash) is non-existent to revm (EIP-161 makes the two equivalent). All code is
@@ -139,6 +138,6 @@ pub use fill::{
 pub use overlay::{EmptyView, Overlay, OverlayError, check_move};
 pub use policy::{PolicyError, SignPolicy};
 pub use reexec::{
-    CodeLookup, DeclaredState, NoCode, Reexec, ReexecCheck, Reexecuted, StructureOnly,
+    BlockHashes, CodeLookup, DeclaredState, NoCode, Reexec, ReexecCheck, Reexecuted, StructureOnly,
 };
 pub use view::{MemoryView, StateView};

@@ -163,6 +163,10 @@ impl<V: StateView> StateView for Overlay<V> {
             None => self.base.code(hash),
         }
     }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, V::Error> {
+        self.base.block_hash(number)
+    }
 }
 
 #[cfg(test)]

@@ -7,15 +7,26 @@
 //!
 //! ## Rules (checked by [`SignPolicy::apply`])
 //!
-//! - A mask with a bit above bit 2 → [`PolicyError::InvalidMask`].
+//! - A mask with a bit above bit 3, or the nonce bit on a storage move →
+//!   [`PolicyError::InvalidMask`].
 //! - Mask 0 (the move is not signed at all) only in an `open` transaction →
 //!   [`PolicyError::UnsignedMoveInClosedTx`].
-//! - The sender's own account move must sign at least its `intx` ([`Mask::INTX`]): that pins
-//!   the sender's version, hence its nonce, so the transaction cannot be replayed (PROTOCOL.md
-//!   §6.1 #6b asks only for a non-zero mask; this library is stricter) →
-//!   [`PolicyError::SenderMoveUnsigned`].
+//! - The sender's own account move must sign its nonce, directly ([`Mask::NONCE`] or
+//!   [`Mask::PREV`]) or through its version ([`Mask::INTX`]): that makes the transaction
+//!   unrepeatable (PROTOCOL.md §6.1 #6b asks only for a non-zero mask; this library is
+//!   stricter) → [`PolicyError::SenderMoveUnsigned`].
 //! - A per-key mask for a key the execution did not touch is ignored (a policy may be
 //!   written once for a family of calls).
+//!
+//! ## The sender's account move
+//!
+//! Unless a per-key mask says otherwise, the sender's own account move gets
+//! [`SignPolicy::sender`], by default [`Mask::NONCE_ONLY`]: the nonce is signed, the
+//! version, balance and value after are left to the filler. So value credited to the
+//! sender before the transaction lands (a payment received, a fee credit) does not
+//! invalidate it: a coordinator re-fills it against the new version, and the nonce makes it
+//! unrepeatable, as on Ethereum (PROTOCOL.md §5.3). [`SignPolicy::exact`] signs the
+//! sender's move fully instead (valid only against exactly the version it was built on).
 //!
 //! ## What a mask can express
 //!
@@ -28,15 +39,17 @@
 //!
 //! ## Common patterns
 //!
-//! (a) **Sign everything** ([`SignPolicy::all`], the default): every move [`Mask::ALL`],
-//! `open = false`. Nothing can be filled: the transaction is valid only against exactly the
-//! versions it was built on. Right for uncontested state (transfers, ERC20 transfers).
+//! (a) **Sign everything** ([`SignPolicy::all`], the default): every move [`Mask::ALL`]
+//! but the sender's account move (its nonce only), `open = false`. Nothing but the sender's
+//! balance can be filled. Right for uncontested state (transfers, ERC20 transfers).
+//! [`SignPolicy::exact`] signs the sender's move fully too: valid only against exactly the
+//! versions it was built on.
 //!
 //! (b) **AMM swap through a coordinator**: `open = true`, and
 //!
 //! | key | mask | why |
 //! | --- | --- | --- |
-//! | the sender's account (nonce) | [`Mask::ALL`] | replay protection, exact nonce |
+//! | the sender's account (nonce) | [`Mask::NONCE_ONLY`] ([`SignPolicy::sender`]) | replay protection, exact nonce; credits received meanwhile do not invalidate it |
 //! | the user's input-token balance, allowance | [`Mask::ALL`] | the user's own state: exact amount in |
 //! | the user's output-token balance | `INTX \| PREV` ([`SignPolicy::KNOWN_BEFORE`]) | own version and value pinned; the amount received depends on the pool, bounded by `minAmountOut` |
 //! | pool reserves, the pool's token balances | [`Mask::NONE`] | contested: the coordinator fills version, before and after |
@@ -60,7 +73,7 @@
 //! assert_eq!(policy.mask_for(&balance(token_in, user)), Mask::ALL);
 //! ```
 
-use mf_format::{Address, Key, Mask, Move, MoveKind};
+use mf_format::{Address, Key, Mark, Mask, Move, MoveKind};
 use std::collections::BTreeMap;
 
 /// Which fields of which moves to sign, and whether the transaction is `open`.
@@ -70,6 +83,8 @@ pub struct SignPolicy {
     pub default: Mask,
     /// Per-key masks.
     pub masks: BTreeMap<Key, Mask>,
+    /// The mask of the sender's own account move when `masks` names no mask for it.
+    pub sender: Mask,
     /// Whether a filler may add unsigned (mask 0) moves.
     pub open: bool,
 }
@@ -83,8 +98,8 @@ impl Default for SignPolicy {
 /// Why a policy cannot be applied to a transaction's moves.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    /// A mask with a bit above bit 2.
-    #[error("mask {mask:?} for {key:?} has undefined bits")]
+    /// A mask with a bit above bit 3, or the nonce bit on a storage move.
+    #[error("mask {mask:?} for {key:?} has undefined bits or signs a storage word's nonce")]
     InvalidMask {
         /// The key.
         key: Key,
@@ -94,8 +109,8 @@ pub enum PolicyError {
     /// Mask 0 on a move of a transaction that is not `open`.
     #[error("unsigned (mask 0) move for {0:?} in a closed transaction")]
     UnsignedMoveInClosedTx(Key),
-    /// The sender's account move does not sign its `intx`.
-    #[error("the sender's account move must sign its intx (mask {0:?})")]
+    /// The sender's account move signs neither its nonce nor its version.
+    #[error("the sender's account move must sign its nonce or its version (mask {0:?})")]
     SenderMoveUnsigned(Mask),
 }
 
@@ -104,13 +119,30 @@ impl SignPolicy {
     /// to the filler (a user's balance that receives an amount decided by contested state).
     pub const KNOWN_BEFORE: Mask = Mask(Mask::INTX | Mask::PREV);
 
-    /// Sign everything: [`Mask::ALL`] on every move, `open = false`.
+    /// Sign everything but the sender's balance and version: [`Mask::ALL`] on every move,
+    /// [`Mask::NONCE_ONLY`] on the sender's account move, `open = false`.
     pub fn all() -> SignPolicy {
         SignPolicy {
             default: Mask::ALL,
             masks: BTreeMap::new(),
+            sender: Mask::NONCE_ONLY,
             open: false,
         }
+    }
+
+    /// Sign everything, the sender's account move included: valid only against exactly the
+    /// versions it was built on (a credit to the sender before it lands invalidates it).
+    pub fn exact() -> SignPolicy {
+        SignPolicy {
+            sender: Mask::ALL,
+            ..SignPolicy::all()
+        }
+    }
+
+    /// Sets the mask of the sender's account move (when no per-key mask names it).
+    pub fn sender_mask(mut self, mask: Mask) -> SignPolicy {
+        self.sender = mask;
+        self
     }
 
     /// Sets the mask of one key.
@@ -133,14 +165,18 @@ impl SignPolicy {
         self
     }
 
-    /// The mask a move on `key` gets.
+    /// The mask a move on `key` gets, for any move but the sender's own account move (which
+    /// gets [`SignPolicy::sender`] unless `masks` names it).
     pub fn mask_for(&self, key: &Key) -> Mask {
         self.masks.get(key).copied().unwrap_or(self.default)
     }
 
     /// True when the policy signs every field of every move of a closed transaction.
     pub fn is_sign_all(&self) -> bool {
-        !self.open && self.default == Mask::ALL && self.masks.values().all(|m| *m == Mask::ALL)
+        !self.open
+            && self.default == Mask::ALL
+            && self.sender == Mask::ALL
+            && self.masks.values().all(|m| *m == Mask::ALL)
     }
 
     /// Sets the mask of each of `moves` (whose sender is `from`), checking the rules of the
@@ -149,11 +185,16 @@ impl SignPolicy {
         let sender = Key::account(from);
         for m in moves.iter_mut() {
             let key = m.key();
-            let mask = self.mask_for(&key);
-            if !mask.is_valid() {
+            let is_sender = key == sender && m.kind == MoveKind::Consume;
+            let mask = match self.masks.get(&key) {
+                Some(mask) => *mask,
+                None if is_sender => self.sender,
+                None => self.default,
+            };
+            if !mask.is_valid() || (mask.nonce() && m.mark != Mark::Account) {
                 return Err(PolicyError::InvalidMask { key, mask });
             }
-            if key == sender && m.kind == MoveKind::Consume && !mask.intx() {
+            if is_sender && !(mask.intx() || mask.prev() || mask.nonce()) {
                 return Err(PolicyError::SenderMoveUnsigned(mask));
             }
             if !mask.is_signed() && !self.open {

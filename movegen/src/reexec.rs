@@ -17,12 +17,42 @@ use mf_format::{
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Code by hash: a validator's code store plus the code a batch creates. Shared by the
 /// threads of the parallel stateless stage.
 pub trait CodeLookup: Sync {
     /// The runtime code with this keccak-256 hash.
     fn code(&self, hash: &B256) -> Option<Vec<u8>>;
+
+    /// The header hashes `BLOCKHASH` may read while the batch is re-executed: at least the
+    /// 256 heights before each declared block number inside the context window (PROTOCOL.md
+    /// §6.3). A height it lacks fails the transaction with `context_out_of_window` (65):
+    /// its declared block is not one the batch can run at. The default knows none.
+    fn block_hashes(&self) -> Arc<BlockHashes> {
+        Arc::default()
+    }
+}
+
+/// Header hashes of consecutive heights, `first` onwards: what `BLOCKHASH` answers during
+/// re-execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockHashes {
+    first: u64,
+    hashes: Vec<B256>,
+}
+
+impl BlockHashes {
+    /// The hashes of heights `first, first + 1, ...`.
+    pub fn new(first: u64, hashes: Vec<B256>) -> BlockHashes {
+        BlockHashes { first, hashes }
+    }
+
+    /// The hash of height `number`, if held.
+    pub fn get(&self, number: u64) -> Option<B256> {
+        let i = usize::try_from(number.checked_sub(self.first)?).ok()?;
+        self.hashes.get(i).copied()
+    }
 }
 
 /// No code at all (for transactions that touch no contract).
@@ -84,6 +114,7 @@ pub struct Undeclared(pub Key);
 pub struct DeclaredState {
     versions: HashMap<Key, (TxId, Value)>,
     codes: HashMap<B256, Bytes>,
+    block_hashes: Arc<BlockHashes>,
 }
 
 impl StateView for DeclaredState {
@@ -96,6 +127,9 @@ impl StateView for DeclaredState {
     }
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, Undeclared> {
         Ok(self.codes.get(hash).cloned())
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, Undeclared> {
+        Ok(self.block_hashes.get(number))
     }
 }
 
@@ -193,6 +227,7 @@ impl Reexec for ReexecCheck {
             let state = &mut db.view;
             state.versions.clear();
             state.codes.clear();
+            state.block_hashes = code.block_hashes();
             state.versions.reserve(body.moves.len());
             for m in &body.moves {
                 state.versions.insert(m.key(), (m.intx, m.prev));
@@ -224,6 +259,7 @@ impl Reexec for ReexecCheck {
             Err(DbError::View(Undeclared(_))) => return Err(Reason::UndeclaredRead),
             Err(DbError::MissingCode(_)) => return Err(Reason::CodeHashMismatch),
             Err(DbError::TypeMismatch(_)) => return Err(Reason::ValueTypeMismatch),
+            Err(DbError::UnknownBlockHash(_)) => return Err(Reason::ContextOutOfWindow),
         };
         let (gas_used, logs, failed) = match run.result {
             Ok(ok) => (ok.gas_used, ok.logs, false),

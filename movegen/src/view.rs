@@ -4,6 +4,7 @@ use crate::error::MovegenError;
 use crate::overlay::{EmptyView, Overlay};
 use alloy_primitives::Bytes;
 use mf_format::{Account, Address, B256, GENESIS_INTX, Key, Mark, TxBody, TxId, U256, Value};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 /// The latest version of every key, and code by hash: what a wallet or coordinator executes
@@ -20,6 +21,15 @@ pub trait StateView {
 
     /// Runtime code by its keccak-256 hash.
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, Self::Error>;
+
+    /// The hash of the chain's header at `number` (what `BLOCKHASH(number)` returns; the EVM
+    /// asks only for the 256 blocks before the transaction's declared block number,
+    /// PROTOCOL.md §6.3). `None` when the view does not know it: execution then fails
+    /// rather than read a made-up value. The default knows none.
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, Self::Error> {
+        let _ = number;
+        Ok(None)
+    }
 }
 
 impl<V: StateView + ?Sized> StateView for &V {
@@ -30,6 +40,9 @@ impl<V: StateView + ?Sized> StateView for &V {
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, Self::Error> {
         (**self).code(hash)
     }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, Self::Error> {
+        (**self).block_hash(number)
+    }
 }
 
 /// A deterministic in-memory state: a genesis, then the accepted moves of transactions
@@ -38,6 +51,7 @@ impl<V: StateView + ?Sized> StateView for &V {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryView {
     state: Overlay<EmptyView>,
+    block_hashes: BTreeMap<u64, B256>,
 }
 
 impl MemoryView {
@@ -59,6 +73,11 @@ impl MemoryView {
             v.insert_code(c);
         }
         v
+    }
+
+    /// Sets the hash `BLOCKHASH(number)` answers (a header of the chain this view follows).
+    pub fn set_block_hash(&mut self, number: u64, hash: B256) {
+        self.block_hashes.insert(number, hash);
     }
 
     /// Sets a genesis account record.
@@ -183,5 +202,8 @@ impl StateView for MemoryView {
     }
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, Infallible> {
         self.state.code(hash)
+    }
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, Infallible> {
+        Ok(self.block_hashes.get(&number).copied())
     }
 }

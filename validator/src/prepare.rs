@@ -3,7 +3,8 @@
 //!
 //! Per transaction: the id, the structural checks, the signatures (verified in batches of
 //! [`SIG_CHUNK`] across transactions, so one bad signature costs a re-check of its chunk
-//! only), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default)
+//! only), the batch's gas budget (the one sequential step here: a running sum of gas limits
+//! in batch order, `batch_gas_full`), the re-execution step ([`Reexec`], pluggable: `mf_movegen::ReexecCheck` by default)
 //! followed by the receipt cap (`receipt_too_large`, PROTOCOL.md §6.3; the logs kept are
 //! bounded per batch, see [`Prepared::exec`]), and the
 //! preparation for the critical path: fingerprints of every version and value the
@@ -15,9 +16,9 @@ use crate::index::{IndexOp, IndexOpKind};
 use mf_format::budget::RECEIPT_FIXED_BYTES;
 use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
 use mf_format::{
-    B256, ChainRules, ExecContext, GENESIS_INTX, LtHash, MoveKind, PublicKey, Reason, SigCheck,
-    Transaction, TxId, Value, check_gas_limit, check_receipt_len, check_structure, receipt_len,
-    tx_authorization_digest, tx_id, verify_batch,
+    B256, ChainRules, ExecContext, GENESIS_INTX, GasBudget, LtHash, MoveKind, PublicKey, Reason,
+    SigCheck, Transaction, TxId, Value, check_gas_limit, check_receipt_len, check_structure,
+    receipt_len, tx_authorization_digest, tx_id, verify_batch,
 };
 use mf_movegen::{CodeLookup, Reexec, Reexecuted};
 use rayon::prelude::*;
@@ -229,6 +230,15 @@ pub fn prepare_batch(
         .collect();
     for ti in bad {
         verdict[ti] = Err(Reason::BadSignature);
+    }
+
+    // 3b. the batch's gas budget (PROTOCOL.md §6.4.3 step 0), in batch order, before any
+    // execution: a transaction past it is not executed.
+    let mut gas = GasBudget::new(rules.batch_gas_limit);
+    for (v, tx) in verdict.iter_mut().zip(txs) {
+        if v.is_ok() {
+            *v = gas.admit(tx.body.call.gas_limit);
+        }
     }
 
     // 4. re-execution (then the receipt cap) and critical-path preparation.

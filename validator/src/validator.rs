@@ -17,26 +17,32 @@ use mf_format::{
     Reason, Receipt, Status, Transaction, TxId, U256, Value, VersionId, check_context,
     decode_batch, encode, fee_credit_tx,
     hash::{merkle_leaf, merkle_root_of_leaves},
-    header_hash, merkle_empty_root, receipt_len, split_batch,
+    header_hash,
+    limits::CONTEXT_WINDOW_BLOCKS,
+    merkle_empty_root, receipt_len, split_batch,
 };
-use mf_movegen::{CodeLookup, Reexec, ReexecCheck};
+use mf_movegen::{BlockHashes, CodeLookup, Reexec, ReexecCheck};
 use rayon::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// The code re-execution may use for a batch: the store's code plus the code the batch
-/// creates (what [`Validator::submit_batch`] hands its stateless stage; public for callers of
+/// What re-execution may read for a batch beyond its declared moves: the store's code plus
+/// the code the batch creates, and the stored header hashes `BLOCKHASH` reads (what
+/// [`Validator::submit_batch`] hands its stateless stage; public for callers of
 /// [`Validator::submit_prepared`] that run that stage themselves).
 pub struct StoreCode<'a> {
     store: &'a Store,
     batch: HashMap<B256, &'a [u8]>,
+    height: u64,
+    lowest_context: u64,
+    hashes: OnceLock<Arc<BlockHashes>>,
 }
 
 impl<'a> StoreCode<'a> {
-    /// The store's code plus the code `batch` creates.
-    pub fn new(store: &'a Store, batch: &'a Batch) -> StoreCode<'a> {
+    /// The store's code plus the code `batch` creates, for `batch` applied at `height`.
+    pub fn new(store: &'a Store, batch: &'a Batch, height: u64) -> StoreCode<'a> {
         StoreCode {
             store,
             batch: batch
@@ -45,6 +51,14 @@ impl<'a> StoreCode<'a> {
                 .flat_map(|t| t.body.created_code.iter())
                 .map(|c| (alloy_primitives::keccak256(c), c.as_slice()))
                 .collect(),
+            height,
+            lowest_context: batch
+                .txs
+                .iter()
+                .map(|t| t.body.context.block_number)
+                .min()
+                .unwrap_or(height),
+            hashes: OnceLock::new(),
         }
     }
 }
@@ -55,6 +69,30 @@ impl CodeLookup for StoreCode<'_> {
             return Some(c.to_vec());
         }
         self.store.code(&hash.0).ok().flatten()
+    }
+
+    /// The hashes of the stored headers below the batch's height, from 256 below the lowest
+    /// declared block number inside the context window (PROTOCOL.md §6.3.1): every height
+    /// `BLOCKHASH` can read for a transaction the window admits. Read once per batch, on the
+    /// first request.
+    fn block_hashes(&self) -> Arc<BlockHashes> {
+        self.hashes
+            .get_or_init(|| {
+                let window = self.height.saturating_sub(CONTEXT_WINDOW_BLOCKS);
+                let first = self
+                    .lowest_context
+                    .clamp(window, self.height)
+                    .saturating_sub(256);
+                let mut hashes = Vec::new();
+                for n in first..self.height {
+                    match self.store.header(n) {
+                        Ok(Some(h)) => hashes.push(header_hash(&h)),
+                        _ => break,
+                    }
+                }
+                Arc::new(BlockHashes::new(first, hashes))
+            })
+            .clone()
     }
 }
 
@@ -423,7 +461,7 @@ impl Validator {
             return Err(ApplyError::Empty);
         }
         let t0 = Instant::now();
-        let code = StoreCode::new(self.store.as_ref(), batch);
+        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1);
         let prepared = prepare_batch(
             &batch.txs,
             self.chain_id,
@@ -650,7 +688,7 @@ impl Validator {
             txs = missing.len(),
             "re-executing accepted transactions for the logs the stateless stage did not keep"
         );
-        let code = StoreCode::new(self.store.as_ref(), batch);
+        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1);
         missing
             .par_iter()
             .map(|&i| {

@@ -248,3 +248,55 @@ fn fee_refusals_are_named() {
     assert_eq!(refused(&mut v, fake), Reason::SenderNotConsumed);
     assert_eq!(v.head().height, 0, "nothing applied");
 }
+
+/// PROTOCOL.md §6.4.3 step 0: the gas limits of the transactions a batch executes sum to at
+/// most the chain's batch gas limit; one past it is `batch_gas_full` and not executed (its
+/// dependants cascade), a transaction refused before execution takes no gas from the
+/// budget, and a later one that fits is executed.
+#[test]
+fn the_batch_gas_budget_is_decided_before_execution() {
+    let (alice, carol, view, mut genesis) = world();
+    genesis.rules.gas_limit = 30_000;
+    genesis.rules.batch_gas_limit = 50_000;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut v = Validator::init(&dir.path().join("d"), &genesis).expect("init");
+    let bob = Address::repeat_byte(0xb0);
+    let fee = Fee::dynamic(30, 1);
+    let mut forged = pay(&view, &carol, bob, 1, fee);
+    forged.auths[0].signature.0[0] ^= 1;
+    let a1 = pay(&view, &alice, bob, 1, fee);
+    let c1 = pay(&view, &carol, Address::repeat_byte(0xda), 2, fee);
+    let mut after = view.clone();
+    after.apply(&a1.body).expect("mirror");
+    after.apply(&c1.body).expect("mirror");
+    let a2 = pay(&after, &alice, Address::repeat_byte(0xe1), 3, fee);
+    let mut after2 = after.clone();
+    after2.apply(&a2.body).expect("mirror");
+    let a3 = pay(&after2, &alice, Address::repeat_byte(0xe2), 4, fee);
+    let batch = Batch {
+        txs: vec![forged, a1, c1, a2, a3],
+    };
+    let before = (v.state_hash(), *v.head());
+    assert!(matches!(
+        v.apply_batch(&batch, Mode::Strict),
+        Err(ApplyError::Strict { .. })
+    ));
+    assert_eq!(
+        (v.state_hash(), *v.head()),
+        before,
+        "a refused batch changes nothing"
+    );
+    let out = v.apply_batch(&batch, Mode::Filter).expect("filter");
+    let got: Vec<Status> = out.receipts.iter().map(|r| r.status).collect();
+    assert_eq!(
+        got,
+        vec![
+            Status::Rejected(Reason::BadSignature),
+            Status::Accepted,
+            Status::Accepted,
+            Status::Rejected(Reason::BatchGasFull),
+            Status::Rejected(Reason::BatchGasFull),
+        ]
+    );
+    assert_eq!(out.receipts[3].gas_used, 0, "not executed");
+}

@@ -215,8 +215,11 @@ impl Chain {
             block_number: self.v.head().height + 1,
             timestamp,
         };
+        // Every field signed, the sender's account move included: a tamper of any field
+        // then breaks the signature.
         let built = builder
             .context(context)
+            .sign_policy(mf_movegen::SignPolicy::exact())
             .build(&self.view, self.user(from), &[])
             .ok()?;
         Some((built.tx, from % USERS))

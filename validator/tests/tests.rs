@@ -5,7 +5,9 @@
 
 mod util;
 
+mod blockhash;
 mod core;
+mod credits;
 mod differential;
 mod failed;
 mod fees;

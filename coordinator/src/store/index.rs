@@ -60,6 +60,18 @@ fn parse_version(key: &Key, b: &[u8]) -> Result<(TxId, Value), CoordError> {
     Ok((intx, value))
 }
 
+/// Header hashes kept for `BLOCKHASH`: twice the 256 a transaction can read behind its
+/// declared block, itself at most 256 behind the head.
+const KEPT_BLOCK_HASHES: u64 = 1024;
+
+/// The meta key of the header hash at `height`.
+fn block_hash_key(height: u64) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(b"bh");
+    k[2..].copy_from_slice(&height.to_be_bytes());
+    k
+}
+
 fn b256_of(b: &[u8], what: &str) -> Result<B256, CoordError> {
     if b.len() != 32 {
         return Err(CoordError::Corrupt(format!("meta {what} is not 32 bytes")));
@@ -137,9 +149,16 @@ impl StateIndex {
         header: &Header,
         lthash: &LtHash,
     ) -> Result<(), CoordError> {
+        let hash = header_hash(header);
         self.meta.put(w, b"height", &header.height.to_be_bytes())?;
+        self.meta.put(w, b"head_hash", hash.as_slice())?;
+        // The header hashes BLOCKHASH reads (PROTOCOL.md §6.3): a transaction's declared
+        // block is at most 256 behind the head, and it reads the 256 before that.
         self.meta
-            .put(w, b"head_hash", header_hash(header).as_slice())?;
+            .put(w, &block_hash_key(header.height), hash.as_slice())?;
+        if let Some(old) = header.height.checked_sub(KEPT_BLOCK_HASHES) {
+            self.meta.delete(w, &block_hash_key(old))?;
+        }
         self.meta
             .put(w, b"state_hash", header.state_hash.as_slice())?;
         self.meta.put(w, b"lthash", &lthash.to_bytes())?;
@@ -312,5 +331,12 @@ impl StateView for IndexReader<'_> {
             .code
             .get(&self.txn, hash.as_slice())?
             .map(alloy_primitives::Bytes::copy_from_slice))
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, CoordError> {
+        match self.index.meta.get(&self.txn, &block_hash_key(number))? {
+            None => Ok(None),
+            Some(b) => b256_of(b, "block hash").map(Some),
+        }
     }
 }

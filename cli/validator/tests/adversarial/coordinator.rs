@@ -34,7 +34,7 @@ fn a_misbehaving_coordinator() {
     n.one(
         "C2",
         alter(&open, &|b| {
-            b.moves[si].next = with_balance(b.moves[si].next, |x| x - U256::from(1u64))
+            b.moves[si].prev = with_nonce(b.moves[si].prev, |x| x + 1)
         }),
         Some(Reason::BadSignature),
     );

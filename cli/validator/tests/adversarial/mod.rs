@@ -166,6 +166,14 @@ fn with_balance(v: Value, f: impl Fn(U256) -> U256) -> Value {
     })
 }
 
+fn with_nonce(v: Value, f: impl Fn(u64) -> u64) -> Value {
+    let a = acct(&v);
+    Value::Account(Account {
+        nonce: f(a.nonce),
+        ..a
+    })
+}
+
 /// The index of the move on `key`.
 fn move_on(body: &TxBody, key: Key) -> usize {
     body.moves

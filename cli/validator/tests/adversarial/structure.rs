@@ -30,7 +30,7 @@ fn structure() {
     );
     n.one(
         "S3",
-        tamper(&|b| b.moves[ri].mask = Mask(8 | 7)),
+        tamper(&|b| b.moves[ri].mask = Mask(16 | 7)),
         Some(Reason::InvalidMask),
     );
     n.one(
