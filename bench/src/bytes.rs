@@ -1,6 +1,8 @@
 //! Bytes on the wire: the canonical encoding of our signed transactions per workload, per
 //! transaction and per state change, beside the equivalent signed Ethereum EIP-1559
-//! transaction (same call, same chain id) encoded with alloy's own EIP-2718 encoder.
+//! transaction (same call, chain id, gas limit and fee fields) encoded with alloy's own
+//! EIP-2718 encoder. The workloads run with fees, so both sides carry an EIP-1559 fee cap
+//! and tip (ours: `fee` in the call, PROTOCOL.md §2.2).
 //!
 //! The Ethereum transaction carries no state: a validator re-derives its state changes by
 //! executing it against the whole state. Ours carries every version it uses, which is what
@@ -14,15 +16,16 @@ use anyhow::Result;
 use mf_format::{MoveKind, Transaction};
 use serde_json::{Value as Json, json};
 
-/// The equivalent signed EIP-1559 transaction's encoded size (type byte + RLP).
-pub fn eth_size(tx: &Transaction, gas_limit: u64) -> usize {
+/// The equivalent signed EIP-1559 transaction's encoded size (type byte + RLP): the call's
+/// gas limit and fee fields (a legacy-priced call as a cap and tip of its price).
+pub fn eth_size(tx: &Transaction) -> usize {
     let call = &tx.body.call;
     let eth = TxEip1559 {
         chain_id: tx.body.chain_id,
         nonce: 0,
-        gas_limit,
-        max_fee_per_gas: 30_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
+        gas_limit: call.gas_limit,
+        max_fee_per_gas: call.fee.max_fee_per_gas,
+        max_priority_fee_per_gas: call.fee.max_priority_fee_per_gas,
         to: match call.to {
             Some(a) => TxKind::Call(a),
             None => TxKind::Create,
@@ -38,18 +41,25 @@ pub fn eth_size(tx: &Transaction, gas_limit: u64) -> usize {
     TxEnvelope::Eip1559(signed).encoded_2718().len()
 }
 
-/// Gas limits a wallet would set (execution's gas plus headroom, rounded).
-fn gas_limit(kind: Kind) -> u64 {
-    match kind {
-        Kind::Transfer => 21_000,
-        Kind::Erc20 => 65_000,
-        Kind::SwapCold | Kind::SwapHot => 150_000,
-    }
+/// The bytes of a transaction's encoding that its fee fields and access list take
+/// (PROTOCOL.md §2.2: kind 1, fee cap 16, priority cap 16, the access list's count 8, then
+/// per entry an address 20, a key count 8 and 32 per key).
+fn fee_bytes(tx: &Transaction) -> usize {
+    1 + 16
+        + 16
+        + 8
+        + tx.body
+            .call
+            .access_list
+            .iter()
+            .map(|i| 20 + 8 + 32 * i.storage_keys.len())
+            .sum::<usize>()
 }
 
 /// Runs the section on `n` transactions of each workload.
 pub fn run(n: usize) -> Result<Json> {
-    let world = Workload::new(n, n)?;
+    let mut world = Workload::new(n, n)?;
+    world.set_fees(true);
     let mut rows = Vec::new();
     for kind in Kind::ALL {
         let txs = build(&world, kind, n)?;
@@ -66,13 +76,15 @@ pub fn run(n: usize) -> Result<Json> {
                     .count()
             })
             .sum();
-        let eth: usize = txs.iter().map(|(t, _)| eth_size(t, gas_limit(kind))).sum();
+        let fee_bytes = txs.iter().map(|(t, _)| fee_bytes(t)).sum::<usize>() as f64 / count;
+        let eth: usize = txs.iter().map(|(t, _)| eth_size(t)).sum();
         let per_tx = ours as f64 / count;
         let eth_per_tx = eth as f64 / count;
         println!(
-            "bytes  {:<10} ours {:>6.0} B/tx ({:.1} moves, {:.1} state changes, {:>5.0} B/change); EIP-1559 {:>4.0} B/tx ({:.1}x)",
+            "bytes  {:<10} ours {:>6.0} B/tx ({:.0} of them fee fields; {:.1} moves, {:.1} state changes, {:>5.0} B/change); EIP-1559 {:>4.0} B/tx ({:.1}x)",
             kind.name(),
             per_tx,
+            fee_bytes,
             moves as f64 / count,
             changes as f64 / count,
             ours as f64 / changes.max(1) as f64,
@@ -87,6 +99,7 @@ pub fn run(n: usize) -> Result<Json> {
             "state_changes_per_tx": changes as f64 / count,
             "bytes_per_move": ours as f64 / moves.max(1) as f64,
             "bytes_per_state_change": ours as f64 / changes.max(1) as f64,
+            "fee_bytes_per_tx": fee_bytes,
             "eip1559_bytes_per_tx": eth_per_tx,
             "eip1559_bytes_per_state_change": eth as f64 / changes.max(1) as f64,
             "ratio_ours_vs_eip1559": per_tx / eth_per_tx,

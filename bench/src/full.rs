@@ -7,6 +7,7 @@ use crate::stats::Stat;
 use crate::workload::{Kind, Workload, build};
 use anyhow::{Result, bail};
 use mf_format::{Batch, MoveKind, Transaction, TxId};
+use mf_movegen::genesis::Genesis;
 use mf_validator::{Mode, Validator};
 use serde_json::{Value as Json, json};
 use std::time::Instant;
@@ -25,7 +26,7 @@ pub struct FullArgs {
 /// Our validator over a fresh data directory: `(tx/s, moves/s)` of the whole pipeline, with
 /// batch `k + 1` checked while batch `k` is written (as `serve` does).
 fn ours(
-    world: &Workload,
+    genesis: &Genesis,
     batches: &[Batch],
     threads: usize,
     dir: &std::path::Path,
@@ -33,7 +34,7 @@ fn ours(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
-    let mut v = Validator::init(dir, &world.genesis())?;
+    let mut v = Validator::init(dir, genesis)?;
     pool.install(|| -> Result<(f64, f64)> {
         let t = Instant::now();
         let (mut txs, mut moves) = (0usize, 0usize);
@@ -64,11 +65,11 @@ fn ours(
 
 /// The sequential baseline over a fresh LMDB state: `(tx/s, state changes/s)`.
 fn baseline(
-    world: &Workload,
+    genesis: &Genesis,
     batches: &[Vec<(Transaction, TxId)>],
     dir: &std::path::Path,
 ) -> Result<(f64, f64)> {
-    let st = EthState::create(dir, &world.genesis())?;
+    let st = EthState::create(dir, genesis)?;
     let t = Instant::now();
     let (mut txs, mut changes) = (0, 0);
     for b in batches {
@@ -96,12 +97,24 @@ fn baseline(
 
 /// Runs the section: one entry per workload.
 pub fn run(a: &FullArgs) -> Result<Json> {
-    let world = Workload::new(a.txs, a.txs)?;
+    let mut world = Workload::new(a.txs, a.txs)?;
     let mut out = Vec::new();
     for kind in Kind::ALL {
         let t = Instant::now();
+        world.set_fees(false);
         let txs = build(&world, kind, a.txs)?;
+        let genesis = world.genesis();
         let build_s = t.elapsed().as_secs_f64();
+        // The same transactions with fees (EIP-1559, a base fee burnt, tips credited to the
+        // beneficiary once per batch): what fees cost full validation, measured in this run.
+        world.set_fees(true);
+        let fee_genesis = world.genesis();
+        let fee_batches: Vec<Batch> = build(&world, kind, a.txs)?
+            .chunks(a.batch.max(1))
+            .map(|c| Batch {
+                txs: c.iter().map(|(t, _)| t.clone()).collect(),
+            })
+            .collect();
         let moves: usize = txs.iter().map(|(t, _)| t.body.moves.len()).sum();
         let changes: usize = txs
             .iter()
@@ -121,21 +134,34 @@ pub fn run(a: &FullArgs) -> Result<Json> {
                 txs: c.iter().map(|(t, _)| t.clone()).collect(),
             })
             .collect();
-        let (mut o1, mut o2, mut base) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut o1, mut o2, mut base, mut fee2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut o1m, mut o2m, mut basem) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..a.runs.max(1) {
+        for run in 0..a.runs.max(1) {
             let tmp = tempfile::tempdir()?;
-            let (tps, mps) = ours(&world, &batches, 1, &tmp.path().join("ours1"))?;
+            let (tps, mps) = ours(&genesis, &batches, 1, &tmp.path().join("ours1"))?;
             o1.push(tps);
             o1m.push(mps);
-            let (tps, mps) = ours(&world, &batches, 2, &tmp.path().join("ours2"))?;
-            o2.push(tps);
-            o2m.push(mps);
-            let (tps, cps) = baseline(&world, &chunks, &tmp.path().join("eth"))?;
+            // Without and with fees on 2 threads, their order alternating between runs so
+            // that neither always runs on a warmer machine.
+            for fees in [run % 2 == 1, run % 2 == 0] {
+                if fees {
+                    let (tps, _) = ours(&fee_genesis, &fee_batches, 2, &tmp.path().join("fees2"))?;
+                    fee2.push(tps);
+                } else {
+                    let (tps, mps) = ours(&genesis, &batches, 2, &tmp.path().join("ours2"))?;
+                    o2.push(tps);
+                    o2m.push(mps);
+                }
+            }
+            let (tps, cps) = baseline(&genesis, &chunks, &tmp.path().join("eth"))?;
             base.push(tps);
             basem.push(cps);
         }
         let (s1, s2, sb) = (Stat::of(&o1), Stat::of(&o2), Stat::of(&base));
+        let sf = Stat::of(&fee2);
+        // How much longer full validation takes with fees: time per transaction with fees
+        // over time per transaction without, less one (the target is at most 5%).
+        let fee_cost = s2.median / sf.median - 1.0;
         println!(
             "full {:<10} ours 1 thread {:>8.0} tx/s, 2 threads {:>8.0} tx/s; sequential LMDB+revm {:>8.0} tx/s; ratio (2 threads) {:.2}x",
             kind.name(),
@@ -143,6 +169,12 @@ pub fn run(a: &FullArgs) -> Result<Json> {
             s2.median,
             sb.median,
             s2.median / sb.median
+        );
+        println!(
+            "full {:<10} with fees, 2 threads {:>8.0} tx/s: {:+.1}% time per transaction",
+            kind.name(),
+            sf.median,
+            100.0 * fee_cost
         );
         out.push(json!({
             "workload": kind.name(),
@@ -159,6 +191,8 @@ pub fn run(a: &FullArgs) -> Result<Json> {
             "ratio_2_threads_vs_baseline": s2.median / sb.median,
             "ratio_1_thread_vs_baseline": s1.median / sb.median,
             "scaling_2_vs_1": s2.median / s1.median,
+            "ours_2_threads_with_fees_tx_per_s": sf,
+            "fee_cost_2_threads": fee_cost,
         }));
     }
     let rate = |name: &str| {

@@ -8,11 +8,16 @@
 //! | `erc20` | wallet `i` sends token A to a fresh address | none (the token's code record is a reference) |
 //! | `swap_cold` | wallet `i` swaps A for B on pair `i` | none |
 //! | `swap_hot` | wallet `i` swaps on pair 0 | every transaction consumes the pool version the previous one created |
+//!
+//! A workload runs without fees (base fee 0, legacy gas price 0) unless
+//! [`Workload::set_fees`] turns them on: then the genesis charges [`BASE_FEE`] to
+//! [`BENEFICIARY`] and every wallet pays [`WALLET_FEE`] (EIP-1559), as the devnet does, so the
+//! same transactions can be validated with and without fees in one run.
 
 use anyhow::{Context, Result};
 use mf_devkit::slots::{pair as pair_slots, token::balance as balance_slot};
 use mf_devkit::{PairSpec, WorldBuilder, fixed_addr, units};
-use mf_format::{Address, Keypair, Transaction, TxId, U256};
+use mf_format::{Address, ChainRules, Fee, Keypair, Transaction, TxId, U256};
 use mf_format::{Key, Mask};
 use mf_movegen::abi::{Arg, calldata};
 use mf_movegen::genesis::Genesis;
@@ -21,6 +26,14 @@ use rayon::prelude::*;
 
 /// The chain id of every workload.
 pub const CHAIN_ID: u64 = 7777;
+
+/// The base fee of a workload with fees: 1 gwei.
+pub const BASE_FEE: u64 = 1_000_000_000;
+/// The beneficiary of a workload with fees.
+pub const BENEFICIARY: Address = Address::repeat_byte(0xbe);
+/// What every wallet of a workload with fees offers: an EIP-1559 fee cap of 2 gwei with a
+/// 1 gwei tip.
+pub const WALLET_FEE: Fee = Fee::dynamic(2_000_000_000, 1_000_000_000);
 
 /// The kinds of workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +51,16 @@ pub enum Kind {
 impl Kind {
     /// All kinds, in report order.
     pub const ALL: [Kind; 4] = [Kind::Transfer, Kind::Erc20, Kind::SwapCold, Kind::SwapHot];
+
+    /// The gas limit its transactions declare: what each uses with headroom, as a wallet
+    /// sets after estimating (a batch's gas budget sums gas limits, PROTOCOL.md §6.4.3).
+    pub fn gas_limit(self) -> u64 {
+        match self {
+            Kind::Transfer => 21_000,
+            Kind::Erc20 => 100_000,
+            Kind::SwapCold | Kind::SwapHot => 300_000,
+        }
+    }
 
     /// The name used in reports.
     pub fn name(self) -> &'static str {
@@ -62,6 +85,8 @@ pub struct Workload {
     pub token_b: Address,
     /// Pairs; pair 0 is the hot one.
     pub pairs: Vec<Address>,
+    /// The chain's rules: without fees by default ([`Workload::set_fees`]).
+    pub rules: ChainRules,
 }
 
 impl Workload {
@@ -95,12 +120,34 @@ impl Workload {
             token_a,
             token_b,
             pairs: w.pairs,
+            rules: ChainRules::default(),
         })
+    }
+
+    /// Turns fees on ([`BASE_FEE`], [`BENEFICIARY`], wallets paying [`WALLET_FEE`]) or off
+    /// for the genesis and the transactions built from now on.
+    pub fn set_fees(&mut self, on: bool) {
+        self.rules = if on {
+            ChainRules {
+                base_fee: BASE_FEE,
+                beneficiary: BENEFICIARY,
+                ..ChainRules::default()
+            }
+        } else {
+            ChainRules::default()
+        };
+    }
+
+    /// Whether the workload charges fees.
+    pub fn fees(&self) -> bool {
+        self.rules.base_fee > 0
     }
 
     /// The genesis file contents of this world.
     pub fn genesis(&self) -> Genesis {
-        Genesis::from_view(CHAIN_ID, &self.view)
+        let mut g = Genesis::from_view(CHAIN_ID, &self.view);
+        g.rules = self.rules.clone();
+        g
     }
 
     /// The fresh recipient of wallet `i`'s payment.
@@ -108,8 +155,18 @@ impl Workload {
         fixed_addr(0xcc, i)
     }
 
-    /// The builder of wallet `i`'s transaction of `kind` (on pair `pair` for swaps).
+    /// The builder of wallet `i`'s transaction of `kind` (on pair `pair` for swaps), with the
+    /// workload's fee and rules.
     pub fn builder(&self, kind: Kind, i: usize) -> TxBuilder {
+        let b = self.call_builder(kind, i).gas_limit(kind.gas_limit());
+        if self.fees() {
+            b.fee(WALLET_FEE).rules(self.rules.clone())
+        } else {
+            b
+        }
+    }
+
+    fn call_builder(&self, kind: Kind, i: usize) -> TxBuilder {
         match kind {
             Kind::Transfer => {
                 TxBuilder::transfer(CHAIN_ID, Workload::recipient(i), U256::from(1u64))

@@ -204,9 +204,17 @@ pub fn build_intent(
             )
         }
     };
+    // A gas limit with headroom over what each operation uses, as a wallet sets after
+    // estimating: a batch's gas budget sums gas limits (PROTOCOL.md §6.4.3 step 0).
+    let gas_limit = match op {
+        Op::Pay => 21_000,
+        Op::PayToken => 120_000,
+        Op::Swap { .. } => 300_000,
+    };
     let builder = builder
         .context(ctx)
         .sign_policy(policy)
+        .gas_limit(gas_limit)
         .fee(WALLET_FEE)
         .rules(rules());
     if !simulate {
