@@ -9,6 +9,7 @@ mod util;
 mod clients;
 mod conflict;
 mod crash_harness;
+mod credits;
 mod devnet;
 mod load;
 mod receipts;
