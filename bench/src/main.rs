@@ -227,6 +227,7 @@ fn make_batch(
             let id = mf_format::tx_id(&body);
             (
                 Transaction {
+                    eth: None,
                     body,
                     auths: vec![],
                 },

@@ -25,6 +25,7 @@
 pub mod contracts;
 pub mod devnet;
 mod error;
+pub mod eth;
 #[cfg(feature = "remote")]
 pub mod process;
 pub mod rng;

@@ -209,6 +209,7 @@ fn build(
     };
     body.canonicalize();
     Ok(Transaction {
+        eth: None,
         body,
         auths: Vec::new(),
     })

@@ -50,7 +50,10 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
         .find(|m| m.kind == MoveKind::Consume && m.key() == sender)
     {
         None => return Err(Reason::SenderNotConsumed),
-        Some(m) if !m.mask.is_signed() => return Err(Reason::SenderMoveUnsigned),
+        // An Ethereum authorisation signs no move: its nonce binds the sender (§5.5).
+        Some(m) if !m.mask.is_signed() && tx.eth.is_none() => {
+            return Err(Reason::SenderMoveUnsigned);
+        }
         Some(_) => {}
     }
     if body.created_code.iter().any(|c| c.is_empty()) {
@@ -66,6 +69,14 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
         || (body.call.fee.kind == FeeKind::Legacy && !body.call.access_list.is_empty())
     {
         return Err(Reason::InvalidFeeFields);
+    }
+    if tx.eth.is_some() {
+        // Its signer is recovered with the signatures (§6.2); it comes alone and signs no
+        // move.
+        if !tx.auths.is_empty() || body.moves.iter().any(|m| m.mask.is_signed()) {
+            return Err(Reason::InvalidEthAuthorization);
+        }
+        return Ok(());
     }
     let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
     if address_of(&first.public_key) != body.call.from {

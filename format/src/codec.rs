@@ -275,6 +275,15 @@ pub fn split_batch(bytes: &[u8]) -> Option<Vec<&[u8]>> {
         }
         let auths = w.len(MAX_AUTHS)?;
         w.skip(auths.checked_mul(96)?)?;
+        // The Ethereum authorisation: an option tag, then the envelope's bytes.
+        match w.u8()? {
+            0 => {}
+            1 => {
+                let n = w.len(MAX_ETH_ENVELOPE_BYTES)?;
+                w.skip(n)?;
+            }
+            _ => return None,
+        }
         out.push(&bytes[start..w.at]);
     }
     (w.at == bytes.len()).then_some(out)

@@ -42,6 +42,7 @@ pub fn fee_credit_tx(
         ..prev
     };
     Some(Transaction {
+        eth: None,
         body: TxBody {
             chain_id,
             call: Call {

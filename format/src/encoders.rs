@@ -81,13 +81,22 @@ pub fn put_body(out: &mut Vec<u8>, b: &TxBody) {
     }
 }
 
-/// Appends a transaction (body, then authorisations).
+/// Appends a transaction (body, then authorisations, then the Ethereum authorisation as an
+/// option: `00`, or `01` and the envelope's bytes).
 pub fn put_tx(out: &mut Vec<u8>, t: &Transaction) {
     put_body(out, &t.body);
     put_len(out, t.auths.len());
     for a in &t.auths {
         out.extend_from_slice(&a.public_key);
         out.extend_from_slice(&a.signature.0);
+    }
+    match &t.eth {
+        None => out.push(0),
+        Some(e) => {
+            out.push(1);
+            put_len(out, e.envelope.len());
+            out.extend_from_slice(&e.envelope);
+        }
     }
 }
 

@@ -17,6 +17,10 @@ pub const MAX_INPUT_BYTES: usize = 96 * 1024;
 pub const MAX_CODE_BYTES: usize = 24_576;
 /// Most contracts a transaction may create.
 pub const MAX_CREATED_CODES: usize = 16;
+/// Most bytes of an Ethereum authorisation's envelope (the signed Ethereum transaction,
+/// which repeats the call's input and access list): a transaction is at most
+/// [`MAX_TX_BYTES`] in all.
+pub const MAX_ETH_ENVELOPE_BYTES: usize = MAX_TX_BYTES;
 /// Most authorisations (signers) on one transaction.
 pub const MAX_AUTHS: usize = 16;
 /// Most entries (addresses) in a call's access list.

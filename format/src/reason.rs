@@ -99,6 +99,18 @@ reasons! {
     BadSignature = 43, "bad_signature";
     /// The same public key signs twice.
     DuplicateSigner = 44, "duplicate_signer";
+    /// The Ethereum authorisation does not decode as a legacy, EIP-2930 or EIP-1559
+    /// transaction (another type, such as a blob or set-code transaction, is not carried),
+    /// or the transaction also carries ed25519 authorisations or signs a move.
+    InvalidEthAuthorization = 45, "invalid_eth_authorization";
+    /// The signer recovered from the Ethereum authorisation is not `call.from`, or its
+    /// signature does not recover.
+    EthSignerMismatch = 46, "eth_signer_mismatch";
+    /// The body's call, fee fields, access list or chain id differ from what the Ethereum
+    /// authorisation signs.
+    EthBodyMismatch = 47, "eth_body_mismatch";
+    /// The sender's declared account record does not have the Ethereum transaction's nonce.
+    EthNonceMismatch = 48, "eth_nonce_mismatch";
     /// The call reverted or halted.
     ExecutionFailed = 60, "execution_failed";
     /// Execution read state that no move declares.

@@ -170,7 +170,7 @@ pub fn sign(body: TxBody, signers: &[&Keypair]) -> Transaction {
             signature: k.sign_digest(&digest),
         })
         .collect();
-    Transaction { body, auths }
+    Transaction::signed(body, auths)
 }
 
 /// A public key that passed the key checks, with its point decompressed once. Parsing costs
@@ -318,8 +318,12 @@ pub fn verify_batch(items: &[SigCheck<'_>]) -> Vec<usize> {
 
 /// Checks the authorisations of one transaction: at least one, no key twice, every key
 /// valid, `from` is the first signer's address, and every signature verifies over the
-/// transaction's [`tx_authorization_digest`] (one batch per transaction).
+/// transaction's [`tx_authorization_digest`] (one batch per transaction). A transaction with
+/// an Ethereum authorisation is checked by [`crate::eth::verify_eth_authorization`] instead.
 pub fn verify_tx_signatures(tx: &Transaction) -> Result<(), Reason> {
+    if tx.eth.is_some() {
+        return crate::eth::verify_eth_authorization(tx).map(|_| ());
+    }
     let first = tx.auths.first().ok_or(Reason::NoAuthorization)?;
     if address_of(&first.public_key) != tx.body.call.from {
         return Err(Reason::SenderNotFirstSigner);

@@ -754,14 +754,52 @@ pub struct Authorization {
     pub signature: SignatureBytes,
 }
 
-/// A transaction: its body and the authorisations over the body's signing digest.
+/// An Ethereum authorisation (PROTOCOL.md §5.5): the sender's signed Ethereum transaction,
+/// as its EIP-2718 encoding (a legacy transaction's RLP, or a type byte 1 or 2 and the
+/// payload). Its signer is the sender; the body's call, fee fields, access list and chain id
+/// must be exactly what it signs, and the sender's declared nonce its nonce.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EthAuthorization {
+    /// The signed transaction's EIP-2718 encoding.
+    #[serde(serialize_with = "wire::ser_bytes", deserialize_with = "de_envelope")]
+    pub envelope: Vec<u8>,
+}
+
+fn de_envelope<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    bounded_bytes(d, MAX_ETH_ENVELOPE_BYTES, "Ethereum envelope")
+}
+
+/// A transaction: its body and its authorisation: ed25519 signatures over the body's
+/// signing digest, or a signed Ethereum transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Transaction {
     /// What the id and digest cover.
     pub body: TxBody,
-    /// Signers; the first one's address must be `body.call.from`.
+    /// Signers; the first one's address must be `body.call.from`. Empty when `eth` is set.
     #[serde(deserialize_with = "de_auths")]
     pub auths: Vec<Authorization>,
+    /// The Ethereum authorisation, instead of `auths` (PROTOCOL.md §5.5).
+    pub eth: Option<EthAuthorization>,
+}
+
+impl Transaction {
+    /// A transaction authorised by ed25519 signatures.
+    pub fn signed(body: TxBody, auths: Vec<Authorization>) -> Transaction {
+        Transaction {
+            body,
+            auths,
+            eth: None,
+        }
+    }
+
+    /// A transaction authorised by a signed Ethereum transaction (its EIP-2718 bytes).
+    pub fn eth(body: TxBody, envelope: Vec<u8>) -> Transaction {
+        Transaction {
+            body,
+            auths: Vec::new(),
+            eth: Some(EthAuthorization { envelope }),
+        }
+    }
 }
 
 fn de_auths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Authorization>, D::Error> {

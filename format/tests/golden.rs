@@ -86,6 +86,26 @@ fn vectors() -> BTreeMap<String, String> {
     let tx = sign(body.clone(), &[&alice]);
     put(&mut v, "tx.encoded", &encode(&tx));
     put(&mut v, "tx.id", tx_id(&body).as_slice());
+    // An Ethereum authorisation (§5.5): alice's call signed as an EIP-1559 transaction with
+    // nonce 0 by the secp256k1 key keccak-256("golden eth"), its sender recovered, and the
+    // transaction carrying it (every move unsigned, `open`).
+    let (envelope, sender) = golden_eth_envelope(&body.call, body.chain_id);
+    put(&mut v, "eth.envelope", &envelope);
+    put(
+        &mut v,
+        "eth.hash",
+        alloy_primitives::keccak256(&envelope).as_slice(),
+    );
+    put(&mut v, "eth.sender", sender.as_slice());
+    let mut eth_body = sample_body([0, 0, 0], true);
+    eth_body.call.from = sender;
+    eth_body.moves[0].addr = sender;
+    eth_body.canonicalize();
+    put(
+        &mut v,
+        "tx.eth_encoded",
+        &encode(&Transaction::eth(eth_body, envelope)),
+    );
     for (name, masks, open) in [
         ("digest.all", [7, 7, 7], false),
         ("digest.intx_only", [1, 1, 1], false),
@@ -154,6 +174,40 @@ fn vectors() -> BTreeMap<String, String> {
     v
 }
 
+/// The golden Ethereum authorisation of `call`: its EIP-1559 envelope and its signer.
+fn golden_eth_envelope(call: &Call, chain_id: u64) -> (Vec<u8>, Address) {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    let tx = TxEip1559 {
+        chain_id,
+        nonce: 0,
+        gas_limit: call.gas_limit,
+        max_fee_per_gas: call.fee.max_fee_per_gas,
+        max_priority_fee_per_gas: call.fee.max_priority_fee_per_gas,
+        to: call.to.map_or(
+            alloy_primitives::TxKind::Create,
+            alloy_primitives::TxKind::Call,
+        ),
+        value: call.value,
+        access_list: alloy_eips::eip2930::AccessList(
+            call.access_list
+                .iter()
+                .map(|i| alloy_eips::eip2930::AccessListItem {
+                    address: i.address,
+                    storage_keys: i.storage_keys.clone(),
+                })
+                .collect(),
+        ),
+        input: call.input.clone().into(),
+    };
+    let secret = alloy_primitives::keccak256(b"golden eth");
+    let sig = alloy_consensus::crypto::secp256k1::sign_message(secret, tx.signature_hash())
+        .expect("sign");
+    let envelope = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+    let sender = decode_eth(&envelope).expect("recovers").signer;
+    (envelope, sender)
+}
+
 #[test]
 fn golden_vectors_match() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/golden.txt");
@@ -191,4 +245,18 @@ fn golden_transaction_decodes_and_verifies() {
     assert_eq!(check_structure(&tx, 1337), Ok(()));
     assert_eq!(verify_tx_signatures(&tx), Ok(()));
     assert_eq!(tx.body, sample_body([7, 7, 7], false));
+}
+
+#[test]
+fn golden_eth_transaction_decodes_and_verifies() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/golden.txt");
+    let stored = std::fs::read_to_string(path).expect("read golden vectors");
+    let hex_tx = stored
+        .lines()
+        .find_map(|l| l.strip_prefix("tx.eth_encoded = "))
+        .expect("tx.eth_encoded present");
+    let tx = decode_tx(&hex::decode(hex_tx).expect("hex")).expect("decodes");
+    assert_eq!(check_structure(&tx, 1337), Ok(()));
+    // The golden body declares alice's genesis record, nonce 0: the envelope's nonce.
+    assert!(verify_eth_authorization(&tx).is_ok());
 }

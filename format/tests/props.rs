@@ -408,7 +408,7 @@ proptest! {
             }
         }
         if other != canonical {
-            let t = Transaction { body: other.clone(), auths: signed.auths.clone() };
+            let t = Transaction { body: other.clone(), auths: signed.auths.clone(), eth: None };
             prop_assert_ne!(tx_id(&other), tx_id(&canonical));
             let refused = check_structure(&t, 7).is_err() || verify_tx_signatures(&t).is_err();
             prop_assert!(refused, "a second valid arrangement: {:?}", other);

@@ -534,6 +534,7 @@ fn a_public_key_with_a_torsion_component_is_invalid() {
         let keys = [k.public_key(), variant];
         let msg = authorization_digest(&signing_digest(&body), &keys);
         let tx = Transaction {
+            eth: None,
             body: body.clone(),
             auths: vec![
                 Authorization {
@@ -599,6 +600,7 @@ fn cosigners_cannot_be_stripped_added_or_reordered() {
     // Stripped: each co-signature alone, and both.
     for keep in [vec![0, 1], vec![0, 2], vec![0]] {
         let t = Transaction {
+            eth: None,
             body: body.clone(),
             auths: keep.iter().map(|i| tx.auths[*i]).collect(),
         };
@@ -632,6 +634,7 @@ fn cosigners_cannot_be_stripped_added_or_reordered() {
     assert_eq!(tx_authorization_digest(&single), signing_digest(&body));
     let keys = [k.public_key(), b.public_key(), c.public_key()];
     let piecewise = Transaction {
+        eth: None,
         body: body.clone(),
         auths: vec![
             k.authorize_among(&body, &keys),

@@ -17,6 +17,10 @@ pub enum MovegenError {
     /// The view has no code for a code hash an account declares.
     #[error("no code for code hash {0}")]
     MissingCode(B256),
+    /// A signed Ethereum transaction that cannot authorise a transaction here (PROTOCOL.md
+    /// §5.5): it does not decode, its signature does not recover, or it signs another chain.
+    #[error("Ethereum authorisation refused: {0}")]
+    Eth(mf_format::Reason),
     /// The view holds a value of the wrong type for a key.
     #[error("key {0:?} holds a value of the wrong type")]
     TypeMismatch(Key),

@@ -165,6 +165,7 @@ pub fn fill_preverified_under<V: StateView>(
     }
 
     let mut filled = Transaction {
+        eth: tx.eth.clone(),
         body: TxBody {
             chain_id: body.chain_id,
             call: body.call.clone(),

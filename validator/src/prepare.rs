@@ -18,7 +18,7 @@ use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
 use mf_format::{
     B256, ChainRules, ExecContext, GENESIS_INTX, GasBudget, LtHash, MoveKind, PublicKey, Reason,
     SigCheck, Transaction, TxId, Value, check_gas_limit, check_receipt_len, check_structure,
-    receipt_len, tx_authorization_digest, tx_id, verify_batch,
+    receipt_len, tx_authorization_digest, tx_id, verify_batch, verify_eth_authorization,
 };
 use mf_movegen::{CodeLookup, Reexec, Reexecuted};
 use rayon::prelude::*;
@@ -230,6 +230,17 @@ pub fn prepare_batch(
         .collect();
     for ti in bad {
         verdict[ti] = Err(Reason::BadSignature);
+    }
+    // Ethereum authorisations (PROTOCOL.md §5.5): recover each signer (secp256k1), check
+    // the body against what it signs and the declared nonce, in parallel.
+    let eth: Vec<(usize, Result<(), Reason>)> = txs
+        .par_iter()
+        .enumerate()
+        .filter(|(ti, t)| t.eth.is_some() && verdict[*ti].is_ok())
+        .map(|(ti, t)| (ti, verify_eth_authorization(t).map(|_| ())))
+        .collect();
+    for (ti, r) in eth {
+        verdict[ti] = r;
     }
 
     // 3b. the batch's gas budget (PROTOCOL.md §6.4.3 step 0), in batch order, before any

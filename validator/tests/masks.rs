@@ -198,6 +198,7 @@ fn a_fill_below_the_minimum_output_cannot_be_made_or_accepted() {
         .body(&c.mirror, b.address())
         .expect("body");
     let hand = Transaction {
+        eth: None,
         body: TxBody {
             call: signed_b.tx.body.call.clone(),
             ..low

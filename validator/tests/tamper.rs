@@ -419,7 +419,7 @@ proptest! {
             };
             prop_assert_ne!(&body, &tx.body, "{:?} changed nothing", t);
             let resigned = sign(body.clone(), &[&key]);
-            let unsigned = Transaction { body, auths: tx.auths.clone() };
+            let unsigned = Transaction { body, auths: tx.auths.clone(), eth: None };
             for (what, bad, reason) in [
                 ("re-signed", resigned, expected),
                 ("not re-signed", unsigned, unsigned_reason(expected)),

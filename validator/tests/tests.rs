@@ -9,6 +9,7 @@ mod blockhash;
 mod core;
 mod credits;
 mod differential;
+mod eth;
 mod failed;
 mod fees;
 mod malleability;

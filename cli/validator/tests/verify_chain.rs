@@ -312,6 +312,7 @@ fn mv(kind: MoveKind, key: Key, intx: TxId, prev: Value, next: Value) -> Move {
 /// `tag` makes its id unique.
 fn tx(tag: u64, moves: Vec<Move>) -> Transaction {
     Transaction {
+        eth: None,
         body: TxBody {
             chain_id: 1,
             call: Call {

@@ -125,6 +125,7 @@ fn signatures() {
     let keys = [u1.public_key(), c.public_key(), variant];
     let msg = mf_format::authorization_digest(&mf_format::signing_digest(&body), &keys);
     let twice = Transaction {
+        eth: None,
         auths: vec![
             Authorization {
                 public_key: keys[0],
