@@ -161,7 +161,8 @@ struct TxJson {
     blob_versioned_hashes: Option<Vec<B256>>,
     #[serde(default)]
     chain_id: Option<U64>,
-    v: U256,
+    #[serde(default)]
+    v: Option<U256>,
     r: U256,
     s: U256,
     #[serde(default)]
@@ -329,14 +330,15 @@ fn small<T: TryFrom<U256>>(v: U256, name: &'static str) -> Result<T, TxError> {
 
 /// The y parity of a typed transaction: `yParity`, else `v` (which is the parity there).
 fn typed_parity(tx: &TxJson) -> Result<bool, TxError> {
-    let parity = match tx.y_parity {
-        Some(p) => p.to::<u64>(),
-        None => small::<u64>(tx.v, "v")?,
+    let parity = match (tx.y_parity, tx.v) {
+        (Some(p), _) => U256::from(p),
+        (None, Some(v)) => v,
+        (None, None) => return Err(TxError::MissingField("yParity")),
     };
-    match parity {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(TxError::BadV(tx.v)),
+    match u8::try_from(parity) {
+        Ok(0) => Ok(false),
+        Ok(1) => Ok(true),
+        _ => Err(TxError::BadV(parity)),
     }
 }
 
@@ -354,11 +356,12 @@ fn parse_transaction(value: serde_json::Value) -> Result<Transaction, TxError> {
     let envelope = match tx_type {
         0 => {
             // v = 27 + parity before EIP-155, chain_id * 2 + 35 + parity after.
-            let v = small::<u64>(tx.v, "v")?;
-            let (chain_id, parity) = match v {
-                27 | 28 => (None, v == 28),
-                35.. => (Some((v - 35) / 2), (v - 35) % 2 == 1),
-                _ => return Err(TxError::BadV(tx.v)),
+            let v = need(tx.v, "v")?;
+            let (chain_id, parity) = match small::<u64>(v, "v")? {
+                27 => (None, false),
+                28 => (None, true),
+                n @ 35.. => (Some((n - 35) / 2), (n - 35) % 2 == 1),
+                _ => return Err(TxError::BadV(v)),
             };
             let body = TxLegacy {
                 chain_id,
