@@ -54,6 +54,19 @@ pub enum ImportError {
         /// Block timestamp.
         timestamp: u64,
     },
+    /// An account of a block's pre-state has code that the folder does not hold, or that is
+    /// not valid bytecode.
+    #[error("block {block}: account {address}: code {code_hash} {what}")]
+    Code {
+        /// Block number.
+        block: u64,
+        /// The account.
+        address: Address,
+        /// Its code hash.
+        code_hash: B256,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// A block header field the replay needs is inconsistent with its fork.
     #[error("block {block}: {what}")]
     Header {

@@ -71,7 +71,7 @@ pub struct Header {
     /// Proof-of-work difficulty (zero after the Merge).
     pub difficulty: U256,
     /// Mix hash: `PREVRANDAO` after the Merge.
-    pub mix_hash: B256,
+    pub mix_hash: Option<B256>,
     /// OR of the receipts' blooms (checked).
     pub logs_bloom: Bloom,
     /// Root of the receipts trie (checked from Byzantium on).
@@ -257,7 +257,7 @@ impl Folder {
             gas_used: block.gas_used.to(),
             base_fee_per_gas: block.base_fee_per_gas.map(|v| v.to()),
             difficulty: block.difficulty,
-            mix_hash: block.mix_hash.unwrap_or_default(),
+            mix_hash: block.mix_hash,
             logs_bloom: block.logs_bloom,
             receipts_root: block.receipts_root,
             excess_blob_gas: block.excess_blob_gas.map(|v| v.to()),

@@ -142,22 +142,25 @@ impl<'a> PreStateDb<'a> {
     pub fn new(folder: &'a Folder, block: &'a LoadedBlock) -> Result<Self, ImportError> {
         let number = block.header.number;
         let mut code = HashMap::new();
-        for account in block.pre_state.values() {
+        for (address, account) in &block.pre_state {
             let Some(hash) = account.code_hash else {
                 continue;
             };
             if hash == KECCAK_EMPTY || code.contains_key(&hash) {
                 continue;
             }
-            let bytes = folder.bytecodes.get(&hash).ok_or(ImportError::Header {
+            let code_error = |what| ImportError::Code {
                 block: number,
-                what: "an account's code hash is not in bytecodes.json",
-            })?;
-            let bytecode =
-                Bytecode::new_raw_checked(bytes.clone()).map_err(|_| ImportError::Header {
-                    block: number,
-                    what: "an account's code is not valid bytecode",
-                })?;
+                address: *address,
+                code_hash: hash,
+                what,
+            };
+            let bytes = folder
+                .bytecodes
+                .get(&hash)
+                .ok_or_else(|| code_error("is not in bytecodes.json"))?;
+            let bytecode = Bytecode::new_raw_checked(bytes.clone())
+                .map_err(|_| code_error("is not valid bytecode"))?;
             code.insert(hash, bytecode);
         }
         Ok(Self {
@@ -241,6 +244,14 @@ pub fn block_env(header: &Header, spec: SpecId) -> Result<BlockEnv, ImportError>
     } else {
         None
     };
+    let prevrandao = if spec.is_enabled_in(SpecId::MERGE) {
+        Some(header.mix_hash.ok_or(ImportError::Header {
+            block: header.number,
+            what: "Merge or later block without mixHash (PREVRANDAO)",
+        })?)
+    } else {
+        None
+    };
     Ok(BlockEnv {
         number: U256::from(header.number),
         beneficiary: header.miner,
@@ -248,7 +259,7 @@ pub fn block_env(header: &Header, spec: SpecId) -> Result<BlockEnv, ImportError>
         gas_limit: header.gas_limit,
         basefee,
         difficulty: header.difficulty,
-        prevrandao: spec.is_enabled_in(SpecId::MERGE).then_some(header.mix_hash),
+        prevrandao,
         blob_excess_gas_and_price,
         ..BlockEnv::default()
     })
