@@ -2,7 +2,8 @@
 //! plain revm and prints, per block, whether the header's `gasUsed`, `logsBloom` and (from
 //! Byzantium on) `receiptsRoot` are reproduced; then `N passed, M failed`. Exits non-zero if any
 //! block failed or could not be replayed. Senders are recovered (libsecp256k1) and checked
-//! against the JSON's `from` first.
+//! against the JSON's `from` first; the replay alone is timed (one core, the block's
+//! pre-state database built and its transactions executed and committed).
 
 use anyhow::{Context, Result, bail};
 use mf_import::recover::{Backend, check_sender};
@@ -10,6 +11,7 @@ use mf_import::replay::{Check, replay_block};
 use mf_import::{Folder, ImportError};
 use std::fmt::Display;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 fn verdict<T: PartialEq + Display>(name: &str, c: &Check<T>) -> String {
     if c.holds() {
@@ -22,7 +24,8 @@ fn verdict<T: PartialEq + Display>(name: &str, c: &Check<T>) -> String {
     }
 }
 
-fn run_block(folder: &Folder, number: u64) -> Result<(bool, String), ImportError> {
+/// One block: load, check senders, replay (timed), and its line.
+fn run_block(folder: &Folder, number: u64) -> Result<(bool, String, usize, Duration), ImportError> {
     let block = folder.load_block(number)?;
     for (index, tx) in block.transactions.iter().enumerate() {
         check_sender(Backend::Secp256k1, tx).map_err(|error| ImportError::Tx {
@@ -31,23 +34,26 @@ fn run_block(folder: &Folder, number: u64) -> Result<(bool, String), ImportError
             error,
         })?;
     }
+    let t = Instant::now();
     let r = replay_block(folder, &block)?;
+    let took = t.elapsed();
     let root = match &r.receipts_root {
         Some(c) => verdict("receiptsRoot", c),
         None => "receiptsRoot n/a pre-Byzantium".to_owned(),
     };
     let passed = r.passed();
     let line = format!(
-        "block {:>9} {:<16} {:>5} txs: {}, {}, {} -> {}",
+        "block {:>9} {:<16} {:>5} txs in {:>7.1} ms: {}, {}, {} -> {}",
         r.number,
         format!("{:?}", r.spec),
         r.transactions,
+        took.as_secs_f64() * 1e3,
         verdict("gasUsed", &r.gas_used),
         verdict("logsBloom", &r.logs_bloom),
         root,
         if passed { "PASS" } else { "FAIL" }
     );
-    Ok((passed, line))
+    Ok((passed, line, r.transactions, took))
 }
 
 fn main() -> Result<ExitCode> {
@@ -57,10 +63,13 @@ fn main() -> Result<ExitCode> {
     };
     let folder = Folder::open(&path).with_context(|| format!("opening {}", path.display()))?;
     let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut txs, mut replay_time) = (0usize, Duration::ZERO);
     for &number in &folder.numbers {
         match run_block(&folder, number) {
-            Ok((ok, line)) => {
+            Ok((ok, line, n, took)) => {
                 println!("{line}");
+                txs += n;
+                replay_time += took;
                 if ok {
                     passed += 1;
                 } else {
@@ -73,6 +82,17 @@ fn main() -> Result<ExitCode> {
             }
         }
     }
+    println!(
+        "replay: {txs} transactions in {:.2} s, {:.0} tx/s on one core ({} build; loading and \
+         sender recovery not counted)",
+        replay_time.as_secs_f64(),
+        txs as f64 / replay_time.as_secs_f64().max(1e-9),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    );
     println!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
