@@ -7,20 +7,20 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// A file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a chained source, so it is printed once).
+        error: std::io::Error,
     },
     /// A file is not the JSON the layout describes.
-    #[error("parsing {path}: {source}")]
+    #[error("parsing {path}: {error}")]
     Json {
         /// The file.
         path: PathBuf,
-        /// The JSON error.
-        source: serde_json::Error,
+        /// The JSON error (in the message, not a chained source).
+        error: serde_json::Error,
     },
     /// A key of `block_hashes.json` is not a decimal block number.
     #[error("block_hashes.json: key {key:?} is not a decimal block number")]

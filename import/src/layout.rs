@@ -187,13 +187,13 @@ struct PreAccountJson {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ImportError> {
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+    let bytes = std::fs::read(path).map_err(|error| ImportError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
-    serde_json::from_slice(&bytes).map_err(|source| ImportError::Json {
+    serde_json::from_slice(&bytes).map_err(|error| ImportError::Json {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -202,15 +202,15 @@ impl Folder {
     pub fn open(root: impl AsRef<Path>) -> Result<Self, ImportError> {
         let root = root.as_ref().to_owned();
         let blocks_dir = root.join("blocks");
-        let entries = std::fs::read_dir(&blocks_dir).map_err(|source| ImportError::Io {
+        let entries = std::fs::read_dir(&blocks_dir).map_err(|error| ImportError::Io {
             path: blocks_dir.clone(),
-            source,
+            error,
         })?;
         let mut numbers = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| ImportError::Io {
+            let entry = entry.map_err(|error| ImportError::Io {
                 path: blocks_dir.clone(),
-                source,
+                error,
             })?;
             let name = entry.file_name();
             let Some(number) = name.to_str().and_then(|s| s.parse::<u64>().ok()) else {
