@@ -103,6 +103,9 @@ pub enum TxError {
         /// keccak-256 of the rebuilt envelope's EIP-2718 encoding.
         computed: B256,
     },
+    /// The signature's `s` is in the upper half of the order (invalid from Homestead, EIP-2).
+    #[error("signature s above half the curve order (EIP-2)")]
+    HighS,
     /// The signature recovers no key.
     #[error("signature recovers no public key")]
     Unrecoverable,

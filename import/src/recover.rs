@@ -84,9 +84,27 @@ pub fn sender(backend: Backend, tx: &TxEnvelope) -> Result<Address, TxError> {
     recover_address(backend, &sig, &hash)
 }
 
-/// Recovers a transaction's sender and checks it is the JSON's `from`.
-pub fn check_sender(backend: Backend, tx: &Transaction) -> Result<Address, TxError> {
-    let recovered = sender(backend, &tx.envelope)?;
+/// Whether `s` is in the lower half of the curve order, as EIP-2 requires of transaction
+/// signatures from Homestead on.
+pub fn is_low_s(sig: &Signature) -> bool {
+    sig.normalize_s().is_none()
+}
+
+/// Recovers a transaction's sender and checks it is the JSON's `from`; with `require_low_s`
+/// (blocks from Homestead on, EIP-2), a signature with `s` above half the order is refused.
+///
+/// Both backends recover from either half (k256 through alloy normalises `s` first), so
+/// EIP-2 is checked here, not left to the backend.
+pub fn check_sender(
+    backend: Backend,
+    tx: &Transaction,
+    require_low_s: bool,
+) -> Result<Address, TxError> {
+    let (sig, hash) = signature_and_hash(&tx.envelope);
+    if require_low_s && !is_low_s(&sig) {
+        return Err(TxError::HighS);
+    }
+    let recovered = recover_address(backend, &sig, &hash)?;
     if recovered != tx.from {
         return Err(TxError::SenderMismatch {
             expected: tx.from,

@@ -60,8 +60,11 @@ fn both_backends_recover_every_sender() {
     let mut types = [0usize; 4];
     for block in folder.blocks() {
         let block = block.expect("load");
+        let homestead = spec_at(block.header.number, block.header.timestamp)
+            .unwrap()
+            .is_enabled_in(SpecId::HOMESTEAD);
         for (i, tx) in block.transactions.iter().enumerate() {
-            let a = check_sender(Backend::Secp256k1, tx)
+            let a = check_sender(Backend::Secp256k1, tx, homestead)
                 .unwrap_or_else(|e| panic!("block {} tx {i}: {e}", block.header.number));
             let b = sender(Backend::K256, &tx.envelope).expect("k256 recovers");
             assert_eq!(
@@ -96,6 +99,41 @@ fn spec_follows_the_mainnet_schedule() {
         spec_at(22_431_084, 1_746_612_311),
         Err(ImportError::UnsupportedFork { .. })
     ));
+}
+
+#[test]
+fn eip2_high_s_is_refused_from_homestead() {
+    let folder = mainnet();
+    let block = folder.load_block(folder.numbers[0]).unwrap();
+    let mut tx = block.transactions[0].clone();
+    let alloy_consensus::TxEnvelope::Legacy(signed) = &tx.envelope else {
+        panic!("the first block's first transaction is legacy");
+    };
+    // The same signature with s mirrored to the upper half (and the parity flipped) still
+    // recovers the sender; EIP-2 is what refuses it.
+    let (body, sig, _) = signed.clone().into_parts();
+    let high = alloy_primitives::Signature::new(
+        sig.r(),
+        alloy_primitives::U256::from_be_slice(&alloy_primitives::hex!(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+        )) - sig.s(),
+        !sig.v(),
+    );
+    assert!(!mf_import::recover::is_low_s(&high));
+    tx.envelope = alloy_consensus::TxEnvelope::Legacy(
+        alloy_consensus::SignableTransaction::into_signed(body, high),
+    );
+    for backend in Backend::ALL {
+        assert_eq!(
+            check_sender(backend, &tx, false).unwrap(),
+            tx.from,
+            "{backend:?}"
+        );
+        assert!(matches!(
+            check_sender(backend, &tx, true),
+            Err(TxError::HighS)
+        ));
+    }
 }
 
 #[test]
@@ -180,7 +218,7 @@ fn a_wrong_from_is_caught_by_recovery() {
         .load_block(number)
         .unwrap();
     for backend in Backend::ALL {
-        let err = check_sender(backend, &block.transactions[0]).unwrap_err();
+        let err = check_sender(backend, &block.transactions[0], true).unwrap_err();
         assert!(matches!(err, TxError::SenderMismatch { .. }), "{err}");
     }
 }

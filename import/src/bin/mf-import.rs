@@ -7,8 +7,9 @@
 
 use anyhow::{Context, Result, bail};
 use mf_import::recover::{Backend, check_sender};
-use mf_import::replay::{Check, replay_block};
+use mf_import::replay::{Check, replay_block, spec_at};
 use mf_import::{Folder, ImportError};
+use revm::primitives::hardfork::SpecId;
 use std::fmt::Display;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -27,8 +28,9 @@ fn verdict<T: PartialEq + Display>(name: &str, c: &Check<T>) -> String {
 /// One block: load, check senders, replay (timed), and its line.
 fn run_block(folder: &Folder, number: u64) -> Result<(bool, String, usize, Duration), ImportError> {
     let block = folder.load_block(number)?;
+    let homestead = spec_at(number, block.header.timestamp)?.is_enabled_in(SpecId::HOMESTEAD);
     for (index, tx) in block.transactions.iter().enumerate() {
-        check_sender(Backend::Secp256k1, tx).map_err(|error| ImportError::Tx {
+        check_sender(Backend::Secp256k1, tx, homestead).map_err(|error| ImportError::Tx {
             block: number,
             index,
             error,
