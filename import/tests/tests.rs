@@ -1,0 +1,237 @@
+//! mf-import's tests: the replay of the shared mainnet blocks, sender recovery with both
+//! backends, and the loader's errors.
+
+use mf_import::recover::{Backend, check_sender, sender};
+use mf_import::replay::spec_at;
+use mf_import::{Folder, ImportError, TxError, replay_block};
+use revm::primitives::hardfork::SpecId;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The shared data set: `/work/shared/ethereum-mainnet` when the crate is at
+/// `<repo>/import` and the repository at `/work/<checkout>`.
+const MAINNET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ethereum-mainnet");
+
+fn mainnet() -> Folder {
+    let path = Path::new(MAINNET);
+    assert!(
+        path.join("blocks").is_dir(),
+        "the mainnet data set is missing: expected a folder in the ethereum-mainnet layout at {} \
+         (see its README.md); this test does not pass without it",
+        path.display()
+    );
+    Folder::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()))
+}
+
+#[test]
+fn every_mainnet_block_replays_to_its_header() {
+    let folder = mainnet();
+    assert!(!folder.numbers.is_empty(), "no blocks in {MAINNET}");
+    let t = Instant::now();
+    let mut failures = Vec::new();
+    let mut txs = 0;
+    for &number in &folder.numbers {
+        let block = folder
+            .load_block(number)
+            .unwrap_or_else(|e| panic!("loading block {number}: {e}"));
+        txs += block.transactions.len();
+        let report = replay_block(&folder, &block)
+            .unwrap_or_else(|e| panic!("replaying block {number}: {e}"));
+        assert_eq!(report.number, number);
+        if !report.passed() {
+            failures.push(format!("{report:?}"));
+        }
+    }
+    eprintln!(
+        "{} blocks, {txs} transactions loaded and replayed in {:.2?}",
+        folder.numbers.len(),
+        t.elapsed()
+    );
+    assert!(
+        failures.is_empty(),
+        "blocks failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn both_backends_recover_every_sender() {
+    let folder = mainnet();
+    let mut types = [0usize; 4];
+    for block in folder.blocks() {
+        let block = block.expect("load");
+        let homestead = spec_at(block.header.number, block.header.timestamp)
+            .unwrap()
+            .is_enabled_in(SpecId::HOMESTEAD);
+        for (i, tx) in block.transactions.iter().enumerate() {
+            let a = check_sender(Backend::Secp256k1, tx, homestead)
+                .unwrap_or_else(|e| panic!("block {} tx {i}: {e}", block.header.number));
+            let b = sender(Backend::K256, &tx.envelope).expect("k256 recovers");
+            assert_eq!(
+                a, b,
+                "backends disagree at block {} tx {i}",
+                block.header.number
+            );
+            types[tx.envelope.tx_type() as usize] += 1;
+        }
+    }
+    // The data set has every type up to blob transactions.
+    assert!(
+        types.iter().all(|&n| n > 0),
+        "transaction types seen: {types:?}"
+    );
+}
+
+#[test]
+fn spec_follows_the_mainnet_schedule() {
+    assert_eq!(spec_at(0, 0).unwrap(), SpecId::FRONTIER);
+    assert_eq!(spec_at(1_150_000, 0).unwrap(), SpecId::HOMESTEAD);
+    assert_eq!(spec_at(4_369_999, 0).unwrap(), SpecId::SPURIOUS_DRAGON);
+    assert_eq!(spec_at(4_370_000, 0).unwrap(), SpecId::BYZANTIUM);
+    assert_eq!(spec_at(15_537_393, 1_663_224_162).unwrap(), SpecId::LONDON);
+    assert_eq!(spec_at(15_537_394, 1_663_224_179).unwrap(), SpecId::MERGE);
+    assert_eq!(
+        spec_at(17_034_870, 1_681_338_455).unwrap(),
+        SpecId::SHANGHAI
+    );
+    assert_eq!(spec_at(19_426_587, 1_710_338_135).unwrap(), SpecId::CANCUN);
+    assert!(matches!(
+        spec_at(22_431_084, 1_746_612_311),
+        Err(ImportError::UnsupportedFork { .. })
+    ));
+}
+
+#[test]
+fn eip2_high_s_is_refused_from_homestead() {
+    let folder = mainnet();
+    let block = folder.load_block(folder.numbers[0]).unwrap();
+    let mut tx = block.transactions[0].clone();
+    let alloy_consensus::TxEnvelope::Legacy(signed) = &tx.envelope else {
+        panic!("the first block's first transaction is legacy");
+    };
+    // The same signature with s mirrored to the upper half (and the parity flipped) still
+    // recovers the sender; EIP-2 is what refuses it.
+    let (body, sig, _) = signed.clone().into_parts();
+    let high = alloy_primitives::Signature::new(
+        sig.r(),
+        alloy_primitives::U256::from_be_slice(&alloy_primitives::hex!(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+        )) - sig.s(),
+        !sig.v(),
+    );
+    assert!(!mf_import::recover::is_low_s(&high));
+    tx.envelope = alloy_consensus::TxEnvelope::Legacy(
+        alloy_consensus::SignableTransaction::into_signed(body, high),
+    );
+    for backend in Backend::ALL {
+        assert_eq!(
+            check_sender(backend, &tx, false).unwrap(),
+            tx.from,
+            "{backend:?}"
+        );
+        assert!(matches!(
+            check_sender(backend, &tx, true),
+            Err(TxError::HighS)
+        ));
+    }
+}
+
+#[test]
+fn a_missing_folder_is_an_error() {
+    let err = Folder::open("/nonexistent/ethereum-mainnet").unwrap_err();
+    assert!(matches!(err, ImportError::Io { .. }), "{err}");
+}
+
+/// A scratch folder in the layout holding one block of the data set, its `block.json` edited.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn with_block(name: &str, number: u64, edit: impl FnOnce(&mut serde_json::Value)) -> Self {
+        let root = std::env::temp_dir().join(format!("mf-import-{name}-{}", std::process::id()));
+        let dir = root.join("blocks").join(number.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = Path::new(MAINNET).join("blocks").join(number.to_string());
+        let mut block: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(src.join("block.json")).unwrap()).unwrap();
+        edit(&mut block);
+        std::fs::write(dir.join("block.json"), serde_json::to_vec(&block).unwrap()).unwrap();
+        std::fs::copy(src.join("pre_state.json"), dir.join("pre_state.json")).unwrap();
+        for f in ["bytecodes.json", "block_hashes.json"] {
+            std::fs::copy(Path::new(MAINNET).join(f), root.join(f)).unwrap();
+        }
+        Scratch(root)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The smallest block of the data set.
+fn small_block(folder: &Folder) -> u64 {
+    folder
+        .numbers
+        .iter()
+        .copied()
+        .min_by_key(|&n| {
+            std::fs::metadata(Path::new(MAINNET).join(format!("blocks/{n}/block.json")))
+                .map(|m| m.len())
+                .unwrap_or(u64::MAX)
+        })
+        .unwrap()
+}
+
+#[test]
+fn an_edited_transaction_fails_its_hash_check_by_block_and_index() {
+    let number = small_block(&mainnet());
+    let scratch = Scratch::with_block("hash", number, |b| {
+        b["transactions"][1]["nonce"] = serde_json::json!("0x123456");
+    });
+    let folder = Folder::open(&scratch.0).unwrap();
+    let err = folder.load_block(number).unwrap_err();
+    match &err {
+        ImportError::Tx {
+            block,
+            index: 1,
+            error: TxError::HashMismatch { .. },
+        } if *block == number => {}
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains(&format!("block {number}, transaction 1")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_from_is_caught_by_recovery() {
+    let number = small_block(&mainnet());
+    let scratch = Scratch::with_block("from", number, |b| {
+        b["transactions"][0]["from"] =
+            serde_json::json!("0x00000000000000000000000000000000000000aa");
+    });
+    let block = Folder::open(&scratch.0)
+        .unwrap()
+        .load_block(number)
+        .unwrap();
+    for backend in Backend::ALL {
+        let err = check_sender(backend, &block.transactions[0], true).unwrap_err();
+        assert!(matches!(err, TxError::SenderMismatch { .. }), "{err}");
+    }
+}
+
+#[test]
+fn a_wrong_header_fails_its_check() {
+    let folder = mainnet();
+    let number = small_block(&folder);
+    let scratch = Scratch::with_block("header", number, |b| {
+        b["gasUsed"] = serde_json::json!("0x1");
+    });
+    let edited = Folder::open(&scratch.0).unwrap();
+    let report = replay_block(&edited, &edited.load_block(number).unwrap()).unwrap();
+    assert!(!report.gas_used.holds() && report.logs_bloom.holds());
+    assert!(!report.passed());
+}
