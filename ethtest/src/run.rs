@@ -64,7 +64,7 @@ fn genesis_of(
     let mut file = serde_json::Map::new();
     file.insert("config".into(), config.into());
     for (k, v) in mf_movegen::genesis::rules_top_level(rules) {
-        file.insert(k.into(), v.into());
+        file.insert(k.into(), v);
     }
     file.insert("alloc".into(), alloc.into());
     let file = serde_json::Value::from(file);
@@ -276,7 +276,7 @@ fn apply_block(
     let batch = Batch { txs };
     // The validator's own code lookup: its store (the genesis code, the code of the blocks
     // applied so far) and the code this batch creates.
-    let lookup = StoreCode::new(v.store(), &batch, number);
+    let lookup = StoreCode::new(v.store(), &batch, number, v.rules());
     let reexec = ReexecCheck::new(v.rules().clone());
     let mut prepared = Vec::with_capacity(batch.txs.len());
     for t in &batch.txs {

@@ -119,6 +119,11 @@ pub enum RulesError {
     /// A zero gas limit.
     #[error("gas limit 0: no transaction could run")]
     ZeroGasLimit,
+    /// Ancestor hashes out of order, repeated, after the genesis number, or too many.
+    #[error(
+        "blockHashes: at most 257 entries, block numbers ascending and at most the genesis number"
+    )]
+    AncestorHashes,
     /// A batch gas limit below the transaction gas limit.
     #[error(
         "batch gas limit {batch} is below the gas limit {tx}: a transaction with the largest gas limit would fit no batch"
@@ -157,7 +162,23 @@ pub struct ChainRules {
     pub prevrandao: B256,
     /// `DIFFICULTY` before Paris (the genesis `difficulty`).
     pub difficulty: U256,
+    /// The Ethereum block number of the genesis header (the genesis `number`, 0 when
+    /// absent): the batch at height `H` is block `genesis_number + H`, which transactions
+    /// declare as their context's block number and `NUMBER` returns. A chain that continues
+    /// another (an import of real blocks) starts at that chain's number.
+    pub genesis_number: u64,
+    /// What `BLOCKHASH` returns for blocks up to the genesis (the genesis `blockHashes`, an
+    /// extension of geth's format): the hashes of the chain this one continues, in ascending
+    /// block order, each at most `genesis_number`, at most [`MAX_ANCESTOR_HASHES`].
+    pub ancestor_hashes: Vec<(u64, B256)>,
 }
+
+/// Most ancestor hashes a genesis names: the 256 blocks `BLOCKHASH` reads and the genesis.
+pub const MAX_ANCESTOR_HASHES: usize = 257;
+
+/// An upper bound on the encoded length of [`ChainRules`] (for decoding stored rules): the
+/// fixed fields, the fork schedule and [`MAX_ANCESTOR_HASHES`] hashes.
+pub const MAX_ENCODED_RULES: usize = 1024 + MAX_ANCESTOR_HASHES * 40;
 
 impl Default for ChainRules {
     /// Cancun from genesis, [`MAX_GAS_LIMIT`] gas: the rules of a genesis that names no fork
@@ -182,6 +203,8 @@ impl ChainRules {
         beneficiary: Address::ZERO,
         prevrandao: B256::ZERO,
         difficulty: U256::ZERO,
+        genesis_number: 0,
+        ancestor_hashes: Vec::new(),
     };
 
     /// Every fork up to and including `fork` from genesis, `gas_limit` gas per transaction
@@ -206,6 +229,15 @@ impl ChainRules {
     pub fn validate(&self) -> Result<(), RulesError> {
         if self.gas_limit == 0 {
             return Err(RulesError::ZeroGasLimit);
+        }
+        if self.ancestor_hashes.len() > MAX_ANCESTOR_HASHES
+            || self.ancestor_hashes.windows(2).any(|w| w[0].0 >= w[1].0)
+            || self
+                .ancestor_hashes
+                .last()
+                .is_some_and(|(n, _)| *n > self.genesis_number)
+        {
+            return Err(RulesError::AncestorHashes);
         }
         if self.batch_gas_limit < self.gas_limit {
             return Err(RulesError::BatchGasBelowGasLimit {
@@ -239,6 +271,24 @@ impl ChainRules {
             last = Some((fork, at));
         }
         Ok(())
+    }
+
+    /// The Ethereum block number of the batch at `height`.
+    pub fn number_at(&self, height: u64) -> u64 {
+        self.genesis_number.saturating_add(height)
+    }
+
+    /// The height of block `number` (`None` before the genesis).
+    pub fn height_of(&self, number: u64) -> Option<u64> {
+        number.checked_sub(self.genesis_number)
+    }
+
+    /// The hash the genesis names for block `number`, if any.
+    pub fn ancestor_hash(&self, number: u64) -> Option<B256> {
+        self.ancestor_hashes
+            .binary_search_by_key(&number, |(n, _)| *n)
+            .ok()
+            .map(|i| self.ancestor_hashes[i].1)
     }
 
     /// Whether EIP-1559 (London) is in force at a context: the base fee is then burnt and

@@ -60,6 +60,10 @@ struct File {
     gas_limit: Option<serde_json::Value>,
     #[serde(default, rename = "batchGasLimit")]
     batch_gas_limit: Option<serde_json::Value>,
+    #[serde(default)]
+    number: Option<serde_json::Value>,
+    #[serde(default, rename = "blockHashes")]
+    block_hashes: BTreeMap<String, String>,
     #[serde(default, rename = "baseFeePerGas")]
     base_fee: Option<serde_json::Value>,
     #[serde(default)]
@@ -190,6 +194,27 @@ fn rules_of(f: &File) -> Result<ChainRules, GenesisError> {
             msg: e.to_string(),
         })?;
     }
+    if let Some(n) = &f.number {
+        rules.genesis_number = small("number", n)?;
+    }
+    let mut ancestors = Vec::with_capacity(f.block_hashes.len());
+    for (n, h) in &f.block_hashes {
+        let field = format!("blockHashes.{n}");
+        let number = small(&field, &serde_json::Value::String(n.clone()))?;
+        let hash = B256::from_str(h).map_err(|e| GenesisError::Field {
+            field: field.clone(),
+            msg: e.to_string(),
+        })?;
+        ancestors.push((number, hash));
+    }
+    ancestors.sort_unstable_by_key(|(n, _)| *n);
+    if ancestors.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(GenesisError::Field {
+            field: "blockHashes".into(),
+            msg: "a block number is named twice".into(),
+        });
+    }
+    rules.ancestor_hashes = ancestors;
     if let Some(m) = &f.mix_hash {
         rules.prevrandao = B256::from_str(m).map_err(|e| GenesisError::Field {
             field: "mixHash".into(),
@@ -251,17 +276,28 @@ pub fn rules_json(rules: &ChainRules) -> Vec<(&'static str, u64)> {
 }
 
 /// The top-level genesis keys of `rules` other than the fork schedule, with their values
-/// as geth writes them: `gasLimit`, `baseFeePerGas`, `coinbase`, `mixHash`, `difficulty`,
-/// and this protocol's own `batchGasLimit` (geth ignores it).
-pub fn rules_top_level(rules: &ChainRules) -> [(&'static str, String); 6] {
-    [
-        ("gasLimit", format!("{:#x}", rules.gas_limit)),
-        ("batchGasLimit", format!("{:#x}", rules.batch_gas_limit)),
-        ("baseFeePerGas", format!("{:#x}", rules.base_fee)),
-        ("coinbase", format!("{:#x}", rules.beneficiary)),
-        ("mixHash", format!("{:#x}", rules.prevrandao)),
-        ("difficulty", format!("{:#x}", rules.difficulty)),
-    ]
+/// as geth writes them: `number`, `gasLimit`, `baseFeePerGas`, `coinbase`, `mixHash`,
+/// `difficulty`, and this protocol's own `batchGasLimit` and (when there are any)
+/// `blockHashes` (geth ignores both).
+pub fn rules_top_level(rules: &ChainRules) -> Vec<(&'static str, serde_json::Value)> {
+    let mut out: Vec<(&'static str, serde_json::Value)> = vec![
+        ("number", format!("{:#x}", rules.genesis_number).into()),
+        ("gasLimit", format!("{:#x}", rules.gas_limit).into()),
+        ("batchGasLimit", format!("{:#x}", rules.batch_gas_limit).into()),
+        ("baseFeePerGas", format!("{:#x}", rules.base_fee).into()),
+        ("coinbase", format!("{:#x}", rules.beneficiary).into()),
+        ("mixHash", format!("{:#x}", rules.prevrandao).into()),
+        ("difficulty", format!("{:#x}", rules.difficulty).into()),
+    ];
+    if !rules.ancestor_hashes.is_empty() {
+        let map: serde_json::Map<String, serde_json::Value> = rules
+            .ancestor_hashes
+            .iter()
+            .map(|(n, h)| (n.to_string(), format!("{h:#x}").into()))
+            .collect();
+        out.push(("blockHashes", map.into()));
+    }
+    out
 }
 
 impl Genesis {
@@ -429,7 +465,7 @@ impl Genesis {
         let mut out = serde_json::Map::new();
         out.insert("config".into(), config.into());
         for (k, v) in rules_top_level(&self.rules) {
-            out.insert(k.into(), v.into());
+            out.insert(k.into(), v);
         }
         out.insert("alloc".into(), alloc.into());
         out.into()

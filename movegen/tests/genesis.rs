@@ -131,3 +131,32 @@ fn genesis_rules_fork_schedule_and_gas_limit() {
     let err = parse("", r#", "gasLimit": "0x0""#).unwrap_err();
     assert!(err.contains("gas limit 0"), "{err}");
 }
+
+/// A genesis that continues another chain names its block number and its ancestors' hashes
+/// (PROTOCOL.md §6.3); they survive the JSON a validator serves, and bad ones are refused.
+#[test]
+fn genesis_number_and_block_hashes_round_trip() {
+    let text = r#"{"config": {"chainId": 1}, "number": "0x3e8", "gasLimit": "0x1c9c380",
+        "blockHashes": {"999": "0x5959595959595959595959595959595959595959595959595959595959595959",
+                        "0x3e8": "0x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"},
+        "alloc": {}}"#;
+    let g = Genesis::parse(text).expect("parses");
+    assert_eq!(g.rules.genesis_number, 1_000);
+    assert_eq!(
+        g.rules.ancestor_hash(999),
+        Some(mf_format::B256::repeat_byte(0x59))
+    );
+    assert_eq!(
+        g.rules.ancestor_hash(1_000),
+        Some(mf_format::B256::repeat_byte(0x5a))
+    );
+    let again = Genesis::parse(&g.to_json().to_string()).expect("round trip");
+    assert_eq!(again.rules, g.rules);
+    // A hash for a block after the genesis, or one block named twice, is refused.
+    for bad in [
+        r#"{"config": {"chainId": 1}, "number": "0x1", "blockHashes": {"2": "0x5959595959595959595959595959595959595959595959595959595959595959"}, "alloc": {}}"#,
+        r#"{"config": {"chainId": 1}, "number": "0x9", "blockHashes": {"2": "0x5959595959595959595959595959595959595959595959595959595959595959", "0x2": "0x5959595959595959595959595959595959595959595959595959595959595959"}, "alloc": {}}"#,
+    ] {
+        assert!(Genesis::parse(bad).is_err(), "{bad}");
+    }
+}

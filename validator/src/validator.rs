@@ -13,7 +13,8 @@ use crate::replay::{genesis_of, rebuild_index, recompute_lthash, value_at};
 use crate::state_hash::par_sum;
 use crate::store::{BatchWrite, Store};
 use mf_format::{
-    Account, Address, B256, Batch, ChainRules, GENESIS_INTX, Header, Key, Log, LtHash, MoveKind,
+    Account, Address, B256, Batch, ChainRules, ExecContext, GENESIS_INTX, Header, Key, Log, LtHash,
+    MoveKind,
     Reason, Receipt, Status, Transaction, TxId, U256, Value, VersionId, check_context,
     decode_batch, encode, fee_credit_tx,
     hash::{merkle_leaf, merkle_root_of_leaves},
@@ -36,13 +37,20 @@ pub struct StoreCode<'a> {
     store: &'a Store,
     batch: HashMap<B256, &'a [u8]>,
     height: u64,
+    rules: &'a ChainRules,
     lowest_context: u64,
     hashes: OnceLock<Arc<BlockHashes>>,
 }
 
 impl<'a> StoreCode<'a> {
-    /// The store's code plus the code `batch` creates, for `batch` applied at `height`.
-    pub fn new(store: &'a Store, batch: &'a Batch, height: u64) -> StoreCode<'a> {
+    /// The store's code plus the code `batch` creates, for `batch` applied at `height`, with
+    /// the hashes `rules` names for blocks up to its genesis.
+    pub fn new(
+        store: &'a Store,
+        batch: &'a Batch,
+        height: u64,
+        rules: &'a ChainRules,
+    ) -> StoreCode<'a> {
         StoreCode {
             store,
             batch: batch
@@ -52,12 +60,13 @@ impl<'a> StoreCode<'a> {
                 .map(|c| (alloy_primitives::keccak256(c), c.as_slice()))
                 .collect(),
             height,
+            rules,
             lowest_context: batch
                 .txs
                 .iter()
                 .map(|t| t.body.context.block_number)
                 .min()
-                .unwrap_or(height),
+                .unwrap_or(u64::MAX),
             hashes: OnceLock::new(),
         }
     }
@@ -71,26 +80,41 @@ impl CodeLookup for StoreCode<'_> {
         self.store.code(&hash.0).ok().flatten()
     }
 
-    /// The hashes of the stored headers below the batch's height, from 256 below the lowest
-    /// declared block number inside the context window (PROTOCOL.md §6.3.1): every height
-    /// `BLOCKHASH` can read for a transaction the window admits. Read once per batch, on the
-    /// first request.
+    /// The hashes of the blocks before the batch's, by block number, from 256 below the
+    /// lowest declared block number inside the context window (PROTOCOL.md §6.3.1): every
+    /// block `BLOCKHASH` can read for a transaction the window admits. A block up to the
+    /// genesis has the hash the genesis names for it, if any, else (the genesis itself) its
+    /// header's; a later one its stored header's. Read once per batch, on the first request.
     fn block_hashes(&self) -> Arc<BlockHashes> {
         self.hashes
             .get_or_init(|| {
-                let window = self.height.saturating_sub(CONTEXT_WINDOW_BLOCKS);
+                let r = self.rules;
+                let current = r.number_at(self.height);
+                let window = current.saturating_sub(CONTEXT_WINDOW_BLOCKS);
                 let first = self
                     .lowest_context
-                    .clamp(window, self.height)
+                    .clamp(window, current)
                     .saturating_sub(256);
-                let mut hashes = Vec::new();
-                for n in first..self.height {
-                    match self.store.header(n) {
-                        Ok(Some(h)) => hashes.push(header_hash(&h)),
-                        _ => break,
+                // One run of consecutive blocks with a hash: the first such block on.
+                let (mut start, mut hashes) = (None, Vec::new());
+                for n in first..current {
+                    let hash = match r.ancestor_hash(n) {
+                        Some(h) => Some(h),
+                        None => r
+                            .height_of(n)
+                            .and_then(|h| self.store.header(h).ok().flatten())
+                            .map(|h| header_hash(&h)),
+                    };
+                    match (hash, start) {
+                        (Some(h), _) => {
+                            start.get_or_insert(n);
+                            hashes.push(h);
+                        }
+                        (None, None) => {}
+                        (None, Some(_)) => break,
                     }
                 }
-                Arc::new(BlockHashes::new(first, hashes))
+                Arc::new(BlockHashes::new(start.unwrap_or(first), hashes))
             })
             .clone()
     }
@@ -461,7 +485,7 @@ impl Validator {
             return Err(ApplyError::Empty);
         }
         let t0 = Instant::now();
-        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1);
+        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1, &self.rules);
         let prepared = prepare_batch(
             &batch.txs,
             self.chain_id,
@@ -499,7 +523,20 @@ impl Validator {
                 // needs only the height and the header time, so it runs here, before the
                 // double-use check of the transaction. A failure cascades like any other.
                 stateless: match p.stateless {
-                    Ok(()) => check_context(&p.context, height, time_s, |n| self.times.get(n)),
+                    // Declared block numbers count from the genesis number; the window is
+                    // over heights.
+                    Ok(()) => match self.rules.height_of(p.context.block_number) {
+                        Some(b) => check_context(
+                            &ExecContext {
+                                block_number: b,
+                                ..p.context
+                            },
+                            height,
+                            time_s,
+                            |n| self.times.get(n),
+                        ),
+                        None => Err(Reason::ContextOutOfWindow),
+                    },
                     Err(r) => Err(r),
                 },
                 id: p.id,
@@ -688,7 +725,7 @@ impl Validator {
             txs = missing.len(),
             "re-executing accepted transactions for the logs the stateless stage did not keep"
         );
-        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1);
+        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1, &self.rules);
         missing
             .par_iter()
             .map(|&i| {

@@ -127,3 +127,43 @@ fn blockhash_reads_this_chains_headers() {
         U256::from_be_bytes(header_hash(&v.store().header(1).expect("read").expect("h1")).0)
     );
 }
+
+/// A chain that continues another (PROTOCOL.md §6.3): its genesis names its block number and
+/// the hashes of the blocks before it; transactions declare block numbers from there, and
+/// `BLOCKHASH` of a block up to the genesis returns the named hash.
+#[test]
+fn a_chain_that_continues_another_reads_its_ancestors_hashes() {
+    let (alice, mut view) = funded_with_contract("blockhash carol", recorder(), &STORE_PARENT_HASH);
+    let mut genesis = Genesis::from_view(CHAIN, &view);
+    let parent = B256::repeat_byte(0x5a);
+    genesis.rules.genesis_number = 1_000;
+    genesis.rules.ancestor_hashes = vec![(999, B256::repeat_byte(0x59)), (1_000, parent)];
+    let rules = genesis.rules.clone();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut v = Validator::init(&dir.path().join("d"), &genesis).expect("init");
+    v.set_clock(|| 1_000);
+
+    // Block numbers count from the genesis number: block 1 is far out of the window.
+    view.set_block_hash(0, B256::repeat_byte(1));
+    let stale = sign(
+        included_body(&view, CHAIN, &rules, call(alice.address()), ctx(1)),
+        &[&alice],
+    );
+    assert_eq!(
+        status(&mut v, &stale),
+        Status::Rejected(Reason::ContextOutOfWindow)
+    );
+    // Block 1,001 (height 1) reads block 1,000's hash: the one the genesis names.
+    view.set_block_hash(1_000, parent);
+    let t = sign(
+        included_body(&view, CHAIN, &rules, call(alice.address()), ctx(1_001)),
+        &[&alice],
+    );
+    assert_eq!(status(&mut v, &t), Status::Accepted);
+    assert_eq!(slot0(&v, &t), U256::from_be_bytes(parent.0));
+    // The rules survive a restart with the ancestors.
+    drop(v);
+    let v = Validator::open(&dir.path().join("d")).expect("reopen");
+    assert_eq!(v.rules().ancestor_hash(999), Some(B256::repeat_byte(0x59)));
+    assert_eq!(v.rules().number_at(v.head().height), 1_001);
+}

@@ -182,14 +182,14 @@ pub(super) async fn dispatch(
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
                 check_block(tag.as_ref(), &head)?;
-                let ctx = ExecContext {
-                    block_number: head.height + 1,
-                    timestamp: now_s(),
-                };
                 let err = |e| exec_error(e, &b);
                 // As geth: a call that names no fee runs without the base-fee check (and
                 // with BASEFEE 0), so reads need no gas price.
                 let mut rules = s.store.rules().map_err(RpcError::internal)?;
+                let ctx = ExecContext {
+                    block_number: rules.number_at(head.height + 1),
+                    timestamp: now_s(),
+                };
                 if call.fee.max_fee_per_gas == 0 {
                     rules.base_fee = 0;
                 }
@@ -221,17 +221,17 @@ pub(super) async fn dispatch(
                 let s = shared;
                 let r = reader(&s)?;
                 let head = head_of(&r)?;
+                let rules = s.store.rules().map_err(RpcError::internal)?;
                 let ctx = match ctx {
                     Some(c) => ExecContext {
                         block_number: c.block_number.saturating_to(),
                         timestamp: c.timestamp.saturating_to(),
                     },
                     None => ExecContext {
-                        block_number: head.height + 1,
+                        block_number: rules.number_at(head.height + 1),
                         timestamp: now_s(),
                     },
                 };
-                let rules = s.store.rules().map_err(RpcError::internal)?;
                 let ran = execute_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
                     .map_err(|e| exec_error(e, &b))?;
                 let body = mf_format::TxBody {

@@ -109,7 +109,7 @@ impl StateIndex {
     ) -> Result<Option<mf_format::ChainRules>, CoordError> {
         match self.meta.get(r, b"chain_rules")? {
             None => Ok(None),
-            Some(b) => mf_format::decode(b, 4096, "chain rules")
+            Some(b) => mf_format::decode(b, mf_format::rules::MAX_ENCODED_RULES, "chain rules")
                 .map(Some)
                 .map_err(|e| CoordError::Corrupt(format!("meta chain_rules: {e}"))),
         }
@@ -333,8 +333,17 @@ impl StateView for IndexReader<'_> {
             .map(alloy_primitives::Bytes::copy_from_slice))
     }
 
+    /// Block `number`'s hash: the genesis names it (a block up to the genesis of a chain
+    /// that continues another), else the header at its height.
     fn block_hash(&self, number: u64) -> Result<Option<B256>, CoordError> {
-        match self.index.meta.get(&self.txn, &block_hash_key(number))? {
+        let rules = self.index.rules(&self.txn)?.unwrap_or_default();
+        if let Some(h) = rules.ancestor_hash(number) {
+            return Ok(Some(h));
+        }
+        let Some(height) = rules.height_of(number) else {
+            return Ok(None);
+        };
+        match self.index.meta.get(&self.txn, &block_hash_key(height))? {
             None => Ok(None),
             Some(b) => b256_of(b, "block hash").map(Some),
         }

@@ -270,7 +270,7 @@ impl GenesisJson {
                         .collect();
                     let top: String = mf_movegen::genesis::rules_top_level(&self.rules)
                         .iter()
-                        .map(|(k, v)| format!(",\"{k}\":\"{v}\""))
+                        .map(|(k, v)| format!(",\"{k}\":{v}"))
                         .collect();
                     out.push_str(&format!(
                         "}},\"config\":{{\"chainId\":{}{forks}}}{top}}}",
