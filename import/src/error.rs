@@ -46,6 +46,16 @@ pub enum ImportError {
         /// What is wrong with it.
         error: TxError,
     },
+    /// A block cannot be turned into a batch, or the validator refused it.
+    #[error("block {block}, transaction {index}: {what}")]
+    Batch {
+        /// Block number.
+        block: u64,
+        /// Index in the block (0 for the batch as a whole).
+        index: usize,
+        /// What went wrong.
+        what: String,
+    },
     /// A block's time or number falls after the forks this crate knows.
     #[error("block {block}: timestamp {timestamp} is at or after Prague, which is not supported")]
     UnsupportedFork {

@@ -1,7 +1,6 @@
 //! Real Ethereum mainnet blocks, re-validated.
 //!
-//! This crate is the ground floor of replaying real mainnet traffic through the move-set
-//! validator. It reads a folder of blocks in the `ethereum-mainnet` layout (each block with
+//! Real mainnet traffic through the move-set validator. It reads a folder of blocks in the `ethereum-mainnet` layout (each block with
 //! the pre-state it reads, the contract code, and the ancestor hashes `BLOCKHASH` needs; see
 //! [`layout`]), and replays each block sequentially with plain revm on one mutable state, the
 //! way an Ethereum client executes it ([`replay`]). The replay is checked against what the
@@ -18,7 +17,12 @@
 //! - [`replay`]: revm 43 over the block's pre-state, the spec from the mainnet fork schedule,
 //!   chain id 1, fees charged; per block the header's `gasUsed`, `logsBloom` and, from
 //!   Byzantium on, `receiptsRoot` are compared with the replay's ([`BlockReport`]).
-//! - the `mf-import <folder>` binary prints one line per block and `N passed, M failed`.
+//! - [`batches`]: each block as a move set: a chain of its own (the pre-state as genesis,
+//!   numbered as the block's parent, with the ancestors' hashes) and one batch whose
+//!   transactions are authorised by the original signed transactions (PROTOCOL.md §5.5),
+//!   applied by a real validator in strict mode; the same header checks from its receipts.
+//! - the `mf-import <folder> [--out DIR]` binary prints one line per block (the replay's checks
+//!   and the move set's) and `N passed, M failed`.
 //!
 //! Out of scope, as none of the checked header fields depend on them: block and uncle rewards,
 //! withdrawals (Shanghai on), the EIP-4788 beacon-root system call (Cancun on) and the DAO
@@ -28,14 +32,18 @@
 //! transactions and Prague's blob schedule are not implemented.
 #![warn(missing_docs, unused_crate_dependencies)]
 
+pub mod batches;
 pub mod error;
 pub mod layout;
 pub mod recover;
 pub mod replay;
 
+pub use batches::{BlockChain, block_chain, genesis_of, validate_block};
 pub use error::{ImportError, TxError};
 pub use layout::{Folder, LoadedBlock, Transaction};
 pub use replay::{BlockReport, Check, replay_block, replay_folder};
 
 // The binary's error type; the library returns `ImportError`.
 use anyhow as _;
+// The binary's temporary output directory.
+use tempfile as _;

@@ -103,6 +103,8 @@ pub struct BlockReport {
     pub logs_bloom: Check<Bloom>,
     /// Root of the receipts trie; `None` before Byzantium (not checkable).
     pub receipts_root: Option<Check<B256>>,
+    /// Each transaction's gas used, in block order (to locate a difference).
+    pub gas_per_tx: Vec<u64>,
 }
 
 impl BlockReport {
@@ -343,7 +345,8 @@ pub fn tx_env(tx: &TxEnvelope, caller: Address) -> Result<TxEnv, TxError> {
     Ok(env)
 }
 
-fn receipt_envelope(tx: &TxEnvelope, receipt: ReceiptWithBloom) -> ReceiptEnvelope {
+/// The receipt envelope of `tx`'s type.
+pub(crate) fn receipt_envelope(tx: &TxEnvelope, receipt: ReceiptWithBloom) -> ReceiptEnvelope {
     match tx {
         TxEnvelope::Legacy(_) => ReceiptEnvelope::Legacy(receipt),
         TxEnvelope::Eip2930(_) => ReceiptEnvelope::Eip2930(receipt),
@@ -371,6 +374,7 @@ pub fn replay_block(folder: &Folder, block: &LoadedBlock) -> Result<BlockReport,
         .build_mainnet();
     let byzantium = spec.is_enabled_in(SpecId::BYZANTIUM);
     let mut cumulative = 0u64;
+    let mut gas_per_tx = Vec::with_capacity(block.transactions.len());
     let mut bloom = Bloom::ZERO;
     let mut receipts = Vec::with_capacity(if byzantium {
         block.transactions.len()
@@ -388,6 +392,7 @@ pub fn replay_block(folder: &Folder, block: &LoadedBlock) -> Result<BlockReport,
             .transact_commit(env)
             .map_err(|e| tx_error(TxError::Evm(e.to_string())))?;
         cumulative = cumulative.saturating_add(result.tx_gas_used());
+        gas_per_tx.push(result.tx_gas_used());
         let success = result.is_success();
         let logs = result.into_logs();
         let tx_bloom = logs_bloom(&logs);
@@ -420,6 +425,7 @@ pub fn replay_block(folder: &Folder, block: &LoadedBlock) -> Result<BlockReport,
             expected: header.receipts_root,
             computed: calculate_receipt_root(&receipts),
         }),
+        gas_per_tx,
     })
 }
 

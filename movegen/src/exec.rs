@@ -17,6 +17,7 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::database_interface::Database;
 use revm::handler::Handler;
+use revm::handler::instructions::EthInstructions;
 use revm::handler::{MainnetContext, MainnetEvm};
 use revm::inspector::InspectorHandler;
 use revm::interpreter::interpreter::EthInterpreter;
@@ -242,6 +243,12 @@ pub(crate) fn run<DB: Database>(
     rules: &ChainRules,
 ) -> Result<Run, DB::Error> {
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
+    // The static gas of each opcode is in the instruction table, built for one spec: a
+    // table of another fork would charge that fork's costs (before Berlin, EIP-2929's
+    // warm prices instead of the fork's own).
+    if evm.instruction.spec != evm.ctx.cfg.spec {
+        evm.instruction = EthInstructions::new_mainnet_with_spec(evm.ctx.cfg.spec);
+    }
     evm.ctx.set_tx(tx_env(call, chain_id));
     let out = NoBeneficiaryReward::default().run(evm);
     let state = evm.finalize();
@@ -508,6 +515,9 @@ pub fn execute_until_under<V: StateView>(
         .with_cfg(cfg_env(chain_id))
         .build_mainnet_with_inspector(Deadline::new(deadline));
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
+    if evm.instruction.spec != evm.ctx.cfg.spec {
+        evm.instruction = EthInstructions::new_mainnet_with_spec(evm.ctx.cfg.spec);
+    }
     evm.ctx.set_tx(tx_env(call, chain_id));
     let out = NoBeneficiaryReward::default().inspect_run(&mut evm);
     let state = evm.finalize();

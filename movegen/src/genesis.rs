@@ -283,7 +283,10 @@ pub fn rules_top_level(rules: &ChainRules) -> Vec<(&'static str, serde_json::Val
     let mut out: Vec<(&'static str, serde_json::Value)> = vec![
         ("number", format!("{:#x}", rules.genesis_number).into()),
         ("gasLimit", format!("{:#x}", rules.gas_limit).into()),
-        ("batchGasLimit", format!("{:#x}", rules.batch_gas_limit).into()),
+        (
+            "batchGasLimit",
+            format!("{:#x}", rules.batch_gas_limit).into(),
+        ),
         ("baseFeePerGas", format!("{:#x}", rules.base_fee).into()),
         ("coinbase", format!("{:#x}", rules.beneficiary).into()),
         ("mixHash", format!("{:#x}", rules.prevrandao).into()),

@@ -7,5 +7,6 @@ mod util;
 mod canonical;
 mod differential;
 mod fill;
+mod forks;
 mod genesis;
 mod movegen;

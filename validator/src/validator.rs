@@ -14,8 +14,7 @@ use crate::state_hash::par_sum;
 use crate::store::{BatchWrite, Store};
 use mf_format::{
     Account, Address, B256, Batch, ChainRules, ExecContext, GENESIS_INTX, Header, Key, Log, LtHash,
-    MoveKind,
-    Reason, Receipt, Status, Transaction, TxId, U256, Value, VersionId, check_context,
+    MoveKind, Reason, Receipt, Status, Transaction, TxId, U256, Value, VersionId, check_context,
     decode_batch, encode, fee_credit_tx,
     hash::{merkle_leaf, merkle_root_of_leaves},
     header_hash,
@@ -485,7 +484,12 @@ impl Validator {
             return Err(ApplyError::Empty);
         }
         let t0 = Instant::now();
-        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1, &self.rules);
+        let code = StoreCode::new(
+            self.store.as_ref(),
+            batch,
+            self.head.height + 1,
+            &self.rules,
+        );
         let prepared = prepare_batch(
             &batch.txs,
             self.chain_id,
@@ -725,7 +729,12 @@ impl Validator {
             txs = missing.len(),
             "re-executing accepted transactions for the logs the stateless stage did not keep"
         );
-        let code = StoreCode::new(self.store.as_ref(), batch, self.head.height + 1, &self.rules);
+        let code = StoreCode::new(
+            self.store.as_ref(),
+            batch,
+            self.head.height + 1,
+            &self.rules,
+        );
         missing
             .par_iter()
             .map(|&i| {
