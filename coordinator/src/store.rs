@@ -12,6 +12,7 @@
 //! | `intent_tx` | journal | intent id | the transaction as submitted (canonical encoding) |
 //! | `open` | journal | intent id | arrival sequence number (u64 BE): intents not yet final |
 //! | `filled` | journal | filled transaction id | intent id |
+//! | `eth` | journal | Ethereum hash (keccak-256 of the signed Ethereum transaction) | intent id |
 //!
 //! `state` is the web3 secondary index: the live version of every key (never-written keys
 //! are absent). A feed record is applied in one write transaction together with the new
@@ -40,7 +41,7 @@ pub use notify::Notifier;
 
 use crate::CoordError;
 use heed::{Env, EnvOpenOptions, WithoutTls};
-use mf_format::{Header, TxId};
+use mf_format::{B256, Header, TxId};
 use mf_lmdb::DirLock;
 use mf_movegen::genesis::Genesis;
 use mf_movegen::rpc::IntentStatus;
@@ -83,6 +84,8 @@ pub struct CoordDb {
     env: Env<WithoutTls>,
     index: StateIndex,
     journal: Journal,
+    /// Ethereum hash -> intent id, for intents authorised by a signed Ethereum transaction.
+    eth: Db,
     changes: Notifier,
     /// The chain's rules, read once from `meta` after the genesis is loaded.
     rules: std::sync::OnceLock<mf_format::ChainRules>,
@@ -104,7 +107,7 @@ impl CoordDb {
                 .max_readers(512),
             &env_dir,
         )?;
-        let [state, code, meta, intents, intent_tx, open, filled] = mf_lmdb::create_tables(
+        let [state, code, meta, intents, intent_tx, open, filled, eth] = mf_lmdb::create_tables(
             &env,
             [
                 "state",
@@ -114,12 +117,14 @@ impl CoordDb {
                 "intent_tx",
                 "open",
                 "filled",
+                "eth",
             ],
         )?;
         Ok(CoordDb {
             env,
             index: StateIndex::new(state, code, meta),
             journal: Journal::new(intents, intent_tx, open, filled),
+            eth,
             changes: Notifier::default(),
             rules: std::sync::OnceLock::new(),
             _lock: lock,
@@ -186,10 +191,26 @@ impl CoordDb {
 
     // ----- the intent journal -----
 
-    /// The status of an intent.
+    /// The status of an intent, by its id or by the Ethereum hash of the signed Ethereum
+    /// transaction that authorises it (PROTOCOL.md §5.5).
     pub fn intent(&self, id: &TxId) -> Result<Option<IntentStatus>, CoordError> {
         let r = self.env.read_txn()?;
-        self.journal.status(&r, id)
+        if let Some(st) = self.journal.status(&r, id)? {
+            return Ok(Some(st));
+        }
+        match self.eth.get(&r, id.as_slice())? {
+            Some(b) => self.journal.status(&r, &txid_of(b, "eth hash entry")?),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the Ethereum hash of an intent authorised by a signed Ethereum transaction,
+    /// so that [`CoordDb::intent`] finds it by either.
+    pub fn record_eth_hash(&self, hash: &B256, intent: &TxId) -> Result<(), CoordError> {
+        let mut w = self.env.write_txn()?;
+        self.eth.put(&mut w, hash.as_slice(), intent.as_slice())?;
+        w.commit()?;
+        Ok(())
     }
 
     /// Journals new intents (`(id, encoded transaction, arrival sequence)`) in one write

@@ -35,7 +35,10 @@
 //!    #7b, #7c): the signed moves in their signed order, then every unsigned move in key
 //!    order; `created_code` by keccak-256 hash. That is the only order validators accept,
 //!    so a filled transaction has one id for one state.
-//! 7. The filled transaction keeps the authorisations, which must still verify
+//! 7. A transaction with an Ethereum authorisation (PROTOCOL.md §5.5), whose every move is
+//!    unsigned, must have the envelope's nonce in the sender's filled record, else
+//!    [`FillError::SignedFieldChanged`] on the nonce.
+//! 8. The filled transaction keeps the authorisations, which must still verify
 //!    ([`mf_format::verify_tx_signatures`]) → else [`FillError::Signature`]. By construction
 //!    the signing digest does not change, so this fails only for a transaction whose
 //!    signatures were bad to begin with.
@@ -51,7 +54,7 @@ use crate::view::StateView;
 pub use mf_format::SignedField;
 use mf_format::{
     ChainRules, Key, Mask, Move, Reason, Transaction, TxBody, check_structure, signing_digest,
-    tx_id, verify_tx_signatures,
+    tx_id, verify_eth_authorization, verify_tx_signatures,
 };
 use std::collections::BTreeMap;
 
@@ -181,6 +184,20 @@ pub fn fill_preverified_under<V: StateView>(
     // makes skipping the signature verification sound.
     if signing_digest(&filled.body) != signing_digest(body) {
         return Err(FillError::Signature(Reason::BadSignature));
+    }
+    // An Ethereum authorisation signs no move but the sender's nonce: the version filled in
+    // must have it (PROTOCOL.md §5.5).
+    if filled.eth.is_some() {
+        match verify_eth_authorization(&filled) {
+            Ok(_) => {}
+            Err(Reason::EthNonceMismatch) => {
+                return Err(FillError::SignedFieldChanged {
+                    key: Key::account(body.call.from),
+                    field: SignedField::Nonce,
+                });
+            }
+            Err(r) => return Err(FillError::Signature(r)),
+        }
     }
     Ok(Built {
         id: tx_id(&filled.body),

@@ -250,6 +250,16 @@ impl RpcClient {
         self.call("mf_sendIntent", json!([Bytes::from(encode(tx))]))
     }
 
+    /// `mf_sendEthTransaction`: a signed Ethereum transaction (its EIP-2718 bytes) as an
+    /// intent (PROTOCOL.md §5.5); the answer is the intent's id. `mf_getIntent` also finds it
+    /// by the Ethereum hash (keccak-256 of `envelope`).
+    pub fn send_eth_transaction(&self, envelope: &[u8]) -> Result<TxId, RemoteError> {
+        self.call(
+            "mf_sendEthTransaction",
+            json!([Bytes::from(envelope.to_vec())]),
+        )
+    }
+
     /// `mf_getIntent`; `None` when the coordinator does not know the id.
     pub fn intent(&self, id: &TxId) -> Result<Option<IntentStatus>, RemoteError> {
         self.call("mf_getIntent", json!([id]))

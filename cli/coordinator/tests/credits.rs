@@ -102,3 +102,77 @@ fn credits_keep_payments_valid_and_blockhash_reads_the_chain() {
         .expect("mf_getVersion");
     assert_eq!(stored.value, RpcValue::Storage(parent.hash));
 }
+
+/// Signed Ethereum transactions (PROTOCOL.md §5.5) through `mf_sendEthTransaction`: two from
+/// one secp256k1 key sent back to back (nonces 0 and 1) are both filled, sequenced and
+/// accepted; each is found by its Ethereum hash; the same signed transaction sent again is
+/// refused at intake as a replay.
+#[test]
+fn ethereum_signed_transactions_through_the_coordinator() {
+    use mf_devkit::eth::EthKey;
+    use mf_format::{Call, Fee};
+    let key = EthKey::from_label("coordinator eth sender");
+    let mut view = MemoryView::new();
+    view.set_account(
+        key.address(),
+        Account {
+            balance: U256::from(10u64).pow(U256::from(20u64)),
+            nonce: 0,
+            code_hash: EMPTY_CODE_HASH,
+        },
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genesis = Genesis::from_view(CHAIN, &view);
+    let (_validator, _vurl) =
+        start_validator(&validator_bin(), dir.path(), &genesis).expect("validator");
+    let (_coordinator, curl) =
+        start_coordinator(&coordinator_bin(), dir.path(), "coordinator", &_vurl, &[])
+            .expect("coordinator");
+    let client = RpcClient::new(&curl);
+    wait_ready(&client, Duration::from_secs(30)).expect("coordinator ready");
+
+    let pay = |nonce: u64, wei: u64| {
+        let call = Call {
+            from: key.address(),
+            to: Some(Address::repeat_byte(0x99)),
+            value: U256::from(wei),
+            input: vec![],
+            gas_limit: 21_000,
+            fee: Fee::dynamic(1_000, 1),
+            access_list: Vec::new(),
+        };
+        key.sign_call(&call, CHAIN, nonce)
+    };
+    let (first, second) = (pay(0, 1), pay(1, 2));
+    let ids: Vec<_> = [&first, &second]
+        .iter()
+        .map(|raw| {
+            client
+                .send_eth_transaction(raw)
+                .expect("mf_sendEthTransaction")
+        })
+        .collect();
+    for (id, raw) in ids.iter().zip([&first, &second]) {
+        let st = client.wait(id, Duration::from_secs(60)).expect("wait");
+        assert_eq!(st.status, IntentState::Accepted, "{st:?}");
+        let by_hash = client
+            .intent(&alloy_primitives::keccak256(raw))
+            .expect("mf_getIntent")
+            .expect("found by its Ethereum hash");
+        assert_eq!(by_hash.intent, *id);
+    }
+    let replay = client.send_eth_transaction(&first);
+    assert!(
+        replay
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("eth_nonce_mismatch")),
+        "{replay:?}"
+    );
+    let stored = client
+        .version(&Key::account(key.address()))
+        .expect("mf_getVersion");
+    let RpcValue::Account(a) = stored.value else {
+        panic!("an account record");
+    };
+    assert_eq!(a.nonce.to::<u64>(), 2);
+}

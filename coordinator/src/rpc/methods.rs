@@ -9,11 +9,14 @@ use super::{Budget, MAX_WAIT_IDS, MAX_WAIT_MS};
 use crate::service::{Intake, Shared};
 use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use mf_format::{ExecContext, Key, TxId, check_structure, tx_id, verify_tx_signatures};
+use mf_format::{
+    ExecContext, Key, TxId, check_structure, decode_eth, tx_id, verify_eth_authorization,
+    verify_tx_signatures,
+};
 use mf_movegen::rpc::{DryRunJson, HeadJson, RpcValue, RpcVersion, codes};
 use mf_movegen::{
-    Failure, MovegenError, StateView, estimate_gas_until_under, execute_until_under,
-    fill_built_under,
+    Failure, MovegenError, StateView, estimate_gas_until_under, eth_transaction,
+    execute_until_under, fill_built_under,
 };
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
@@ -50,6 +53,54 @@ fn now_s() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The nonce of the sender's account record `tx` declares (0 when it declares none).
+fn sender_nonce(tx: &mf_format::Transaction) -> u64 {
+    let sender = Key::account(tx.body.call.from);
+    tx.body
+        .moves
+        .iter()
+        .find(|m| m.key() == sender)
+        .and_then(|m| m.prev.nonce())
+        .unwrap_or(0)
+}
+
+/// Journals a checked intent and answers its id (a known one answers at once: resubmitting
+/// is idempotent).
+async fn enqueue(s: &Arc<Shared>, tx: mf_format::Transaction, id: TxId) -> RpcResult {
+    if s.store.intent(&id).map_err(RpcError::internal)?.is_some() {
+        return Ok(json!(id));
+    }
+    if s.open.load(Relaxed) >= s.cfg.max_open {
+        return Err(RpcError::new(
+            codes::LIMIT_EXCEEDED,
+            format!(
+                "busy: {} intents are in flight (the limit); retry later",
+                s.cfg.max_open
+            ),
+        ));
+    }
+    let (reply, wait) = tokio::sync::oneshot::channel();
+    let bytes = mf_format::encode(&tx);
+    if s.send_intake(Intake {
+        id,
+        tx,
+        bytes,
+        reply,
+    })
+    .is_err()
+    {
+        return Err(RpcError::new(
+            codes::LIMIT_EXCEEDED,
+            "busy: the intake queue is full; retry later",
+        ));
+    }
+    match wait.await {
+        Ok(Ok(())) => Ok(json!(id)),
+        Ok(Err(e)) => Err(RpcError::internal(e)),
+        Err(_) => Err(RpcError::internal("the coordinator is stopping")),
+    }
 }
 
 fn exec_error(e: MovegenError, budget: &Budget) -> RpcError {
@@ -358,39 +409,57 @@ pub(super) async fn dispatch(
                 Ok((tx, id))
             })
             .await?;
-            // A known intent answers its id even when busy: resubmitting is idempotent.
-            if s.store.intent(&id).map_err(RpcError::internal)?.is_some() {
-                return Ok(json!(id));
-            }
-            if s.open.load(Relaxed) >= s.cfg.max_open {
-                return Err(RpcError::new(
-                    codes::LIMIT_EXCEEDED,
-                    format!(
-                        "busy: {} intents are in flight (the limit); retry later",
-                        s.cfg.max_open
-                    ),
-                ));
-            }
-            let (reply, wait) = tokio::sync::oneshot::channel();
-            let bytes = mf_format::encode(&tx);
-            if s.send_intake(Intake {
-                id,
-                tx,
-                bytes,
-                reply,
+            enqueue(s, tx, id).await
+        }
+        "mf_sendEthTransaction" => {
+            // A signed Ethereum transaction (EIP-2718 bytes): the intent it authorises
+            // (PROTOCOL.md §5.5), its moves filled here; answered with the intent id, and
+            // found by `mf_getIntent` under its Ethereum hash too.
+            max_params(&params, 1)?;
+            let raw: Bytes = param(&params, 0, "signed Ethereum transaction")?;
+            let s2 = Arc::clone(s);
+            let (tx, id, hash) = blocking(move || {
+                let r = reader(&s2)?;
+                let head = head_of(&r)?;
+                let rules = s2.store.rules().map_err(RpcError::internal)?;
+                let ctx = ExecContext {
+                    block_number: rules.number_at(head.height + 1),
+                    timestamp: now_s(),
+                };
+                let rejected = |r: mf_format::Reason, what: &str| {
+                    RpcError::rejected(r.name(), Some(r.code()), what.into())
+                };
+                let built =
+                    eth_transaction(&r, head.chain_id, &rules, &raw, ctx).map_err(|e| match e {
+                        MovegenError::Eth(r) => rejected(r, "Ethereum authorisation"),
+                        MovegenError::Execution(f) => {
+                            RpcError::new(codes::SERVER_ERROR, f.to_string())
+                        }
+                        other => RpcError::internal(other),
+                    })?;
+                check_structure(&built.tx, head.chain_id)
+                    .map_err(|r| rejected(r, "structural check"))?;
+                // A nonce ahead of the sender's is queued (its predecessors may be waiting
+                // here too: the sequencer fills one sender's intents in arrival order); one
+                // behind it is a replay.
+                let hash = match verify_eth_authorization(&built.tx) {
+                    Ok(h) => h,
+                    Err(mf_format::Reason::EthNonceMismatch)
+                        if decode_eth(&raw).map(|e| e.nonce).unwrap_or(0)
+                            > sender_nonce(&built.tx) =>
+                    {
+                        alloy_primitives::keccak256(&raw)
+                    }
+                    Err(r) => return Err(rejected(r, "Ethereum authorisation")),
+                };
+                Ok((built.tx, built.id, hash))
             })
-            .is_err()
-            {
-                return Err(RpcError::new(
-                    codes::LIMIT_EXCEEDED,
-                    "busy: the intake queue is full; retry later",
-                ));
-            }
-            match wait.await {
-                Ok(Ok(())) => Ok(json!(id)),
-                Ok(Err(e)) => Err(RpcError::internal(e)),
-                Err(_) => Err(RpcError::internal("the coordinator is stopping")),
-            }
+            .await?;
+            let answer = enqueue(s, tx, id).await?;
+            s.store
+                .record_eth_hash(&hash, &id)
+                .map_err(RpcError::internal)?;
+            Ok(answer)
         }
         "mf_dryRun" => {
             let tx = decode_intent(&params)?;
