@@ -12,15 +12,15 @@ pub const MAX_TXS_PER_BATCH: usize = 1 << 17;
 pub const MAX_MOVES_PER_TX: usize = 1024;
 /// Largest call input (calldata or init code), in bytes (EIP-3860's init-code cap, 48 KiB,
 /// doubled so that calldata-heavy calls fit).
-pub const MAX_INPUT_BYTES: usize = 96 * 1024;
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
 /// Largest runtime code of one created contract (EIP-170).
 pub const MAX_CODE_BYTES: usize = 24_576;
 /// Most contracts a transaction may create.
 pub const MAX_CREATED_CODES: usize = 16;
 /// Most bytes of an Ethereum authorisation's envelope (the signed Ethereum transaction,
-/// which repeats the call's input and access list): a transaction is at most
-/// [`MAX_TX_BYTES`] in all.
-pub const MAX_ETH_ENVELOPE_BYTES: usize = MAX_TX_BYTES;
+/// which repeats the call's input and access list): the largest input and 64 KiB for the
+/// other fields and the access list.
+pub const MAX_ETH_ENVELOPE_BYTES: usize = MAX_INPUT_BYTES + 64 * 1024;
 /// Most authorisations (signers) on one transaction.
 pub const MAX_AUTHS: usize = 16;
 /// Most entries (addresses) in a call's access list.

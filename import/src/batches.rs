@@ -199,7 +199,7 @@ pub fn validate_block(
     let time_ms = chain.timestamp.saturating_mul(1000);
     v.set_clock(move || time_ms);
     let out = v
-        .apply_batch(&chain.batch, Mode::Strict)
+        .apply_bytes(&mf_format::encode(&chain.batch), Mode::Strict)
         .map_err(|e| store_err(format!("the validator refused the batch: {e}")))?;
     let spec = spec_at(h.number, h.timestamp)?;
     let byzantium = spec.is_enabled_in(SpecId::BYZANTIUM);

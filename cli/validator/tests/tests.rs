@@ -9,6 +9,7 @@ mod util;
 mod adversarial;
 mod cli;
 mod crash;
+mod mainnet;
 mod power_loss;
 mod replicas;
 mod server;
