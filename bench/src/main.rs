@@ -40,6 +40,7 @@ mod baseline;
 mod bytes;
 mod fill;
 mod full;
+mod mainnet;
 mod naive;
 mod replicated;
 mod report;

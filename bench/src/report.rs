@@ -2,7 +2,7 @@
 //! SVG plots in one directory.
 
 use crate::svg::Chart;
-use crate::{CpArgs, bytes, critical_path, fill, full, replicated};
+use crate::{CpArgs, bytes, critical_path, fill, full, mainnet, replicated};
 use anyhow::{Context, Result};
 use serde_json::{Value as Json, json};
 use std::fmt::Write;
@@ -32,9 +32,13 @@ pub struct ReportArgs {
     #[arg(long, default_value_t = 2_000)]
     pub batch_txs: usize,
     /// Run only these sections (comma-separated: critical-path, full, fill, bytes,
-    /// replicated).
+    /// replicated, mainnet).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// The folder of real blocks for the mainnet section (the `ethereum-mainnet` layout);
+    /// the section is skipped when it does not exist.
+    #[arg(long, default_value = "../shared/ethereum-mainnet")]
+    pub mainnet: PathBuf,
 }
 
 impl ReportArgs {
@@ -207,6 +211,16 @@ pub fn run(a: &ReportArgs) -> Result<PathBuf> {
         Json::Null
     };
 
+    // 6. Real mainnet blocks.
+    let mn = if a.wants("mainnet") && a.mainnet.join("blocks").is_dir() {
+        mainnet::run(&a.mainnet, runs).unwrap_or_else(|e| {
+            println!("mainnet: FAILED: {e:#}");
+            json!({ "skipped": format!("failed: {e:#}") })
+        })
+    } else {
+        Json::Null
+    };
+
     let report = json!({
         "date": utc_date(),
         "command": command,
@@ -219,6 +233,7 @@ pub fn run(a: &ReportArgs) -> Result<PathBuf> {
         "fill": fl,
         "bytes": by,
         "replicated": rp,
+        "mainnet": mn,
     });
     std::fs::write(
         out.join("report.json"),
@@ -514,8 +529,63 @@ fn markdown(r: &Json) -> String {
     }
     let _ = writeln!(s, "\n![bytes](bytes.svg)\n");
     replicated_markdown(&mut s, &r["replicated"]);
+    mainnet_markdown(&mut s, &r["mainnet"]);
     let _ = writeln!(s, "Raw figures: [`report.json`](report.json).");
     s
+}
+
+fn mainnet_markdown(s: &mut String, m: &Json) {
+    if m.is_null() {
+        return;
+    }
+    let _ = writeln!(s, "## 6. Real mainnet blocks\n");
+    if let Some(why) = m["skipped"].as_str() {
+        let _ = writeln!(s, "Not measured: {why}.\n");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "{} blocks of `{}` ({} transactions; left out: {}), each as its own chain and one \
+         batch of Ethereum-authorised transactions. Ours: `Validator::apply_bytes` in strict \
+         mode (decode, secp256k1 recovery, re-execution of every transaction against its \
+         declared values, critical path, LMDB commit). Baseline: sender recovery \
+         (libsecp256k1) and a sequential revm replay on one mutable in-memory state.\n",
+        m["blocks"],
+        m["folder"].as_str().unwrap_or("?"),
+        m["txs"],
+        m["left_out"].as_array().map_or(0, |l| l.len())
+    );
+    let _ = writeln!(s, "| | tx/s | against the baseline |");
+    let _ = writeln!(s, "| --- | --- | --- |");
+    let _ = writeln!(
+        s,
+        "| ours, 1 thread | {} | {:.2}x |",
+        stat(&m["ours_1_thread_tx_per_s"]),
+        f(&m["ratio_1_thread_vs_baseline"])
+    );
+    let _ = writeln!(
+        s,
+        "| ours, 2 threads | {} | {:.2}x |",
+        stat(&m["ours_2_threads_tx_per_s"]),
+        f(&m["ratio_2_threads_vs_baseline"])
+    );
+    let _ = writeln!(
+        s,
+        "| recovery + sequential revm | {} | |",
+        stat(&m["baseline_tx_per_s"])
+    );
+    let _ = writeln!(
+        s,
+        "\nBytes per state change ({} changes): our batches {:.0} raw, {:.0} with zstd; the \
+         blocks' own signed transactions {:.0} plus their EIP-7928 block access lists {:.0} = \
+         {:.0}.\n",
+        m["state_changes"],
+        f(&m["bytes_per_state_change_raw"]),
+        f(&m["bytes_per_state_change_zstd"]),
+        f(&m["eth_tx_bytes_per_state_change"]),
+        f(&m["eip7928_bytes_per_state_change"]),
+        f(&m["eth_total_bytes_per_state_change"])
+    );
 }
 
 fn replicated_markdown(s: &mut String, rp: &Json) {
