@@ -165,12 +165,13 @@ fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
     accounts.into_values().collect()
 }
 
-/// Runs the section on the blocks of `folder` (those the protocol can carry).
-pub fn run(path: &Path, runs: usize) -> Result<Json> {
+/// Runs the section on the blocks of `folder` (those the protocol can carry; the first
+/// `limit` of them when given).
+pub fn run(path: &Path, runs: usize, limit: Option<usize>) -> Result<Json> {
     let folder = Folder::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut blocks = Vec::new();
     let mut left_out = Vec::new();
-    for &n in &folder.numbers {
+    for &n in folder.numbers.iter().take(limit.unwrap_or(usize::MAX)) {
         let loaded = folder.load_block(n)?;
         match block_chain(&folder, &loaded) {
             Ok(chain) => {

@@ -213,7 +213,7 @@ pub fn run(a: &ReportArgs) -> Result<PathBuf> {
 
     // 6. Real mainnet blocks.
     let mn = if a.wants("mainnet") && a.mainnet.join("blocks").is_dir() {
-        mainnet::run(&a.mainnet, runs).unwrap_or_else(|e| {
+        mainnet::run(&a.mainnet, runs, a.quick.then_some(4)).unwrap_or_else(|e| {
             println!("mainnet: FAILED: {e:#}");
             json!({ "skipped": format!("failed: {e:#}") })
         })

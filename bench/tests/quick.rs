@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+/// The shared real blocks (`/work/shared/ethereum-mainnet` beside the repository).
+const MAINNET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/ethereum-mainnet");
+
 #[test]
 fn quick_report_covers_every_section() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -10,6 +13,8 @@ fn quick_report_covers_every_section() {
     let run = Command::new(env!("CARGO_BIN_EXE_mf-bench"))
         .args(["report", "--quick", "--out"])
         .arg(&out)
+        .arg("--mainnet")
+        .arg(MAINNET)
         .output()
         .expect("run mf-bench");
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -48,6 +53,10 @@ fn quick_report_covers_every_section() {
     }
     positive(&json["fill"]["hot_fill_per_s"]["median"], "hot fill");
     positive(&json["fill"]["hot_raw_revm_per_s"]["median"], "raw revm");
+    let m = &json["mainnet"];
+    positive(&m["ours_2_threads_tx_per_s"]["median"], "mainnet, ours");
+    positive(&m["baseline_tx_per_s"]["median"], "mainnet, baseline");
+    positive(&m["bytes_per_state_change_zstd"], "mainnet, zstd bytes");
     let bytes = json["bytes"]["workloads"].as_array().expect("bytes");
     assert_eq!(bytes.len(), 4);
     for b in bytes {
