@@ -172,6 +172,24 @@ fn txs(w: &World) -> Vec<(&'static str, Transaction)> {
             &[],
         ),
     ));
+    // An EIP-1559 transfer authorised by a signed Ethereum transaction (PROTOCOL.md §5.5).
+    let key = mf_fuzz::eth_key();
+    let call = mf_format::Call {
+        from: key.address(),
+        to: Some(recipient(9)),
+        value: U256::from(5u64),
+        input: vec![],
+        gas_limit: 21_000,
+        fee: mf_format::Fee::dynamic(2, 1),
+        access_list: Vec::new(),
+    };
+    let envelope = key.sign_call(&call, CHAIN_ID, 0);
+    out.push((
+        "eth_authorised_transfer",
+        mf_movegen::eth_transaction(v, CHAIN_ID, &Default::default(), &envelope, CONTEXT)
+            .expect("an Ethereum-authorised transfer")
+            .tx,
+    ));
     out
 }
 

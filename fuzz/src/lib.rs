@@ -103,6 +103,11 @@ pub fn recipient(i: u32) -> Address {
     fixed_addr(0xcc, i as usize)
 }
 
+/// The world's Ethereum key (funded in its genesis).
+pub fn eth_key() -> mf_devkit::eth::EthKey {
+    mf_devkit::eth::EthKey::from_label("mf fuzz ethereum wallet")
+}
+
 /// The world (built once per process).
 pub fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
@@ -129,10 +134,19 @@ fn build_world() -> World {
         .pair(spec)
         .allowance(0, token_b, 0, units(500))
         .build();
-    let (view, wallets) = match built {
+    let (mut view, wallets) = match built {
         Ok(w) => (w.view, w.wallets),
         Err(e) => panic!("{e}"),
     };
+    // An Ethereum (secp256k1) account, for transactions with an Ethereum authorisation.
+    view.set_account(
+        eth_key().address(),
+        mf_format::Account {
+            balance: units(10),
+            nonce: 0,
+            code_hash: mf_format::EMPTY_CODE_HASH,
+        },
+    );
     let sample = generate(&GenConfig {
         chain_id: CHAIN_ID,
         accounts: 4,
