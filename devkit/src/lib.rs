@@ -33,4 +33,4 @@ pub mod slots;
 pub mod world;
 
 pub use error::DevkitError;
-pub use world::{PairSpec, World, WorldBuilder, fixed_addr, units};
+pub use world::{PairSpec, World, WorldBuilder, fixed_addr, funded, units};

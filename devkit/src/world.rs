@@ -32,6 +32,23 @@ pub fn units(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
 }
 
+/// A state in which each of `addresses` holds `balance` wei (nonce 0, no code): the
+/// starting point of a test with a few funded senders.
+pub fn funded(addresses: impl IntoIterator<Item = Address>, balance: U256) -> MemoryView {
+    let mut view = MemoryView::new();
+    for a in addresses {
+        view.set_account(
+            a,
+            Account {
+                balance,
+                nonce: 0,
+                code_hash: EMPTY_CODE_HASH,
+            },
+        );
+    }
+    view
+}
+
 /// A fixed address: `kind` in the first byte, `i` in the last four.
 pub fn fixed_addr(kind: u8, i: usize) -> Address {
     let mut a = [0u8; 20];

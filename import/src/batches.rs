@@ -17,11 +17,10 @@
 
 use crate::error::ImportError;
 use crate::layout::{Folder, LoadedBlock};
-use crate::replay::{BlockReport, Check, receipt_envelope, spec_at};
-use alloy_consensus::proofs::calculate_receipt_root;
-use alloy_consensus::{Eip658Value, Receipt as EthReceipt, ReceiptWithBloom, TxEnvelope};
+use crate::replay::{BlockReport, HeaderChecks, spec_at};
+use alloy_consensus::TxEnvelope;
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{B256, Bloom, Log as EthLog, logs_bloom};
+use alloy_primitives::{B256, Log as EthLog};
 use mf_format::limits::DEFAULT_BATCH_GAS_LIMIT;
 use mf_format::{
     Account, Activation, Batch, ChainRules, EMPTY_CODE_HASH, ExecContext, Fork, Key, Status,
@@ -30,7 +29,6 @@ use mf_format::{
 use mf_movegen::genesis::Genesis;
 use mf_movegen::{MemoryView, eth_transaction};
 use mf_validator::{Mode, Validator};
-use revm::primitives::hardfork::SpecId;
 use std::path::Path;
 
 /// The chain id of Ethereum mainnet.
@@ -201,10 +199,7 @@ pub fn validate_block(
     let out = v
         .apply_bytes(&mf_format::encode(&chain.batch), Mode::Strict)
         .map_err(|e| store_err(format!("the validator refused the batch: {e}")))?;
-    let spec = spec_at(h.number, h.timestamp)?;
-    let byzantium = spec.is_enabled_in(SpecId::BYZANTIUM);
-    let (mut cumulative, mut bloom, mut receipts) = (0u64, Bloom::ZERO, Vec::new());
-    let mut gas_per_tx = Vec::with_capacity(chain.batch.txs.len());
+    let mut checks = HeaderChecks::new(spec_at(h.number, h.timestamp)?, block.transactions.len());
     for ((r, tx), t) in out
         .receipts
         .iter()
@@ -221,47 +216,14 @@ pub fn validate_block(
                 )));
             }
         };
-        cumulative = cumulative.saturating_add(r.gas_used);
-        gas_per_tx.push(r.gas_used);
         let logs: Vec<EthLog> = r
             .logs
             .iter()
             .map(|l| EthLog::new_unchecked(l.address, l.topics.clone(), l.data.clone().into()))
             .collect();
-        let tx_bloom = logs_bloom(&logs);
-        bloom |= tx_bloom;
-        if byzantium {
-            receipts.push(receipt_envelope(
-                &t.envelope,
-                ReceiptWithBloom {
-                    receipt: EthReceipt {
-                        status: Eip658Value::Eip658(success),
-                        cumulative_gas_used: cumulative,
-                        logs,
-                    },
-                    logs_bloom: tx_bloom,
-                },
-            ));
-        }
+        checks.push(&t.envelope, success, r.gas_used, logs);
     }
-    Ok(BlockReport {
-        number: h.number,
-        spec,
-        transactions: block.transactions.len(),
-        gas_used: Check {
-            expected: h.gas_used,
-            computed: cumulative,
-        },
-        logs_bloom: Check {
-            expected: h.logs_bloom,
-            computed: bloom,
-        },
-        receipts_root: byzantium.then(|| Check {
-            expected: h.receipts_root,
-            computed: calculate_receipt_root(&receipts),
-        }),
-        gas_per_tx,
-    })
+    Ok(checks.report(h))
 }
 
 fn tx_id_hex(tx: &Transaction) -> String {

@@ -18,7 +18,7 @@ use alloy_consensus::proofs::calculate_receipt_root;
 use alloy_consensus::{
     Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEip4844Variant, TxEnvelope,
 };
-use alloy_primitives::{Address, B256, Bloom, TxKind, U256, logs_bloom};
+use alloy_primitives::{Address, B256, Bloom, Log, TxKind, U256, logs_bloom};
 use revm::context::result::ExecutionResult;
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
@@ -372,15 +372,7 @@ pub fn replay_block(folder: &Folder, block: &LoadedBlock) -> Result<BlockReport,
         .with_cfg(cfg)
         .with_block(block_env(header, spec)?)
         .build_mainnet();
-    let byzantium = spec.is_enabled_in(SpecId::BYZANTIUM);
-    let mut cumulative = 0u64;
-    let mut gas_per_tx = Vec::with_capacity(block.transactions.len());
-    let mut bloom = Bloom::ZERO;
-    let mut receipts = Vec::with_capacity(if byzantium {
-        block.transactions.len()
-    } else {
-        0
-    });
+    let mut acc = HeaderChecks::new(spec, block.transactions.len());
     for (index, tx) in block.transactions.iter().enumerate() {
         let tx_error = |error| ImportError::Tx {
             block: header.number,
@@ -391,42 +383,80 @@ pub fn replay_block(folder: &Folder, block: &LoadedBlock) -> Result<BlockReport,
         let result: ExecutionResult = evm
             .transact_commit(env)
             .map_err(|e| tx_error(TxError::Evm(e.to_string())))?;
-        cumulative = cumulative.saturating_add(result.tx_gas_used());
-        gas_per_tx.push(result.tx_gas_used());
-        let success = result.is_success();
-        let logs = result.into_logs();
+        let (gas, success) = (result.tx_gas_used(), result.is_success());
+        acc.push(&tx.envelope, success, gas, result.into_logs());
+    }
+    Ok(acc.report(header))
+}
+
+/// A block's header checks, accumulated transaction by transaction in block order: the
+/// summed gas, the OR of the logs blooms and (from Byzantium on) the receipts in Ethereum's
+/// encoding. The replay and the move-set path ([`crate::batches`]) both fill one.
+pub(crate) struct HeaderChecks {
+    spec: SpecId,
+    byzantium: bool,
+    transactions: usize,
+    cumulative: u64,
+    bloom: Bloom,
+    receipts: Vec<ReceiptEnvelope>,
+    gas_per_tx: Vec<u64>,
+}
+
+impl HeaderChecks {
+    /// An empty block of `transactions` transactions under `spec`.
+    pub(crate) fn new(spec: SpecId, transactions: usize) -> HeaderChecks {
+        let byzantium = spec.is_enabled_in(SpecId::BYZANTIUM);
+        HeaderChecks {
+            spec,
+            byzantium,
+            transactions,
+            cumulative: 0,
+            bloom: Bloom::ZERO,
+            receipts: Vec::with_capacity(if byzantium { transactions } else { 0 }),
+            gas_per_tx: Vec::with_capacity(transactions),
+        }
+    }
+
+    /// The next transaction's outcome: whether it succeeded, its gas and its logs.
+    pub(crate) fn push(&mut self, tx: &TxEnvelope, success: bool, gas: u64, logs: Vec<Log>) {
+        self.cumulative = self.cumulative.saturating_add(gas);
+        self.gas_per_tx.push(gas);
         let tx_bloom = logs_bloom(&logs);
-        bloom |= tx_bloom;
-        if byzantium {
+        self.bloom |= tx_bloom;
+        if self.byzantium {
             let receipt = ReceiptWithBloom {
                 receipt: Receipt {
                     status: Eip658Value::Eip658(success),
-                    cumulative_gas_used: cumulative,
+                    cumulative_gas_used: self.cumulative,
                     logs,
                 },
                 logs_bloom: tx_bloom,
             };
-            receipts.push(receipt_envelope(&tx.envelope, receipt));
+            self.receipts.push(receipt_envelope(tx, receipt));
         }
     }
-    Ok(BlockReport {
-        number: header.number,
-        spec,
-        transactions: block.transactions.len(),
-        gas_used: Check {
-            expected: header.gas_used,
-            computed: cumulative,
-        },
-        logs_bloom: Check {
-            expected: header.logs_bloom,
-            computed: bloom,
-        },
-        receipts_root: byzantium.then(|| Check {
-            expected: header.receipts_root,
-            computed: calculate_receipt_root(&receipts),
-        }),
-        gas_per_tx,
-    })
+
+    /// The checks against `header`.
+    pub(crate) fn report(self, header: &Header) -> BlockReport {
+        BlockReport {
+            number: header.number,
+            spec: self.spec,
+            transactions: self.transactions,
+            gas_used: Check {
+                expected: header.gas_used,
+                computed: self.cumulative,
+            },
+            logs_bloom: Check {
+                expected: header.logs_bloom,
+                computed: self.bloom,
+            },
+            receipts_root: self.byzantium.then(|| Check {
+                expected: header.receipts_root,
+                computed: calculate_receipt_root(&self.receipts),
+            }),
+            gas_per_tx: self.gas_per_tx,
+        }
+    }
 }
 
 /// Loads and replays every block of `folder` in ascending order.

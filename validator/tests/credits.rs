@@ -22,17 +22,7 @@ fn rules() -> ChainRules {
 fn funded() -> (Keypair, Keypair, MemoryView, Genesis) {
     let u = Keypair::from_label("credits u");
     let v = Keypair::from_label("credits v");
-    let mut view = MemoryView::new();
-    for k in [&u, &v] {
-        view.set_account(
-            k.address(),
-            Account {
-                balance: U256::from(10u64).pow(U256::from(18u64)),
-                nonce: 0,
-                code_hash: EMPTY_CODE_HASH,
-            },
-        );
-    }
+    let view = mf_devkit::funded([u.address(), v.address()], mf_devkit::units(1));
     let mut genesis = Genesis::from_view(CHAIN, &view);
     genesis.rules = rules();
     (u, v, view, genesis)

@@ -45,17 +45,7 @@ fn world() -> World {
         EthKey::from_label("eth auth v"),
         EthKey::from_label("eth auth w"),
     );
-    let mut view = MemoryView::new();
-    for k in [&v, &w] {
-        view.set_account(
-            k.address(),
-            Account {
-                balance: U256::from(10u64).pow(U256::from(18u64)),
-                nonce: 0,
-                code_hash: EMPTY_CODE_HASH,
-            },
-        );
-    }
+    let view = mf_devkit::funded([v.address(), w.address()], mf_devkit::units(1));
     let mut genesis = Genesis::from_view(CHAIN, &view);
     genesis.rules = rules();
     let dir = tempfile::tempdir().expect("dir");

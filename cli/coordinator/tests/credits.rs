@@ -11,11 +11,11 @@
 use crate::util::*;
 use mf_api::Client;
 use mf_devkit::process::{start_coordinator, start_validator, wait_ready};
-use mf_format::{Account, Address, EMPTY_CODE_HASH, Key, Keypair, U256};
+use mf_format::{Address, Key, Keypair, U256};
+use mf_movegen::TxBuilder;
 use mf_movegen::genesis::Genesis;
 use mf_movegen::remote::RpcClient;
 use mf_movegen::rpc::{IntentState, RpcValue};
-use mf_movegen::{MemoryView, TxBuilder};
 use std::time::Duration;
 
 const CHAIN: u64 = 1337;
@@ -40,17 +40,7 @@ fn credits_keep_payments_valid_and_blockhash_reads_the_chain() {
         Keypair::from_label("coordinator credits u"),
         Keypair::from_label("coordinator credits v"),
     );
-    let mut view = MemoryView::new();
-    for k in [&u, &v] {
-        view.set_account(
-            k.address(),
-            Account {
-                balance: U256::from(10u64).pow(U256::from(20u64)),
-                nonce: 0,
-                code_hash: EMPTY_CODE_HASH,
-            },
-        );
-    }
+    let mut view = mf_devkit::funded([u.address(), v.address()], mf_devkit::units(100));
     view.deploy(recorder(), STORE_PARENT_HASH.to_vec(), U256::ZERO, []);
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = Genesis::from_view(CHAIN, &view);
@@ -112,15 +102,7 @@ fn ethereum_signed_transactions_through_the_coordinator() {
     use mf_devkit::eth::EthKey;
     use mf_format::{Call, Fee};
     let key = EthKey::from_label("coordinator eth sender");
-    let mut view = MemoryView::new();
-    view.set_account(
-        key.address(),
-        Account {
-            balance: U256::from(10u64).pow(U256::from(20u64)),
-            nonce: 0,
-            code_hash: EMPTY_CODE_HASH,
-        },
-    );
+    let view = mf_devkit::funded([key.address()], mf_devkit::units(100));
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = Genesis::from_view(CHAIN, &view);
     let (_validator, _vurl) =
