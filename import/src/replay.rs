@@ -38,38 +38,21 @@ pub const CHAIN_ID: u64 = 1;
 /// transactions and the EIP-7691 blob schedule are not implemented).
 pub const PRAGUE_TIMESTAMP: u64 = 1_746_612_311;
 
-/// The mainnet spec of a block, by number and (from Shanghai on) timestamp.
+/// The mainnet spec of a block, by number and (from Shanghai on) timestamp: the fork
+/// [`crate::batches::mainnet_forks`] gives (the one home of mainnet's schedule), as revm's
+/// spec.
 pub fn spec_at(number: u64, timestamp: u64) -> Result<SpecId, ImportError> {
-    Ok(if timestamp >= PRAGUE_TIMESTAMP {
+    if timestamp >= PRAGUE_TIMESTAMP {
         return Err(ImportError::UnsupportedFork {
             block: number,
             timestamp,
         });
-    } else if timestamp >= 1_710_338_135 {
-        SpecId::CANCUN
-    } else if timestamp >= 1_681_338_455 {
-        SpecId::SHANGHAI
-    } else if number >= 15_537_394 {
-        SpecId::MERGE
-    } else if number >= 12_965_000 {
-        SpecId::LONDON
-    } else if number >= 12_244_000 {
-        SpecId::BERLIN
-    } else if number >= 9_069_000 {
-        SpecId::ISTANBUL
-    } else if number >= 7_280_000 {
-        SpecId::PETERSBURG
-    } else if number >= 4_370_000 {
-        SpecId::BYZANTIUM
-    } else if number >= 2_675_000 {
-        SpecId::SPURIOUS_DRAGON
-    } else if number >= 2_463_000 {
-        SpecId::TANGERINE
-    } else if number >= 1_150_000 {
-        SpecId::HOMESTEAD
-    } else {
-        SpecId::FRONTIER
-    })
+    }
+    let rules = mf_format::ChainRules {
+        forks: crate::batches::mainnet_forks(),
+        ..mf_format::ChainRules::default()
+    };
+    Ok(mf_movegen::exec::spec_of(rules.fork_at(number, timestamp)))
 }
 
 /// One header check: what the header says and what the replay computed.
