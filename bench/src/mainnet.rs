@@ -25,7 +25,7 @@ use mf_import::{BlockChain, Folder, LoadedBlock, block_chain, replay_block};
 use mf_validator::{Mode, Validator};
 use revm::primitives::hardfork::SpecId;
 use serde_json::{Value as Json, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ fn baseline(folder: &Folder, blocks: &[Block]) -> Result<Duration> {
 fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
     let mut accounts: BTreeMap<Address, AccountChanges> = BTreeMap::new();
     let mut writes: BTreeMap<(Address, U256), Vec<StorageChange>> = BTreeMap::new();
-    let mut reads: BTreeMap<(Address, U256), ()> = BTreeMap::new();
+    let mut reads: BTreeSet<(Address, U256)> = BTreeSet::new();
     for (i, tx) in chain.batch.txs.iter().enumerate() {
         let index = i as u64 + 1;
         for m in &tx.body.moves {
@@ -144,7 +144,7 @@ fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
                         });
                 }
                 (Mark::Storage, MoveKind::Reference, _, _) => {
-                    reads.insert((m.addr, m.slot), ());
+                    reads.insert((m.addr, m.slot));
                 }
                 _ => {}
             }
@@ -155,7 +155,7 @@ fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
             a.storage_changes.push(SlotChanges { slot, changes });
         }
     }
-    for (addr, slot) in reads.into_keys() {
+    for (addr, slot) in reads {
         if let Some(a) = accounts.get_mut(&addr)
             && !a.storage_changes.iter().any(|c| c.slot == slot)
         {

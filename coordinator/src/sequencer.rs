@@ -703,13 +703,10 @@ mod tests {
         b
     }
 
-    /// The gas budget, in arrival order: fills whose gas limits fit the batch gas limit are
-    /// included, one past it waits with what is chained on it, a later one that fits goes
-    /// in; what is included is what the validator's `GasBudget` admits.
-    #[test]
-    fn fills_past_the_gas_budget_wait_with_what_is_chained_on_them() {
-        let keys: Vec<Keypair> = (0..4)
-            .map(|i| Keypair::from_label(&format!("gas {i}")))
+    /// `n` keys labelled `label`, each funded with 1,000,000 wei.
+    fn funded_keys(label: &str, n: usize) -> (Vec<Keypair>, MemoryView) {
+        let keys: Vec<Keypair> = (0..n)
+            .map(|i| Keypair::from_label(&format!("{label} {i}")))
             .collect();
         let mut view = MemoryView::new();
         for k in &keys {
@@ -722,6 +719,15 @@ mod tests {
                 },
             );
         }
+        (keys, view)
+    }
+
+    /// The gas budget, in arrival order: fills whose gas limits fit the batch gas limit are
+    /// included, one past it waits with what is chained on it, a later one that fits goes
+    /// in; what is included is what the validator's `GasBudget` admits.
+    #[test]
+    fn fills_past_the_gas_budget_wait_with_what_is_chained_on_them() {
+        let (keys, view) = funded_keys("gas", 4);
         let a = fill(&view, &keys[0], 50);
         let gas = a.tx.body.call.gas_limit;
         let mut big = fill(&view, &keys[1], 50);
@@ -749,20 +755,7 @@ mod tests {
     /// cap is refused, and a later small one that still fits is included.
     #[test]
     fn fills_past_the_receipt_budget_wait_with_what_is_chained_on_them() {
-        let keys: Vec<Keypair> = (0..7)
-            .map(|i| Keypair::from_label(&format!("budget {i}")))
-            .collect();
-        let mut view = MemoryView::new();
-        for k in &keys {
-            view.set_account(
-                k.address(),
-                Account {
-                    balance: U256::from(1_000_000u64),
-                    nonce: 0,
-                    code_hash: EMPTY_CODE_HASH,
-                },
-            );
-        }
+        let (keys, view) = funded_keys("budget", 7);
         let cap = MAX_TX_RECEIPT_BYTES;
         assert_eq!(MAX_BATCH_RECEIPT_BYTES, 4 * cap);
         let mut fills = vec![

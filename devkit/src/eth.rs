@@ -4,7 +4,6 @@
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, Bytes, Signature, TxKind, U256, keccak256};
 use k256::ecdsa::SigningKey;
 use mf_format::{Call, FeeKind};
@@ -56,15 +55,7 @@ impl EthKey {
             None => TxKind::Create,
         };
         let input = Bytes::copy_from_slice(&call.input);
-        let access_list = AccessList(
-            call.access_list
-                .iter()
-                .map(|i| AccessListItem {
-                    address: i.address,
-                    storage_keys: i.storage_keys.clone(),
-                })
-                .collect(),
-        );
+        let access_list = mf_format::eth::alloy_access_list(&call.access_list);
         let fee = call.fee;
         match fee.kind {
             FeeKind::Legacy => self.envelope(TxLegacy {

@@ -12,10 +12,11 @@
 //! is left to its filler (mask 0, an `open` body), and the nonce makes it unrepeatable.
 
 use crate::reason::Reason;
-use crate::types::{AccessItem, Fee, FeeKind, Key, MoveKind, Transaction, TxBody, Value};
+use crate::types::{AccessItem, Fee, FeeKind, Key, MoveKind, Transaction, TxBody};
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
+use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, TxKind, keccak256};
 
 /// What an Ethereum authorisation signs, decoded: the call and fee fields, the chain id (none
@@ -44,15 +45,52 @@ pub struct EthSigned {
     pub access_list: Vec<AccessItem>,
 }
 
+/// A call's access list in alloy's form (which revm takes too).
+pub fn alloy_access_list(items: &[AccessItem]) -> AccessList {
+    AccessList(
+        items
+            .iter()
+            .map(|i| AccessListItem {
+                address: i.address,
+                storage_keys: i.storage_keys.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// Exactly one legacy, EIP-2930 or EIP-1559 transaction, else `invalid_eth_authorization`
+/// (45).
+fn decode_envelope(envelope: &[u8]) -> Result<TxEnvelope, Reason> {
+    let mut rest = envelope;
+    let tx = TxEnvelope::decode_2718(&mut rest).map_err(|_| Reason::InvalidEthAuthorization)?;
+    match tx {
+        _ if !rest.is_empty() => Err(Reason::InvalidEthAuthorization),
+        TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => Ok(tx),
+        _ => Err(Reason::InvalidEthAuthorization),
+    }
+}
+
+/// The nonce an envelope signs, without recovering its signer: what a filler checks again
+/// on every fill of an intent whose signer was recovered at intake.
+pub fn signed_nonce(envelope: &[u8]) -> Result<u64, Reason> {
+    decode_envelope(envelope).map(|tx| tx.nonce())
+}
+
+/// The nonce of the sender's account record a body declares (its consume of
+/// `(a, call.from, 0)`), if it declares one.
+pub fn declared_nonce(body: &TxBody) -> Option<u64> {
+    let sender = Key::account(body.call.from);
+    body.moves
+        .iter()
+        .find(|m| m.kind == MoveKind::Consume && m.key() == sender)
+        .and_then(|m| m.prev.nonce())
+}
+
 /// Decodes an envelope and recovers its signer: `invalid_eth_authorization` (45) for bytes
 /// that are not exactly one legacy, EIP-2930 or EIP-1559 transaction, `eth_signer_mismatch`
 /// (46) for a signature that does not recover.
 pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
-    let mut rest = envelope;
-    let tx = TxEnvelope::decode_2718(&mut rest).map_err(|_| Reason::InvalidEthAuthorization)?;
-    if !rest.is_empty() {
-        return Err(Reason::InvalidEthAuthorization);
-    }
+    let tx = decode_envelope(envelope)?;
     let (kind, chain_id) = match &tx {
         TxEnvelope::Legacy(t) => (FeeKind::Legacy, t.tx().chain_id),
         TxEnvelope::Eip2930(t) => (FeeKind::AccessList, Some(t.tx().chain_id)),
@@ -117,16 +155,10 @@ pub fn verify_eth_authorization(tx: &Transaction) -> Result<B256, Reason> {
     if !signed_matches(&signed, body) {
         return Err(Reason::EthBodyMismatch);
     }
-    let sender = Key::account(body.call.from);
-    let declared = body
-        .moves
-        .iter()
-        .find(|m| m.kind == MoveKind::Consume && m.key() == sender)
-        .map(|m| m.prev);
-    match declared {
-        Some(Value::Account(a)) if a.nonce == signed.nonce => Ok(signed.hash),
-        _ => Err(Reason::EthNonceMismatch),
+    if declared_nonce(body) != Some(signed.nonce) {
+        return Err(Reason::EthNonceMismatch);
     }
+    Ok(signed.hash)
 }
 
 /// Whether `body` carries exactly the call, fee fields, access list and chain id `signed`

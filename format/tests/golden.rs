@@ -189,15 +189,7 @@ fn golden_eth_envelope(call: &Call, chain_id: u64) -> (Vec<u8>, Address) {
             alloy_primitives::TxKind::Call,
         ),
         value: call.value,
-        access_list: alloy_eips::eip2930::AccessList(
-            call.access_list
-                .iter()
-                .map(|i| alloy_eips::eip2930::AccessListItem {
-                    address: i.address,
-                    storage_keys: i.storage_keys.clone(),
-                })
-                .collect(),
-        ),
+        access_list: mf_format::eth::alloy_access_list(&call.access_list),
         input: call.input.clone().into(),
     };
     let secret = alloy_primitives::keccak256(b"golden eth");

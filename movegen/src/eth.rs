@@ -12,7 +12,7 @@ use crate::error::MovegenError;
 use crate::exec::execute_under;
 use crate::view::StateView;
 use mf_format::{
-    Call, ChainRules, ExecContext, Mask, Move, Transaction, TxBody, decode_eth, tx_id,
+    Call, ChainRules, EthSigned, ExecContext, Mask, Move, Transaction, TxBody, decode_eth, tx_id,
 };
 
 /// The transaction `envelope` (a signed Ethereum transaction's EIP-2718 bytes) authorises
@@ -28,6 +28,19 @@ pub fn eth_transaction<V: StateView>(
     context: ExecContext,
 ) -> Result<Built, MovegenError> {
     let signed = decode_eth(envelope).map_err(MovegenError::Eth)?;
+    eth_transaction_signed(view, chain_id, rules, &signed, envelope, context)
+}
+
+/// [`eth_transaction`] for an envelope already decoded (its signer recovered) into
+/// `signed`: a coordinator decodes once at intake and keeps the hash and nonce.
+pub fn eth_transaction_signed<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    signed: &EthSigned,
+    envelope: &[u8],
+    context: ExecContext,
+) -> Result<Built, MovegenError> {
     if signed.chain_id.is_some_and(|c| c != chain_id) {
         return Err(MovegenError::Eth(mf_format::Reason::EthBodyMismatch));
     }
@@ -35,10 +48,10 @@ pub fn eth_transaction<V: StateView>(
         from: signed.signer,
         to: signed.to,
         value: signed.value,
-        input: signed.input,
+        input: signed.input.clone(),
         gas_limit: signed.gas_limit,
         fee: signed.fee,
-        access_list: signed.access_list,
+        access_list: signed.access_list.clone(),
     };
     let execution = execute_under(view, chain_id, rules, &call, &context, true)?;
     let mut body = TxBody {

@@ -14,7 +14,6 @@ use revm::context::result::{
 };
 use revm::context::{BlockEnv, CfgEnv, ContextSetters, TxEnv};
 use revm::context_interface::block::BlobExcessGasAndPrice;
-use revm::context_interface::transaction::{AccessList, AccessListItem};
 use revm::database_interface::Database;
 use revm::handler::Handler;
 use revm::handler::instructions::EthInstructions;
@@ -102,15 +101,7 @@ pub fn tx_env(call: &Call, chain_id: u64) -> TxEnv {
             FeeKind::Dynamic => Some(call.fee.max_priority_fee_per_gas),
             FeeKind::Legacy | FeeKind::AccessList => None,
         },
-        access_list: AccessList(
-            call.access_list
-                .iter()
-                .map(|i| AccessListItem {
-                    address: i.address,
-                    storage_keys: i.storage_keys.clone(),
-                })
-                .collect(),
-        ),
+        access_list: mf_format::eth::alloy_access_list(&call.access_list),
         kind: match call.to {
             Some(to) => TxKind::Call(to),
             None => TxKind::Create,
@@ -234,6 +225,19 @@ pub fn set_rules<DB: Database>(
     ctx.block = block_env(exec, rules);
 }
 
+/// Puts the instruction table of `spec` in `instruction`: the static gas of each opcode is
+/// in the table, built for one spec, so a table of another fork would charge that fork's
+/// costs (before Berlin, EIP-2929's warm prices instead of the fork's own). `set_rules`
+/// changes the spec of the context only.
+fn use_spec_table<DB: Database>(
+    instruction: &mut EthInstructions<EthInterpreter, MainnetContext<DB>>,
+    spec: SpecId,
+) {
+    if instruction.spec != spec {
+        *instruction = EthInstructions::new_mainnet_with_spec(spec);
+    }
+}
+
 /// Runs `call` on `evm` (whose database is already set up) under `rules`.
 pub(crate) fn run<DB: Database>(
     evm: &mut Evm<DB>,
@@ -243,12 +247,7 @@ pub(crate) fn run<DB: Database>(
     rules: &ChainRules,
 ) -> Result<Run, DB::Error> {
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
-    // The static gas of each opcode is in the instruction table, built for one spec: a
-    // table of another fork would charge that fork's costs (before Berlin, EIP-2929's
-    // warm prices instead of the fork's own).
-    if evm.instruction.spec != evm.ctx.cfg.spec {
-        evm.instruction = EthInstructions::new_mainnet_with_spec(evm.ctx.cfg.spec);
-    }
+    use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
     evm.ctx.set_tx(tx_env(call, chain_id));
     let out = NoBeneficiaryReward::default().run(evm);
     let state = evm.finalize();
@@ -515,9 +514,7 @@ pub fn execute_until_under<V: StateView>(
         .with_cfg(cfg_env(chain_id))
         .build_mainnet_with_inspector(Deadline::new(deadline));
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
-    if evm.instruction.spec != evm.ctx.cfg.spec {
-        evm.instruction = EthInstructions::new_mainnet_with_spec(evm.ctx.cfg.spec);
-    }
+    use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
     evm.ctx.set_tx(tx_env(call, chain_id));
     let out = NoBeneficiaryReward::default().inspect_run(&mut evm);
     let state = evm.finalize();

@@ -52,9 +52,10 @@ use crate::builder::Built;
 use crate::exec::execute_under;
 use crate::view::StateView;
 pub use mf_format::SignedField;
+use mf_format::eth::{declared_nonce, signed_nonce};
 use mf_format::{
     ChainRules, Key, Mask, Move, Reason, Transaction, TxBody, check_structure, signing_digest,
-    tx_id, verify_eth_authorization, verify_tx_signatures,
+    tx_id, verify_tx_signatures,
 };
 use std::collections::BTreeMap;
 
@@ -186,17 +187,15 @@ pub fn fill_preverified_under<V: StateView>(
         return Err(FillError::Signature(Reason::BadSignature));
     }
     // An Ethereum authorisation signs no move but the sender's nonce: the version filled in
-    // must have it (PROTOCOL.md §5.5).
-    if filled.eth.is_some() {
-        match verify_eth_authorization(&filled) {
-            Ok(_) => {}
-            Err(Reason::EthNonceMismatch) => {
-                return Err(FillError::SignedFieldChanged {
-                    key: Key::account(body.call.from),
-                    field: SignedField::Nonce,
-                });
-            }
-            Err(r) => return Err(FillError::Signature(r)),
+    // must have it (PROTOCOL.md §5.5). Its signer and the call were checked at intake and
+    // the call is unchanged, so only the nonce is compared (no recovery per fill).
+    if let Some(eth) = &filled.eth {
+        let nonce = signed_nonce(&eth.envelope).map_err(FillError::Signature)?;
+        if declared_nonce(&filled.body) != Some(nonce) {
+            return Err(FillError::SignedFieldChanged {
+                key: Key::account(body.call.from),
+                field: SignedField::Nonce,
+            });
         }
     }
     Ok(Built {

@@ -128,7 +128,7 @@ pub mod view;
 pub use builder::{Built, TxBuilder};
 pub use error::{MovegenError, StaleMove};
 pub use estimate::{estimate_gas, estimate_gas_until, estimate_gas_until_under, estimate_runs};
-pub use eth::eth_transaction;
+pub use eth::{eth_transaction, eth_transaction_signed};
 pub use exec::{
     Deadline, Execution, Failure, decode_revert_reason, execute, execute_included, execute_under,
     execute_until, execute_until_under,

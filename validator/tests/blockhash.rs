@@ -4,11 +4,11 @@
 //! block whose parent the chain has not reached is out of the context window, and a view
 //! without the chain's headers cannot execute the call.
 
-use crate::util::{funded_with_contract, included_body};
+use crate::util::{funded_with_contract, included_body, status};
 use mf_format::*;
 use mf_movegen::{MovegenError, execute_under};
 use mf_validator::genesis::Genesis;
-use mf_validator::{Mode, Validator, VersionState};
+use mf_validator::{Validator, VersionState};
 
 const CHAIN: u64 = 1337;
 
@@ -46,18 +46,6 @@ fn slot0(v: &Validator, tx: &Transaction) -> U256 {
         VersionState::Live(Value::Storage(w)) => w,
         other => panic!("slot 0: {other:?}"),
     }
-}
-
-fn status(v: &mut Validator, tx: &Transaction) -> Status {
-    let out = v
-        .apply_batch(
-            &Batch {
-                txs: vec![tx.clone()],
-            },
-            Mode::Filter,
-        )
-        .expect("apply");
-    out.receipts[0].status
 }
 
 #[test]

@@ -4,10 +4,11 @@
 //! against the new version; the nonce makes it unrepeatable. The review's scenario:
 //! `[1 wei to V, V's pre-signed payment]` in one batch and across two batches.
 
+use crate::util::statuses;
 use mf_format::*;
 use mf_movegen::{FillError, MemoryView, SignPolicy, TxBuilder, fill_preverified_under};
+use mf_validator::Validator;
 use mf_validator::genesis::Genesis;
-use mf_validator::{Mode, Validator};
 
 const CHAIN: u64 = 1337;
 
@@ -50,13 +51,6 @@ fn sender_index(tx: &Transaction, sender: Address) -> usize {
         .iter()
         .position(|m| m.key() == Key::account(sender))
         .expect("sender move")
-}
-
-fn statuses(v: &mut Validator, txs: &[Transaction]) -> Vec<Status> {
-    let out = v
-        .apply_batch(&Batch { txs: txs.to_vec() }, Mode::Filter)
-        .expect("apply");
-    out.receipts.iter().map(|r| r.status).collect()
 }
 
 #[test]

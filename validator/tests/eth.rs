@@ -4,6 +4,7 @@
 //! foreign signer, a wrong nonce, a broken envelope or a mix with ed25519 signatures are
 //! refused with their reasons and change nothing; the nonce makes it unrepeatable.
 
+use crate::util::status;
 use mf_devkit::eth::EthKey;
 use mf_format::*;
 use mf_movegen::{MemoryView, eth_transaction};
@@ -57,27 +58,6 @@ fn world() -> World {
         val,
         _dir: dir,
     }
-}
-
-fn status(v: &mut Validator, tx: &Transaction) -> Status {
-    let before = (v.state_hash(), *v.head());
-    let out = v
-        .apply_batch(
-            &Batch {
-                txs: vec![tx.clone()],
-            },
-            Mode::Filter,
-        )
-        .expect("apply");
-    let st = out.receipts[0].status;
-    if st != Status::Accepted {
-        assert_eq!(
-            (v.state_hash(), *v.head()),
-            before,
-            "a refusal changes nothing"
-        );
-    }
-    st
 }
 
 #[test]

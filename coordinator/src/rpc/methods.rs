@@ -9,13 +9,11 @@ use super::{Budget, MAX_WAIT_IDS, MAX_WAIT_MS};
 use crate::service::{Intake, Shared};
 use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use mf_format::{
-    ExecContext, Key, TxId, check_structure, decode_eth, tx_id, verify_eth_authorization,
-    verify_tx_signatures,
-};
+use mf_format::eth::declared_nonce;
+use mf_format::{ExecContext, Key, TxId, check_structure, decode_eth, tx_id, verify_tx_signatures};
 use mf_movegen::rpc::{DryRunJson, HeadJson, RpcValue, RpcVersion, codes};
 use mf_movegen::{
-    Failure, MovegenError, StateView, estimate_gas_until_under, eth_transaction,
+    Failure, MovegenError, StateView, estimate_gas_until_under, eth_transaction_signed,
     execute_until_under, fill_built_under,
 };
 use serde_json::{Value as Json, json};
@@ -52,17 +50,6 @@ fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// The nonce of the sender's account record `tx` declares (0 when it declares none).
-fn sender_nonce(tx: &mf_format::Transaction) -> u64 {
-    let sender = Key::account(tx.body.call.from);
-    tx.body
-        .moves
-        .iter()
-        .find(|m| m.key() == sender)
-        .and_then(|m| m.prev.nonce())
         .unwrap_or(0)
 }
 
@@ -429,30 +416,25 @@ pub(super) async fn dispatch(
                 let rejected = |r: mf_format::Reason, what: &str| {
                     RpcError::rejected(r.name(), Some(r.code()), what.into())
                 };
-                let built =
-                    eth_transaction(&r, head.chain_id, &rules, &raw, ctx).map_err(|e| match e {
-                        MovegenError::Eth(r) => rejected(r, "Ethereum authorisation"),
-                        MovegenError::Execution(f) => {
-                            RpcError::new(codes::SERVER_ERROR, f.to_string())
-                        }
-                        other => RpcError::internal(other),
-                    })?;
+                // Decoded and its signer recovered once; the body is built from what it
+                // signs, so only the nonce is left to compare.
+                let signed = decode_eth(&raw).map_err(|r| rejected(r, "Ethereum authorisation"))?;
+                let built = eth_transaction_signed(&r, head.chain_id, &rules, &signed, &raw, ctx)
+                    .map_err(|e| match e {
+                    MovegenError::Eth(r) => rejected(r, "Ethereum authorisation"),
+                    MovegenError::Execution(f) => RpcError::new(codes::SERVER_ERROR, f.to_string()),
+                    other => RpcError::internal(other),
+                })?;
                 check_structure(&built.tx, head.chain_id)
                     .map_err(|r| rejected(r, "structural check"))?;
                 // A nonce ahead of the sender's is queued (its predecessors may be waiting
                 // here too: the sequencer fills one sender's intents in arrival order); one
                 // behind it is a replay.
-                let hash = match verify_eth_authorization(&built.tx) {
-                    Ok(h) => h,
-                    Err(mf_format::Reason::EthNonceMismatch)
-                        if decode_eth(&raw).map(|e| e.nonce).unwrap_or(0)
-                            > sender_nonce(&built.tx) =>
-                    {
-                        alloy_primitives::keccak256(&raw)
-                    }
-                    Err(r) => return Err(rejected(r, "Ethereum authorisation")),
-                };
-                Ok((built.tx, built.id, hash))
+                if signed.nonce < declared_nonce(&built.tx.body).unwrap_or(0) {
+                    let r = mf_format::Reason::EthNonceMismatch;
+                    return Err(rejected(r, "Ethereum authorisation"));
+                }
+                Ok((built.tx, built.id, signed.hash))
             })
             .await?;
             let answer = enqueue(s, tx, id).await?;

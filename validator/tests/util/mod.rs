@@ -120,3 +120,26 @@ pub fn included_body(
     body.canonicalize();
     body
 }
+
+/// The verdicts of `txs` applied as one batch in filter mode; when none is accepted, the
+/// state and the head are checked unchanged (a refusal changes nothing).
+pub fn statuses(v: &mut Validator, txs: &[Transaction]) -> Vec<Status> {
+    let before = (v.state_hash(), *v.head());
+    let out = v
+        .apply_batch(&Batch { txs: txs.to_vec() }, Mode::Filter)
+        .expect("apply");
+    let st: Vec<Status> = out.receipts.iter().map(|r| r.status).collect();
+    if st.iter().all(|s| matches!(s, Status::Rejected(_))) {
+        assert_eq!(
+            (v.state_hash(), *v.head()),
+            before,
+            "a refusal changes nothing"
+        );
+    }
+    st
+}
+
+/// The verdict of `tx` applied alone ([`statuses`]).
+pub fn status(v: &mut Validator, tx: &Transaction) -> Status {
+    statuses(v, std::slice::from_ref(tx))[0]
+}
