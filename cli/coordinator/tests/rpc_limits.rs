@@ -247,12 +247,24 @@ fn h56_coordinator_cuts_slow_bodies_and_caps_connections() {
     assert!(rest.contains("too slowly"), "{rest}");
     assert!(t.elapsed() < Duration::from_secs(30));
 
-    // Three idle connections take the three places of 127.0.0.1; the next is refused.
-    let idle: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(addr).expect("connect"))
-        .collect();
+    drop(r);
+    drop(s);
+
+    // Three idle connections take the three places of 127.0.0.1; the next is refused. A
+    // connection from before (the slow one, the readiness probe's) may not have been given
+    // back yet when an idle one connects, so an idle one the server refused (it answered and
+    // closed) is replaced until three are held.
+    let mut idle: Vec<TcpStream> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
+        idle.retain(still_open);
+        while idle.len() < 3 {
+            idle.push(TcpStream::connect(addr).expect("connect"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if !idle.iter().all(still_open) {
+            continue;
+        }
         let (status, body) = post_raw(&url, r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#);
         if status == 503 {
             let v: Value = serde_json::from_str(&body).expect("JSON");
@@ -270,9 +282,20 @@ fn h56_coordinator_cuts_slow_bodies_and_caps_connections() {
             Instant::now() < deadline,
             "a fourth connection is never refused"
         );
-        std::thread::sleep(Duration::from_millis(20));
     }
     drop(idle);
+}
+
+/// Whether the server still holds `c` open without having answered on it (a refused
+/// connection gets its answer and is closed at once).
+fn still_open(c: &TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    if c.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = matches!(c.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    let _ = c.set_nonblocking(false);
+    open
 }
 
 /// H64: concurrent requests share `--rpc-max-evm` execution slots. Six endless-loop calls at
