@@ -1,10 +1,11 @@
-//! The JSON-RPC 2.0 server (`POST /`), plus `GET /health` and `GET /metrics`.
+//! The JSON-RPC 2.0 server (jsonrpsee: `POST /` and WebSocket subscriptions on one port,
+//! CORS), plus `GET /health` and `GET /metrics`.
 //!
 //! `docs/RPC.md` is the reference for every method. The rules of the transport:
 //!
 //! - a request is one JSON-RPC 2.0 object or a batch (array, at most [`MAX_BATCH`]
-//!   entries, whose estimated EVM work is at most `--rpc-batch-gas`); notifications (no
-//!   `id`) run but get no answer; the body is at most [`MAX_BODY`] bytes and must arrive
+//!   entries, whose estimated EVM work is at most `--rpc-batch-gas`), or a WebSocket
+//!   message; notifications (no `id`) run but get no answer; the body is at most [`MAX_BODY`] bytes and must arrive
 //!   in time (`--body-timeout`, `--body-min-rate`; `408` otherwise); connections are
 //!   capped per IP and in all;
 //! - EVM execution (`eth_call`, `eth_estimateGas`, `mf_simulate`) is bounded: a gas cap per
@@ -18,15 +19,19 @@
 //!   `latest`/`pending`/`safe`/`finalized` or the head's own number or hash is refused with
 //!   `-32002` (history is not kept).
 //!
-//! The module splits the transport (`rpc/transport.rs`: the HTTP server, the JSON-RPC 2.0
-//! envelope, batches, error objects), the decoding of parameters (`rpc/params.rs`) and the
+//! The module splits the transport (`rpc/transport.rs`: the accept loop and connection caps,
+//! body limits and the batch checks in front of jsonrpsee, CORS, error objects), filters
+//! (`rpc/filters.rs`), subscriptions (`rpc/subscribe.rs`), the decoding of parameters (`rpc/params.rs`) and the
 //! methods themselves (`rpc/methods.rs`: reads against the index, intents in and out; gas
 //! estimation is [`mf_movegen::estimate_gas`]).
 
+mod filters;
 mod methods;
 mod params;
+mod subscribe;
 mod transport;
 
+pub use filters::Filters;
 pub use transport::{RpcError, run_server};
 
 use mf_format::limits::MAX_TX_BYTES;
@@ -36,6 +41,10 @@ pub const MAX_BODY: usize = 2 * MAX_TX_BYTES + (64 << 10);
 /// Most calls in one batch request (geth allows 1000 by default, Erigon 100: the calls of a
 /// batch run one after the other, holding the connection).
 pub const MAX_BATCH: usize = 100;
+/// Largest answer (a block with its transactions, a page of logs, a batch's answers).
+pub const MAX_RESPONSE: usize = 32 << 20;
+/// Most subscriptions one WebSocket connection holds.
+pub const MAX_SUBSCRIPTIONS: u32 = 1024;
 /// Most ids in one `mf_waitIntents`.
 pub const MAX_WAIT_IDS: usize = 10_000;
 /// Longest `mf_waitIntent`.

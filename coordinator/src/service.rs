@@ -34,6 +34,9 @@ pub struct Config {
     pub fill_threads: usize,
     /// The bounds on the JSON-RPC server's work (`docs/RPC.md`, Limits).
     pub rpc: RpcLimits,
+    /// The browser origins allowed to call the JSON-RPC server (CORS): `*` for any, else
+    /// exact origins such as `http://localhost:3000` (`--rpc-cors`).
+    pub cors: Vec<String>,
 }
 
 /// What one JSON-RPC request may cost the coordinator.
@@ -100,6 +103,7 @@ impl Default for Config {
             max_open: 100_000,
             fill_threads: 0,
             rpc: RpcLimits::default(),
+            cors: vec!["*".into()],
         }
     }
 }
@@ -172,6 +176,12 @@ pub struct Shared {
     pub open: AtomicUsize,
     /// Slots for RPC EVM executions ([`RpcLimits::max_evm`]).
     pub evm_slots: tokio::sync::Semaphore,
+    /// The hash of each transaction the journal takes (its Ethereum hash when a signed
+    /// Ethereum transaction authorises it, else its id), for pending-transaction filters
+    /// and subscriptions.
+    pub pending: tokio::sync::broadcast::Sender<mf_format::B256>,
+    /// The polled filters of `eth_newFilter` and its kin.
+    pub filters: crate::rpc::Filters,
     stop: AtomicBool,
     fatal: Mutex<Option<Fatal>>,
     next_seq: AtomicU64,
@@ -278,6 +288,8 @@ pub fn serve(
         metrics: CoordMetrics::default(),
         open: AtomicUsize::new(open.len()),
         evm_slots: tokio::sync::Semaphore::new(cfg.rpc.max_evm.max(1)),
+        pending: tokio::sync::broadcast::channel(PENDING_CAPACITY).0,
+        filters: crate::rpc::Filters::default(),
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
         next_seq: AtomicU64::new(next_seq.max(now_seq())),
@@ -374,6 +386,10 @@ fn spawn(
 
 /// The journal thread: group-commits intents (one LMDB write transaction for everything
 /// that arrived meanwhile), answers their callers, hands the new ones to the sequencer.
+/// Pending-transaction hashes a filter or subscriber may fall behind by before it misses
+/// some.
+const PENDING_CAPACITY: usize = 4096;
+
 fn journal(shared: Arc<Shared>, rx: mpsc::Receiver<Intake>, jobs: mpsc::Sender<Job>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -391,6 +407,11 @@ fn journal(shared: Arc<Shared>, rx: mpsc::Receiver<Intake>, jobs: mpsc::Sender<J
             Ok(fresh) => {
                 for ((i, (_, _, seq)), new) in group.into_iter().zip(rows).zip(fresh) {
                     if new {
+                        let hash =
+                            i.tx.eth
+                                .as_ref()
+                                .map_or(i.id, |e| alloy_primitives::keccak256(&e.envelope));
+                        let _ = shared.pending.send(hash);
                         shared.metrics.received.fetch_add(1, Relaxed);
                         shared.open.fetch_add(1, Relaxed);
                         let _ = jobs.send(Job {

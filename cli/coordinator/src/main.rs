@@ -16,6 +16,8 @@
 use alloy_primitives as _;
 #[cfg(test)]
 use mf_api as _;
+#[cfg(test)]
+use tungstenite as _;
 
 mod devnet;
 
@@ -96,6 +98,10 @@ enum Cmd {
         /// budget (--rpc-time-budget-ms), and the wait counts against it.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
         rpc_max_evm: Option<u64>,
+        /// Browser origins allowed to call the JSON-RPC server (CORS), comma-separated
+        /// (`http://localhost:3000,https://app.example`); `*` allows any, an empty value none.
+        #[arg(long, default_value = "*", value_delimiter = ',')]
+        rpc_cors: Vec<String>,
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
     },
@@ -166,6 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rpc_time_budget_ms,
             rpc_batch_gas,
             rpc_max_evm,
+            rpc_cors,
             limits,
         } => {
             if batch_max == 0 || max_attempts == 0 {
@@ -193,6 +200,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         usize::try_from(n).unwrap_or(usize::MAX)
                     }),
                 },
+                cors: rpc_cors.into_iter().filter(|o| !o.is_empty()).collect(),
             };
             tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");
             println!("listening on {addr}");

@@ -17,3 +17,4 @@ mod replicas;
 mod restart;
 mod rpc;
 mod rpc_limits;
+mod standard;

@@ -147,6 +147,9 @@ pub(super) async fn dispatch(
     params: Vec<Json>,
     budget: &mut Budget,
 ) -> RpcResult {
+    if let Some(r) = super::filters::dispatch(s, method, &params) {
+        return r;
+    }
     match method {
         "web3_clientVersion" => Ok(json!(concat!("mf-coordinator/", env!("CARGO_PKG_VERSION")))),
         // The base fee is a chain constant (PROTOCOL.md §6.3) and coordinators do not order
@@ -479,4 +482,79 @@ pub(super) async fn dispatch(
             format!("the method {other} does not exist / is not available"),
         )),
     }
+}
+
+/// Every method [`dispatch`] answers: the server registers exactly these.
+pub(crate) const METHODS: &[&str] = &[
+    "web3_clientVersion",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_syncing",
+    "eth_accounts",
+    "eth_chainId",
+    "net_version",
+    "eth_blockNumber",
+    "mf_getHead",
+    "eth_getBalance",
+    "eth_getTransactionCount",
+    "eth_getCode",
+    "eth_getStorageAt",
+    "eth_call",
+    "eth_estimateGas",
+    "mf_simulate",
+    "mf_getVersion",
+    "mf_getCodeByHash",
+    "mf_getIntent",
+    "mf_waitIntent",
+    "mf_waitIntents",
+    "mf_sendIntent",
+    "mf_sendEthTransaction",
+    "mf_dryRun",
+    "eth_newBlockFilter",
+    "eth_newPendingTransactionFilter",
+    "eth_getFilterChanges",
+    "eth_uninstallFilter",
+];
+
+/// The positional parameters of a call: absent and `null` are none; an object (named
+/// parameters) is refused.
+fn positional(params: &jsonrpsee::types::Params<'_>) -> Result<Vec<Json>, RpcError> {
+    match params.as_str() {
+        None => Ok(Vec::new()),
+        Some(text) => match serde_json::from_str::<Json>(text) {
+            Ok(Json::Null) => Ok(Vec::new()),
+            Ok(Json::Array(a)) => Ok(a),
+            Ok(_) => Err(RpcError::params("params must be an array (positional)")),
+            Err(e) => Err(RpcError::params(format!("params: {e}"))),
+        },
+    }
+}
+
+/// The jsonrpsee module: every method of [`METHODS`], each run by [`dispatch`] with the
+/// budget of its HTTP request (shared by a batch) or one of its own (a WebSocket call),
+/// and the subscriptions (`super::subscribe`).
+pub(crate) fn module(
+    s: Arc<Shared>,
+) -> Result<jsonrpsee::RpcModule<Arc<Shared>>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = jsonrpsee::RpcModule::new(s);
+    for &name in METHODS {
+        m.register_async_method(name, move |params, ctx, ext| async move {
+            let r = match positional(&params) {
+                Err(e) => Err(e),
+                Ok(params) => match ext.get::<super::transport::RequestBudget>() {
+                    Some(b) => {
+                        let mut budget = b.0.lock().await;
+                        dispatch(&ctx, name, params, &mut budget).await
+                    }
+                    None => {
+                        let mut budget = Budget::new(ctx.cfg.rpc.time_budget);
+                        dispatch(&ctx, name, params, &mut budget).await
+                    }
+                },
+            };
+            r.map_err(RpcError::into_object)
+        })?;
+    }
+    super::subscribe::register(&mut m)?;
+    Ok(m)
 }

@@ -1,13 +1,13 @@
 //! The transport: the HTTP server (`POST /`, `GET /health`, `GET /metrics`), the JSON-RPC
 //! 2.0 envelope (single requests, batches, notifications) and the error object.
 
-use super::{Budget, MAX_BATCH, MAX_BODY, methods};
+use super::{Budget, MAX_BATCH, MAX_BODY, MAX_RESPONSE, MAX_SUBSCRIPTIONS, methods};
 use crate::service::Shared;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use mf_api::server::{BodyError, BodyLimits, LimitedListener, read_body};
 use mf_format::limits::MAX_GAS_LIMIT;
 use mf_movegen::estimate_runs;
@@ -49,6 +49,11 @@ impl RpcError {
             data: Some(json!({"reason": reason, "code": code})),
         }
     }
+    /// The error object jsonrpsee sends.
+    pub(crate) fn into_object(self) -> jsonrpsee::types::ErrorObjectOwned {
+        let code = i32::try_from(self.code).unwrap_or(codes::INTERNAL as i32);
+        jsonrpsee::types::ErrorObject::owned(code, self.message, self.data)
+    }
     fn to_json(&self) -> Json {
         let mut e = json!({"code": self.code, "message": self.message});
         if let Some(d) = &self.data {
@@ -61,7 +66,24 @@ impl RpcError {
 /// What a method answers: its result, or an error object.
 pub type RpcResult = Result<Json, RpcError>;
 
+/// The budget of one HTTP request, shared by the calls of its batch (a WebSocket call
+/// gets a budget of its own): put in the request's extensions, which jsonrpsee hands to
+/// every call it parses from the body.
+#[derive(Clone)]
+pub(super) struct RequestBudget(pub(super) Arc<tokio::sync::Mutex<Budget>>);
+
+/// The body every answer of the server carries.
+type Body = axum::body::Body;
+
 /// Serves until `shutdown` completes or the service stops.
+///
+/// One accept loop over [`LimitedListener`] (the per-IP and total caps); each connection
+/// is served by hyper with upgrades, so that a WebSocket handshake on `/` becomes a
+/// jsonrpsee session on the same port. A request goes through CORS, then: `GET /health`
+/// and `GET /metrics` are answered here; a `POST` body is read within the body limits
+/// (`408` when it trickles), its batch's estimated EVM work checked, and the request with
+/// its budget handed to jsonrpsee; anything else (the WebSocket upgrade) goes to jsonrpsee
+/// as it is.
 pub async fn run_server(
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
@@ -70,18 +92,39 @@ pub async fn run_server(
     let io = crate::CoordError::Listener;
     listener.set_nonblocking(true).map_err(io)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
-    let listener = LimitedListener::new(listener, shared.cfg.rpc.connections);
-    let app = Router::new()
-        .route("/", post(handle))
+    let mut listener = LimitedListener::new(listener, shared.cfg.rpc.connections);
+    let module = methods::module(Arc::clone(&shared)).map_err(|e| {
+        crate::CoordError::Listener(std::io::Error::other(format!("JSON-RPC methods: {e}")))
+    })?;
+    let cors = cors_layer(&shared.cfg.cors).map_err(crate::CoordError::Listener)?;
+    let rpc_builder = jsonrpsee::server::Server::builder()
+        .set_config(
+            jsonrpsee::server::ServerConfig::builder()
+                .max_request_body_size(u32::try_from(MAX_BODY).unwrap_or(u32::MAX))
+                .max_response_body_size(u32::try_from(MAX_RESPONSE).unwrap_or(u32::MAX))
+                .max_connections(
+                    u32::try_from(shared.cfg.rpc.connections.max_connections).unwrap_or(u32::MAX),
+                )
+                .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS)
+                .set_id_provider(super::subscribe::HexIds::default())
+                .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+                    MAX_BATCH as u32,
+                ))
+                .build(),
+        )
+        .to_service_builder();
+    let plain = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(Arc::clone(&shared));
+    let (stop_handle, server_handle) = jsonrpsee::server::stop_channel();
     let mut changes = shared.store.changes().subscribe();
+    let stopping = Arc::clone(&shared);
     let stop = async move {
         tokio::select! {
             _ = shutdown => {}
             _ = async {
-                while !shared.stopping() {
+                while !stopping.stopping() {
                     if changes.changed().await.is_err() {
                         break;
                     }
@@ -90,10 +133,177 @@ pub async fn run_server(
         }
         tracing::info!("JSON-RPC server stopping");
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-        .map_err(io)
+    tokio::pin!(stop);
+    loop {
+        let (conn, _peer) = tokio::select! {
+            c = axum::serve::Listener::accept(&mut listener) => c,
+            _ = &mut stop => break,
+        };
+        let rpc = rpc_builder
+            .clone()
+            .build(module.clone(), stop_handle.clone());
+        let s = Arc::clone(&shared);
+        let plain = plain.clone();
+        let svc = tower::ServiceBuilder::new()
+            .layer(cors.clone())
+            .service(tower::service_fn(
+                move |req: http::Request<hyper::body::Incoming>| {
+                    route(Arc::clone(&s), plain.clone(), rpc.clone(), req)
+                },
+            ));
+        let stopped = stop_handle.clone().shutdown();
+        tokio::spawn(async move {
+            if let Err(e) =
+                jsonrpsee::server::serve_with_graceful_shutdown(conn, svc, stopped).await
+            {
+                tracing::debug!("connection closed: {e}");
+            }
+        });
+    }
+    let _ = server_handle.stop();
+    Ok(())
+}
+
+/// The CORS layer of `--rpc-cors`: `*` allows any origin, otherwise the listed ones.
+fn cors_layer(origins: &[String]) -> std::io::Result<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    let layer = CorsLayer::new()
+        .allow_methods([http::Method::GET, http::Method::POST, http::Method::OPTIONS])
+        .allow_headers(Any)
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.is_empty() {
+        return Ok(layer);
+    }
+    if origins.iter().any(|o| o == "*") {
+        return Ok(layer.allow_origin(Any));
+    }
+    let list = origins
+        .iter()
+        .map(|o| {
+            http::HeaderValue::from_str(o).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--rpc-cors origin {o:?} is not a valid header value: {e}"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(layer.allow_origin(AllowOrigin::list(list)))
+}
+
+/// Routes one request of a connection (see [`run_server`]).
+async fn route<S>(
+    s: Arc<Shared>,
+    plain: Router,
+    mut rpc: S,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Body>, std::convert::Infallible>
+where
+    S: tower::Service<
+            http::Request<Body>,
+            Response = http::Response<jsonrpsee::server::HttpBody>,
+            Error = Box<dyn std::error::Error + Send + Sync>,
+        >,
+{
+    use tower::ServiceExt;
+    let (parts, incoming) = req.into_parts();
+    let body = Body::new(incoming);
+    let path = parts.uri.path();
+    if parts.method == http::Method::GET && (path == "/health" || path == "/metrics") {
+        let req = http::Request::from_parts(parts, body);
+        return plain.oneshot(req).await;
+    }
+    let req = if parts.method == http::Method::POST {
+        let (bytes, budget) = match read_request(&s, body).await {
+            Ok(b) => b,
+            Err(answer) => return Ok(answer),
+        };
+        let mut req = http::Request::from_parts(parts, Body::from(bytes));
+        req.extensions_mut()
+            .insert(RequestBudget(Arc::new(tokio::sync::Mutex::new(budget))));
+        req
+    } else {
+        http::Request::from_parts(parts, body)
+    };
+    match rpc.ready().await {
+        Ok(svc) => match svc.call(req).await {
+            Ok(resp) => Ok(resp.map(Body::new)),
+            Err(e) => Ok((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+        },
+        Err(e) => Ok((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+    }
+}
+
+/// Reads a POST body within the body limits and checks a batch's estimated EVM work
+/// before anything runs: the body and the request's budget, or the answer that refuses it.
+async fn read_request(s: &Shared, mut body: Body) -> Result<(axum::body::Bytes, Budget), Response> {
+    let limits = BodyLimits {
+        timeout: s.cfg.rpc.body_timeout,
+        min_rate: s.cfg.rpc.body_min_rate,
+        max_bytes: MAX_BODY,
+    };
+    let read = read_body(&mut body, &limits, |_| {
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .await;
+    let bytes = match read {
+        Ok(b) => b,
+        Err(e @ BodyError::TooLarge { .. }) => {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response());
+        }
+        Err(e @ BodyError::TooSlow { .. }) => {
+            tracing::warn!("JSON-RPC request: {e}");
+            return Err((
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                e.to_string(),
+            )
+                .into_response());
+        }
+        Err(e) => return Err((StatusCode::BAD_REQUEST, e.to_string()).into_response()),
+    };
+    // Only a batch is looked at here (jsonrpsee parses and answers everything else).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+        && let Ok(Json::Array(items)) = serde_json::from_slice::<Json>(&bytes)
+    {
+        if items.is_empty() || items.len() > MAX_BATCH {
+            let e = RpcError {
+                code: codes::INVALID_REQUEST,
+                message: format!(
+                    "a batch holds 1 to {MAX_BATCH} requests, this one {}",
+                    items.len()
+                ),
+                data: Some(json!({"limit": "batch_size", "max": MAX_BATCH})),
+            };
+            return Err(json_response(
+                &json!({"jsonrpc": "2.0", "id": Json::Null, "error": e.to_json()}),
+            ));
+        }
+        let work: u64 = items
+            .iter()
+            .map(|i| estimated_gas(i, s.cfg.rpc.gas_cap))
+            .fold(0, u64::saturating_add);
+        if work > s.cfg.rpc.batch_gas {
+            let e = RpcError {
+                code: codes::INVALID_REQUEST,
+                message: format!(
+                    "the batch's estimated EVM work is {work} gas, over the limit of \
+                     {} (--rpc-batch-gas; an eth_estimateGas counts its gas times \
+                     the runs of its bisection): send fewer or smaller calls",
+                    s.cfg.rpc.batch_gas
+                ),
+                data: Some(json!({
+                    "limit": "batch_gas",
+                    "estimated": work,
+                    "max": s.cfg.rpc.batch_gas,
+                })),
+            };
+            return Err(json_response(
+                &json!({"jsonrpc": "2.0", "id": Json::Null, "error": e.to_json()}),
+            ));
+        }
+    }
+    Ok((bytes, Budget::new(s.cfg.rpc.time_budget)))
 }
 
 async fn health(State(s): State<Arc<Shared>>) -> Response {
@@ -208,13 +418,6 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-fn answer(id: Json, r: RpcResult) -> Json {
-    match r {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-        Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()}),
-    }
-}
-
 fn json_response(v: &Json) -> Response {
     (
         StatusCode::OK,
@@ -249,152 +452,4 @@ fn estimated_gas(item: &Json, cap: u64) -> u64 {
         Some("mf_dryRun") => MAX_GAS_LIMIT,
         _ => 0,
     }
-}
-
-/// Reads the body (at most [`MAX_BODY`] bytes, by its deadline) and answers it.
-async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
-    let limits = BodyLimits {
-        timeout: s.cfg.rpc.body_timeout,
-        min_rate: s.cfg.rpc.body_min_rate,
-        max_bytes: MAX_BODY,
-    };
-    let mut body = req.into_body();
-    let read = read_body(&mut body, &limits, |_| {
-        Ok::<(), std::convert::Infallible>(())
-    })
-    .await;
-    let body = match read {
-        Ok(b) => b,
-        Err(e @ BodyError::TooLarge { .. }) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response();
-        }
-        Err(e @ BodyError::TooSlow { .. }) => {
-            tracing::warn!("JSON-RPC request: {e}");
-            return (
-                StatusCode::REQUEST_TIMEOUT,
-                [(header::CONNECTION, "close")],
-                e.to_string(),
-            )
-                .into_response();
-        }
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    };
-    let req: Json = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return json_response(&answer(
-                Json::Null,
-                Err(RpcError::new(
-                    codes::PARSE_ERROR,
-                    format!("parse error: {e}"),
-                )),
-            ));
-        }
-    };
-    let mut budget = Budget::new(s.cfg.rpc.time_budget);
-    match req {
-        Json::Array(items) => {
-            if items.is_empty() || items.len() > MAX_BATCH {
-                return json_response(&answer(
-                    Json::Null,
-                    Err(RpcError {
-                        code: codes::INVALID_REQUEST,
-                        message: format!(
-                            "a batch holds 1 to {MAX_BATCH} requests, this one {}",
-                            items.len()
-                        ),
-                        data: Some(json!({"limit": "batch_size", "max": MAX_BATCH})),
-                    }),
-                ));
-            }
-            let work: u64 = items
-                .iter()
-                .map(|i| estimated_gas(i, s.cfg.rpc.gas_cap))
-                .fold(0, u64::saturating_add);
-            if work > s.cfg.rpc.batch_gas {
-                return json_response(&answer(
-                    Json::Null,
-                    Err(RpcError {
-                        code: codes::INVALID_REQUEST,
-                        message: format!(
-                            "the batch's estimated EVM work is {work} gas, over the limit of \
-                             {} (--rpc-batch-gas; an eth_estimateGas counts its gas times \
-                             the runs of its bisection): send fewer or smaller calls",
-                            s.cfg.rpc.batch_gas
-                        ),
-                        data: Some(json!({
-                            "limit": "batch_gas",
-                            "estimated": work,
-                            "max": s.cfg.rpc.batch_gas,
-                        })),
-                    }),
-                ));
-            }
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                if let Some(a) = one(&s, item, &mut budget).await {
-                    out.push(a);
-                }
-            }
-            if out.is_empty() {
-                StatusCode::NO_CONTENT.into_response()
-            } else {
-                json_response(&Json::Array(out))
-            }
-        }
-        other => match one(&s, other, &mut budget).await {
-            Some(a) => json_response(&a),
-            None => StatusCode::NO_CONTENT.into_response(),
-        },
-    }
-}
-
-/// One request object: its answer, `None` for a notification.
-async fn one(s: &Arc<Shared>, req: Json, budget: &mut Budget) -> Option<Json> {
-    let Json::Object(mut obj) = req else {
-        return Some(answer(
-            Json::Null,
-            Err(RpcError::new(
-                codes::INVALID_REQUEST,
-                "a request must be an object",
-            )),
-        ));
-    };
-    let id = obj.remove("id");
-    let id_ok = matches!(
-        id,
-        None | Some(Json::Null | Json::Number(_) | Json::String(_))
-    );
-    let reply_id = if id_ok {
-        id.clone().unwrap_or(Json::Null)
-    } else {
-        Json::Null
-    };
-    let invalid = |msg: &str| {
-        Some(answer(
-            reply_id.clone(),
-            Err(RpcError::new(codes::INVALID_REQUEST, msg.to_string())),
-        ))
-    };
-    if !id_ok {
-        return invalid("id must be a string, a number or null");
-    }
-    if obj.get("jsonrpc").and_then(Json::as_str) != Some("2.0") {
-        return invalid("\"jsonrpc\" must be \"2.0\"");
-    }
-    let Some(method) = obj.get("method").and_then(Json::as_str).map(str::to_string) else {
-        return invalid("\"method\" must be a string");
-    };
-    let params = match obj.remove("params") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(a)) => a,
-        Some(_) => {
-            return Some(answer(
-                reply_id,
-                Err(RpcError::params("params must be an array (positional)")),
-            ));
-        }
-    };
-    let r = methods::dispatch(s, &method, params, budget).await;
-    id.map(|id| answer(id, r))
 }
