@@ -10,11 +10,12 @@
 # this directory, which ./test.sh runs), else `cast` on the PATH. Needs node (to read JSON)
 # and curl (the CORS preflight).
 #
-# JSON-RPC methods it makes cast call: eth_chainId, eth_getTransactionCount, eth_estimateGas,
-# eth_feeHistory / eth_maxPriorityFeePerGas / eth_gasPrice (automatic EIP-1559 fees),
-# eth_getBlockByNumber, eth_sendRawTransaction, eth_getTransactionReceipt,
-# eth_getTransactionByHash, eth_getBalance, eth_getCode, eth_call, eth_getLogs,
-# eth_blockNumber; and an HTTP OPTIONS preflight.
+# JSON-RPC methods cast calls here (seen at anvil 1.7.1 through a logging proxy):
+# eth_chainId, eth_getTransactionCount, eth_estimateGas, eth_feeHistory (its automatic
+# EIP-1559 fees), eth_sendRawTransaction, eth_getTransactionReceipt, eth_getTransactionByHash,
+# eth_getBalance, eth_getCode, eth_call, eth_getLogs, eth_getBlockByNumber, eth_blockNumber;
+# anvil_nodeInfo too, but every check passes when that answers -32601 (method not found).
+# Plus an HTTP OPTIONS preflight.
 set -u
 
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -8,10 +8,14 @@
 // key's account must hold some ether. Prints one line per check, `ok NAME` or
 // `FAIL NAME: why`, and exits 1 if any failed.
 //
-// JSON-RPC methods it makes viem call: eth_chainId, eth_blockNumber, eth_getBalance,
-// eth_getTransactionCount, eth_estimateGas, eth_getBlockByNumber, eth_maxPriorityFeePerGas,
-// eth_sendRawTransaction, eth_getTransactionReceipt, eth_getTransactionByHash, eth_call,
-// eth_getLogs, and over WebSocket eth_subscribe ("newHeads", "logs") and eth_unsubscribe.
+// JSON-RPC methods viem 2.57 calls here (seen at anvil 1.7.1 through a logging proxy):
+// eth_chainId, eth_fillTransaction, eth_sendRawTransaction, eth_getTransactionReceipt,
+// eth_getTransactionByHash, eth_getBalance, eth_call, eth_getLogs, eth_blockNumber,
+// eth_getBlockByNumber, eth_maxPriorityFeePerGas; and over WebSocket eth_chainId,
+// eth_getBlockByNumber, eth_subscribe ("newHeads", "logs"), eth_unsubscribe. Where
+// eth_fillTransaction answers -32601 (method not found), viem fills the transaction itself
+// with eth_getTransactionCount, eth_estimateGas, eth_maxPriorityFeePerGas and
+// eth_getBlockByNumber, and every check passes the same.
 import { readFileSync } from "node:fs";
 import {
   createPublicClient,

@@ -10,8 +10,8 @@ Prints one line per check, `ok NAME` or `FAIL NAME: why`, and exits 1 if any fai
 web3 (7 or 8) and eth-account: ./test.sh installs them into the virtual environment
 `.venv` next to this file.
 
-JSON-RPC methods it makes web3.py call: eth_chainId, eth_blockNumber, eth_getBalance,
-eth_getTransactionCount, eth_estimateGas, eth_gasPrice, eth_maxPriorityFeePerGas,
+JSON-RPC methods web3.py 8 calls here (seen at anvil 1.7.1 through a logging proxy):
+eth_chainId, eth_blockNumber, eth_getBalance, eth_getTransactionCount, eth_estimateGas, eth_gasPrice, eth_maxPriorityFeePerGas,
 eth_getBlockByNumber, eth_getBlockByHash, eth_sendRawTransaction, eth_getTransactionReceipt,
 eth_getTransactionByHash, eth_call, eth_getLogs, eth_newFilter, eth_newBlockFilter,
 eth_getFilterChanges, eth_getFilterLogs, eth_uninstallFilter, eth_feeHistory.
