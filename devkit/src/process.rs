@@ -69,6 +69,10 @@ impl Proc {
 
     /// Sends SIGTERM and waits up to `grace`, then kills.
     pub fn stop(&mut self, grace: Duration) {
+        // Already exited (and reaped): its pid may belong to another process by now.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let start = Instant::now();
