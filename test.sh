@@ -16,9 +16,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# The client-conformance test (cli/coordinator/tests/clients.rs) runs viem, a standard
-# Ethereum client library, against a live coordinator: the pinned npm packages. Installed
-# again only when the lock file changed since the last install.
+# The client-conformance tests (cli/coordinator/tests/clients.rs, client_tools.rs) run viem,
+# a standard Ethereum client library, and Foundry's cast and anvil against live nodes: the
+# pinned npm packages. Installed again only when the lock file changed since the last install.
 clients=cli/coordinator/tests/clients
 stamp="$clients/node_modules/.mf-installed-lock"
 if ! cmp -s "$clients/package-lock.json" "$stamp" 2>/dev/null; then
@@ -28,6 +28,20 @@ if ! cmp -s "$clients/package-lock.json" "$stamp" 2>/dev/null; then
   fi
   npm ci --prefix "$clients" --no-audit --no-fund
   cp "$clients/package-lock.json" "$stamp"
+fi
+
+# The web3.py check (cli/coordinator/tests/client_tools.rs) runs web3.py and eth-account in a
+# virtual environment next to it: best effort, as without Python's venv or PyPI those tests
+# print SKIPPED. Installed again only when requirements.txt changed since the last install.
+venv="$clients/.venv"
+vstamp="$venv/.mf-installed-requirements"
+if ! cmp -s "$clients/requirements.txt" "$vstamp" 2>/dev/null; then
+  if command -v python3 >/dev/null && python3 -m venv "$venv" >/dev/null 2>&1 &&
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$clients/requirements.txt"; then
+    cp "$clients/requirements.txt" "$vstamp"
+  else
+    echo "test.sh: could not set up web3.py in $venv (needs python3 with venv and PyPI); its checks will be skipped" >&2
+  fi
 fi
 
 cargo nextest run --workspace "$@"

@@ -11,6 +11,8 @@
 //! - [`slots`]: the storage layout of both contracts (balances, allowances, reserves);
 //! - [`world`]: [`WorldBuilder`], the one genesis builder (wallets, tokens, pairs,
 //!   allowances), and [`units`] / [`fixed_addr`];
+//! - [`dev`]: the development node's world (chain 31337, the ten well-known development
+//!   accounts of anvil and Hardhat, a token pair and its pool);
 //! - [`devnet`]: the devnet's world (payment token, hub token, one hot and many cold
 //!   pools, merchants) and, with the `remote` feature, the wallet-side intents it sends;
 //! - [`process`] (feature `remote`): real `mf-validator` and `mf-coordinator` processes on
@@ -23,6 +25,7 @@
 #![warn(missing_docs, unused_crate_dependencies)]
 
 pub mod contracts;
+pub mod dev;
 pub mod devnet;
 mod error;
 pub mod eth;

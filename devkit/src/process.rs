@@ -69,6 +69,10 @@ impl Proc {
 
     /// Sends SIGTERM and waits up to `grace`, then kills.
     pub fn stop(&mut self, grace: Duration) {
+        // Already exited (and reaped): its pid may belong to another process by now.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let start = Instant::now();
@@ -87,6 +91,11 @@ impl Proc {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Its exit status if it has exited (reaped then), `None` while it runs.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// The OS process id.
@@ -121,6 +130,18 @@ pub fn start_validator_named(
     genesis: &Genesis,
     extra: &[String],
 ) -> Result<(Proc, String), DevkitError> {
+    init_validator(bin, dir, name, genesis)?;
+    serve_validator(bin, dir, name, extra)
+}
+
+/// Writes `genesis` to `dir/genesis.json` and runs `mf-validator init` on the data
+/// directory `dir/name` (its log: `dir/name-init.log`).
+pub fn init_validator(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    genesis: &Genesis,
+) -> Result<(), DevkitError> {
     let gpath = dir.join("genesis.json");
     std::fs::write(&gpath, genesis.to_json().to_string()).map_err(DevkitError::setup)?;
     let data = dir.join(name);
@@ -141,10 +162,22 @@ pub fn start_validator_named(
             "mf-validator init failed ({status})"
         )));
     }
+    Ok(())
+}
+
+/// Starts `mf-validator serve` on the data directory `dir/name` (made by
+/// [`init_validator`], or by an earlier run) on a free loopback port, with `extra`
+/// arguments: `(process, base URL)`.
+pub fn serve_validator(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    extra: &[String],
+) -> Result<(Proc, String), DevkitError> {
     let mut args: Vec<String> = vec![
         "serve".into(),
         "--data".into(),
-        data.display().to_string(),
+        dir.join(name).display().to_string(),
         "--listen".into(),
         "127.0.0.1:0".into(),
     ];
@@ -340,6 +373,18 @@ pub fn start_coordinator(
     validator: &str,
     extra: &[String],
 ) -> Result<(Proc, String), DevkitError> {
+    start_coordinator_at(bin, dir, name, validator, "127.0.0.1:0", extra)
+}
+
+/// [`start_coordinator`] listening on `listen` (`HOST:PORT`; port 0: a free one).
+pub fn start_coordinator_at(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    validator: &str,
+    listen: &str,
+    extra: &[String],
+) -> Result<(Proc, String), DevkitError> {
     let mut args: Vec<String> = vec![
         "serve".into(),
         "--validator".into(),
@@ -347,7 +392,7 @@ pub fn start_coordinator(
         "--data".into(),
         dir.join(name).display().to_string(),
         "--listen".into(),
-        "127.0.0.1:0".into(),
+        listen.into(),
     ];
     args.extend(extra.iter().cloned());
     let (p, addr) = Proc::start(name, bin, &args, &dir.join(format!("{name}.log")))?;

@@ -2,13 +2,18 @@
 //! `contracts/Token.sol` and `contracts/Pair.sol`): the slots a genesis writes and the keys a
 //! coordinator is asked to fill.
 
-/// `Token.sol`: `balanceOf` (slot 0), `allowance` (slot 1), `totalSupply` (slot 2).
+/// `Token.sol`: `balanceOf` (slot 0), `allowance` (slot 1), `totalSupply` (slot 2), `name`
+/// (slot 3), `symbol` (slot 4).
 pub mod token {
     use mf_format::{Address, U256};
     use mf_movegen::abi::{mapping_slot, nested_mapping_slot};
 
     /// `totalSupply`.
     pub const TOTAL_SUPPLY: U256 = U256::from_limbs([2, 0, 0, 0]);
+    /// `name` (a string: up to 31 bytes in the slot itself).
+    pub const NAME: U256 = U256::from_limbs([3, 0, 0, 0]);
+    /// `symbol` (a string: up to 31 bytes in the slot itself).
+    pub const SYMBOL: U256 = U256::from_limbs([4, 0, 0, 0]);
 
     /// `balanceOf[holder]`.
     pub fn balance(holder: Address) -> U256 {

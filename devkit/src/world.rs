@@ -123,6 +123,7 @@ type PairsOf = Box<dyn Fn(usize) -> Vec<usize> + Send + Sync>;
 /// Builds a [`World`]; see the module documentation.
 pub struct WorldBuilder {
     wallets: Vec<Keypair>,
+    accounts: Vec<Address>,
     wallet_balance: U256,
     tokens: Vec<(Address, U256)>,
     pairs: Vec<PairSpec>,
@@ -135,12 +136,22 @@ impl WorldBuilder {
     pub fn new(wallets: Vec<Keypair>, wallet_balance: U256) -> WorldBuilder {
         WorldBuilder {
             wallets,
+            accounts: Vec::new(),
             wallet_balance,
             tokens: Vec::new(),
             pairs: Vec::new(),
             allowed: None,
             overrides: BTreeMap::new(),
         }
+    }
+
+    /// More funded accounts known by address only (Ethereum accounts whose secp256k1 keys
+    /// sign for them, such as the development keys of [`crate::dev`]): each is treated as a
+    /// wallet, numbered after the ed25519 wallets (for [`WorldBuilder::allowed_pairs`] and
+    /// [`WorldBuilder::allowance`]), with the same balance, tokens and allowances.
+    pub fn accounts(mut self, accounts: impl IntoIterator<Item = Address>) -> WorldBuilder {
+        self.accounts.extend(accounts);
+        self
     }
 
     /// A token at `addr`; every wallet holds `per_wallet` of it, every pair trading it its
@@ -184,9 +195,15 @@ impl WorldBuilder {
         let token_code = &contracts::token()?.runtime;
         let pair_code = &contracts::pair()?.runtime;
         let mut view = MemoryView::new();
-        for w in &self.wallets {
+        let holders: Vec<Address> = self
+            .wallets
+            .iter()
+            .map(Keypair::address)
+            .chain(self.accounts.iter().copied())
+            .collect();
+        for &w in &holders {
             view.set_account(
-                w.address(),
+                w,
                 Account {
                     balance: self.wallet_balance,
                     nonce: 0,
@@ -194,7 +211,7 @@ impl WorldBuilder {
                 },
             );
         }
-        let n = U256::from(self.wallets.len());
+        let n = U256::from(holders.len());
         let every_pair: Vec<usize> = (0..self.pairs.len()).collect();
         for &(token, per_wallet) in &self.tokens {
             let held_by_pairs = self
@@ -202,8 +219,8 @@ impl WorldBuilder {
                 .iter()
                 .fold(U256::ZERO, |s, p| s + p.reserve_of(token));
             let mut storage = vec![(token_slots::TOTAL_SUPPLY, per_wallet * n + held_by_pairs)];
-            for (i, w) in self.wallets.iter().enumerate() {
-                storage.push((token_slots::balance(w.address()), per_wallet));
+            for (i, &w) in holders.iter().enumerate() {
+                storage.push((token_slots::balance(w), per_wallet));
                 let allowed = match &self.allowed {
                     Some(f) => f(i),
                     None => every_pair.clone(),
@@ -218,7 +235,7 @@ impl WorldBuilder {
                         .get(&(i, token, j))
                         .copied()
                         .unwrap_or(U256::MAX);
-                    storage.push((token_slots::allowance(w.address(), p.addr), amount));
+                    storage.push((token_slots::allowance(w, p.addr), amount));
                 }
             }
             for p in self.pairs.iter().filter(|p| p.trades(token)) {

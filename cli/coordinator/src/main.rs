@@ -1,13 +1,15 @@
 //! `mf-coordinator`: the coordinator service and the devnet.
 //!
 //! ```text
-//! mf-coordinator serve --validator http://127.0.0.1:8080 --data coord --listen 127.0.0.1:8646
+//! mf-coordinator dev               # a development node on 127.0.0.1:8545, as anvil is one
+//! mf-coordinator serve --validator http://127.0.0.1:8080 --data coord --listen 127.0.0.1:8545
 //! mf-coordinator serve --validator http://127.0.0.1:8081,http://127.0.0.1:8082 --data coord
 //! mf-coordinator devnet            # validator + coordinator + wallets on loopback
 //! ```
 //!
 //! The library (`mf-coordinator`) holds the service; this binary parses the command line,
-//! serves until SIGINT or SIGTERM, and runs the [`devnet`].
+//! serves until SIGINT or SIGTERM, and runs the development node ([`dev`]) and the
+//! [`devnet`].
 
 #![warn(unused_crate_dependencies)]
 
@@ -19,10 +21,12 @@ use mf_api as _;
 #[cfg(test)]
 use tungstenite as _;
 
+mod dev;
 mod devnet;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use dev::DevConfig;
 use devnet::DevnetConfig;
 use mf_coordinator::{Config, RpcLimits, serve};
 use std::net::SocketAddr;
@@ -40,6 +44,9 @@ use std::time::Duration;
                   fields by executing them with revm against the latest state, submits them \
                   in batches, and re-fills the ones that lose a race. It also answers the \
                   Ethereum reads (eth_call, eth_getBalance, ...) that client libraries use.\n\n\
+                  `dev` starts a development node (a validator and a coordinator on loopback, \
+                  chain id 31337, the ten well-known development accounts funded, a token \
+                  pair and its pool deployed) and runs until Ctrl-C, as anvil does.\n\n\
                   `devnet` starts a validator and a coordinator as processes on loopback and \
                   drives many wallets' payments and swaps through them."
 )]
@@ -50,6 +57,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Run a development node until Ctrl-C: a validator and a coordinator on loopback,
+    /// chain id 31337, the ten well-known development accounts (anvil's and Hardhat's, from
+    /// the mnemonic "test test ... junk") with 10,000 ETH and tokens each, and a token pair
+    /// and its constant-product pool deployed. Prints the RPC URL, the contracts and the
+    /// accounts with their private keys (public knowledge: never use them on a real chain).
+    Dev {
+        /// Address the JSON-RPC listens on (port 0: any free port; the RPC URL printed says
+        /// which).
+        #[arg(long, default_value = "127.0.0.1:8545", conflicts_with = "port")]
+        listen: SocketAddr,
+        /// Port on 127.0.0.1 the JSON-RPC listens on (instead of --listen).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Data directory: created if missing, resumed if it holds an earlier run's data
+        /// (default: a temporary one, removed on exit).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The mf-validator binary (default: next to this one).
+        #[arg(long)]
+        validator_bin: Option<PathBuf>,
+    },
     /// Run the coordinator service (JSON-RPC over HTTP).
     Serve {
         /// The validator's base URL; or several replicas of one chain (`mf-validator serve
@@ -63,7 +91,7 @@ enum Cmd {
         #[arg(long)]
         data: PathBuf,
         /// Address to listen on (port 0: any free port; the chosen one is printed).
-        #[arg(long, default_value = "127.0.0.1:8646")]
+        #[arg(long, default_value = "127.0.0.1:8545")]
         listen: SocketAddr,
         /// Most intents per batch.
         #[arg(long, default_value_t = 2048)]
@@ -157,8 +185,36 @@ fn main() -> ExitCode {
     }
 }
 
+/// The mf-validator binary: `given`, or the one next to this executable.
+fn find_validator_bin(given: Option<PathBuf>) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => Ok(std::env::current_exe()
+            .context("cannot find this executable")?
+            .with_file_name(format!("mf-validator{}", std::env::consts::EXE_SUFFIX))),
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
+        Cmd::Dev {
+            listen,
+            port,
+            data,
+            validator_bin: vbin,
+        } => {
+            let listen = match port {
+                Some(p) => SocketAddr::from(([127, 0, 0, 1], p)),
+                None => listen,
+            };
+            dev::run(&DevConfig {
+                listen,
+                data,
+                validator_bin: find_validator_bin(vbin)?,
+                coordinator_bin: std::env::current_exe().context("cannot find this executable")?,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Serve {
             validator,
             data,
@@ -223,10 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             replicas,
         } => {
             let me = std::env::current_exe().context("cannot find this executable")?;
-            let validator_bin = match validator_bin {
-                Some(p) => p,
-                None => me.with_file_name(format!("mf-validator{}", std::env::consts::EXE_SUFFIX)),
-            };
+            let validator_bin = find_validator_bin(validator_bin)?;
             if wallets == 0 || merchants == 0 {
                 bail!("--wallets and --merchants must be at least 1");
             }

@@ -6,10 +6,12 @@
 
 mod util;
 
+mod client_tools;
 mod clients;
 mod conflict;
 mod crash_harness;
 mod credits;
+mod dev;
 mod devnet;
 mod load;
 mod receipts;
