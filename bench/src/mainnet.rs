@@ -110,13 +110,13 @@ fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
                 (Mark::Account, MoveKind::Consume, Value::Account(p), Value::Account(n)) => {
                     if p.balance != n.balance {
                         entry.balance_changes.push(BalanceChange {
-                            block_access_index: index,
+                            block_access_index: alloy_eip7928::BlockAccessIndex(index),
                             post_balance: n.balance,
                         });
                     }
                     if p.nonce != n.nonce {
                         entry.nonce_changes.push(NonceChange {
-                            block_access_index: index,
+                            block_access_index: alloy_eip7928::BlockAccessIndex(index),
                             new_nonce: n.nonce,
                         });
                     }
@@ -129,7 +129,7 @@ fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
                             .cloned()
                             .unwrap_or_default();
                         entry.code_changes.push(CodeChange {
-                            block_access_index: index,
+                            block_access_index: alloy_eip7928::BlockAccessIndex(index),
                             new_code: code.into(),
                         });
                     }
@@ -139,7 +139,7 @@ fn block_access_list(chain: &BlockChain) -> Vec<AccountChanges> {
                         .entry((m.addr, m.slot))
                         .or_default()
                         .push(StorageChange {
-                            block_access_index: index,
+                            block_access_index: alloy_eip7928::BlockAccessIndex(index),
                             new_value: w,
                         });
                 }
