@@ -41,6 +41,10 @@ pub enum MovegenError {
     /// [`estimate_gas_until`](crate::estimate_gas_until)).
     #[error("execution aborted: its time budget ran out")]
     Aborted,
+    /// A trace that cannot be made: a tracer not served, a bad tracer config, or a call
+    /// revm refuses before running it (the message says which).
+    #[error("trace: {0}")]
+    Tracer(String),
 }
 
 /// A move whose version is not the live one (see [`check_move`](crate::overlay::check_move)).

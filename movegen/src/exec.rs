@@ -229,7 +229,7 @@ pub fn set_rules<DB: Database>(
 /// in the table, built for one spec, so a table of another fork would charge that fork's
 /// costs (before Berlin, EIP-2929's warm prices instead of the fork's own). `set_rules`
 /// changes the spec of the context only.
-fn use_spec_table<DB: Database>(
+pub(crate) fn use_spec_table<DB: Database>(
     instruction: &mut EthInstructions<EthInterpreter, MainnetContext<DB>>,
     spec: SpecId,
 ) {
@@ -620,7 +620,9 @@ fn into_execution<V: StateView>(
     })
 }
 
-fn db_error<E: std::error::Error + Send + Sync + 'static>(e: DbError<E>) -> MovegenError {
+pub(crate) fn db_error<E: std::error::Error + Send + Sync + 'static>(
+    e: DbError<E>,
+) -> MovegenError {
     match e {
         DbError::View(e) => MovegenError::View(Box::new(e)),
         DbError::MissingCode(h) => MovegenError::MissingCode(h),

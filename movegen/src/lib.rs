@@ -123,6 +123,8 @@ pub mod reexec;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod rpc;
+#[cfg(feature = "trace")]
+pub mod trace;
 pub mod view;
 
 pub use builder::{Built, TxBuilder};

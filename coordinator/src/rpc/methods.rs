@@ -9,6 +9,7 @@ use super::{Budget, MAX_WAIT_IDS, MAX_WAIT_MS};
 use crate::service::{Intake, Shared};
 use crate::store::{Head, IndexReader};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
 use mf_format::eth::declared_nonce;
 use mf_format::{ExecContext, Key, TxId, check_structure, decode_eth, tx_id, verify_tx_signatures};
 use mf_movegen::rpc::{DryRunJson, HeadJson, RpcValue, RpcVersion, codes};
@@ -102,6 +103,7 @@ fn exec_error(e: MovegenError, budget: &Budget) -> RpcError {
             data: Some(json!(Bytes::from(output))),
         },
         MovegenError::Execution(f) => RpcError::new(codes::SERVER_ERROR, f.to_string()),
+        MovegenError::Tracer(m) => RpcError::new(codes::SERVER_ERROR, m),
         other => RpcError::internal(other),
     }
 }
@@ -138,6 +140,25 @@ async fn execution<T: Send + 'static>(
     let r = blocking(move || f(b.deadline(), b)).await;
     budget.spend(started.elapsed());
     r
+}
+
+/// The rules and context an RPC call runs under at `head`: the next block's number, the
+/// coordinator's clock, and, as geth, no base fee for a call that names no fee (so reads
+/// need no gas price: BASEFEE reads 0 and the fee-cap check is off).
+fn call_rules(
+    s: &Shared,
+    head: &Head,
+    call: &mf_format::Call,
+) -> Result<(mf_format::ChainRules, ExecContext), RpcError> {
+    let mut rules = s.store.rules().map_err(RpcError::internal)?;
+    let ctx = ExecContext {
+        block_number: rules.number_at(head.height + 1),
+        timestamp: now_s(),
+    };
+    if call.fee.max_fee_per_gas == 0 {
+        rules.base_fee = 0;
+    }
+    Ok((rules, ctx))
 }
 
 /// Runs one method; EVM execution draws on the request's `budget`.
@@ -224,16 +245,7 @@ pub(super) async fn dispatch(
                 let head = head_of(&r)?;
                 check_block(tag.as_ref(), &head)?;
                 let err = |e| exec_error(e, &b);
-                // As geth: a call that names no fee runs without the base-fee check (and
-                // with BASEFEE 0), so reads need no gas price.
-                let mut rules = s.store.rules().map_err(RpcError::internal)?;
-                let ctx = ExecContext {
-                    block_number: rules.number_at(head.height + 1),
-                    timestamp: now_s(),
-                };
-                if call.fee.max_fee_per_gas == 0 {
-                    rules.base_fee = 0;
-                }
+                let (rules, ctx) = call_rules(&s, &head, &call)?;
                 if estimate {
                     let gas =
                         estimate_gas_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
@@ -243,6 +255,58 @@ pub(super) async fn dispatch(
                 let ran = execute_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
                     .map_err(err)?;
                 Ok(json!(Bytes::from(ran.output)))
+            })
+            .await
+        }
+        "debug_traceCall" | "eth_createAccessList" => {
+            let trace = method == "debug_traceCall";
+            max_params(&params, 3)?;
+            let obj: CallObject = param(&params, 0, "transaction")?;
+            let opts: GethDebugTracingOptions = if trace {
+                opt_param(&params, 2, "tracing options")?.unwrap_or_default()
+            } else {
+                if params.get(2).is_some_and(|v| !v.is_null()) {
+                    return Err(RpcError::params("state overrides are not supported"));
+                }
+                GethDebugTracingOptions::default()
+            };
+            let call = obj.to_capped_call(s.cfg.rpc.gas_cap)?;
+            let tag = params.get(1).cloned();
+            let shared = Arc::clone(s);
+            execution(s, budget, move |deadline, b| {
+                let s = shared;
+                let r = reader(&s)?;
+                let head = head_of(&r)?;
+                check_block(tag.as_ref(), &head)?;
+                let err = |e| exec_error(e, &b);
+                let (rules, ctx) = call_rules(&s, &head, &call)?;
+                if trace {
+                    let t = mf_movegen::trace::trace_call(
+                        &r,
+                        head.chain_id,
+                        &rules,
+                        &call,
+                        &ctx,
+                        deadline,
+                        &opts,
+                    )
+                    .map_err(err)?;
+                    return serde_json::to_value(t).map_err(RpcError::internal);
+                }
+                let (list, gas, error) = mf_movegen::trace::create_access_list(
+                    &r,
+                    head.chain_id,
+                    &rules,
+                    &call,
+                    &ctx,
+                    deadline,
+                )
+                .map_err(err)?;
+                let mut out = json!({"accessList": list, "gasUsed": hex_u64(gas)});
+                if let Some(e) = error {
+                    out["error"] = json!(e);
+                }
+                Ok(out)
             })
             .await
         }
@@ -510,6 +574,8 @@ pub(crate) const METHODS: &[&str] = &[
     "mf_sendIntent",
     "mf_sendEthTransaction",
     "mf_dryRun",
+    "debug_traceCall",
+    "eth_createAccessList",
     "eth_newBlockFilter",
     "eth_newPendingTransactionFilter",
     "eth_getFilterChanges",

@@ -443,7 +443,8 @@ fn estimated_gas(item: &Json, cap: u64) -> u64 {
             .map_or(max, |g| g.saturating_to::<u64>().min(max))
     };
     match obj.get("method").and_then(Json::as_str) {
-        Some("eth_call") => gas(cap),
+        Some("eth_call" | "debug_traceCall") => gas(cap),
+        Some("eth_createAccessList") => gas(cap).saturating_mul(2),
         Some("mf_simulate") => gas(MAX_GAS_LIMIT),
         Some("eth_estimateGas") => {
             let g = gas(cap);

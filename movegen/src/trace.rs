@@ -1,0 +1,247 @@
+//! geth-style traces and access lists of one call, with revm-inspectors (the maintained
+//! inspectors reth serves `debug_trace*` and `eth_createAccessList` with).
+//!
+//! A trace runs the call exactly as [`execute_until_under`](crate::execute_until_under)
+//! does (the same rules, context, handler and instruction table) with the tracing
+//! inspector beside the [`Deadline`] one, so a trace is bounded in time like any RPC
+//! execution. The tracers served: the default struct logger (no `tracer`), `callTracer`
+//! and `prestateTracer` (with `diffMode`); another tracer is refused with
+//! [`MovegenError::Tracer`].
+//!
+//! What state a trace runs against is the caller's choice: the coordinator traces a call
+//! at a height of its index, and a transaction of the chain against the `prev` values its
+//! moves declared (the state its validators re-executed it against).
+
+use crate::MovegenError;
+use crate::db::{DbError, RecordingDb};
+use crate::exec::{Deadline, cfg_env, db_error, set_rules, tx_env, use_spec_table};
+use crate::handler::NoBeneficiaryReward;
+use crate::view::StateView;
+use alloy_rpc_types_eth::AccessList;
+use alloy_rpc_types_trace::geth::{
+    GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions, GethTrace,
+};
+use mf_format::{AccessItem, Call, ChainRules, ExecContext};
+use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction};
+use revm::context::{ContextSetters, JournalTr};
+use revm::database_interface::{Database, DatabaseRef};
+use revm::inspector::InspectorHandler;
+use revm::state::{AccountInfo, Bytecode};
+use revm::{Context, MainBuilder, MainContext};
+use revm_inspectors::access_list::AccessListInspector;
+use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
+use std::time::Instant;
+
+/// A [`StateView`] read through revm's `DatabaseRef` (what the prestate builder reads the
+/// values before the call from), answering as [`RecordingDb`] does without recording.
+struct ViewRef<'a, V>(&'a V);
+
+impl<V: StateView> DatabaseRef for ViewRef<'_, V> {
+    type Error = DbError<V::Error>;
+    fn basic_ref(&self, address: mf_format::Address) -> Result<Option<AccountInfo>, Self::Error> {
+        self.db().basic(address)
+    }
+    fn code_by_hash_ref(&self, code_hash: mf_format::B256) -> Result<Bytecode, Self::Error> {
+        self.db().code_by_hash(code_hash)
+    }
+    fn storage_ref(
+        &self,
+        address: mf_format::Address,
+        index: mf_format::U256,
+    ) -> Result<mf_format::U256, Self::Error> {
+        self.db().storage(address, index)
+    }
+    fn block_hash_ref(&self, number: u64) -> Result<mf_format::B256, Self::Error> {
+        self.db().block_hash(number)
+    }
+}
+
+impl<'a, V: StateView> ViewRef<'a, V> {
+    fn db(&self) -> RecordingDb<&'a V> {
+        let mut db = RecordingDb::new(self.0);
+        db.record = false;
+        db
+    }
+}
+
+/// What the options ask for, checked before anything runs.
+enum Tracer {
+    Struct(alloy_rpc_types_trace::geth::GethDefaultTracingOptions),
+    Call(alloy_rpc_types_trace::geth::CallConfig),
+    Prestate(alloy_rpc_types_trace::geth::PreStateConfig),
+}
+
+fn tracer_of(opts: &GethDebugTracingOptions) -> Result<Tracer, MovegenError> {
+    let bad = |e: serde_json::Error| MovegenError::Tracer(format!("tracerConfig: {e}"));
+    match &opts.tracer {
+        None => Ok(Tracer::Struct(opts.config.clone())),
+        Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::CallTracer)) => Ok(
+            Tracer::Call(opts.tracer_config.clone().into_call_config().map_err(bad)?),
+        ),
+        Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::PreStateTracer)) => {
+            Ok(Tracer::Prestate(
+                opts.tracer_config
+                    .clone()
+                    .into_pre_state_config()
+                    .map_err(bad)?,
+            ))
+        }
+        Some(other) => Err(MovegenError::Tracer(format!(
+            "the tracer {} is not served here (callTracer, prestateTracer, or no tracer for \
+             the struct logger)",
+            serde_json::to_string(other).unwrap_or_else(|_| "?".into())
+        ))),
+    }
+}
+
+/// The geth trace of `call` run on `view` under `rules` in context `ctx`, stopped at
+/// `deadline` ([`MovegenError::Aborted`]). A call that reverts or halts is traced (its
+/// failure is in the trace); one revm refuses before running it is an error.
+pub fn trace_call<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    deadline: Instant,
+    opts: &GethDebugTracingOptions,
+) -> Result<GethTrace, MovegenError> {
+    let tracer = tracer_of(opts)?;
+    if Instant::now() >= deadline {
+        return Err(MovegenError::Aborted);
+    }
+    let config = match &tracer {
+        Tracer::Struct(c) => TracingInspectorConfig::from_geth_config(c),
+        Tracer::Call(c) => TracingInspectorConfig::from_geth_call_config(c),
+        Tracer::Prestate(c) => TracingInspectorConfig::from_geth_prestate_config(c),
+    };
+    let mut evm = Context::mainnet()
+        .with_db(RecordingDb::new(view))
+        .with_cfg(cfg_env(chain_id))
+        .build_mainnet_with_inspector((Deadline::new(deadline), TracingInspector::new(config)));
+    evm.ctx.journaled_state.database.record = false;
+    set_rules(&mut evm.ctx, rules, chain_id, ctx);
+    use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
+    evm.ctx.set_tx(tx_env(call, chain_id));
+    let out: Result<ExecutionResult, EVMError<DbError<V::Error>, InvalidTransaction>> =
+        NoBeneficiaryReward::default().inspect_run(&mut evm);
+    let state = evm.ctx.journaled_state.finalize();
+    let (deadline_inspector, tracing) = std::mem::replace(
+        &mut evm.inspector,
+        (
+            Deadline::new(deadline),
+            TracingInspector::new(TracingInspectorConfig::none()),
+        ),
+    );
+    if deadline_inspector.expired() {
+        return Err(MovegenError::Aborted);
+    }
+    let result = match out {
+        Ok(r) => r,
+        Err(EVMError::Database(e)) => return Err(db_error(e)),
+        Err(e) => return Err(MovegenError::Tracer(format!("not executed: {e}"))),
+    };
+    let (gas_used, output) = match &result {
+        ExecutionResult::Success { gas, output, .. } => (gas.tx_gas_used(), output.data().clone()),
+        ExecutionResult::Revert { gas, output, .. } => (gas.tx_gas_used(), output.clone()),
+        ExecutionResult::Halt { gas, .. } => (gas.tx_gas_used(), Default::default()),
+    };
+    let builder = tracing
+        .with_transaction_gas_used(gas_used)
+        .into_geth_builder();
+    Ok(match tracer {
+        Tracer::Struct(c) => GethTrace::Default(builder.geth_traces(gas_used, output, c)),
+        Tracer::Call(c) => GethTrace::CallTracer(builder.geth_call_traces(c, gas_used)),
+        Tracer::Prestate(c) => {
+            let res = ExecResultAndState::new(result, state);
+            GethTrace::PreStateTracer(
+                builder
+                    .geth_prestate_traces(&res, &c, ViewRef(view))
+                    .map_err(db_error)?,
+            )
+        }
+    })
+}
+
+/// `eth_createAccessList`: the accounts and storage slots `call` touches (its sender, its
+/// recipient and the precompiles left out, as geth and reth do), and the gas the call uses
+/// with that list. The list of the first run is checked by a second run with it, as geth
+/// iterates until it is stable; a list that still grows (gas-dependent paths) is answered
+/// as the second run found it.
+pub fn create_access_list<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    deadline: Instant,
+) -> Result<(AccessList, u64, Option<String>), MovegenError> {
+    let mut call = call.clone();
+    let mut list = mf_format::eth::alloy_access_list(&call.access_list);
+    let mut last = (0u64, None);
+    for _ in 0..2 {
+        let (found, gas, error) =
+            access_list_run(view, chain_id, rules, &call, ctx, deadline, list.clone())?;
+        last = (gas, error);
+        let stable = found == list;
+        list = found;
+        call.access_list = list
+            .0
+            .iter()
+            .map(|i| AccessItem {
+                address: i.address,
+                storage_keys: i.storage_keys.clone(),
+            })
+            .collect();
+        if stable {
+            break;
+        }
+    }
+    Ok((list, last.0, last.1))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn access_list_run<V: StateView>(
+    view: &V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    deadline: Instant,
+    initial: AccessList,
+) -> Result<(AccessList, u64, Option<String>), MovegenError> {
+    if Instant::now() >= deadline {
+        return Err(MovegenError::Aborted);
+    }
+    let mut evm = Context::mainnet()
+        .with_db(RecordingDb::new(view))
+        .with_cfg(cfg_env(chain_id))
+        .build_mainnet_with_inspector((Deadline::new(deadline), AccessListInspector::new(initial)));
+    evm.ctx.journaled_state.database.record = false;
+    set_rules(&mut evm.ctx, rules, chain_id, ctx);
+    use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
+    evm.ctx.set_tx(tx_env(call, chain_id));
+    let out: Result<ExecutionResult, EVMError<DbError<V::Error>, InvalidTransaction>> =
+        NoBeneficiaryReward::default().inspect_run(&mut evm);
+    let _ = evm.ctx.journaled_state.finalize();
+    if evm.inspector.0.expired() {
+        return Err(MovegenError::Aborted);
+    }
+    let list = evm.inspector.1.access_list();
+    match out {
+        Ok(ExecutionResult::Success { gas, .. }) => Ok((list, gas.tx_gas_used(), None)),
+        Ok(ExecutionResult::Revert { gas, output, .. }) => Ok((
+            list,
+            gas.tx_gas_used(),
+            Some(match crate::exec::decode_revert_reason(&output) {
+                Some(r) => format!("execution reverted: {r}"),
+                None => "execution reverted".into(),
+            }),
+        )),
+        Ok(ExecutionResult::Halt { gas, reason, .. }) => {
+            Ok((list, gas.tx_gas_used(), Some(format!("{reason:?}"))))
+        }
+        Err(EVMError::Database(e)) => Err(db_error(e)),
+        Err(e) => Err(MovegenError::Tracer(format!("not executed: {e}"))),
+    }
+}
