@@ -23,6 +23,7 @@
 //! methods themselves (`rpc/methods.rs`: reads against the index, intents in and out; gas
 //! estimation is [`mf_movegen::estimate_gas`]).
 
+pub(crate) mod eth;
 mod methods;
 mod params;
 mod transport;
