@@ -11,6 +11,7 @@ mod conflict;
 mod crash_harness;
 mod credits;
 mod devnet;
+mod eth_blocks;
 mod load;
 mod receipts;
 mod replicas;

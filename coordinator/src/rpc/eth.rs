@@ -627,14 +627,11 @@ fn transaction_by_hash(v: &View<'_>, hash: B256) -> RpcResult {
 }
 
 /// The logs of blocks `from..=to` (clamped to the head) that `filter`'s addresses and
-/// topics match, in chain order; `-32005` above [`MAX_LOG_BLOCKS`] blocks or
-/// [`MAX_LOGS`] logs.
+/// topics match, in chain order; `-32005` when `from..=to` spans more than
+/// [`MAX_LOG_BLOCKS`] blocks (above the head too) or the answer is over [`MAX_LOGS`] logs.
 fn logs_of(v: &View<'_>, filter: &Filter, from: u64, to: u64) -> Result<Vec<RpcLog>, RpcError> {
-    let to = to.min(v.head.height);
-    if from > to {
-        return Ok(Vec::new());
-    }
-    if to - from + 1 > MAX_LOG_BLOCKS {
+    // The range asked for is what is bounded (not what is left of it below the head).
+    if to.saturating_sub(from) >= MAX_LOG_BLOCKS {
         return Err(limit(
             "eth_getLogs block range",
             "max_log_blocks",
@@ -642,9 +639,13 @@ fn logs_of(v: &View<'_>, filter: &Filter, from: u64, to: u64) -> Result<Vec<RpcL
             format!(
                 "query exceeds max block range {MAX_LOG_BLOCKS}: blocks {from} to {to} are {} \
                  blocks; split the range",
-                to - from + 1
+                (to - from).saturating_add(1)
             ),
         ));
+    }
+    let to = to.min(v.head.height);
+    if from > to {
+        return Ok(Vec::new());
     }
     let mut out = Vec::new();
     for h in from..=to {
