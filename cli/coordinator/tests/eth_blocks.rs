@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 const CHAIN: u64 = 1337;
 const BASE_FEE: u64 = 7;
-const TOPIC0: B256 = B256::repeat_byte(0x70);
+pub(crate) const TOPIC0: B256 = B256::repeat_byte(0x70);
 
-fn logger() -> Address {
+pub(crate) fn logger() -> Address {
     Address::repeat_byte(0x10)
 }
 
@@ -28,7 +28,7 @@ fn beneficiary() -> Address {
 }
 
 /// `CALLDATACOPY(0, 0, CALLDATASIZE); LOG2(0, CALLDATASIZE, TOPIC0, CALLER)`.
-fn logger_code() -> Vec<u8> {
+pub(crate) fn logger_code() -> Vec<u8> {
     let mut c = vec![0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x33, 0x7f];
     c.extend_from_slice(TOPIC0.as_slice());
     c.extend_from_slice(&[0x36, 0x60, 0x00, 0xa2, 0x00]);
