@@ -13,7 +13,7 @@
 //! | `open` | journal | intent id | arrival sequence number (u64 BE): intents not yet final |
 //! | `filled` | journal | filled transaction id | intent id |
 //! | `eth` | journal | Ethereum hash (keccak-256 of the signed Ethereum transaction) | intent id |
-//! | `blocks` | blocks | height (u64 BE) | the [`StoredBlock`]: header, hash, size, gas used, logs bloom, and per included transaction its hash, sender, callee, nonce, fee fields and receipt |
+//! | `blocks` | blocks | height (u64 BE) | the logs bloom (256 bytes), then the [`StoredBlock`]: header, hash, size, gas used, and per included transaction its hash, id, sender, callee, nonce, fee fields and receipt |
 //! | `block_txs` | blocks | height (u64 BE) + index (u32 BE) | the included transaction (canonical encoding) |
 //! | `block_at` | blocks | header hash | height (u64 BE) |
 //! | `tx_at` | blocks | transaction hash ([`blocks::tx_hash`]: Ethereum hash, else protocol id) | height (u64 BE) + index (u32 BE) |
@@ -318,6 +318,11 @@ impl BlockReader<'_> {
     /// created at by a coordinator without a block store).
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, CoordError> {
         self.db.blocks.block(&self.txn, height)
+    }
+
+    /// The logs bloom of the block at `height`, read without decoding the block.
+    pub fn bloom(&self, height: u64) -> Result<Option<alloy_primitives::Bloom>, CoordError> {
+        self.db.blocks.bloom(&self.txn, height)
     }
 
     /// The height of the block with header hash `hash`.

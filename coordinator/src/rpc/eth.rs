@@ -157,7 +157,7 @@ impl<'a> View<'a> {
             state_root: h.state_hash,
             transactions_root: h.tx_root,
             receipts_root: h.receipts_root,
-            logs_bloom: b.bloom(),
+            logs_bloom: b.bloom,
             difficulty: U256::ZERO,
             number: h.height,
             gas_limit: self.rules.batch_gas_limit,
@@ -649,10 +649,11 @@ fn logs_of(v: &View<'_>, filter: &Filter, from: u64, to: u64) -> Result<Vec<RpcL
     }
     let mut out = Vec::new();
     for h in from..=to {
-        let Some(b) = v.block(h)? else { continue };
-        if !filter.matches_bloom(b.bloom()) {
-            continue;
+        match v.r.bloom(h).map_err(internal)? {
+            Some(bloom) if filter.matches_bloom(bloom) => {}
+            _ => continue,
         }
+        let Some(b) = v.block(h)? else { continue };
         for log in v.logs(&b).into_iter().flatten() {
             if filter.matches(&log.inner) {
                 if out.len() == MAX_LOGS {

@@ -58,21 +58,12 @@ pub struct StoredBlock {
     pub size: u64,
     /// Gas used by its transactions in all.
     pub gas_used: u64,
-    /// The OR of its logs' blooms (256 bytes).
-    pub bloom: Vec<u8>,
+    /// The OR of its logs' blooms (stored ahead of the rest, so that a log query reads it
+    /// without decoding the block: [`BlockStore::bloom`]).
+    #[serde(skip)]
+    pub bloom: alloy_primitives::Bloom,
     /// Its transactions, in order.
     pub txs: Vec<StoredTx>,
-}
-
-impl StoredBlock {
-    /// The logs bloom.
-    pub fn bloom(&self) -> alloy_primitives::Bloom {
-        if self.bloom.len() == 256 {
-            alloy_primitives::Bloom::from_slice(&self.bloom)
-        } else {
-            alloy_primitives::Bloom::ZERO
-        }
-    }
 }
 
 /// The bloom of some logs.
@@ -91,6 +82,15 @@ pub struct BlockStore {
     block_txs: Db,
     block_at: Db,
     tx_at: Db,
+}
+
+/// A `blocks` value: the bloom (256 bytes), then the [`StoredBlock`]'s encoding.
+fn split_bloom(b: &[u8], height: u64) -> Result<(alloy_primitives::Bloom, &[u8]), CoordError> {
+    if b.len() < 256 {
+        return Err(CoordError::Corrupt(format!("block {height} is too short")));
+    }
+    let (bloom, rest) = b.split_at(256);
+    Ok((alloy_primitives::Bloom::from_slice(bloom), rest))
 }
 
 fn tx_key(height: u64, index: u32) -> [u8; 12] {
@@ -173,11 +173,12 @@ impl BlockStore {
             hash,
             size,
             gas_used,
-            bloom: bloom.as_slice().to_vec(),
+            bloom,
             txs: stored,
         };
-        self.blocks
-            .put(w, &height.to_be_bytes(), &mf_format::encode(&block))?;
+        let mut value = bloom.as_slice().to_vec();
+        mf_format::encode_into(&block, &mut value);
+        self.blocks.put(w, &height.to_be_bytes(), &value)?;
         self.block_at
             .put(w, hash.as_slice(), &height.to_be_bytes())?;
         Ok(())
@@ -189,11 +190,25 @@ impl BlockStore {
         r: &RoTxn<'_, WithoutTls>,
         height: u64,
     ) -> Result<Option<StoredBlock>, CoordError> {
+        let Some(b) = self.blocks.get(r, &height.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let (bloom, rest) = split_bloom(b, height)?;
+        let mut block: StoredBlock = mf_format::decode(rest, MAX_STORED_BLOCK, "stored block")
+            .map_err(|e| CoordError::Corrupt(format!("block {height}: {e}")))?;
+        block.bloom = bloom;
+        Ok(Some(block))
+    }
+
+    /// The logs bloom of the block at `height`, without decoding the block.
+    pub(super) fn bloom(
+        &self,
+        r: &RoTxn<'_, WithoutTls>,
+        height: u64,
+    ) -> Result<Option<alloy_primitives::Bloom>, CoordError> {
         match self.blocks.get(r, &height.to_be_bytes())? {
             None => Ok(None),
-            Some(b) => mf_format::decode(b, MAX_STORED_BLOCK, "stored block")
-                .map(Some)
-                .map_err(|e| CoordError::Corrupt(format!("block {height}: {e}"))),
+            Some(b) => split_bloom(b, height).map(|(bloom, _)| Some(bloom)),
         }
     }
 
