@@ -10,8 +10,10 @@ use mf_api::Client;
 use mf_devkit::eth::EthKey;
 use mf_devkit::process::{Proc, start_coordinator, start_validator, wait_ready};
 use mf_format::{Address, B256, Call, Fee, U256};
+use mf_movegen::TxBuilder;
 use mf_movegen::genesis::Genesis;
 use mf_movegen::remote::RpcClient;
+use mf_movegen::rpc::IntentState;
 use serde_json::{Value as Json, json};
 use std::time::{Duration, Instant};
 
@@ -108,7 +110,8 @@ fn restart_validator(dir: &std::path::Path, vurl: &str, old: &mut Proc) -> Proc 
 #[test]
 fn blocks_transactions_receipts_and_logs() {
     let key = EthKey::from_label("eth blocks sender");
-    let mut view = mf_devkit::funded([key.address()], mf_devkit::units(100));
+    let native = mf_format::Keypair::from_label("eth blocks native sender");
+    let mut view = mf_devkit::funded([key.address(), native.address()], mf_devkit::units(100));
     view.deploy(logger(), logger_code(), U256::ZERO, []);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut genesis = Genesis::from_view(CHAIN, &view);
@@ -117,7 +120,7 @@ fn blocks_transactions_receipts_and_logs() {
     genesis.rules.prevrandao = B256::repeat_byte(0x5a);
     let (mut validator, vurl) =
         start_validator(&validator_bin(), dir.path(), &genesis).expect("validator");
-    let (_coordinator, curl) =
+    let (mut coordinator, curl) =
         start_coordinator(&coordinator_bin(), dir.path(), "coordinator", &vurl, &[])
             .expect("coordinator");
     let c = RpcClient::new(&curl);
@@ -362,6 +365,46 @@ fn blocks_transactions_receipts_and_logs() {
     assert_eq!(q(&tb["gasPrice"]), 20);
     assert_eq!(q(&tb["value"]), 5);
 
+    // ----- a native (ed25519) transaction: synthesised, with a zero signature -----
+    let built = TxBuilder::transfer(CHAIN, Address::repeat_byte(0x77), U256::from(9u64))
+        .fee(Fee::dynamic(1_000, 2))
+        .rules(genesis.rules.clone())
+        .context(next_block(c.block_number().expect("height")))
+        .build(&view, &native, &[])
+        .expect("build a native transfer");
+    let id = c.submit(&built.tx).expect("mf_sendIntent");
+    let st = c.wait(&id, Duration::from_secs(60)).expect("wait");
+    assert_eq!(st.status, IntentState::Accepted, "{st:?}");
+    let filled = st.tx_id.expect("the filled id");
+    let tn = call(&c, "eth_getTransactionByHash", json!([filled]));
+    assert_eq!(b256(&tn["hash"]), filled, "{tn}");
+    assert_eq!(
+        call(&c, "eth_getTransactionByHash", json!([id])),
+        tn,
+        "found by its intent id too"
+    );
+    let addr = |v: &Json| -> Address { serde_json::from_value(v.clone()).expect("an address") };
+    assert_eq!(addr(&tn["from"]), native.address());
+    assert_eq!(addr(&tn["to"]), Address::repeat_byte(0x77));
+    assert_eq!(q(&tn["value"]), 9);
+    assert_eq!(tn["type"], json!("0x2"));
+    assert_eq!(q(&tn["nonce"]), 0);
+    assert_eq!(q(&tn["maxFeePerGas"]), 1_000);
+    assert_eq!(q(&tn["maxPriorityFeePerGas"]), 2);
+    assert_eq!(q(&tn["gasPrice"]), BASE_FEE + 2, "the effective price");
+    assert_eq!((&tn["r"], &tn["s"]), (&json!("0x0"), &json!("0x0")));
+    assert_eq!(
+        q(&tn["blockNumber"]),
+        st.height.expect("height").to::<u64>()
+    );
+    let rn = call(&c, "eth_getTransactionReceipt", json!([id]));
+    assert_eq!(b256(&rn["transactionHash"]), filled);
+    assert_eq!(rn["status"], json!("0x1"));
+    assert_eq!(rn["type"], json!("0x2"));
+    assert_eq!(q(&rn["gasUsed"]), 21_000);
+    assert_eq!(q(&rn["effectiveGasPrice"]), BASE_FEE + 2);
+    assert_eq!(rn, call(&c, "eth_getTransactionReceipt", json!([filled])));
+
     // ----- unknown hashes -----
     let unknown = B256::repeat_byte(0xee);
     assert_eq!(
@@ -513,5 +556,23 @@ fn blocks_transactions_receipts_and_logs() {
     assert_eq!(rc["to"], Json::Null);
     let tc = call(&c, "eth_getTransactionByHash", json!([hash_c]));
     assert_eq!(tc["blockHash"], rc["blockHash"]);
+
+    // ----- a restarted coordinator serves the same blocks from its store -----
+    let before = call(&c, "eth_getBlockByNumber", json!([hex(height), true]));
+    let receipt_c = call(&c, "eth_getTransactionReceipt", json!([hash_c]));
+    coordinator.stop(Duration::from_secs(10));
+    let (_coordinator, curl) =
+        start_coordinator(&coordinator_bin(), dir.path(), "coordinator", &vurl, &[])
+            .expect("restart the coordinator");
+    let c = RpcClient::new(&curl);
+    wait_ready(&c, Duration::from_secs(30)).expect("coordinator ready");
+    assert_eq!(
+        call(&c, "eth_getBlockByNumber", json!([hex(height), true])),
+        before
+    );
+    assert_eq!(
+        call(&c, "eth_getTransactionReceipt", json!([hash_c])),
+        receipt_c
+    );
     validator.stop(Duration::from_secs(10));
 }
