@@ -488,6 +488,12 @@ fn blocks_transactions_receipts_and_logs() {
     );
     assert_eq!(e["code"], json!(-32005), "{e}");
     assert_eq!(e["data"]["limit"], json!("max_log_blocks"), "{e}");
+    let many: Vec<Address> = (0..1025u32)
+        .map(|i| Address::left_padding_from(&i.to_be_bytes()))
+        .collect();
+    let e = call_err(&curl, "eth_getLogs", json!([{"address": many}]));
+    assert_eq!(e["code"], json!(-32005), "{e}");
+    assert_eq!(e["data"]["limit"], json!("max_filter_values"), "{e}");
     let e = call_err(
         &curl,
         "eth_getLogs",

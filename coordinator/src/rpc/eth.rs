@@ -40,6 +40,9 @@ use serde_json::{Value as Json, json};
 pub const MAX_LOG_BLOCKS: u64 = 10_000;
 /// Most logs one `eth_getLogs` answers.
 pub const MAX_LOGS: usize = 10_000;
+/// Most addresses, and most topics in each position, of one log filter (each is tested
+/// against every block's bloom).
+pub const MAX_FILTER_VALUES: usize = 1024;
 /// Most blocks one `eth_feeHistory` covers (geth's limit).
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// Most reward percentiles one `eth_feeHistory` asks for.
@@ -628,8 +631,27 @@ fn transaction_by_hash(v: &View<'_>, hash: B256) -> RpcResult {
 
 /// The logs of blocks `from..=to` (clamped to the head) that `filter`'s addresses and
 /// topics match, in chain order; `-32005` when `from..=to` spans more than
-/// [`MAX_LOG_BLOCKS`] blocks (above the head too) or the answer is over [`MAX_LOGS`] logs.
+/// [`MAX_LOG_BLOCKS`] blocks (above the head too), the answer is over [`MAX_LOGS`] logs, or
+/// the filter names more than [`MAX_FILTER_VALUES`] addresses or topics in one position.
 fn logs_of(v: &View<'_>, filter: &Filter, from: u64, to: u64) -> Result<Vec<RpcLog>, RpcError> {
+    let widest = filter
+        .topics
+        .iter()
+        .map(|t| t.len())
+        .chain([filter.address.len()])
+        .max()
+        .unwrap_or(0);
+    if widest > MAX_FILTER_VALUES {
+        return Err(limit(
+            "eth_getLogs filter",
+            "max_filter_values",
+            MAX_FILTER_VALUES as u64,
+            format!(
+                "a filter of {widest} addresses or topics in one position is above the limit \
+                 of {MAX_FILTER_VALUES}"
+            ),
+        ));
+    }
     // The range asked for is what is bounded (not what is left of it below the head).
     if to.saturating_sub(from) >= MAX_LOG_BLOCKS {
         return Err(limit(
@@ -793,7 +815,7 @@ pub(crate) fn block_json(s: &Shared, height: u64, full: bool) -> Result<Option<J
 
 /// The logs of heights `from..=to` (clamped to the head) that `filter`'s addresses and
 /// topics match (its block option is not read: the range is the caller's), in chain order;
-/// `-32005` above [`MAX_LOG_BLOCKS`] blocks or [`MAX_LOGS`] logs.
+/// `-32005` above [`MAX_LOG_BLOCKS`] blocks, [`MAX_LOGS`] logs or [`MAX_FILTER_VALUES`].
 #[allow(dead_code, reason = "for the transport's subscriptions and filters")]
 pub(crate) fn logs(
     s: &Shared,
