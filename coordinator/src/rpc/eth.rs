@@ -836,3 +836,21 @@ pub(crate) fn pending_transaction_hashes(s: &Shared) -> Result<Vec<B256>, RpcErr
         .and_then(|r| r.pending_hashes())
         .map_err(internal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::block_rewards;
+
+    /// geth's rewards: tips sorted ascending, weighted by gas used, the tip at which each
+    /// percentile of the block's gas is reached.
+    #[test]
+    fn rewards_follow_geth() {
+        let tips = vec![(5, 50_000), (1, 21_000), (3, 29_000)];
+        assert_eq!(
+            block_rewards(tips, 100_000, &[0.0, 25.0, 50.0, 75.0, 100.0]),
+            vec![1, 3, 3, 5, 5]
+        );
+        assert_eq!(block_rewards(Vec::new(), 0, &[10.0, 90.0]), vec![0, 0]);
+        assert_eq!(block_rewards(vec![(7, 0)], 0, &[100.0]), vec![7]);
+    }
+}
