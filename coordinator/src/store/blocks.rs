@@ -59,7 +59,7 @@ pub struct StoredBlock {
     /// Gas used by its transactions in all.
     pub gas_used: u64,
     /// The OR of its logs' blooms (stored ahead of the rest, so that a log query reads it
-    /// without decoding the block: [`BlockStore::bloom`]).
+    /// without decoding the block: [`BlockReader::bloom`](super::BlockReader::bloom)).
     #[serde(skip)]
     pub bloom: alloy_primitives::Bloom,
     /// Its transactions, in order.
