@@ -15,16 +15,19 @@
 //!   unknown method, `-32602` invalid params, `-32603` internal) and Ethereum's (`3`
 //!   execution reverted, with the revert data; `-32000` other execution failures; `-32002`
 //!   historical state; `-32003` intent refused with `{reason, code}`; `-32005` busy);
-//! - reads answer at the head the index has applied; a block tag other than
+//! - state reads answer at the head the index has applied; a block tag other than
 //!   `latest`/`pending`/`safe`/`finalized` or the head's own number or hash is refused with
-//!   `-32002` (history is not kept).
+//!   `-32002` (historical state is not kept); blocks, transactions, receipts and logs are
+//!   kept for every height applied (`rpc/eth.rs`, the store's block tables).
 //!
 //! The module splits the transport (`rpc/transport.rs`: the accept loop and connection caps,
 //! body limits and the batch checks in front of jsonrpsee, CORS, error objects), filters
 //! (`rpc/filters.rs`), subscriptions (`rpc/subscribe.rs`), the decoding of parameters (`rpc/params.rs`) and the
 //! methods themselves (`rpc/methods.rs`: reads against the index, intents in and out; gas
-//! estimation is [`mf_movegen::estimate_gas`]).
+//! estimation is [`mf_movegen::estimate_gas`]; `rpc/eth.rs`: Ethereum's block, transaction,
+//! receipt, log and fee methods from the block store).
 
+pub(crate) mod eth;
 mod filters;
 mod methods;
 mod params;

@@ -13,6 +13,10 @@
 //! | `open` | journal | intent id | arrival sequence number (u64 BE): intents not yet final |
 //! | `filled` | journal | filled transaction id | intent id |
 //! | `eth` | journal | Ethereum hash (keccak-256 of the signed Ethereum transaction) | intent id |
+//! | `blocks` | blocks | height (u64 BE) | the logs bloom (256 bytes), then the [`StoredBlock`]: header, hash, size, gas used, and per included transaction its hash, id, sender, callee, nonce, fee fields and receipt |
+//! | `block_txs` | blocks | height (u64 BE) + index (u32 BE) | the included transaction (canonical encoding) |
+//! | `block_at` | blocks | header hash | height (u64 BE) |
+//! | `tx_at` | blocks | transaction hash ([`blocks::tx_hash`]: Ethereum hash, else protocol id) | height (u64 BE) + index (u32 BE) |
 //!
 //! `state` is the web3 secondary index: the live version of every key (never-written keys
 //! are absent). A feed record is applied in one write transaction together with the new
@@ -24,6 +28,11 @@
 //! follower that disagrees stops instead of serving a wrong state. The chain id is written
 //! once, with the genesis.
 //!
+//! The block store (`blocks`, `block_txs`, `block_at`, `tx_at`) keeps every height applied
+//! since the index was created, the genesis (height 0, no transactions) included, as
+//! Ethereum's block, transaction, receipt and log methods read them; it is written in the
+//! same write transaction as the height it describes.
+//!
 //! The chain itself is how acceptance is learnt: when an applied batch contains a
 //! transaction whose id is in `filled`, its intent becomes `accepted` in the same write
 //! transaction, whoever submitted it and whatever the submitter heard back.
@@ -31,10 +40,12 @@
 //! Every commit that changes the head or an intent wakes the waiters of [`CoordDb::changes`]
 //! (the sequencer waiting for a height, `mf_waitIntent`): callers never signal by hand.
 
+pub mod blocks;
 mod index;
 mod journal;
 mod notify;
 
+pub use blocks::{BlockStore, StoredBlock, StoredTx};
 pub use index::{IndexReader, StateIndex};
 pub use journal::Journal;
 pub use notify::Notifier;
@@ -84,6 +95,7 @@ pub struct CoordDb {
     env: Env<WithoutTls>,
     index: StateIndex,
     journal: Journal,
+    blocks: BlockStore,
     /// Ethereum hash -> intent id, for intents authorised by a signed Ethereum transaction.
     eth: Db,
     changes: Notifier,
@@ -107,7 +119,20 @@ impl CoordDb {
                 .max_readers(512),
             &env_dir,
         )?;
-        let [state, code, meta, intents, intent_tx, open, filled, eth] = mf_lmdb::create_tables(
+        let [
+            state,
+            code,
+            meta,
+            intents,
+            intent_tx,
+            open,
+            filled,
+            eth,
+            blocks,
+            block_txs,
+            block_at,
+            tx_at,
+        ] = mf_lmdb::create_tables(
             &env,
             [
                 "state",
@@ -118,12 +143,17 @@ impl CoordDb {
                 "open",
                 "filled",
                 "eth",
+                "blocks",
+                "block_txs",
+                "block_at",
+                "tx_at",
             ],
         )?;
         Ok(CoordDb {
             env,
             index: StateIndex::new(state, code, meta),
             journal: Journal::new(intents, intent_tx, open, filled),
+            blocks: BlockStore::new(blocks, block_txs, block_at, tx_at),
             eth,
             changes: Notifier::default(),
             rules: std::sync::OnceLock::new(),
@@ -168,6 +198,7 @@ impl CoordDb {
     pub fn bootstrap(&self, genesis: &Genesis, header0: &Header) -> Result<(), CoordError> {
         let mut w = self.env.write_txn()?;
         self.index.load_genesis(&mut w, genesis, header0)?;
+        self.blocks.put(&mut w, header0, &[], &[], &[])?;
         w.commit()?;
         self.changes.notify();
         Ok(())
@@ -179,6 +210,8 @@ impl CoordDb {
     pub fn apply_record(&self, rec: &FeedRecord) -> Result<AppliedRecord, CoordError> {
         let mut w = self.env.write_txn()?;
         let (ids, moves) = self.index.apply_record(&mut w, rec)?;
+        self.blocks
+            .put(&mut w, &rec.header, &rec.batch.txs, &ids, &rec.receipts)?;
         let accepted = self.journal.accept(&mut w, &ids, rec.header.height)?;
         w.commit()?;
         self.changes.notify();
@@ -186,6 +219,14 @@ impl CoordDb {
             txs: ids.len(),
             moves,
             accepted,
+        })
+    }
+
+    /// A consistent read-only view of the block store, the head and the journal.
+    pub fn block_reader(&self) -> Result<BlockReader<'_>, CoordError> {
+        Ok(BlockReader {
+            db: self,
+            txn: self.env.read_txn()?,
         })
     }
 
@@ -258,6 +299,94 @@ impl CoordDb {
         let r = self.env.read_txn()?;
         let (intents, open) = self.journal.counts(&r)?;
         Ok((self.index.len(&r)?, intents, open))
+    }
+}
+
+/// A read transaction on the block store, the head and the journal: one consistent view.
+pub struct BlockReader<'a> {
+    db: &'a CoordDb,
+    txn: heed::RoTxn<'a, WithoutTls>,
+}
+
+impl BlockReader<'_> {
+    /// The head, or `None` before the genesis was loaded.
+    pub fn head(&self) -> Result<Option<Head>, CoordError> {
+        self.db.index.head(&self.txn)
+    }
+
+    /// The block at `height` (`None` above the head, or below the height the index was
+    /// created at by a coordinator without a block store).
+    pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, CoordError> {
+        self.db.blocks.block(&self.txn, height)
+    }
+
+    /// The logs bloom of the block at `height`, read without decoding the block.
+    pub fn bloom(&self, height: u64) -> Result<Option<alloy_primitives::Bloom>, CoordError> {
+        self.db.blocks.bloom(&self.txn, height)
+    }
+
+    /// The height of the block with header hash `hash`.
+    pub fn height_of(&self, hash: &B256) -> Result<Option<u64>, CoordError> {
+        self.db.blocks.height_of(&self.txn, hash)
+    }
+
+    /// Where the included transaction of hash `hash` is: `(height, index)`.
+    pub fn tx_at(&self, hash: &B256) -> Result<Option<(u64, u32)>, CoordError> {
+        self.db.blocks.tx_at(&self.txn, hash)
+    }
+
+    /// The included transaction at `(height, index)`.
+    pub fn tx(
+        &self,
+        height: u64,
+        index: u32,
+    ) -> Result<Option<mf_format::Transaction>, CoordError> {
+        self.db.blocks.tx(&self.txn, height, index)
+    }
+
+    /// The included transactions of the block at `height`, in order.
+    pub fn txs(&self, height: u64) -> Result<Vec<mf_format::Transaction>, CoordError> {
+        self.db.blocks.txs(&self.txn, height)
+    }
+
+    /// The journal's intent id for `hash`: an intent id, or the Ethereum hash of an intent's
+    /// signed Ethereum transaction.
+    pub fn intent_id(&self, hash: &B256) -> Result<Option<TxId>, CoordError> {
+        if self.db.journal.status(&self.txn, hash)?.is_some() {
+            return Ok(Some(*hash));
+        }
+        match self.db.eth.get(&self.txn, hash.as_slice())? {
+            Some(b) => txid_of(b, "eth hash entry").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// An intent's status and its transaction as submitted.
+    pub fn intent(
+        &self,
+        id: &TxId,
+    ) -> Result<Option<(IntentStatus, mf_format::Transaction)>, CoordError> {
+        let Some(st) = self.db.journal.status(&self.txn, id)? else {
+            return Ok(None);
+        };
+        match self.db.journal.transaction(&self.txn, id)? {
+            Some(tx) => Ok(Some((st, tx))),
+            None => Ok(None),
+        }
+    }
+
+    /// The hashes of the intents not yet final (pending or filled, not yet on the chain),
+    /// in arrival order: an Ethereum hash for an intent authorised by a signed Ethereum
+    /// transaction, else the intent id.
+    pub fn pending_hashes(&self) -> Result<Vec<B256>, CoordError> {
+        let open = self.db.journal.open_intents(&self.txn)?;
+        let mut out = Vec::with_capacity(open.len());
+        for (_, st, bytes) in open {
+            let tx = mf_format::decode_tx(&bytes)
+                .map_err(|e| CoordError::Corrupt(format!("intent {}: {e}", st.intent)))?;
+            out.push(blocks::tx_hash(&tx, &st.intent));
+        }
+        Ok(out)
     }
 }
 

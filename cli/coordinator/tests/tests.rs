@@ -13,6 +13,7 @@ mod crash_harness;
 mod credits;
 mod dev;
 mod devnet;
+mod eth_blocks;
 mod load;
 mod receipts;
 mod replicas;

@@ -1,5 +1,5 @@
-//! Polled filters (`eth_newBlockFilter`, `eth_newPendingTransactionFilter`,
-//! `eth_getFilterChanges`, `eth_uninstallFilter`), kept in memory as geth keeps them: a
+//! Polled filters (`eth_newFilter`, `eth_newBlockFilter`, `eth_newPendingTransactionFilter`,
+//! `eth_getFilterChanges`, `eth_getFilterLogs`, `eth_uninstallFilter`), kept in memory as geth keeps them: a
 //! filter not polled for [`FILTER_TTL`] is removed, and at most [`MAX_FILTERS`] exist at once
 //! (the oldest-polled is dropped first). A restart forgets them (a client then gets
 //! "filter not found" and installs a new one, as with geth).
@@ -28,6 +28,11 @@ enum Kind {
     Blocks { next: u64 },
     /// Transactions journaled since the last poll.
     Pending(tokio::sync::broadcast::Receiver<B256>),
+    /// Logs matching the filter, from this height on.
+    Logs {
+        filter: Box<alloy_rpc_types_eth::Filter>,
+        next: u64,
+    },
 }
 
 struct Installed {
@@ -100,6 +105,16 @@ fn block_hashes(s: &Shared, from: u64, to: u64) -> Result<Vec<B256>, RpcError> {
     Ok(out)
 }
 
+/// The methods [`dispatch`] answers.
+pub(super) const METHODS: &[&str] = &[
+    "eth_newFilter",
+    "eth_newBlockFilter",
+    "eth_newPendingTransactionFilter",
+    "eth_getFilterChanges",
+    "eth_getFilterLogs",
+    "eth_uninstallFilter",
+];
+
 /// Answers a filter method, or `None` when `method` is not one.
 pub(super) fn dispatch(s: &Shared, method: &str, params: &[Json]) -> Option<RpcResult> {
     let r = match method {
@@ -114,9 +129,58 @@ pub(super) fn dispatch(s: &Shared, method: &str, params: &[Json]) -> Option<RpcR
             json!(map.remove(&id).is_some())
         }),
         "eth_getFilterChanges" => changes(s, params),
+        "eth_newFilter" => new_log_filter(s, params),
+        "eth_getFilterLogs" => filter_logs(s, params),
         _ => return None,
     };
     Some(r)
+}
+
+/// A log filter starts at the head + 1, or at its `fromBlock` when that is a number
+/// ahead; its `toBlock`, `address` and `topics` apply to every poll.
+fn new_log_filter(s: &Shared, params: &[Json]) -> RpcResult {
+    let filter: alloy_rpc_types_eth::Filter = param(params, 0, "filter")?;
+    let head = head_height(s)?;
+    let widest = filter
+        .topics
+        .iter()
+        .map(|t| t.len())
+        .chain([filter.address.len()])
+        .max()
+        .unwrap_or(0);
+    if widest > super::eth::MAX_FILTER_VALUES {
+        return Err(RpcError::params(format!(
+            "a filter of {widest} addresses or topics in one position is above the limit of {}",
+            super::eth::MAX_FILTER_VALUES
+        )));
+    }
+    let next = match filter.get_from_block() {
+        Some(n) if n > head => n,
+        _ => head + 1,
+    };
+    Ok(s.filters.install(Kind::Logs {
+        filter: Box::new(filter),
+        next,
+    }))
+}
+
+/// `eth_getFilterLogs`: the logs of a log filter's whole range, as `eth_getLogs` answers
+/// for the same filter.
+fn filter_logs(s: &Shared, params: &[Json]) -> RpcResult {
+    let id = filter_id(params)?;
+    let filter = {
+        let mut map = s.filters.map.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(f) = map.get_mut(&id) else {
+            return Err(not_found());
+        };
+        f.polled = Instant::now();
+        match &f.kind {
+            Kind::Logs { filter, .. } => (**filter).clone(),
+            _ => return Err(RpcError::params("eth_getFilterLogs: not a log filter")),
+        }
+    };
+    let filter = serde_json::to_value(&filter).map_err(RpcError::internal)?;
+    super::eth::call(s, "eth_getLogs", &[filter])
 }
 
 fn changes(s: &Shared, params: &[Json]) -> RpcResult {
@@ -125,6 +189,7 @@ fn changes(s: &Shared, params: &[Json]) -> RpcResult {
     // Take what the filter needs under the lock; read the store after it.
     enum Work {
         Blocks(u64, u64),
+        Logs(alloy_rpc_types_eth::Filter, u64, u64),
     }
     let work = {
         let mut map = s.filters.map.lock().unwrap_or_else(PoisonError::into_inner);
@@ -157,10 +222,21 @@ fn changes(s: &Shared, params: &[Json]) -> RpcResult {
                 *next = (*next).max(to + 1);
                 Work::Blocks(from, to)
             }
+            Kind::Logs { filter, next } => {
+                let from = *next;
+                let last = filter.get_to_block().unwrap_or(u64::MAX).min(head);
+                let to = last.min(from.saturating_add(super::eth::MAX_LOG_BLOCKS - 1));
+                *next = (*next).max(to.saturating_add(1));
+                Work::Logs((**filter).clone(), from, to)
+            }
         }
     };
     match work {
         Work::Blocks(from, to) if from <= to => Ok(json!(block_hashes(s, from, to)?)),
         Work::Blocks(..) => Ok(json!([])),
+        Work::Logs(filter, from, to) if from <= to => {
+            Ok(json!(super::eth::logs(s, &filter, from, to)?))
+        }
+        Work::Logs(..) => Ok(json!([])),
     }
 }

@@ -22,6 +22,51 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+/// Every method [`dispatch`] answers (the transport registers exactly these).
+#[allow(dead_code, reason = "registered by the jsonrpsee transport")]
+pub(crate) const METHODS: &[&str] = &[
+    "web3_clientVersion",
+    "eth_syncing",
+    "eth_accounts",
+    "eth_chainId",
+    "net_version",
+    "eth_blockNumber",
+    "mf_getHead",
+    "eth_getBalance",
+    "eth_getTransactionCount",
+    "eth_getCode",
+    "eth_getStorageAt",
+    "eth_call",
+    "eth_estimateGas",
+    "mf_simulate",
+    "mf_getVersion",
+    "mf_getCodeByHash",
+    "mf_getIntent",
+    "mf_waitIntent",
+    "mf_waitIntents",
+    "mf_sendIntent",
+    "mf_sendEthTransaction",
+    "eth_sendRawTransaction",
+    "mf_dryRun",
+    "debug_traceCall",
+    "eth_createAccessList",
+    // rpc/eth.rs (`super::eth::METHODS`)
+    "eth_getBlockByNumber",
+    "eth_getBlockByHash",
+    "eth_getBlockTransactionCountByNumber",
+    "eth_getBlockTransactionCountByHash",
+    "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByBlockHashAndIndex",
+    "eth_getBlockReceipts",
+    "eth_getTransactionByHash",
+    "eth_getTransactionReceipt",
+    "eth_getLogs",
+    "eth_feeHistory",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_blobBaseFee",
+];
+
 /// Runs blocking work (LMDB, the EVM, signatures) off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RpcError> + Send + 'static,
@@ -47,7 +92,7 @@ fn head_of(r: &IndexReader<'_>) -> Result<Head, RpcError> {
     }
 }
 
-fn now_s() -> u64 {
+pub(super) fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -161,6 +206,87 @@ fn call_rules(
     Ok((rules, ctx))
 }
 
+/// Intake of a signed Ethereum transaction (EIP-2718 bytes, `params[0]`): decoded and its
+/// signer recovered once, its moves filled against the head, journaled. Answers what
+/// `enqueue` answers (the intent id) and the Ethereum hash.
+async fn send_eth(s: &Arc<Shared>, params: &[Json]) -> Result<(Json, B256), RpcError> {
+    max_params(params, 1)?;
+    let raw: Bytes = param(params, 0, "signed Ethereum transaction")?;
+    let s2 = Arc::clone(s);
+    let (tx, id, hash) = blocking(move || {
+        let r = reader(&s2)?;
+        let head = head_of(&r)?;
+        let rules = s2.store.rules().map_err(RpcError::internal)?;
+        let ctx = ExecContext {
+            block_number: rules.number_at(head.height + 1),
+            timestamp: now_s(),
+        };
+        let rejected = |r: mf_format::Reason, what: &str| {
+            RpcError::rejected(r.name(), Some(r.code()), what.into())
+        };
+        // Decoded and its signer recovered once; the body is built from what it
+        // signs, so only the nonce is left to compare.
+        let signed = decode_eth(&raw).map_err(|r| rejected(r, "Ethereum authorisation"))?;
+        let built =
+            eth_transaction_signed(&r, head.chain_id, &rules, &signed, &raw, ctx).map_err(|e| {
+                match e {
+                    MovegenError::Eth(r) => rejected(r, "Ethereum authorisation"),
+                    MovegenError::Execution(f) => RpcError::new(codes::SERVER_ERROR, f.to_string()),
+                    other => RpcError::internal(other),
+                }
+            })?;
+        check_structure(&built.tx, head.chain_id).map_err(|r| rejected(r, "structural check"))?;
+        // A nonce ahead of the sender's is queued (its predecessors may be waiting
+        // here too: the sequencer fills one sender's intents in arrival order); one
+        // behind it is a replay.
+        if signed.nonce < declared_nonce(&built.tx.body).unwrap_or(0) {
+            let r = mf_format::Reason::EthNonceMismatch;
+            return Err(rejected(r, "Ethereum authorisation"));
+        }
+        Ok((built.tx, built.id, signed.hash))
+    })
+    .await?;
+    let answer = enqueue(s, tx, id).await?;
+    s.store
+        .record_eth_hash(&hash, &id)
+        .map_err(RpcError::internal)?;
+    Ok((answer, hash))
+}
+
+/// An intake refusal in the words geth uses for the same cause (wallets and libraries match
+/// on them: "nonce too low", "insufficient funds for gas * price + value", ...); the code
+/// and `data` are kept.
+fn ethereum_wording(mut e: RpcError) -> RpcError {
+    let reason = e
+        .data
+        .as_ref()
+        .and_then(|d| d.get("reason"))
+        .and_then(|r| r.as_str())
+        .unwrap_or("");
+    let m = &e.message;
+    let words = if reason == mf_format::Reason::EthNonceMismatch.name() {
+        Some("nonce too low")
+    } else if m.contains("insufficient funds") {
+        Some("insufficient funds for gas * price + value")
+    } else if m.contains("fee cap below the chain's base fee") {
+        Some("max fee per gas less than block base fee")
+    } else if m.to_ascii_lowercase().contains("intrinsic gas") {
+        Some("intrinsic gas too low")
+    } else if reason == mf_format::Reason::InvalidEthAuthorization.name() {
+        Some("invalid transaction")
+    } else if reason == mf_format::Reason::EthSignerMismatch.name() {
+        Some("invalid sender")
+    } else if reason == mf_format::Reason::EthBodyMismatch.name() {
+        Some("invalid chain id")
+    } else {
+        None
+    };
+    if let Some(w) = words {
+        e.message = format!("{w}: {}", e.message);
+    }
+    e
+}
+
 /// Runs one method; EVM execution draws on the request's `budget`.
 pub(super) async fn dispatch(
     s: &Arc<Shared>,
@@ -173,13 +299,12 @@ pub(super) async fn dispatch(
     }
     match method {
         "web3_clientVersion" => Ok(json!(concat!("mf-coordinator/", env!("CARGO_PKG_VERSION")))),
-        // The base fee is a chain constant (PROTOCOL.md §6.3) and coordinators do not order
-        // by tip: the base fee is the price that lands, and no tip is needed.
-        "eth_gasPrice" => {
-            let rules = s.store.rules().map_err(RpcError::internal)?;
-            Ok(hex_u64(rules.base_fee))
+        // Blocks, transactions, receipts, logs and fees (rpc/eth.rs).
+        m if super::eth::METHODS.contains(&m) => {
+            let s = Arc::clone(s);
+            let m = m.to_string();
+            blocking(move || super::eth::call(&s, &m, &params)).await
         }
-        "eth_maxPriorityFeePerGas" => Ok(json!("0x0")),
         "eth_syncing" => Ok(json!(false)),
         "eth_accounts" => Ok(json!([])),
         "eth_chainId" | "net_version" | "eth_blockNumber" | "mf_getHead" => {
@@ -469,46 +594,15 @@ pub(super) async fn dispatch(
             // A signed Ethereum transaction (EIP-2718 bytes): the intent it authorises
             // (PROTOCOL.md §5.5), its moves filled here; answered with the intent id, and
             // found by `mf_getIntent` under its Ethereum hash too.
-            max_params(&params, 1)?;
-            let raw: Bytes = param(&params, 0, "signed Ethereum transaction")?;
-            let s2 = Arc::clone(s);
-            let (tx, id, hash) = blocking(move || {
-                let r = reader(&s2)?;
-                let head = head_of(&r)?;
-                let rules = s2.store.rules().map_err(RpcError::internal)?;
-                let ctx = ExecContext {
-                    block_number: rules.number_at(head.height + 1),
-                    timestamp: now_s(),
-                };
-                let rejected = |r: mf_format::Reason, what: &str| {
-                    RpcError::rejected(r.name(), Some(r.code()), what.into())
-                };
-                // Decoded and its signer recovered once; the body is built from what it
-                // signs, so only the nonce is left to compare.
-                let signed = decode_eth(&raw).map_err(|r| rejected(r, "Ethereum authorisation"))?;
-                let built = eth_transaction_signed(&r, head.chain_id, &rules, &signed, &raw, ctx)
-                    .map_err(|e| match e {
-                    MovegenError::Eth(r) => rejected(r, "Ethereum authorisation"),
-                    MovegenError::Execution(f) => RpcError::new(codes::SERVER_ERROR, f.to_string()),
-                    other => RpcError::internal(other),
-                })?;
-                check_structure(&built.tx, head.chain_id)
-                    .map_err(|r| rejected(r, "structural check"))?;
-                // A nonce ahead of the sender's is queued (its predecessors may be waiting
-                // here too: the sequencer fills one sender's intents in arrival order); one
-                // behind it is a replay.
-                if signed.nonce < declared_nonce(&built.tx.body).unwrap_or(0) {
-                    let r = mf_format::Reason::EthNonceMismatch;
-                    return Err(rejected(r, "Ethereum authorisation"));
-                }
-                Ok((built.tx, built.id, signed.hash))
-            })
-            .await?;
-            let answer = enqueue(s, tx, id).await?;
-            s.store
-                .record_eth_hash(&hash, &id)
-                .map_err(RpcError::internal)?;
-            Ok(answer)
+            send_eth(s, &params).await.map(|(answer, _)| answer)
+        }
+        "eth_sendRawTransaction" => {
+            // The same intake, answered with the Ethereum hash (keccak-256 of the bytes),
+            // its refusals worded as geth words them (tools match on those words).
+            match send_eth(s, &params).await {
+                Ok((_, hash)) => Ok(json!(hash)),
+                Err(e) => Err(ethereum_wording(e)),
+            }
         }
         "mf_dryRun" => {
             let tx = decode_intent(&params)?;
@@ -548,40 +642,6 @@ pub(super) async fn dispatch(
     }
 }
 
-/// Every method [`dispatch`] answers: the server registers exactly these.
-pub(crate) const METHODS: &[&str] = &[
-    "web3_clientVersion",
-    "eth_gasPrice",
-    "eth_maxPriorityFeePerGas",
-    "eth_syncing",
-    "eth_accounts",
-    "eth_chainId",
-    "net_version",
-    "eth_blockNumber",
-    "mf_getHead",
-    "eth_getBalance",
-    "eth_getTransactionCount",
-    "eth_getCode",
-    "eth_getStorageAt",
-    "eth_call",
-    "eth_estimateGas",
-    "mf_simulate",
-    "mf_getVersion",
-    "mf_getCodeByHash",
-    "mf_getIntent",
-    "mf_waitIntent",
-    "mf_waitIntents",
-    "mf_sendIntent",
-    "mf_sendEthTransaction",
-    "mf_dryRun",
-    "debug_traceCall",
-    "eth_createAccessList",
-    "eth_newBlockFilter",
-    "eth_newPendingTransactionFilter",
-    "eth_getFilterChanges",
-    "eth_uninstallFilter",
-];
-
 /// The positional parameters of a call: absent and `null` are none; an object (named
 /// parameters) is refused.
 fn positional(params: &jsonrpsee::types::Params<'_>) -> Result<Vec<Json>, RpcError> {
@@ -596,14 +656,14 @@ fn positional(params: &jsonrpsee::types::Params<'_>) -> Result<Vec<Json>, RpcErr
     }
 }
 
-/// The jsonrpsee module: every method of [`METHODS`], each run by [`dispatch`] with the
+/// The jsonrpsee module: every method of [`METHODS`] and the filters', each run by [`dispatch`] with the
 /// budget of its HTTP request (shared by a batch) or one of its own (a WebSocket call),
 /// and the subscriptions (`super::subscribe`).
 pub(crate) fn module(
     s: Arc<Shared>,
 ) -> Result<jsonrpsee::RpcModule<Arc<Shared>>, jsonrpsee::core::RegisterMethodError> {
     let mut m = jsonrpsee::RpcModule::new(s);
-    for &name in METHODS {
+    for &name in METHODS.iter().chain(super::filters::METHODS) {
         m.register_async_method(name, move |params, ctx, ext| async move {
             let r = match positional(&params) {
                 Err(e) => Err(e),
@@ -623,4 +683,43 @@ pub(crate) fn module(
     }
     super::subscribe::register(&mut m)?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::METHODS;
+
+    /// `METHODS` is exactly what `dispatch` answers: every arm's name (here and in
+    /// rpc/eth.rs) is listed, and every listed name has an arm.
+    #[test]
+    fn methods_lists_every_arm() {
+        let here = include_str!("methods.rs");
+        let body = &here[here.find("pub(super) async fn dispatch").unwrap_or(0)..];
+        let body = &body[..body.find("#[cfg(test)]").unwrap_or(body.len())];
+        let mut arms: Vec<&str> = Vec::new();
+        for line in body.lines() {
+            let line = line.trim();
+            let Some((pattern, _)) = line.split_once("=>") else {
+                continue;
+            };
+            if !pattern.starts_with('"') {
+                continue;
+            }
+            for name in pattern.split('"').skip(1).step_by(2) {
+                arms.push(name);
+            }
+        }
+        arms.extend(super::super::eth::METHODS);
+        arms.extend(super::super::filters::METHODS);
+        for a in &arms {
+            assert!(METHODS.contains(a), "{a} is answered but not in METHODS");
+        }
+        for m in METHODS {
+            assert!(arms.contains(m), "{m} is in METHODS but has no arm");
+        }
+        let mut sorted = METHODS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), METHODS.len(), "a name is listed twice");
+    }
 }

@@ -45,6 +45,10 @@ impl jsonrpsee::core::traits::IdProvider for HexIds {
     }
 }
 
+fn head_height(s: &Shared) -> Option<u64> {
+    s.store.head().ok().flatten().map(|h| h.height)
+}
+
 fn message(v: &impl serde::Serialize) -> Result<SubscriptionMessage, serde_json::Error> {
     serde_json::value::to_raw_value(v).map(SubscriptionMessage::from)
 }
@@ -86,6 +90,64 @@ async fn subscribe(
                         Ok(hash) => sink.send(message(&hash)?).await?,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                    },
+                }
+            }
+        }
+        "newHeads" | "logs" => {
+            let filter = if kind == "logs" {
+                let f: alloy_rpc_types_eth::Filter = match args.get(1) {
+                    None | Some(Json::Null) => alloy_rpc_types_eth::Filter::default(),
+                    Some(v) => match serde_json::from_value(v.clone()) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            let e = RpcError::params(format!("eth_subscribe logs filter: {e}"));
+                            pending.reject(e.into_object()).await;
+                            return Ok(());
+                        }
+                    },
+                };
+                Some(f)
+            } else {
+                None
+            };
+            let mut changes = s.store.changes().subscribe();
+            let Some(mut next) = head_height(&s).map(|h| h + 1) else {
+                let e = RpcError::new(
+                    mf_movegen::rpc::codes::RESOURCE_UNAVAILABLE,
+                    "the coordinator has not loaded the validator's genesis yet; retry shortly",
+                );
+                pending.reject(e.into_object()).await;
+                return Ok(());
+            };
+            let sink = pending.accept().await?;
+            loop {
+                // Everything applied since the last round, one height at a time.
+                let head = head_height(&s).unwrap_or(0);
+                while next <= head {
+                    let h = next;
+                    next += 1;
+                    let s2 = Arc::clone(&s);
+                    let f = filter.clone();
+                    let items: Vec<Json> = tokio::task::spawn_blocking(move || match f {
+                        None => super::eth::header_json(&s2, h).map(|o| o.into_iter().collect()),
+                        Some(f) => super::eth::logs(&s2, &f, h, h).map(|logs| {
+                            logs.iter()
+                                .filter_map(|l| serde_json::to_value(l).ok())
+                                .collect()
+                        }),
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.message)?;
+                    for item in items {
+                        sink.send(message(&item)?).await?;
+                    }
+                }
+                tokio::select! {
+                    _ = sink.closed() => return Ok(()),
+                    changed = changes.changed() => if changed.is_err() || s.stopping() {
+                        return Ok(());
                     },
                 }
             }

@@ -41,6 +41,20 @@ impl Journal {
         }
     }
 
+    /// The transaction of an intent as submitted.
+    pub(super) fn transaction(
+        &self,
+        r: &RoTxn<'_, WithoutTls>,
+        id: &TxId,
+    ) -> Result<Option<mf_format::Transaction>, CoordError> {
+        match self.intent_tx.get(r, id.as_slice())? {
+            None => Ok(None),
+            Some(b) => mf_format::decode_tx(b)
+                .map(Some)
+                .map_err(|e| CoordError::Corrupt(format!("intent {id}: {e}"))),
+        }
+    }
+
     fn put_status(&self, w: &mut RwTxn<'_>, st: &IntentStatus) -> Result<(), CoordError> {
         let json = serde_json::to_vec(st)
             .map_err(|e| CoordError::Corrupt(format!("intent {}: {e}", st.intent)))?;
