@@ -74,7 +74,7 @@ enum Tracer {
 fn tracer_of(opts: &GethDebugTracingOptions) -> Result<Tracer, MovegenError> {
     let bad = |e: serde_json::Error| MovegenError::Tracer(format!("tracerConfig: {e}"));
     match &opts.tracer {
-        None => Ok(Tracer::Struct(opts.config.clone())),
+        None => Ok(Tracer::Struct(opts.config)),
         Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::CallTracer)) => Ok(
             Tracer::Call(opts.tracer_config.clone().into_call_config().map_err(bad)?),
         ),

@@ -6,10 +6,8 @@
 //! prints `ok NAME` or `FAIL NAME: why` per check.
 //!
 //! anvil (Foundry's development node, from npm) is the reference: the `*_against_anvil`
-//! tests run every script against it, so the scripts stay right. The same scripts against
-//! `mf-coordinator dev` are ignored until the coordinator answers the standard JSON-RPC
-//! methods they call (eth_sendRawTransaction, receipts, blocks, logs, filters, fee history,
-//! eth_subscribe over WebSocket: issue 15); run them with `--run-ignored all`.
+//! tests run every script against it, so the scripts stay right; the `*_against_the_dev_node`
+//! tests run the same scripts, unchanged, against `mf-coordinator dev`.
 //!
 //! Needs the npm packages of `tests/clients` (`npm ci`; ./test.sh runs it) and, for web3.py,
 //! the virtual environment `tests/clients/.venv` with web3 and eth-account (./test.sh makes
@@ -218,21 +216,18 @@ fn viem_checks_pass_against_anvil() {
 }
 
 #[test]
-#[ignore = "needs the standard JSON-RPC methods (issue 15)"]
 fn cast_checks_pass_against_the_dev_node() {
     let (_node, url, _dir) = start_dev_node();
     checks_pass(Tool::Cast, &url);
 }
 
 #[test]
-#[ignore = "needs the standard JSON-RPC methods (issue 15)"]
 fn web3_checks_pass_against_the_dev_node() {
     let (_node, url, _dir) = start_dev_node();
     checks_pass(Tool::Web3, &url);
 }
 
 #[test]
-#[ignore = "needs the standard JSON-RPC methods (issue 15)"]
 fn viem_checks_pass_against_the_dev_node() {
     let (_node, url, _dir) = start_dev_node();
     checks_pass(Tool::Viem, &url);

@@ -189,7 +189,7 @@ fn changes(s: &Shared, params: &[Json]) -> RpcResult {
     // Take what the filter needs under the lock; read the store after it.
     enum Work {
         Blocks(u64, u64),
-        Logs(alloy_rpc_types_eth::Filter, u64, u64),
+        Logs(Box<alloy_rpc_types_eth::Filter>, u64, u64),
     }
     let work = {
         let mut map = s.filters.map.lock().unwrap_or_else(PoisonError::into_inner);
@@ -227,7 +227,7 @@ fn changes(s: &Shared, params: &[Json]) -> RpcResult {
                 let last = filter.get_to_block().unwrap_or(u64::MAX).min(head);
                 let to = last.min(from.saturating_add(super::eth::MAX_LOG_BLOCKS - 1));
                 *next = (*next).max(to.saturating_add(1));
-                Work::Logs((**filter).clone(), from, to)
+                Work::Logs(filter.clone(), from, to)
             }
         }
     };

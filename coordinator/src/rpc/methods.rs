@@ -710,16 +710,22 @@ mod tests {
             }
         }
         arms.extend(super::super::eth::METHODS);
+        // The filters answer before the match (rpc/filters.rs) and are registered beside.
+        let registered: Vec<&str> = METHODS
+            .iter()
+            .chain(super::super::filters::METHODS)
+            .copied()
+            .collect();
         arms.extend(super::super::filters::METHODS);
         for a in &arms {
-            assert!(METHODS.contains(a), "{a} is answered but not in METHODS");
+            assert!(registered.contains(a), "{a} is answered but not in METHODS");
         }
-        for m in METHODS {
+        for m in &registered {
             assert!(arms.contains(m), "{m} is in METHODS but has no arm");
         }
-        let mut sorted = METHODS.to_vec();
+        let mut sorted = registered.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted.len(), METHODS.len(), "a name is listed twice");
+        assert_eq!(sorted.len(), registered.len(), "a name is listed twice");
     }
 }
