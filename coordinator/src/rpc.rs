@@ -32,6 +32,7 @@ mod filters;
 mod methods;
 mod params;
 mod subscribe;
+mod trace;
 mod transport;
 
 pub use filters::Filters;

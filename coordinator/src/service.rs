@@ -34,9 +34,18 @@ pub struct Config {
     pub fill_threads: usize,
     /// The bounds on the JSON-RPC server's work (`docs/RPC.md`, Limits).
     pub rpc: RpcLimits,
+    /// Heights behind the head whose state reads answer (`eth_getBalance(addr, N)`,
+    /// `eth_call` at a past block...): `--history-heights`, `u64::MAX` for all (`--archive`).
+    pub keep_heights: u64,
     /// The browser origins allowed to call the JSON-RPC server (CORS): `*` for any, else
     /// exact origins such as `http://localhost:3000` (`--rpc-cors`).
     pub cors: Vec<String>,
+}
+
+impl Config {
+    /// The default of [`Config::keep_heights`]: 128 heights, as geth and reth keep recent
+    /// state by default.
+    pub const KEEP_HEIGHTS: u64 = 128;
 }
 
 /// What one JSON-RPC request may cost the coordinator.
@@ -104,6 +113,7 @@ impl Default for Config {
             fill_threads: 0,
             rpc: RpcLimits::default(),
             cors: vec!["*".into()],
+            keep_heights: Config::KEEP_HEIGHTS,
         }
     }
 }
@@ -276,7 +286,7 @@ pub fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CoordError> {
     std::fs::create_dir_all(&cfg.data).map_err(|e| CoordError::io(&cfg.data, e))?;
-    let store = CoordDb::open(&cfg.data)?;
+    let store = CoordDb::open(&cfg.data, cfg.keep_heights)?;
     let open = store.open_intents()?;
     let upstream = Upstream::new(&cfg.validator);
     let (intake_tx, intake_rx) = mpsc::sync_channel::<Intake>(8192);

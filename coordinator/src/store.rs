@@ -12,6 +12,8 @@
 //! | `intent_tx` | journal | intent id | the transaction as submitted (canonical encoding) |
 //! | `open` | journal | intent id | arrival sequence number (u64 BE): intents not yet final |
 //! | `filled` | journal | filled transaction id | intent id |
+//! | `hist` | index | key (53) + height (8, BE) | the key's version before that height wrote it (intx + value; empty: never written) |
+//! | `hist_h` | index | height (8, BE) + key (53) | nothing: which `hist` entries a height has, for pruning |
 //! | `eth` | journal | Ethereum hash (keccak-256 of the signed Ethereum transaction) | intent id |
 //! | `blocks` | blocks | height (u64 BE) | the logs bloom (256 bytes), then the [`StoredBlock`]: header, hash, size, gas used, and per included transaction its hash, id, sender, callee, nonce, fee fields and receipt |
 //! | `block_txs` | blocks | height (u64 BE) + index (u32 BE) | the included transaction (canonical encoding) |
@@ -46,7 +48,7 @@ mod journal;
 mod notify;
 
 pub use blocks::{BlockStore, StoredBlock, StoredTx};
-pub use index::{IndexReader, StateIndex};
+pub use index::{IndexReader, NotKept, StateIndex};
 pub use journal::Journal;
 pub use notify::Notifier;
 
@@ -106,8 +108,9 @@ pub struct CoordDb {
 
 impl CoordDb {
     /// Opens (creating) the environment in `dir/index`, holding `dir/LOCK` so that two
-    /// coordinators cannot share a data directory.
-    pub fn open(dir: &Path) -> Result<CoordDb, CoordError> {
+    /// coordinators cannot share a data directory. State is kept readable at the last
+    /// `keep_heights` heights behind the head (`u64::MAX`: every height, archive mode).
+    pub fn open(dir: &Path, keep_heights: u64) -> Result<CoordDb, CoordError> {
         let env_dir = dir.join("index");
         let lock = DirLock::acquire(dir)?;
         let env = mf_lmdb::open_env(
@@ -132,6 +135,8 @@ impl CoordDb {
             block_txs,
             block_at,
             tx_at,
+            hist,
+            hist_h,
         ] = mf_lmdb::create_tables(
             &env,
             [
@@ -147,11 +152,13 @@ impl CoordDb {
                 "block_txs",
                 "block_at",
                 "tx_at",
+                "hist",
+                "hist_h",
             ],
         )?;
         Ok(CoordDb {
             env,
-            index: StateIndex::new(state, code, meta),
+            index: StateIndex::new(state, code, meta, hist, hist_h, keep_heights),
             journal: Journal::new(intents, intent_tx, open, filled),
             blocks: BlockStore::new(blocks, block_txs, block_at, tx_at),
             eth,

@@ -130,6 +130,13 @@ enum Cmd {
         /// (`http://localhost:3000,https://app.example`); `*` allows any, an empty value none.
         #[arg(long, default_value = "*", value_delimiter = ',')]
         rpc_cors: Vec<String>,
+        /// Heights behind the head whose state reads still answer (eth_getBalance,
+        /// eth_call, ... at a past block); older ones get -32002.
+        #[arg(long, default_value_t = mf_coordinator::Config::KEEP_HEIGHTS)]
+        history_heights: u64,
+        /// Keep the state of every height (overrides --history-heights).
+        #[arg(long)]
+        archive: bool,
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
     },
@@ -229,6 +236,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rpc_batch_gas,
             rpc_max_evm,
             rpc_cors,
+            history_heights,
+            archive,
             limits,
         } => {
             if batch_max == 0 || max_attempts == 0 {
@@ -257,6 +266,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }),
                 },
                 cors: rpc_cors.into_iter().filter(|o| !o.is_empty()).collect(),
+                keep_heights: if archive { u64::MAX } else { history_heights },
             };
             tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");
             println!("listening on {addr}");

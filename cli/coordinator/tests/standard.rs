@@ -3,7 +3,7 @@
 //! WebSocket on the same port as HTTP.
 
 use crate::util::*;
-use alloy_primitives::keccak256;
+use alloy_primitives::{B256, keccak256};
 use mf_devkit::eth::EthKey;
 use mf_devkit::process::{start_coordinator, start_validator, wait_ready};
 use mf_format::{Address, Call, Fee, U256};
@@ -26,9 +26,36 @@ struct Node {
     key: EthKey,
 }
 
+/// Stores 0x2a in slot 0 and emits an empty LOG0.
+const STORE_AND_LOG: [u8; 11] = [
+    0x60, 0x2a, 0x60, 0x00, 0x55, 0x60, 0x00, 0x60, 0x00, 0xa0, 0x00,
+];
+
+fn store_and_log() -> Address {
+    Address::repeat_byte(0xc1)
+}
+
+fn probed() -> Address {
+    Address::repeat_byte(0xc3)
+}
+
+/// Reads the balance of [`probed`] (PUSH20 addr, BALANCE, POP, STOP).
+fn balance_probe_code() -> Vec<u8> {
+    let mut c = vec![0x73];
+    c.extend_from_slice(probed().as_slice());
+    c.extend_from_slice(&[0x31, 0x50, 0x00]);
+    c
+}
+
+fn balance_probe() -> Address {
+    Address::repeat_byte(0xc2)
+}
+
 fn node(extra: &[&str]) -> Node {
     let key = EthKey::from_label("standard rpc sender");
-    let view = mf_devkit::funded([key.address()], mf_devkit::units(100));
+    let mut view = mf_devkit::funded([key.address()], mf_devkit::units(100));
+    view.deploy(store_and_log(), STORE_AND_LOG.to_vec(), U256::ZERO, []);
+    view.deploy(balance_probe(), balance_probe_code(), U256::ZERO, []);
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = Genesis::from_view(CHAIN, &view);
     let (validator, vurl) =
@@ -59,14 +86,28 @@ impl Node {
         v["result"].clone()
     }
 
+    /// The error object of a call that must fail.
+    fn rpc_error(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (_, text) = post_raw(&self.url, &body.to_string());
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        assert!(v.get("result").is_none(), "{method} answered {v}");
+        v["error"].clone()
+    }
+
     /// A signed payment of `wei` with `nonce`: its raw bytes.
     fn payment(&self, nonce: u64, wei: u64) -> Vec<u8> {
+        self.signed(nonce, Address::repeat_byte(0x77), wei, 21_000)
+    }
+
+    /// A signed call to `to` with `wei` and `gas`.
+    fn signed(&self, nonce: u64, to: Address, wei: u64, gas: u64) -> Vec<u8> {
         let call = Call {
             from: self.key.address(),
-            to: Some(Address::repeat_byte(0x77)),
+            to: Some(to),
             value: U256::from(wei),
             input: vec![],
-            gas_limit: 21_000,
+            gas_limit: gas,
             fee: Fee::dynamic(1_000_000_000_000, 1),
             access_list: Vec::new(),
         };
@@ -219,4 +260,172 @@ fn pending_transactions_are_pushed_over_a_websocket_on_the_http_port() {
         json!({"jsonrpc": "2.0", "id": 4, "method": "eth_unsubscribe", "params": [id]}),
     );
     assert_eq!(next(&mut ws)["result"], true);
+}
+
+#[test]
+fn state_reads_answer_at_past_heights_within_the_history_kept() {
+    let n = node(&["--history-heights", "2"]);
+    let to = format!("{:#x}", Address::repeat_byte(0x77));
+    let sender = format!("{:#x}", n.key.address());
+    for (nonce, wei) in [(0, 5u64), (1, 7), (2, 11)] {
+        n.send_and_wait(&n.payment(nonce, wei));
+    }
+    let head: u64 = u64::from_str_radix(
+        n.rpc("eth_blockNumber", json!([]))
+            .as_str()
+            .expect("hex")
+            .trim_start_matches("0x"),
+        16,
+    )
+    .expect("number");
+    assert!(head >= 3, "{head}");
+    // Each payment is its own height here (sent one after the other), so the balance of
+    // the recipient steps 5, 12, 23 over the last three heights.
+    let at = |h: u64| n.rpc("eth_getBalance", json!([to, format!("{h:#x}")]));
+    assert_eq!(at(head), json!("0x17"));
+    assert_eq!(at(head - 1), json!("0xc"));
+    assert_eq!(at(head - 2), json!("0x5"));
+    let nonce_at = |h: u64| {
+        n.rpc(
+            "eth_getTransactionCount",
+            json!([sender, format!("{h:#x}")]),
+        )
+    };
+    assert_eq!(nonce_at(head - 2), json!("0x1"));
+    assert_eq!(nonce_at(head), json!("0x3"));
+    // By block hash, as EIP-1898 objects.
+    let block = n.rpc(
+        "eth_getBlockByNumber",
+        json!([format!("{:#x}", head - 1), false]),
+    );
+    assert_eq!(
+        n.rpc("eth_getBalance", json!([to, {"blockHash": block["hash"]}])),
+        json!("0xc")
+    );
+    // Older than the history kept: -32002, naming the heights kept; a block not reached:
+    // header not found.
+    let e = n.rpc_error("eth_getBalance", json!([to, format!("{:#x}", head - 3)]));
+    assert_eq!(e["code"], -32002, "{e}");
+    assert_eq!(e["data"]["oldest"], head - 2, "{e}");
+    let e = n.rpc_error("eth_getBalance", json!([to, format!("{:#x}", head + 1)]));
+    assert_eq!(e["code"], -32000, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("header not found")),
+        "{e}"
+    );
+    // eth_call takes a past block too (it runs on that height's state).
+    let bal = n.rpc(
+        "eth_call",
+        json!([{"to": format!("{:#x}", balance_probe())}, format!("{:#x}", head - 2)]),
+    );
+    assert_eq!(bal, json!("0x"));
+}
+
+#[test]
+fn transactions_and_calls_are_traced_as_geth_traces_them() {
+    let n = node(&[]);
+    let raw = n.signed(0, store_and_log(), 0, 100_000);
+    n.send_and_wait(&raw);
+    let hash = keccak256(&raw);
+    let receipt = n.rpc("eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+
+    // callTracer: one frame, the call as it ran, with the receipt's gas.
+    let t = n.rpc(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "callTracer"}]),
+    );
+    assert_eq!(t["type"], "CALL", "{t}");
+    assert_eq!(t["from"], json!(n.key.address()), "{t}");
+    assert_eq!(t["to"], json!(store_and_log()), "{t}");
+    assert_eq!(t["gasUsed"], receipt["gasUsed"], "{t} {receipt}");
+    // withLog: the LOG0 in the frame.
+    let t = n.rpc(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "callTracer", "tracerConfig": {"withLog": true}}]),
+    );
+    assert_eq!(t["logs"].as_array().map(Vec::len), Some(1), "{t}");
+
+    // prestateTracer in diff mode: slot 0 of the contract goes from absent to 0x2a.
+    let t = n.rpc(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": true}}]),
+    );
+    let contract = format!("{:#x}", store_and_log());
+    let slot0 = format!("{:#x}", B256::ZERO);
+    assert_eq!(
+        t["post"][&contract]["storage"][&slot0],
+        json!(B256::from(U256::from(0x2a))),
+        "{t}"
+    );
+    // The default struct logger: every opcode, SSTORE among them.
+    let t = n.rpc("debug_traceTransaction", json!([hash, {}]));
+    let ops: Vec<&str> = t["structLogs"]
+        .as_array()
+        .expect("structLogs")
+        .iter()
+        .filter_map(|l| l["op"].as_str())
+        .collect();
+    assert_eq!(
+        ops,
+        ["PUSH1", "PUSH1", "SSTORE", "PUSH1", "PUSH1", "LOG0", "STOP"],
+        "{t}"
+    );
+    assert_eq!(t["failed"], false);
+
+    // mf_traceTransaction: the same trace, beside the moves the transaction declared.
+    let m = n.rpc(
+        "mf_traceTransaction",
+        json!([hash, {"tracer": "callTracer"}]),
+    );
+    let moves = m["moves"].as_array().expect("moves");
+    assert!(
+        moves
+            .iter()
+            .any(|mv| mv["address"] == json!(store_and_log())
+                && mv["slot"] == json!(B256::ZERO)
+                && mv["next"] == json!(B256::from(U256::from(0x2a)))),
+        "{m}"
+    );
+    assert_eq!(m["trace"]["gasUsed"], receipt["gasUsed"]);
+
+    // Unknown hash; unknown tracer.
+    let e = n.rpc_error("debug_traceTransaction", json!([B256::repeat_byte(9)]));
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("transaction not found")),
+        "{e}"
+    );
+    let e = n.rpc_error(
+        "debug_traceTransaction",
+        json!([hash, {"tracer": "4byteTracer"}]),
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not served")),
+        "{e}"
+    );
+
+    // debug_traceCall on the head state, and eth_createAccessList: the probe's BALANCE
+    // read puts the probed address in the list (sender and recipient are left out).
+    let from = format!("{:#x}", n.key.address());
+    let t = n.rpc(
+        "debug_traceCall",
+        json!([{"from": from, "to": format!("{:#x}", store_and_log())}, "latest", {"tracer": "callTracer"}]),
+    );
+    assert_eq!(t["type"], "CALL", "{t}");
+    let list = n.rpc(
+        "eth_createAccessList",
+        json!([{"from": from, "to": format!("{:#x}", balance_probe())}, "latest"]),
+    );
+    assert_eq!(
+        list["accessList"],
+        json!([{"address": probed(), "storageKeys": []}]),
+        "{list}"
+    );
+    assert!(list["gasUsed"].is_string(), "{list}");
 }

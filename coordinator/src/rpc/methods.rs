@@ -2,7 +2,7 @@
 //! intents in and out.
 
 use super::params::{
-    CallObject, check_block, decode_intent, hex_u64, max_params, opt_param, param,
+    CallObject, block_height, decode_intent, hex_u64, max_params, opt_param, param,
 };
 use super::transport::{RpcError, RpcResult};
 use super::{Budget, MAX_WAIT_IDS, MAX_WAIT_MS};
@@ -50,6 +50,8 @@ pub(crate) const METHODS: &[&str] = &[
     "mf_dryRun",
     "debug_traceCall",
     "eth_createAccessList",
+    "debug_traceTransaction",
+    "mf_traceTransaction",
     // rpc/eth.rs (`super::eth::METHODS`)
     "eth_getBlockByNumber",
     "eth_getBlockByHash",
@@ -79,6 +81,32 @@ async fn blocking<T: Send + 'static>(
 fn reader(s: &Shared) -> Result<IndexReader<'_>, RpcError> {
     let r = s.store.reader().map_err(RpcError::internal)?;
     Ok(r)
+}
+
+/// A reader of the state after the block `tag` names (see [`block_height`]), and the head:
+/// `-32002` when that height's state is no longer kept.
+fn reader_at<'a>(s: &'a Shared, tag: Option<&Json>) -> Result<(IndexReader<'a>, Head), RpcError> {
+    let r = reader(s)?;
+    let head = head_of(&r)?;
+    let by_hash = |h: &B256| -> Result<Option<u64>, RpcError> {
+        s.store
+            .block_reader()
+            .and_then(|b| b.height_of(h))
+            .map_err(RpcError::internal)
+    };
+    let height = block_height(tag, &head, &by_hash)?;
+    match r.at(height).map_err(RpcError::internal)? {
+        Ok(r) => Ok((r, head)),
+        Err(n) => Err(RpcError {
+            code: codes::RESOURCE_UNAVAILABLE,
+            message: format!(
+                "state at height {} is not kept: this coordinator keeps heights {} to {} \
+                 (--history-heights, or --archive for all)",
+                n.height, n.oldest, n.head
+            ),
+            data: Some(json!({"oldest": n.oldest, "head": n.head})),
+        }),
+    }
 }
 
 fn head_of(r: &IndexReader<'_>) -> Result<Head, RpcError> {
@@ -187,17 +215,18 @@ async fn execution<T: Send + 'static>(
     r
 }
 
-/// The rules and context an RPC call runs under at `head`: the next block's number, the
+/// The rules and context an RPC call on the state after `height` runs under: the next
+/// block's number, the
 /// coordinator's clock, and, as geth, no base fee for a call that names no fee (so reads
 /// need no gas price: BASEFEE reads 0 and the fee-cap check is off).
 fn call_rules(
     s: &Shared,
-    head: &Head,
+    height: u64,
     call: &mf_format::Call,
 ) -> Result<(mf_format::ChainRules, ExecContext), RpcError> {
     let mut rules = s.store.rules().map_err(RpcError::internal)?;
     let ctx = ExecContext {
-        block_number: rules.number_at(head.height + 1),
+        block_number: rules.number_at(height + 1),
         timestamp: now_s(),
     };
     if call.fee.max_fee_per_gas == 0 {
@@ -326,8 +355,7 @@ pub(super) async fn dispatch(
         "eth_getBalance" | "eth_getTransactionCount" | "eth_getCode" => {
             max_params(&params, 2)?;
             let addr: Address = param(&params, 0, "address")?;
-            let r = reader(s)?;
-            check_block(params.get(1), &head_of(&r)?)?;
+            let (r, _) = reader_at(s, params.get(1))?;
             let a = r.account(addr).map_err(RpcError::internal)?;
             Ok(match method {
                 "eth_getBalance" => json!(a.balance),
@@ -349,8 +377,7 @@ pub(super) async fn dispatch(
             max_params(&params, 3)?;
             let addr: Address = param(&params, 0, "address")?;
             let slot: U256 = param(&params, 1, "slot")?;
-            let r = reader(s)?;
-            check_block(params.get(2), &head_of(&r)?)?;
+            let (r, _) = reader_at(s, params.get(2))?;
             let w = r.storage(addr, slot).map_err(RpcError::internal)?;
             Ok(json!(B256::from(w)))
         }
@@ -366,11 +393,10 @@ pub(super) async fn dispatch(
             let shared = Arc::clone(s);
             execution(s, budget, move |deadline, b| {
                 let s = shared;
-                let r = reader(&s)?;
-                let head = head_of(&r)?;
-                check_block(tag.as_ref(), &head)?;
+                let (r, head) = reader_at(&s, tag.as_ref())?;
                 let err = |e| exec_error(e, &b);
-                let (rules, ctx) = call_rules(&s, &head, &call)?;
+                let height = r.height().map_err(RpcError::internal)?;
+                let (rules, ctx) = call_rules(&s, height, &call)?;
                 if estimate {
                     let gas =
                         estimate_gas_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
@@ -400,11 +426,10 @@ pub(super) async fn dispatch(
             let shared = Arc::clone(s);
             execution(s, budget, move |deadline, b| {
                 let s = shared;
-                let r = reader(&s)?;
-                let head = head_of(&r)?;
-                check_block(tag.as_ref(), &head)?;
+                let (r, head) = reader_at(&s, tag.as_ref())?;
                 let err = |e| exec_error(e, &b);
-                let (rules, ctx) = call_rules(&s, &head, &call)?;
+                let height = r.height().map_err(RpcError::internal)?;
+                let (rules, ctx) = call_rules(&s, height, &call)?;
                 if trace {
                     let t = mf_movegen::trace::trace_call(
                         &r,
@@ -432,6 +457,64 @@ pub(super) async fn dispatch(
                     out["error"] = json!(e);
                 }
                 Ok(out)
+            })
+            .await
+        }
+        "debug_traceTransaction" | "mf_traceTransaction" => {
+            max_params(&params, 2)?;
+            let hash: B256 = param(&params, 0, "transaction hash")?;
+            let opts: GethDebugTracingOptions =
+                opt_param(&params, 1, "tracing options")?.unwrap_or_default();
+            let with_moves = method == "mf_traceTransaction";
+            let shared = Arc::clone(s);
+            execution(s, budget, move |deadline, b| {
+                let s = shared;
+                let blocks = s.store.block_reader().map_err(RpcError::internal)?;
+                let (height, index) = blocks
+                    .tx_at(&hash)
+                    .map_err(RpcError::internal)?
+                    .ok_or_else(|| super::trace::not_found(&hash))?;
+                let tx = blocks
+                    .tx(height, index)
+                    .map_err(RpcError::internal)?
+                    .ok_or_else(|| super::trace::not_found(&hash))?;
+                let r = reader(&s)?;
+                let view = super::trace::Declared::new(&tx, &r);
+                let rules = s.store.rules().map_err(RpcError::internal)?;
+                let body = &tx.body;
+                let t = mf_movegen::trace::trace_call(
+                    &view,
+                    body.chain_id,
+                    &rules,
+                    &body.call,
+                    &body.context,
+                    deadline,
+                    &opts,
+                )
+                .map_err(|e| exec_error(e, &b))?;
+                let t = serde_json::to_value(t).map_err(RpcError::internal)?;
+                if !with_moves {
+                    return Ok(t);
+                }
+                let moves: Vec<Json> = body
+                    .moves
+                    .iter()
+                    .map(|m| {
+                        let key = m.key();
+                        json!({
+                            "address": key.addr,
+                            "slot": (key.mark == mf_format::Mark::Storage).then_some(B256::from(key.slot)),
+                            "kind": match m.kind {
+                                mf_format::MoveKind::Consume => "consume",
+                                mf_format::MoveKind::Reference => "reference",
+                            },
+                            "intx": m.intx,
+                            "prev": RpcValue::from(&m.prev),
+                            "next": RpcValue::from(&m.next),
+                        })
+                    })
+                    .collect();
+                Ok(json!({"trace": t, "moves": moves, "height": U64::from(height), "index": index}))
             })
             .await
         }

@@ -48,26 +48,30 @@ pub(super) fn hex_u64(n: u64) -> Json {
     json!(format!("{n:#x}"))
 }
 
-/// Checks a block parameter against the head.
-pub(super) fn check_block(tag: Option<&Json>, head: &Head) -> Result<(), RpcError> {
-    let unavailable = |what: String| {
+/// The height a block parameter names: absent, `null`, `latest`, `pending`, `safe` and
+/// `finalized` are the head (a batch is final once applied); `earliest` is 0; a number or a
+/// `{blockNumber}` / `{blockHash}` object names its block (`hash_height` finds a hash).
+/// A block above the head, or a hash this coordinator does not know, is `-32000 header not
+/// found`, as geth answers.
+pub(super) fn block_height(
+    tag: Option<&Json>,
+    head: &Head,
+    hash_height: &dyn Fn(&B256) -> Result<Option<u64>, RpcError>,
+) -> Result<u64, RpcError> {
+    let not_found = |what: String| {
         Err(RpcError::new(
-            codes::RESOURCE_UNAVAILABLE,
-            format!(
-                "{what}: only the head state (height {}) is kept; use \"latest\"",
-                head.height
-            ),
+            codes::SERVER_ERROR,
+            format!("header not found: {what} (the head is {})", head.height),
         ))
     };
     match tag {
-        None | Some(Json::Null) => Ok(()),
+        None | Some(Json::Null) => Ok(head.height),
         Some(Json::String(s)) => match s.as_str() {
-            "latest" | "pending" | "safe" | "finalized" => Ok(()),
-            "earliest" if head.height == 0 => Ok(()),
-            "earliest" => unavailable("block \"earliest\"".into()),
+            "latest" | "pending" | "safe" | "finalized" => Ok(head.height),
+            "earliest" => Ok(0),
             other => match u64::from_str_radix(other.trim_start_matches("0x"), 16) {
-                Ok(n) if other.starts_with("0x") && n == head.height => Ok(()),
-                Ok(n) if other.starts_with("0x") => unavailable(format!("block {n}")),
+                Ok(n) if other.starts_with("0x") && n <= head.height => Ok(n),
+                Ok(n) if other.starts_with("0x") => not_found(format!("block {n}")),
                 _ => Err(RpcError::params(format!("bad block tag {other:?}"))),
             },
         },
@@ -75,12 +79,12 @@ pub(super) fn check_block(tag: Option<&Json>, head: &Head) -> Result<(), RpcErro
             if let Some(h) = o.get("blockHash") {
                 let h: B256 = serde_json::from_value(h.clone())
                     .map_err(|e| RpcError::params(format!("blockHash: {e}")))?;
-                if h == head.hash {
-                    return Ok(());
-                }
-                return unavailable(format!("block {h}"));
+                return match hash_height(&h)? {
+                    Some(n) => Ok(n),
+                    None => not_found(format!("block {h}")),
+                };
             }
-            check_block(o.get("blockNumber"), head)
+            block_height(o.get("blockNumber"), head, hash_height)
         }
         Some(other) => Err(RpcError::params(format!("bad block parameter {other}"))),
     }

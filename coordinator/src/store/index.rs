@@ -17,6 +17,30 @@ pub struct StateIndex {
     state: Db,
     code: Db,
     meta: Db,
+    /// `key (53) || height (8, BE)` -> the key's version before `height` wrote it:
+    /// `intx || value`, or empty when the key had never been written. One entry per key and
+    /// height (the first write of the height).
+    hist: Db,
+    /// `height (8, BE) || key (53)` -> nothing: the `hist` entries of a height, to prune them.
+    hist_h: Db,
+    /// Heights of history kept behind the head (`u64::MAX`: all, archive mode).
+    keep: u64,
+}
+
+/// The `hist` key of `key` written at `height`.
+fn hist_key(key: &Key, height: u64) -> [u8; Key::ENCODED_LEN + 8] {
+    let mut k = [0u8; Key::ENCODED_LEN + 8];
+    k[..Key::ENCODED_LEN].copy_from_slice(&key.to_bytes());
+    k[Key::ENCODED_LEN..].copy_from_slice(&height.to_be_bytes());
+    k
+}
+
+/// The `hist_h` key of `key` written at `height`.
+fn hist_h_key(key: &Key, height: u64) -> [u8; Key::ENCODED_LEN + 8] {
+    let mut k = [0u8; Key::ENCODED_LEN + 8];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&key.to_bytes());
+    k
 }
 
 /// A `state` entry: `intx (32) || canonical value`, on the stack.
@@ -80,8 +104,110 @@ fn b256_of(b: &[u8], what: &str) -> Result<B256, CoordError> {
 }
 
 impl StateIndex {
-    pub(super) fn new(state: Db, code: Db, meta: Db) -> StateIndex {
-        StateIndex { state, code, meta }
+    pub(super) fn new(
+        state: Db,
+        code: Db,
+        meta: Db,
+        hist: Db,
+        hist_h: Db,
+        keep: u64,
+    ) -> StateIndex {
+        StateIndex {
+            state,
+            code,
+            meta,
+            hist,
+            hist_h,
+            keep,
+        }
+    }
+
+    /// The lowest height whose state can be read (`Some(head)` at least once the genesis
+    /// is loaded): history is recorded from the height the index started keeping it (the
+    /// genesis, or the first height applied by a version that keeps it) and pruned to the
+    /// last `keep` heights.
+    pub(super) fn oldest_state(
+        &self,
+        r: &RoTxn<'_, WithoutTls>,
+    ) -> Result<Option<u64>, CoordError> {
+        let Some(head) = self.head(r)? else {
+            return Ok(None);
+        };
+        let start = match self.meta.get(r, b"hist_from")? {
+            Some(b) => u64_of(b, "meta hist_from")?,
+            None => head.height,
+        };
+        let kept = head.height.saturating_sub(self.keep);
+        Ok(Some(start.max(kept).min(head.height)))
+    }
+
+    /// The version of `key` at `height` (at most the head): the first history entry after
+    /// `height` holds it, else the live version.
+    fn version_at(
+        &self,
+        r: &RoTxn<'_, WithoutTls>,
+        key: &Key,
+        height: u64,
+    ) -> Result<Option<(TxId, Value)>, CoordError> {
+        let probe = hist_key(key, height.saturating_add(1));
+        if let Some((k, v)) = self.hist.get_greater_than_or_equal_to(r, &probe)?
+            && k.len() == Key::ENCODED_LEN + 8
+            && k[..Key::ENCODED_LEN] == probe[..Key::ENCODED_LEN]
+        {
+            if v.is_empty() {
+                return Ok(None);
+            }
+            return parse_version(key, v).map(Some);
+        }
+        self.version(r, key)
+    }
+
+    /// Records `live`, the version of `key` before `height` writes it (once per height).
+    fn record_history(
+        &self,
+        w: &mut RwTxn<'_>,
+        key: &Key,
+        height: u64,
+        live: Option<&(TxId, Value)>,
+    ) -> Result<(), CoordError> {
+        let k = hist_key(key, height);
+        if self.hist.get(w, &k)?.is_some() {
+            return Ok(());
+        }
+        match live {
+            Some((intx, value)) => {
+                self.hist
+                    .put(w, &k, VersionBytes::new(intx, value).as_slice())?
+            }
+            None => self.hist.put(w, &k, &[])?,
+        }
+        self.hist_h.put(w, &hist_h_key(key, height), &[])?;
+        Ok(())
+    }
+
+    /// Drops the history no longer kept at head `height`: the entries of heights at most
+    /// `height - keep`.
+    fn prune_history(&self, w: &mut RwTxn<'_>, height: u64) -> Result<(), CoordError> {
+        if self.keep == u64::MAX || height < self.keep {
+            return Ok(());
+        }
+        let cutoff = height - self.keep;
+        let mut old: Vec<Vec<u8>> = Vec::new();
+        for item in self.hist_h.iter(w)? {
+            let (k, _) = item?;
+            if k.len() != Key::ENCODED_LEN + 8 || u64_of(&k[..8], "hist_h height")? > cutoff {
+                break;
+            }
+            old.push(k.to_vec());
+        }
+        for k in old {
+            self.hist_h.delete(w, &k)?;
+            let mut hk = [0u8; Key::ENCODED_LEN + 8];
+            hk[..Key::ENCODED_LEN].copy_from_slice(&k[8..]);
+            hk[Key::ENCODED_LEN..].copy_from_slice(&k[..8]);
+            self.hist.delete(w, &hk)?;
+        }
+        Ok(())
     }
 
     /// The head, or `None` before the genesis was loaded.
@@ -197,6 +323,7 @@ impl StateIndex {
         self.put_head(w, header0, &lthash)?;
         self.meta
             .put(w, b"chain_id", &genesis.chain_id.to_be_bytes())?;
+        self.meta.put(w, b"hist_from", &0u64.to_be_bytes())?;
         self.meta
             .put(w, b"chain_rules", &mf_format::encode(&genesis.rules))?;
         Ok(())
@@ -253,6 +380,7 @@ impl StateIndex {
                 if m.intx == GENESIS_INTX && live.is_some() {
                     lthash.sub(&LtHash::of_version(&GENESIS_INTX, &key, &m.prev));
                 }
+                self.record_history(w, &key, h.height, live.as_ref())?;
                 self.put_version(w, &key, id, &m.next)?;
                 moves += 1;
             }
@@ -270,6 +398,11 @@ impl StateIndex {
             )));
         }
         self.put_head(w, h, &lthash)?;
+        if self.meta.get(w, b"hist_from")?.is_none() {
+            // An index from before history was kept: its history starts here.
+            self.meta.put(w, b"hist_from", &head.height.to_be_bytes())?;
+        }
+        self.prune_history(w, h.height)?;
         Ok((ids, moves))
     }
 
@@ -283,11 +416,57 @@ impl StateIndex {
 pub struct IndexReader<'a> {
     index: &'a StateIndex,
     txn: RoTxn<'a, WithoutTls>,
+    /// The height read (`None`: the head).
+    at: Option<u64>,
+}
+
+/// A height whose state is not kept any more (or not yet reached).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotKept {
+    /// The height asked for.
+    pub height: u64,
+    /// The lowest height kept.
+    pub oldest: u64,
+    /// The head.
+    pub head: u64,
 }
 
 impl<'a> IndexReader<'a> {
     pub(super) fn new(index: &'a StateIndex, txn: RoTxn<'a, WithoutTls>) -> IndexReader<'a> {
-        IndexReader { index, txn }
+        IndexReader {
+            index,
+            txn,
+            at: None,
+        }
+    }
+
+    /// This reader, reading the state after `height` instead of the head: `Err` when that
+    /// height's state is not kept ([`NotKept`]) or is above the head.
+    pub fn at(mut self, height: u64) -> Result<Result<IndexReader<'a>, NotKept>, CoordError> {
+        let head = self.head()?.height;
+        let oldest = self.index.oldest_state(&self.txn)?.unwrap_or(head);
+        if height > head || height < oldest {
+            return Ok(Err(NotKept {
+                height,
+                oldest,
+                head,
+            }));
+        }
+        self.at = (height < head).then_some(height);
+        Ok(Ok(self))
+    }
+
+    /// The height this reader reads (the head's unless [`IndexReader::at`] chose another).
+    pub fn height(&self) -> Result<u64, CoordError> {
+        match self.at {
+            Some(h) => Ok(h),
+            None => Ok(self.head()?.height),
+        }
+    }
+
+    /// The lowest height whose state can be read.
+    pub fn oldest_state(&self) -> Result<u64, CoordError> {
+        Ok(self.index.oldest_state(&self.txn)?.unwrap_or(0))
     }
 
     /// The head this reader sees.
@@ -322,7 +501,10 @@ impl StateView for IndexReader<'_> {
     type Error = CoordError;
 
     fn version(&self, key: &Key) -> Result<Option<(TxId, Value)>, CoordError> {
-        self.index.version(&self.txn, key)
+        match self.at {
+            None => self.index.version(&self.txn, key),
+            Some(h) => self.index.version_at(&self.txn, key, h),
+        }
     }
 
     fn code(&self, hash: &B256) -> Result<Option<alloy_primitives::Bytes>, CoordError> {
