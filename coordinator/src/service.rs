@@ -6,6 +6,7 @@ use crate::sequencer::{self, Job};
 use crate::store::CoordDb;
 use crate::upstream::Upstream;
 use mf_format::{Transaction, TxId};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -192,6 +193,10 @@ pub struct Shared {
     pub pending: tokio::sync::broadcast::Sender<mf_format::B256>,
     /// The polled filters of `eth_newFilter` and its kin.
     pub filters: crate::rpc::Filters,
+    /// The signed nonces of each sender's Ethereum transactions taken and maybe not final
+    /// yet (what `eth_getTransactionCount(addr, "pending")` counts): entries are added at
+    /// intake and dropped when a read finds them final or behind the sender's nonce.
+    pub pending_nonces: Mutex<HashMap<mf_format::Address, BTreeMap<u64, TxId>>>,
     stop: AtomicBool,
     fatal: Mutex<Option<Fatal>>,
     next_seq: AtomicU64,
@@ -205,6 +210,57 @@ impl Shared {
         if self.upstream.fail_over(from) {
             self.metrics.upstream_failovers.fetch_add(1, Relaxed);
         }
+    }
+
+    /// Notes the signed nonce of an Ethereum-authorised intent (see
+    /// [`Shared::pending_nonces`]).
+    pub fn note_pending_nonce(&self, tx: &Transaction, intent: TxId) {
+        let Some(eth) = &tx.eth else {
+            return;
+        };
+        let Ok(nonce) = mf_format::eth::signed_nonce(&eth.envelope) else {
+            return;
+        };
+        let mut map = self
+            .pending_nonces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(tx.body.call.from)
+            .or_default()
+            .insert(nonce, intent);
+    }
+
+    /// The nonce a sender's next Ethereum transaction takes counting those taken and not
+    /// final: `chain_nonce` (its account's nonce) or one past the highest open one.
+    pub fn pending_nonce(
+        &self,
+        sender: mf_format::Address,
+        chain_nonce: u64,
+    ) -> Result<u64, CoordError> {
+        let mut map = self
+            .pending_nonces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(mine) = map.get_mut(&sender) else {
+            return Ok(chain_nonce);
+        };
+        mine.retain(|n, _| *n >= chain_nonce);
+        let mut next = chain_nonce;
+        while let Some((&nonce, &intent)) = mine.last_key_value() {
+            let open = self
+                .store
+                .intent(&intent)?
+                .is_some_and(|st| !st.status.is_final());
+            if open {
+                next = next.max(nonce.saturating_add(1));
+                break;
+            }
+            mine.remove(&nonce);
+        }
+        if mine.is_empty() {
+            map.remove(&sender);
+        }
+        Ok(next)
     }
 
     /// Whether the service is stopping.
@@ -300,6 +356,7 @@ pub fn serve(
         evm_slots: tokio::sync::Semaphore::new(cfg.rpc.max_evm.max(1)),
         pending: tokio::sync::broadcast::channel(PENDING_CAPACITY).0,
         filters: crate::rpc::Filters::default(),
+        pending_nonces: Mutex::new(HashMap::new()),
         stop: AtomicBool::new(false),
         fatal: Mutex::new(None),
         next_seq: AtomicU64::new(next_seq.max(now_seq())),
@@ -311,6 +368,7 @@ pub fn serve(
         match mf_format::decode_tx(&bytes) {
             Ok(tx) => {
                 requeued += 1;
+                shared.note_pending_nonce(&tx, status.intent);
                 let _ = jobs_tx.send(Job {
                     intent: status.intent,
                     tx,
@@ -422,6 +480,7 @@ fn journal(shared: Arc<Shared>, rx: mpsc::Receiver<Intake>, jobs: mpsc::Sender<J
                                 .as_ref()
                                 .map_or(i.id, |e| alloy_primitives::keccak256(&e.envelope));
                         let _ = shared.pending.send(hash);
+                        shared.note_pending_nonce(&i.tx, i.id);
                         shared.metrics.received.fetch_add(1, Relaxed);
                         shared.open.fetch_add(1, Relaxed);
                         let _ = jobs.send(Job {

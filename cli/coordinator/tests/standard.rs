@@ -19,7 +19,7 @@ const CHAIN: u64 = 31337;
 
 struct Node {
     _dir: tempfile::TempDir,
-    _validator: mf_devkit::process::Proc,
+    validator: mf_devkit::process::Proc,
     _coordinator: mf_devkit::process::Proc,
     url: String,
     client: RpcClient,
@@ -68,7 +68,7 @@ fn node(extra: &[&str]) -> Node {
     wait_ready(&client, Duration::from_secs(30)).expect("coordinator ready");
     Node {
         _dir: dir,
-        _validator: validator,
+        validator,
         _coordinator: coordinator,
         url,
         client,
@@ -428,4 +428,24 @@ fn transactions_and_calls_are_traced_as_geth_traces_them() {
         "{list}"
     );
     assert!(list["gasUsed"].is_string(), "{list}");
+}
+
+#[test]
+fn the_pending_nonce_counts_transactions_taken_and_not_final() {
+    let mut n = node(&[]);
+    let sender = format!("{:#x}", n.key.address());
+    n.send_and_wait(&n.payment(0, 1));
+    let count = |n: &Node, tag: &str| n.rpc("eth_getTransactionCount", json!([sender, tag]));
+    assert_eq!(count(&n, "pending"), json!("0x1"));
+    // With the validator stopped, what is taken stays pending: "pending" counts it,
+    // "latest" does not.
+    n.validator.stop(Duration::from_secs(10));
+    n.client
+        .send_eth_transaction(&n.payment(1, 2))
+        .expect("taken while the validator is down");
+    n.client
+        .send_eth_transaction(&n.payment(2, 3))
+        .expect("the next nonce is queued");
+    assert_eq!(count(&n, "latest"), json!("0x1"));
+    assert_eq!(count(&n, "pending"), json!("0x3"));
 }

@@ -359,6 +359,11 @@ pub(super) async fn dispatch(
             let a = r.account(addr).map_err(RpcError::internal)?;
             Ok(match method {
                 "eth_getBalance" => json!(a.balance),
+                "eth_getTransactionCount"
+                    if params.get(1).and_then(Json::as_str) == Some("pending") =>
+                {
+                    hex_u64(s.pending_nonce(addr, a.nonce).map_err(RpcError::internal)?)
+                }
                 "eth_getTransactionCount" => hex_u64(a.nonce),
                 _ => {
                     if a.code_hash == mf_format::EMPTY_CODE_HASH {
