@@ -15,10 +15,11 @@
 //!   unknown method, `-32602` invalid params, `-32603` internal) and Ethereum's (`3`
 //!   execution reverted, with the revert data; `-32000` other execution failures; `-32002`
 //!   historical state; `-32003` intent refused with `{reason, code}`; `-32005` busy);
-//! - state reads answer at the head the index has applied; a block tag other than
-//!   `latest`/`pending`/`safe`/`finalized` or the head's own number or hash is refused with
-//!   `-32002` (historical state is not kept); blocks, transactions, receipts and logs are
-//!   kept for every height applied (`rpc/eth.rs`, the store's block tables).
+//! - state reads answer at the height their block parameter names, within the history the
+//!   index keeps (`--history-heights`, `--archive`; `-32002` past it); blocks,
+//!   transactions, receipts and logs are kept for every height applied (`rpc/eth.rs`, the
+//!   store's block tables); traces re-run a transaction against its declared values
+//!   (`rpc/trace.rs`, [`mf_movegen::trace`]).
 //!
 //! The module splits the transport (`rpc/transport.rs`: the accept loop and connection caps,
 //! body limits and the batch checks in front of jsonrpsee, CORS, error objects), filters
