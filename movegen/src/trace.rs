@@ -29,7 +29,9 @@ use revm::inspector::InspectorHandler;
 use revm::state::{AccountInfo, Bytecode};
 use revm::{Context, MainBuilder, MainContext};
 use revm_inspectors::access_list::AccessListInspector;
-use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
+use revm_inspectors::tracing::{
+    TraceLimitBehavior, TraceLimits, TracingInspector, TracingInspectorConfig,
+};
 use std::time::Instant;
 
 /// A [`StateView`] read through revm's `DatabaseRef` (what the prestate builder reads the
@@ -61,6 +63,38 @@ impl<'a, V: StateView> ViewRef<'a, V> {
         let mut db = RecordingDb::new(self.0);
         db.record = false;
         db
+    }
+}
+
+/// Most opcode steps a trace records (the struct logger records each; a trace of 30M gas
+/// of cheap opcodes would be millions of steps, gigabytes before it is answered). A call
+/// past it is refused with [`MovegenError::Tracer`]: trace a smaller gas or use
+/// `callTracer`.
+pub const MAX_TRACE_STEPS: u64 = 50_000;
+/// Most bytes of memory snapshots, call inputs and return data a trace records.
+pub const MAX_TRACE_BYTES: usize = 16 << 20;
+
+/// Halts a traced execution past [`MAX_TRACE_STEPS`] steps (only for the struct logger,
+/// the one tracer that records every step).
+#[derive(Debug)]
+struct StepCap {
+    left: u64,
+    over: bool,
+}
+
+impl<CTX> revm::Inspector<CTX, revm::interpreter::interpreter::EthInterpreter> for StepCap {
+    #[inline]
+    fn step(
+        &mut self,
+        interp: &mut revm::interpreter::Interpreter<revm::interpreter::interpreter::EthInterpreter>,
+        _context: &mut CTX,
+    ) {
+        if self.left == 0 {
+            self.over = true;
+            interp.halt(revm::interpreter::InstructionResult::OutOfGas);
+        } else {
+            self.left -= 1;
+        }
     }
 }
 
@@ -115,10 +149,23 @@ pub fn trace_call<V: StateView>(
         Tracer::Call(c) => TracingInspectorConfig::from_geth_call_config(c),
         Tracer::Prestate(c) => TracingInspectorConfig::from_geth_prestate_config(c),
     };
+    let cap = StepCap {
+        left: match tracer {
+            Tracer::Struct(_) => MAX_TRACE_STEPS,
+            _ => u64::MAX,
+        },
+        over: false,
+    };
+    let limits = TraceLimits::default()
+        .set_max_recorded_bytes(Some(MAX_TRACE_BYTES))
+        .set_behavior(TraceLimitBehavior::Halt);
     let mut evm = Context::mainnet()
         .with_db(RecordingDb::new(view))
         .with_cfg(cfg_env(chain_id))
-        .build_mainnet_with_inspector((Deadline::new(deadline), TracingInspector::new(config)));
+        .build_mainnet_with_inspector((
+            Deadline::new(deadline),
+            (cap, TracingInspector::new(config).with_limits(limits)),
+        ));
     evm.ctx.journaled_state.database.record = false;
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
     use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
@@ -126,15 +173,33 @@ pub fn trace_call<V: StateView>(
     let out: Result<ExecutionResult, EVMError<DbError<V::Error>, InvalidTransaction>> =
         NoBeneficiaryReward::default().inspect_run(&mut evm);
     let state = evm.ctx.journaled_state.finalize();
-    let (deadline_inspector, tracing) = std::mem::replace(
+    let (deadline_inspector, (cap, tracing)) = std::mem::replace(
         &mut evm.inspector,
         (
             Deadline::new(deadline),
-            TracingInspector::new(TracingInspectorConfig::none()),
+            (
+                StepCap {
+                    left: 0,
+                    over: false,
+                },
+                TracingInspector::new(TracingInspectorConfig::none()),
+            ),
         ),
     );
     if deadline_inspector.expired() {
         return Err(MovegenError::Aborted);
+    }
+    if cap.over {
+        return Err(MovegenError::Tracer(format!(
+            "the struct log would hold more than {MAX_TRACE_STEPS} steps: trace with less gas, \
+             or use callTracer"
+        )));
+    }
+    if tracing.limit_exceeded() {
+        return Err(MovegenError::Tracer(format!(
+            "the trace would record more than {MAX_TRACE_BYTES} bytes (memory, inputs, return \
+             data): disable enableMemory or trace with less gas"
+        )));
     }
     let result = match out {
         Ok(r) => r,

@@ -51,11 +51,17 @@ fn balance_probe() -> Address {
     Address::repeat_byte(0xc2)
 }
 
+/// JUMPDEST, PUSH1 0, JUMP: loops until its gas runs out.
+fn looper() -> Address {
+    Address::repeat_byte(0xc4)
+}
+
 fn node(extra: &[&str]) -> Node {
     let key = EthKey::from_label("standard rpc sender");
     let mut view = mf_devkit::funded([key.address()], mf_devkit::units(100));
     view.deploy(store_and_log(), STORE_AND_LOG.to_vec(), U256::ZERO, []);
     view.deploy(balance_probe(), balance_probe_code(), U256::ZERO, []);
+    view.deploy(looper(), vec![0x5b, 0x60, 0x00, 0x56], U256::ZERO, []);
     let dir = tempfile::tempdir().expect("tempdir");
     let genesis = Genesis::from_view(CHAIN, &view);
     let (validator, vurl) =
@@ -428,6 +434,28 @@ fn transactions_and_calls_are_traced_as_geth_traces_them() {
         "{list}"
     );
     assert!(list["gasUsed"].is_string(), "{list}");
+
+    // A loop with 1M gas: the call tracer shows it out of gas; the struct logger would
+    // record ~250k steps and is refused at its step cap instead of growing without bound.
+    let call = json!({"from": from, "to": format!("{:#x}", looper()), "gas": "0xf4240"});
+    let t = n.rpc(
+        "debug_traceCall",
+        json!([call, "latest", {"tracer": "callTracer"}]),
+    );
+    assert_eq!(t["gasUsed"], "0xf4240", "{t}");
+    assert!(
+        t["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("out of gas")),
+        "{t}"
+    );
+    let e = n.rpc_error("debug_traceCall", json!([call, "latest", {}]));
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("50000 steps")),
+        "{e}"
+    );
 }
 
 #[test]
