@@ -240,3 +240,43 @@ fn changes(s: &Shared, params: &[Json]) -> RpcResult {
         Work::Logs(..) => Ok(json!([])),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{FILTER_TTL, Filters, Kind, MAX_FILTERS};
+    use std::time::Instant;
+
+    fn ids(f: &Filters) -> Vec<u64> {
+        f.map
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn filters_expire_unpolled_and_are_capped_least_recently_polled_first() {
+        let f = Filters::default();
+        for _ in 0..MAX_FILTERS + 1 {
+            f.install(Kind::Blocks { next: 1 });
+        }
+        let live = ids(&f);
+        assert_eq!(live.len(), MAX_FILTERS);
+        assert!(
+            !live.contains(&1),
+            "the least recently polled (the first) went"
+        );
+        assert!(live.contains(&(MAX_FILTERS as u64 + 1)));
+
+        // One not polled for the TTL is gone at the next install.
+        if let Ok(mut m) = f.map.lock()
+            && let Some(e) = m.get_mut(&2)
+            && let Some(old) = Instant::now().checked_sub(FILTER_TTL)
+        {
+            e.polled = old;
+        }
+        f.install(Kind::Blocks { next: 1 });
+        let live = ids(&f);
+        assert!(!live.contains(&2));
+        assert_eq!(live.len(), MAX_FILTERS);
+    }
+}
