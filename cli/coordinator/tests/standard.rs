@@ -397,6 +397,22 @@ fn transactions_and_calls_are_traced_as_geth_traces_them() {
     );
     assert_eq!(m["trace"]["gasUsed"], receipt["gasUsed"]);
 
+    // The whole block, as geth answers it: one entry per transaction (the batch's fee
+    // credit is a system change, not traced).
+    let traces = n.rpc(
+        "debug_traceBlockByNumber",
+        json!([receipt["blockNumber"], {"tracer": "callTracer"}]),
+    );
+    let traces = traces.as_array().expect("array");
+    assert_eq!(traces.len(), 1, "{traces:?}");
+    assert_eq!(traces[0]["txHash"], json!(hash));
+    assert_eq!(traces[0]["result"]["gasUsed"], receipt["gasUsed"]);
+    let by_hash = n.rpc(
+        "debug_traceBlockByHash",
+        json!([receipt["blockHash"], {"tracer": "callTracer"}]),
+    );
+    assert_eq!(by_hash.as_array(), Some(traces));
+
     // Unknown hash; unknown tracer.
     let e = n.rpc_error("debug_traceTransaction", json!([B256::repeat_byte(9)]));
     assert!(

@@ -52,6 +52,8 @@ pub(crate) const METHODS: &[&str] = &[
     "eth_createAccessList",
     "debug_traceTransaction",
     "mf_traceTransaction",
+    "debug_traceBlockByNumber",
+    "debug_traceBlockByHash",
     // rpc/eth.rs (`super::eth::METHODS`)
     "eth_getBlockByNumber",
     "eth_getBlockByHash",
@@ -484,19 +486,9 @@ pub(super) async fn dispatch(
                     .map_err(RpcError::internal)?
                     .ok_or_else(|| super::trace::not_found(&hash))?;
                 let r = reader(&s)?;
-                let view = super::trace::Declared::new(&tx, &r);
-                let rules = s.store.rules().map_err(RpcError::internal)?;
+                let t = super::trace::trace_included(&s, &r, &tx, deadline, &opts)
+                    .map_err(|e| exec_error(e, &b))?;
                 let body = &tx.body;
-                let t = mf_movegen::trace::trace_call(
-                    &view,
-                    body.chain_id,
-                    &rules,
-                    &body.call,
-                    &body.context,
-                    deadline,
-                    &opts,
-                )
-                .map_err(|e| exec_error(e, &b))?;
                 let t = serde_json::to_value(t).map_err(RpcError::internal)?;
                 if !with_moves {
                     return Ok(t);
@@ -520,6 +512,53 @@ pub(super) async fn dispatch(
                     })
                     .collect();
                 Ok(json!({"trace": t, "moves": moves, "height": U64::from(height), "index": index}))
+            })
+            .await
+        }
+        "debug_traceBlockByNumber" | "debug_traceBlockByHash" => {
+            max_params(&params, 2)?;
+            let opts: GethDebugTracingOptions =
+                opt_param(&params, 1, "tracing options")?.unwrap_or_default();
+            if opts.tracer.is_none() {
+                return Err(RpcError::new(
+                    codes::SERVER_ERROR,
+                    "the struct logger is served per transaction (debug_traceTransaction): \
+                     trace a block with callTracer or prestateTracer",
+                ));
+            }
+            let tag = if method == "debug_traceBlockByHash" {
+                let h: B256 = param(&params, 0, "block hash")?;
+                json!({"blockHash": h})
+            } else {
+                params.first().cloned().unwrap_or(Json::Null)
+            };
+            let shared = Arc::clone(s);
+            execution(s, budget, move |deadline, b| {
+                let s = shared;
+                let r = reader(&s)?;
+                let head = head_of(&r)?;
+                let blocks = s.store.block_reader().map_err(RpcError::internal)?;
+                let by_hash = |h: &B256| blocks.height_of(h).map_err(RpcError::internal);
+                let height = block_height(Some(&tag), &head, &by_hash)?;
+                let block = blocks
+                    .block(height)
+                    .map_err(RpcError::internal)?
+                    .ok_or_else(|| {
+                        RpcError::new(codes::SERVER_ERROR, format!("block {height} not found"))
+                    })?;
+                let txs = blocks.txs(height).map_err(RpcError::internal)?;
+                let mut out = Vec::with_capacity(txs.len());
+                for (tx, st) in txs.iter().zip(&block.txs) {
+                    if tx.body.call.from == mf_format::SYSTEM_SENDER {
+                        continue;
+                    }
+                    match super::trace::trace_included(&s, &r, tx, deadline, &opts) {
+                        Ok(t) => out.push(json!({"txHash": st.hash, "result": t})),
+                        Err(MovegenError::Aborted) => return Err(b.exhausted()),
+                        Err(e) => out.push(json!({"txHash": st.hash, "error": e.to_string()})),
+                    }
+                }
+                Ok(Json::Array(out))
             })
             .await
         }

@@ -61,6 +61,39 @@ impl StateView for Declared<'_> {
     }
 }
 
+/// The geth trace of the chain transaction `tx` (see the module doc). The batch's fee
+/// credit is a system change, not an execution: it has no trace.
+pub(super) fn trace_included(
+    s: &crate::service::Shared,
+    r: &IndexReader<'_>,
+    tx: &Transaction,
+    deadline: std::time::Instant,
+    opts: &alloy_rpc_types_trace::geth::GethDebugTracingOptions,
+) -> Result<alloy_rpc_types_trace::geth::GethTrace, mf_movegen::MovegenError> {
+    if tx.body.call.from == mf_format::SYSTEM_SENDER {
+        return Err(mf_movegen::MovegenError::Tracer(
+            "the batch's fee credit is a system change (PROTOCOL.md §6.4.6), not an EVM \
+             execution: it has no trace"
+                .into(),
+        ));
+    }
+    let view = Declared::new(tx, r);
+    let rules = s
+        .store
+        .rules()
+        .map_err(|e| mf_movegen::MovegenError::View(Box::new(e)))?;
+    let body = &tx.body;
+    mf_movegen::trace::trace_call(
+        &view,
+        body.chain_id,
+        &rules,
+        &body.call,
+        &body.context,
+        deadline,
+        opts,
+    )
+}
+
 /// `-32000 transaction not found`, geth's answer for a hash it does not hold.
 pub(super) fn not_found(hash: &B256) -> RpcError {
     RpcError::new(

@@ -450,7 +450,7 @@ fn estimated_gas(item: &Json, cap: u64) -> u64 {
             let g = gas(cap);
             g.saturating_mul(estimate_runs(g))
         }
-        Some("mf_dryRun") => MAX_GAS_LIMIT,
+        Some("mf_dryRun" | "debug_traceTransaction" | "mf_traceTransaction") => MAX_GAS_LIMIT,
         _ => 0,
     }
 }
