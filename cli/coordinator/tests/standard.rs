@@ -229,7 +229,13 @@ fn pending_transactions_are_pushed_over_a_websocket_on_the_http_port() {
                 }
             }
         };
-    // A plain call works over the WebSocket too.
+    // A plain call works over the WebSocket too; so do the node-information methods.
+    assert_eq!(
+        n.rpc("web3_sha3", json!(["0x68656c6c6f"])),
+        json!(keccak256(b"hello"))
+    );
+    assert_eq!(n.rpc("net_listening", json!([])), json!(true));
+    assert_eq!(n.rpc("eth_mining", json!([])), json!(false));
     send(
         &mut ws,
         json!({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}),

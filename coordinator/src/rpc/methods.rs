@@ -27,6 +27,12 @@ use std::time::Duration;
 pub(crate) const METHODS: &[&str] = &[
     "web3_clientVersion",
     "eth_syncing",
+    "net_listening",
+    "net_peerCount",
+    "eth_mining",
+    "eth_hashrate",
+    "eth_coinbase",
+    "web3_sha3",
     "eth_accounts",
     "eth_chainId",
     "net_version",
@@ -337,6 +343,20 @@ pub(super) async fn dispatch(
             blocking(move || super::eth::call(&s, &m, &params)).await
         }
         "eth_syncing" => Ok(json!(false)),
+        // As a dev node answers them: one node, no mining, no peers to report.
+        "net_listening" => Ok(json!(true)),
+        "net_peerCount" => Ok(json!("0x0")),
+        "eth_mining" => Ok(json!(false)),
+        "eth_hashrate" => Ok(json!("0x0")),
+        "eth_coinbase" => {
+            let rules = s.store.rules().map_err(RpcError::internal)?;
+            Ok(json!(rules.beneficiary))
+        }
+        "web3_sha3" => {
+            max_params(&params, 1)?;
+            let data: Bytes = param(&params, 0, "data")?;
+            Ok(json!(alloy_primitives::keccak256(&data)))
+        }
         "eth_accounts" => Ok(json!([])),
         "eth_chainId" | "net_version" | "eth_blockNumber" | "mf_getHead" => {
             max_params(&params, 0)?;
