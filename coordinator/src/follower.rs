@@ -81,6 +81,7 @@ fn follow_once(shared: &Shared, connected_once: &mut bool) -> Result<(), CoordEr
             );
         } else {
             let applied = shared.store.apply_record(&rec)?;
+            shared.forget_included_nonces(&rec.batch.txs);
             let m = &shared.metrics;
             m.feed_txs.fetch_add(applied.txs as u64, Relaxed);
             m.feed_moves.fetch_add(applied.moves as u64, Relaxed);

@@ -225,9 +225,50 @@ impl Shared {
             .pending_nonces
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Refused intents leave entries until their sender's next inclusion or query: when
+        // the map outgrows the intents that can be open, drop every final one.
+        if map.len() >= self.cfg.max_open.max(1) {
+            map.retain(|_, mine| {
+                mine.retain(|_, id| {
+                    self.store
+                        .intent(id)
+                        .is_ok_and(|st| st.is_some_and(|st| !st.status.is_final()))
+                });
+                !mine.is_empty()
+            });
+        }
         map.entry(tx.body.call.from)
             .or_default()
             .insert(nonce, intent);
+    }
+
+    /// Drops the pending nonces the chain has passed: a sender's entries up to each nonce
+    /// its included Ethereum transactions signed (called for every applied height, so the
+    /// map holds only what is still in flight, plus refused intents until their sender's
+    /// next inclusion or query).
+    pub fn forget_included_nonces(&self, txs: &[Transaction]) {
+        let mut map = self
+            .pending_nonces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.is_empty() {
+            return;
+        }
+        for tx in txs {
+            let Some(eth) = &tx.eth else {
+                continue;
+            };
+            let Ok(nonce) = mf_format::eth::signed_nonce(&eth.envelope) else {
+                continue;
+            };
+            let from = tx.body.call.from;
+            if let Some(mine) = map.get_mut(&from) {
+                mine.retain(|n, _| *n > nonce);
+                if mine.is_empty() {
+                    map.remove(&from);
+                }
+            }
+        }
     }
 
     /// The nonce a sender's next Ethereum transaction takes counting those taken and not
