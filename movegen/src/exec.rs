@@ -229,7 +229,7 @@ pub fn set_rules<DB: Database>(
 /// in the table, built for one spec, so a table of another fork would charge that fork's
 /// costs (before Berlin, EIP-2929's warm prices instead of the fork's own). `set_rules`
 /// changes the spec of the context only.
-pub(crate) fn use_spec_table<DB: Database>(
+fn use_spec_table<DB: Database>(
     instruction: &mut EthInstructions<EthInterpreter, MainnetContext<DB>>,
     spec: SpecId,
 ) {
@@ -509,24 +509,73 @@ pub fn execute_until_under<V: StateView>(
     if Instant::now() >= deadline {
         return Err(MovegenError::Aborted);
     }
+    let ran = inspect_call(
+        view,
+        chain_id,
+        rules,
+        call,
+        ctx,
+        Deadline::new(deadline),
+        true,
+    );
+    let run = into_run(
+        ran.out
+            .map(|result| ExecResultAndState::new(result, ran.state)),
+    )
+    .map_err(db_error)?;
+    if ran.inspector.expired() {
+        return Err(MovegenError::Aborted);
+    }
+    let mut ex = into_execution(view, run, ran.reads, false)?;
+    ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
+    Ok(ex)
+}
+
+/// What [`inspect_call`] returns.
+pub(crate) struct Inspected<E, I> {
+    /// revm's answer.
+    pub out: Result<ExecutionResult, EVMError<E, InvalidTransaction>>,
+    /// The post-state.
+    pub state: EvmState,
+    /// The inspector, after the run.
+    pub inspector: I,
+    /// Every key read with the version served (empty unless asked for).
+    pub reads: BTreeMap<Key, (mf_format::TxId, Value)>,
+}
+
+/// Runs `call` on `view` under `rules` in context `ctx` with `inspector` watching: the
+/// same context, handler and instruction table as every execution here, so an inspected
+/// run (a deadline, a tracer) is the execution the validators re-run. `record` keeps the
+/// reads.
+pub(crate) fn inspect_call<'v, V: StateView, I>(
+    view: &'v V,
+    chain_id: u64,
+    rules: &ChainRules,
+    call: &Call,
+    ctx: &ExecContext,
+    inspector: I,
+    record: bool,
+) -> Inspected<DbError<V::Error>, I>
+where
+    I: Inspector<MainnetContext<RecordingDb<&'v V>>, EthInterpreter>,
+{
     let mut evm = Context::mainnet()
         .with_db(RecordingDb::new(view))
         .with_cfg(cfg_env(chain_id))
-        .build_mainnet_with_inspector(Deadline::new(deadline));
+        .build_mainnet_with_inspector(inspector);
+    evm.ctx.journaled_state.database.record = record;
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
     use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
     evm.ctx.set_tx(tx_env(call, chain_id));
     let out = NoBeneficiaryReward::default().inspect_run(&mut evm);
     let state = evm.finalize();
-    let run =
-        into_run(out.map(|result| ExecResultAndState::new(result, state))).map_err(db_error)?;
-    if evm.inspector.expired() {
-        return Err(MovegenError::Aborted);
-    }
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    let mut ex = into_execution(view, run, reads, false)?;
-    ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
-    Ok(ex)
+    Inspected {
+        out,
+        state,
+        inspector: evm.inspector,
+        reads,
+    }
 }
 
 /// The moves and created code of a finished run, from what it read and its post-state.

@@ -14,20 +14,16 @@
 
 use crate::MovegenError;
 use crate::db::{DbError, RecordingDb};
-use crate::exec::{Deadline, cfg_env, db_error, set_rules, tx_env, use_spec_table};
-use crate::handler::NoBeneficiaryReward;
+use crate::exec::{Deadline, db_error, inspect_call};
 use crate::view::StateView;
 use alloy_rpc_types_eth::AccessList;
 use alloy_rpc_types_trace::geth::{
     GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions, GethTrace,
 };
 use mf_format::{AccessItem, Call, ChainRules, ExecContext};
-use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, InvalidTransaction};
-use revm::context::{ContextSetters, JournalTr};
+use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult};
 use revm::database_interface::{Database, DatabaseRef};
-use revm::inspector::InspectorHandler;
 use revm::state::{AccountInfo, Bytecode};
-use revm::{Context, MainBuilder, MainContext};
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::tracing::{
     TraceLimitBehavior, TraceLimits, TracingInspector, TracingInspectorConfig,
@@ -159,33 +155,20 @@ pub fn trace_call<V: StateView>(
     let limits = TraceLimits::default()
         .set_max_recorded_bytes(Some(MAX_TRACE_BYTES))
         .set_behavior(TraceLimitBehavior::Halt);
-    let mut evm = Context::mainnet()
-        .with_db(RecordingDb::new(view))
-        .with_cfg(cfg_env(chain_id))
-        .build_mainnet_with_inspector((
-            Deadline::new(deadline),
-            (cap, TracingInspector::new(config).with_limits(limits)),
-        ));
-    evm.ctx.journaled_state.database.record = false;
-    set_rules(&mut evm.ctx, rules, chain_id, ctx);
-    use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
-    evm.ctx.set_tx(tx_env(call, chain_id));
-    let out: Result<ExecutionResult, EVMError<DbError<V::Error>, InvalidTransaction>> =
-        NoBeneficiaryReward::default().inspect_run(&mut evm);
-    let state = evm.ctx.journaled_state.finalize();
-    let (deadline_inspector, (cap, tracing)) = std::mem::replace(
-        &mut evm.inspector,
+    let ran = inspect_call(
+        view,
+        chain_id,
+        rules,
+        call,
+        ctx,
         (
             Deadline::new(deadline),
-            (
-                StepCap {
-                    left: 0,
-                    over: false,
-                },
-                TracingInspector::new(TracingInspectorConfig::none()),
-            ),
+            (cap, TracingInspector::new(config).with_limits(limits)),
         ),
+        false,
     );
+    let (deadline_inspector, (cap, tracing)) = ran.inspector;
+    let (out, state) = (ran.out, ran.state);
     if deadline_inspector.expired() {
         return Err(MovegenError::Aborted);
     }
@@ -278,21 +261,21 @@ fn access_list_run<V: StateView>(
     if Instant::now() >= deadline {
         return Err(MovegenError::Aborted);
     }
-    let mut evm = Context::mainnet()
-        .with_db(RecordingDb::new(view))
-        .with_cfg(cfg_env(chain_id))
-        .build_mainnet_with_inspector((Deadline::new(deadline), AccessListInspector::new(initial)));
-    evm.ctx.journaled_state.database.record = false;
-    set_rules(&mut evm.ctx, rules, chain_id, ctx);
-    use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
-    evm.ctx.set_tx(tx_env(call, chain_id));
-    let out: Result<ExecutionResult, EVMError<DbError<V::Error>, InvalidTransaction>> =
-        NoBeneficiaryReward::default().inspect_run(&mut evm);
-    let _ = evm.ctx.journaled_state.finalize();
-    if evm.inspector.0.expired() {
+    let ran = inspect_call(
+        view,
+        chain_id,
+        rules,
+        call,
+        ctx,
+        (Deadline::new(deadline), AccessListInspector::new(initial)),
+        false,
+    );
+    let (deadline_inspector, inspector) = ran.inspector;
+    if deadline_inspector.expired() {
         return Err(MovegenError::Aborted);
     }
-    let list = evm.inspector.1.access_list();
+    let list = inspector.access_list();
+    let out = ran.out;
     match out {
         Ok(ExecutionResult::Success { gas, .. }) => Ok((list, gas.tx_gas_used(), None)),
         Ok(ExecutionResult::Revert { gas, output, .. }) => Ok((

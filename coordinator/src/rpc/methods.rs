@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-/// Every method [`dispatch`] answers (the transport registers exactly these).
-#[allow(dead_code, reason = "registered by the jsonrpsee transport")]
+/// The methods [`dispatch`] answers by name here (with `super::eth::METHODS`, which it
+/// hands to rpc/eth.rs, and `super::filters::METHODS`, which rpc/filters.rs answers, every
+/// method the server registers: [`registered`]).
 pub(crate) const METHODS: &[&str] = &[
     "web3_clientVersion",
     "eth_syncing",
@@ -60,21 +61,6 @@ pub(crate) const METHODS: &[&str] = &[
     "mf_traceTransaction",
     "debug_traceBlockByNumber",
     "debug_traceBlockByHash",
-    // rpc/eth.rs (`super::eth::METHODS`)
-    "eth_getBlockByNumber",
-    "eth_getBlockByHash",
-    "eth_getBlockTransactionCountByNumber",
-    "eth_getBlockTransactionCountByHash",
-    "eth_getTransactionByBlockNumberAndIndex",
-    "eth_getTransactionByBlockHashAndIndex",
-    "eth_getBlockReceipts",
-    "eth_getTransactionByHash",
-    "eth_getTransactionReceipt",
-    "eth_getLogs",
-    "eth_feeHistory",
-    "eth_gasPrice",
-    "eth_maxPriorityFeePerGas",
-    "eth_blobBaseFee",
 ];
 
 /// Runs blocking work (LMDB, the EVM, signatures) off the async threads.
@@ -408,48 +394,21 @@ pub(super) async fn dispatch(
             let w = r.storage(addr, slot).map_err(RpcError::internal)?;
             Ok(json!(B256::from(w)))
         }
-        "eth_call" | "eth_estimateGas" => {
+        "eth_call" | "eth_estimateGas" | "debug_traceCall" | "eth_createAccessList" => {
             max_params(&params, 3)?;
             let obj: CallObject = param(&params, 0, "transaction")?;
-            if params.get(2).is_some_and(|v| !v.is_null()) {
-                return Err(RpcError::params("state overrides are not supported"));
-            }
-            let call = obj.to_capped_call(s.cfg.rpc.gas_cap)?;
-            let tag = params.get(1).cloned();
-            let estimate = method == "eth_estimateGas";
-            let shared = Arc::clone(s);
-            execution(s, budget, move |deadline, b| {
-                let s = shared;
-                let (r, head) = reader_at(&s, tag.as_ref())?;
-                let err = |e| exec_error(e, &b);
-                let height = r.height().map_err(RpcError::internal)?;
-                let (rules, ctx) = call_rules(&s, height, &call)?;
-                if estimate {
-                    let gas =
-                        estimate_gas_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
-                            .map_err(err)?;
-                    return Ok(hex_u64(gas));
-                }
-                let ran = execute_until_under(&r, head.chain_id, &rules, &call, &ctx, deadline)
-                    .map_err(err)?;
-                Ok(json!(Bytes::from(ran.output)))
-            })
-            .await
-        }
-        "debug_traceCall" | "eth_createAccessList" => {
-            let trace = method == "debug_traceCall";
-            max_params(&params, 3)?;
-            let obj: CallObject = param(&params, 0, "transaction")?;
-            let opts: GethDebugTracingOptions = if trace {
+            // The third parameter: the tracing options of debug_traceCall, state overrides
+            // (not supported) of the others.
+            let opts: GethDebugTracingOptions = if method == "debug_traceCall" {
                 opt_param(&params, 2, "tracing options")?.unwrap_or_default()
+            } else if params.get(2).is_some_and(|v| !v.is_null()) {
+                return Err(RpcError::params("state overrides are not supported"));
             } else {
-                if params.get(2).is_some_and(|v| !v.is_null()) {
-                    return Err(RpcError::params("state overrides are not supported"));
-                }
                 GethDebugTracingOptions::default()
             };
             let call = obj.to_capped_call(s.cfg.rpc.gas_cap)?;
             let tag = params.get(1).cloned();
+            let method = method.to_string();
             let shared = Arc::clone(s);
             execution(s, budget, move |deadline, b| {
                 let s = shared;
@@ -457,33 +416,37 @@ pub(super) async fn dispatch(
                 let err = |e| exec_error(e, &b);
                 let height = r.height().map_err(RpcError::internal)?;
                 let (rules, ctx) = call_rules(&s, height, &call)?;
-                if trace {
-                    let t = mf_movegen::trace::trace_call(
-                        &r,
-                        head.chain_id,
-                        &rules,
-                        &call,
-                        &ctx,
-                        deadline,
-                        &opts,
-                    )
-                    .map_err(err)?;
-                    return serde_json::to_value(t).map_err(RpcError::internal);
+                let chain = head.chain_id;
+                match method.as_str() {
+                    "eth_estimateGas" => {
+                        estimate_gas_until_under(&r, chain, &rules, &call, &ctx, deadline)
+                            .map(hex_u64)
+                            .map_err(err)
+                    }
+                    "debug_traceCall" => {
+                        let t = mf_movegen::trace::trace_call(
+                            &r, chain, &rules, &call, &ctx, deadline, &opts,
+                        )
+                        .map_err(err)?;
+                        serde_json::to_value(t).map_err(RpcError::internal)
+                    }
+                    "eth_createAccessList" => {
+                        let (list, gas, error) = mf_movegen::trace::create_access_list(
+                            &r, chain, &rules, &call, &ctx, deadline,
+                        )
+                        .map_err(err)?;
+                        let mut out = json!({"accessList": list, "gasUsed": hex_u64(gas)});
+                        if let Some(e) = error {
+                            out["error"] = json!(e);
+                        }
+                        Ok(out)
+                    }
+                    _ => {
+                        let ran = execute_until_under(&r, chain, &rules, &call, &ctx, deadline)
+                            .map_err(err)?;
+                        Ok(json!(Bytes::from(ran.output)))
+                    }
                 }
-                let (list, gas, error) = mf_movegen::trace::create_access_list(
-                    &r,
-                    head.chain_id,
-                    &rules,
-                    &call,
-                    &ctx,
-                    deadline,
-                )
-                .map_err(err)?;
-                let mut out = json!({"accessList": list, "gasUsed": hex_u64(gas)});
-                if let Some(e) = error {
-                    out["error"] = json!(e);
-                }
-                Ok(out)
             })
             .await
         }
@@ -789,6 +752,15 @@ pub(super) async fn dispatch(
     }
 }
 
+/// Every method the server registers.
+pub(crate) fn registered() -> impl Iterator<Item = &'static str> {
+    METHODS
+        .iter()
+        .chain(super::eth::METHODS)
+        .chain(super::filters::METHODS)
+        .copied()
+}
+
 /// The positional parameters of a call: absent and `null` are none; an object (named
 /// parameters) is refused.
 fn positional(params: &jsonrpsee::types::Params<'_>) -> Result<Vec<Json>, RpcError> {
@@ -810,7 +782,7 @@ pub(crate) fn module(
     s: Arc<Shared>,
 ) -> Result<jsonrpsee::RpcModule<Arc<Shared>>, jsonrpsee::core::RegisterMethodError> {
     let mut m = jsonrpsee::RpcModule::new(s);
-    for &name in METHODS.iter().chain(super::filters::METHODS) {
+    for name in registered() {
         m.register_async_method(name, move |params, ctx, ext| async move {
             let r = match positional(&params) {
                 Err(e) => Err(e),
@@ -834,7 +806,6 @@ pub(crate) fn module(
 
 #[cfg(test)]
 mod tests {
-    use super::METHODS;
 
     /// `METHODS` is exactly what `dispatch` answers: every arm's name (here and in
     /// rpc/eth.rs) is listed, and every listed name has an arm.
@@ -857,13 +828,9 @@ mod tests {
             }
         }
         arms.extend(super::super::eth::METHODS);
-        // The filters answer before the match (rpc/filters.rs) and are registered beside.
-        let registered: Vec<&str> = METHODS
-            .iter()
-            .chain(super::super::filters::METHODS)
-            .copied()
-            .collect();
+        // The filters answer before the match (rpc/filters.rs).
         arms.extend(super::super::filters::METHODS);
+        let registered: Vec<&str> = super::registered().collect();
         for a in &arms {
             assert!(registered.contains(a), "{a} is answered but not in METHODS");
         }
