@@ -38,6 +38,9 @@ pub struct Config {
     /// Heights behind the head whose state reads answer (`eth_getBalance(addr, N)`,
     /// `eth_call` at a past block...): `--history-heights`, `u64::MAX` for all (`--archive`).
     pub keep_heights: u64,
+    /// How long `eth_sendRawTransaction` waits for its transaction to be final before it
+    /// answers (`--send-wait-ms`; zero: it answers once the transaction is journaled).
+    pub send_wait: Duration,
     /// The browser origins allowed to call the JSON-RPC server (CORS): `*` for any, else
     /// exact origins such as `http://localhost:3000` (`--rpc-cors`).
     pub cors: Vec<String>,
@@ -115,6 +118,7 @@ impl Default for Config {
             rpc: RpcLimits::default(),
             cors: vec!["*".into()],
             keep_heights: Config::KEEP_HEIGHTS,
+            send_wait: Duration::ZERO,
         }
     }
 }

@@ -70,7 +70,8 @@ pub fn run(cfg: &DevConfig) -> Result<()> {
         COORDINATOR,
         &vurl,
         &cfg.listen.to_string(),
-        &[],
+        // Like anvil's automine: a sent transaction is final when its hash comes back.
+        &["--send-wait-ms".to_string(), "10000".to_string()],
     )?;
     wait_ready(&RpcClient::new(&curl), Duration::from_secs(30))?;
     let addr = curl.trim_start_matches("http://").to_string();

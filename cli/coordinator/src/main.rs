@@ -137,6 +137,11 @@ enum Cmd {
         /// Keep the state of every height (overrides --history-heights).
         #[arg(long)]
         archive: bool,
+        /// How long eth_sendRawTransaction waits for its transaction to be final before it
+        /// answers (0: it answers once the transaction is journaled; the dev node waits, as
+        /// anvil's automine does, so that tools reading the "latest" nonce see it).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=30_000))]
+        send_wait_ms: u64,
         #[command(flatten)]
         limits: mf_cli::HttpLimitArgs,
     },
@@ -238,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             rpc_cors,
             history_heights,
             archive,
+            send_wait_ms,
             limits,
         } => {
             if batch_max == 0 || max_attempts == 0 {
@@ -267,6 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 cors: rpc_cors.into_iter().filter(|o| !o.is_empty()).collect(),
                 keep_heights: if archive { u64::MAX } else { history_heights },
+                send_wait: Duration::from_millis(send_wait_ms),
             };
             tracing::info!(%addr, validator = %cfg.validator, data = %cfg.data.display(), "serving JSON-RPC");
             println!("listening on {addr}");

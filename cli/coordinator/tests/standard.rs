@@ -499,3 +499,39 @@ fn the_pending_nonce_counts_transactions_taken_and_not_final() {
     assert_eq!(count(&n, "latest"), json!("0x1"));
     assert_eq!(count(&n, "pending"), json!("0x3"));
 }
+
+#[test]
+fn with_a_send_wait_the_latest_nonce_counts_what_was_just_sent() {
+    let n = node(&["--send-wait-ms", "10000"]);
+    let sender = format!("{:#x}", n.key.address());
+    for wei in [1u64, 2, 3] {
+        // As cast does: the nonce from "latest", then eth_sendRawTransaction.
+        let nonce = n.rpc("eth_getTransactionCount", json!([sender, "latest"]));
+        let nonce = u64::from_str_radix(nonce.as_str().expect("hex").trim_start_matches("0x"), 16)
+            .expect("nonce");
+        let raw = n.payment(nonce, wei);
+        let hash = n.rpc(
+            "eth_sendRawTransaction",
+            json!([alloy_primitives::Bytes::from(raw.clone())]),
+        );
+        assert_eq!(hash, json!(keccak256(&raw)));
+        // Final when answered: the receipt is there at once.
+        let receipt = n.rpc("eth_getTransactionReceipt", json!([hash]));
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+    }
+    assert_eq!(
+        n.rpc("eth_getTransactionCount", json!([sender, "latest"])),
+        json!("0x3")
+    );
+    // A refusal is the call's error (here at intake: a replay of nonce 0).
+    let e = n.rpc_error(
+        "eth_sendRawTransaction",
+        json!([alloy_primitives::Bytes::from(n.payment(0, 9))]),
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nonce too low")),
+        "{e}"
+    );
+}

@@ -310,6 +310,28 @@ fn ethereum_wording(mut e: RpcError) -> RpcError {
     e
 }
 
+/// Waits (at most `wait`) until intent `id` is final: its status then, or as it stands
+/// when the wait ends (`None`: unknown).
+async fn wait_final(
+    s: &Shared,
+    id: &TxId,
+    wait: Duration,
+) -> Result<Option<mf_movegen::rpc::IntentStatus>, RpcError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = s.store.changes().subscribe();
+    loop {
+        let st = s.store.intent(id).map_err(RpcError::internal)?;
+        let done = st.as_ref().is_none_or(|st| st.status.is_final());
+        if done || s.stopping() {
+            return Ok(st);
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return Ok(st),
+        }
+    }
+}
+
 /// Runs one method; EVM execution draws on the request's `budget`.
 pub(super) async fn dispatch(
     s: &Arc<Shared>,
@@ -638,22 +660,8 @@ pub(super) async fn dispatch(
             max_params(&params, 2)?;
             let id: TxId = param(&params, 0, "intent id")?;
             let ms: u64 = opt_param::<u64>(&params, 1, "timeout ms")?.unwrap_or(5_000);
-            let deadline = tokio::time::Instant::now() + Duration::from_millis(ms.min(MAX_WAIT_MS));
-            let mut changes = s.store.changes().subscribe();
-            loop {
-                let st = s.store.intent(&id).map_err(RpcError::internal)?;
-                let done = match &st {
-                    None => true,
-                    Some(st) => st.status.is_final(),
-                };
-                if done || s.stopping() {
-                    return serde_json::to_value(st).map_err(RpcError::internal);
-                }
-                match tokio::time::timeout_at(deadline, changes.changed()).await {
-                    Ok(Ok(())) => {}
-                    _ => return serde_json::to_value(st).map_err(RpcError::internal),
-                }
-            }
+            let st = wait_final(s, &id, Duration::from_millis(ms.min(MAX_WAIT_MS))).await?;
+            serde_json::to_value(st).map_err(RpcError::internal)
         }
         "mf_waitIntents" => {
             max_params(&params, 2)?;
@@ -709,10 +717,26 @@ pub(super) async fn dispatch(
         "eth_sendRawTransaction" => {
             // The same intake, answered with the Ethereum hash (keccak-256 of the bytes),
             // its refusals worded as geth words them (tools match on those words).
-            match send_eth(s, &params).await {
-                Ok((_, hash)) => Ok(json!(hash)),
-                Err(e) => Err(ethereum_wording(e)),
+            let (id, hash) = match send_eth(s, &params).await {
+                Ok((id, hash)) => (id, hash),
+                Err(e) => return Err(ethereum_wording(e)),
+            };
+            // With --send-wait-ms (the dev node's default, as anvil's automine), the answer
+            // waits for the transaction to be final: a refusal is then this call's error,
+            // and the sender's next nonce is on chain when it returns.
+            if !s.cfg.send_wait.is_zero() {
+                let id: TxId = serde_json::from_value(id).map_err(RpcError::internal)?;
+                if let Some(st) = wait_final(s, &id, s.cfg.send_wait).await?
+                    && st.status == mf_movegen::rpc::IntentState::Rejected
+                {
+                    let reason = st.reason.unwrap_or_default();
+                    let detail = st.detail.unwrap_or_default();
+                    return Err(ethereum_wording(RpcError::rejected(
+                        &reason, st.code, detail,
+                    )));
+                }
             }
+            Ok(json!(hash))
         }
         "mf_dryRun" => {
             let tx = decode_intent(&params)?;
