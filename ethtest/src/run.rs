@@ -175,6 +175,7 @@ fn build(
                 storage_keys: keys.clone(),
             })
             .collect(),
+        blob: None,
     };
     let context = ExecContext {
         block_number: block.number.unwrap_or_default(),

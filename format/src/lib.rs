@@ -32,7 +32,8 @@
 //! let body = TxBody {
 //!     chain_id: 1,
 //!     call: Call { from: alice.address(), to: Some(bob.address()), value: U256::from(10u64),
-//!                  input: vec![], gas_limit: 21_000, fee: Fee::legacy(0), access_list: vec![] },
+//!                  input: vec![], gas_limit: 21_000, fee: Fee::legacy(0), access_list: vec![],
+//!                  blob: None },
 //!     context: ExecContext::default(),
 //!     open: false,
 //!     moves: vec![Move { mask: Mask::ALL, kind: MoveKind::Consume, mark: Mark::Account,

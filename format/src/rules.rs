@@ -85,6 +85,27 @@ impl Fork {
 }
 
 impl Fork {
+    /// Most blobs one transaction may carry under this fork: the fork's blob limit per block
+    /// (EIP-4844: 6 under Cancun; EIP-7691: 9 under Prague), `None` before Cancun (no blob
+    /// transactions; execution refuses type 3 then).
+    pub const fn max_blobs_per_tx(self) -> Option<u64> {
+        match self {
+            Fork::Cancun => Some(6),
+            Fork::Prague => Some(9),
+            _ => None,
+        }
+    }
+
+    /// The blob base fee update fraction of this fork (EIP-4844: 3,338,477 under Cancun;
+    /// EIP-7691: 5,007,716 under Prague), which turns the excess blob gas into the blob base
+    /// fee.
+    pub const fn blob_base_fee_update_fraction(self) -> u64 {
+        match self {
+            Fork::Prague => 5_007_716,
+            _ => 3_338_477,
+        }
+    }
+
     /// Its activation at genesis: time 0 for the forks activated by time (Shanghai and
     /// later), block 0 for the others.
     pub fn at_genesis(self) -> Activation {
@@ -171,6 +192,12 @@ pub struct ChainRules {
     /// extension of geth's format): the hashes of the chain this one continues, in ascending
     /// block order, each at most `genesis_number`, at most [`MAX_ANCESTOR_HASHES`].
     pub ancestor_hashes: Vec<(u64, B256)>,
+    /// The excess blob gas of every batch (the genesis `excessBlobGas`, geth's field; 0
+    /// when absent): a chain constant like the base fee, not EIP-4844's per-block update.
+    /// From Cancun on the blob base fee (`BLOBBASEFEE`, and what a blob call pays per blob
+    /// gas, burnt) is EIP-4844's `fake_exponential(1, excess_blob_gas, fraction)` with the
+    /// fork's update fraction ([`Fork::blob_base_fee_update_fraction`]): 1 wei at 0.
+    pub excess_blob_gas: u64,
 }
 
 /// Most ancestor hashes a genesis names: the 256 blocks `BLOCKHASH` reads and the genesis.
@@ -205,6 +232,7 @@ impl ChainRules {
         difficulty: U256::ZERO,
         genesis_number: 0,
         ancestor_hashes: Vec::new(),
+        excess_blob_gas: 0,
     };
 
     /// Every fork up to and including `fork` from genesis, `gas_limit` gas per transaction

@@ -31,6 +31,7 @@ fn sample_body(masks: [u8; 3], open: bool) -> TxBody {
                 address: pool,
                 storage_keys: vec![B256::repeat_byte(0x01)],
             }],
+            blob: None,
         },
         context: ExecContext {
             block_number: 12,

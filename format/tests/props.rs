@@ -112,6 +112,7 @@ fn signed_tx() -> impl Strategy<Value = (Transaction, u8)> {
                         gas_limit,
                         fee: Default::default(),
                         access_list: Vec::new(),
+                        blob: None,
                     },
                     context: ExecContext {
                         block_number: bn,
@@ -443,6 +444,7 @@ fn oversized_inputs_are_refused_before_allocation() {
             gas_limit: 1,
             fee: Default::default(),
             access_list: Vec::new(),
+            blob: None,
         },
         context: ExecContext::default(),
         open: false,

@@ -19,6 +19,7 @@ fn base_tx(open: bool) -> (Keypair, TxBody) {
             gas_limit: 21_000,
             fee: Default::default(),
             access_list: Vec::new(),
+            blob: None,
         },
         context: ExecContext::default(),
         open,

@@ -39,6 +39,7 @@ fn every_fork_charges_its_own_static_gas() {
         gas_limit: 100_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     // 21,000 + pushes and pops (3 x 3 + 3 x 2) + the three accesses, by fork:
     // Byzantium SLOAD 200, BALANCE 400, EXTCODESIZE 700; Istanbul (EIP-1884) SLOAD 800,

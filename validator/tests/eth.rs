@@ -30,6 +30,7 @@ fn call(from: Address, to: Address, wei: u64) -> Call {
         gas_limit: 21_000,
         fee: Fee::dynamic(10, 1),
         access_list: Vec::new(),
+        blob: None,
     }
 }
 
