@@ -196,6 +196,12 @@ fn build(
             mf_movegen::MovegenError::Execution(mf_movegen::Failure::InsufficientFunds(_)) => {
                 Reason::InsufficientFunds.name()
             }
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::TooManyBlobs(_)) => {
+                Reason::TooManyBlobs.name()
+            }
+            mf_movegen::MovegenError::Execution(
+                mf_movegen::Failure::BlobFeeCapBelowBlobBaseFee(_),
+            ) => Reason::BlobFeeCapBelowBlobBaseFee.name(),
             _ => "movegen_error",
         };
         Refusal::other(kind, e)

@@ -56,14 +56,15 @@ fn every_mainnet_block_replays_to_its_header() {
 
 /// Every block as a move set (one chain and one batch per block, every transaction
 /// authorised by its signed Ethereum transaction), applied by a real validator in strict mode,
-/// reproduces its header, except what the protocol does not carry, detected per block: a
-/// blob transaction, and before Spurious Dragon an empty account that exists (EIP-161 made
-/// empty and absent one; PROTOCOL.md §6.3 treats them so at every fork).
+/// reproduces its header, except what the protocol does not carry, detected per block: before
+/// Spurious Dragon an empty account that exists (EIP-161 made empty and absent one;
+/// PROTOCOL.md §6.3 treats them so at every fork). Blocks with blob (type 3) transactions
+/// are carried and must pass: the shared folder has 3 of them, and 42 of its 43 blocks pass.
 #[test]
 fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
     let folder = mainnet();
     let dir = tempfile::tempdir().expect("dir");
-    let (mut passed, mut failures) = (0, Vec::new());
+    let (mut passed, mut blob_blocks, mut failures) = (0, 0, Vec::new());
     for &number in &folder.numbers {
         let block = folder.load_block(number).expect("load");
         let has_blob = block
@@ -76,9 +77,9 @@ fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
         let result = block_chain(&folder, &block)
             .and_then(|chain| validate_block(&block, &chain, &dir.path().join(number.to_string())));
         match result {
-            Ok(r) if r.passed() => passed += 1,
-            Err(ImportError::Batch { what, .. }) if has_blob => {
-                assert!(what.contains("not carried"), "block {number}: {what}");
+            Ok(r) if r.passed() => {
+                passed += 1;
+                blob_blocks += usize::from(has_blob);
             }
             _ if pre_eip161 => {}
             other => failures.push(format!("block {number}: {other:?}")),
@@ -89,6 +90,12 @@ fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
         folder.numbers.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The shared folder: 43 blocks, 42 pass (block 2,674,998, Tangerine, holds an empty
+    // account that exists), 3 of them with blob transactions.
+    if folder.numbers.len() == 43 {
+        assert!(passed >= 42, "{passed} blocks passed, at least 42 expected");
+        assert_eq!(blob_blocks, 3, "the 3 blocks with blob transactions pass");
+    }
     assert!(passed > 0);
 }
 
