@@ -145,6 +145,9 @@ pub enum RulesError {
         "blockHashes: at most 257 entries, block numbers ascending and at most the genesis number"
     )]
     AncestorHashes,
+    /// An excess blob gas above [`MAX_EXCESS_BLOB_GAS`].
+    #[error("excessBlobGas {0} is above the largest allowed, {MAX_EXCESS_BLOB_GAS}")]
+    ExcessBlobGas(u64),
     /// A batch gas limit below the transaction gas limit.
     #[error(
         "batch gas limit {batch} is below the gas limit {tx}: a transaction with the largest gas limit would fit no batch"
@@ -199,6 +202,11 @@ pub struct ChainRules {
     /// fork's update fraction ([`Fork::blob_base_fee_update_fraction`]): 1 wei at 0.
     pub excess_blob_gas: u64,
 }
+
+/// The largest excess blob gas a genesis may name (2^27): its blob base fee under Cancun
+/// is about e^40 wei (2.4 x 10^17) per blob gas, far above any real one, and revm's `u128`
+/// evaluation of the fee does not overflow up to about 1.9 x 10^8.
+pub const MAX_EXCESS_BLOB_GAS: u64 = 1 << 27;
 
 /// Most ancestor hashes a genesis names: the 256 blocks `BLOCKHASH` reads and the genesis.
 pub const MAX_ANCESTOR_HASHES: usize = 257;
@@ -266,6 +274,9 @@ impl ChainRules {
                 .is_some_and(|(n, _)| *n > self.genesis_number)
         {
             return Err(RulesError::AncestorHashes);
+        }
+        if self.excess_blob_gas > MAX_EXCESS_BLOB_GAS {
+            return Err(RulesError::ExcessBlobGas(self.excess_blob_gas));
         }
         if self.batch_gas_limit < self.gas_limit {
             return Err(RulesError::BatchGasBelowGasLimit {
@@ -339,6 +350,33 @@ impl ChainRules {
             .last()
             .map_or(Fork::Frontier, |(f, _)| *f)
     }
+
+    /// The blob base fee (wei per blob gas) at block `number` and time `timestamp`:
+    /// [`blob_base_fee`] of the chain's excess blob gas with the update fraction of the fork
+    /// in force. What `BLOBBASEFEE` reads and a blob call pays (PROTOCOL.md §6.3).
+    pub fn blob_base_fee_at(&self, number: u64, timestamp: u64) -> u128 {
+        let fork = self.fork_at(number, timestamp);
+        blob_base_fee(self.excess_blob_gas, fork.blob_base_fee_update_fraction())
+    }
+}
+
+/// EIP-4844's `fake_exponential(1, excess_blob_gas, update_fraction)`: the blob base fee,
+/// about `e^(excess / fraction)` wei per blob gas, 1 at no excess. Saturates at `u128::MAX`
+/// (reached only for an excess far above any real one); a zero fraction gives 1.
+pub fn blob_base_fee(excess_blob_gas: u64, update_fraction: u64) -> u128 {
+    if update_fraction == 0 {
+        return 1;
+    }
+    let (numerator, denominator) = (U256::from(excess_blob_gas), U256::from(update_fraction));
+    let mut output = U256::ZERO;
+    let mut accum = denominator; // factor 1 x denominator
+    let mut i = U256::from(1u64);
+    while !accum.is_zero() && output != U256::MAX {
+        output = output.saturating_add(accum);
+        accum = accum.saturating_mul(numerator) / denominator.saturating_mul(i);
+        i += U256::from(1u64);
+    }
+    u128::try_from(output / denominator).unwrap_or(u128::MAX)
 }
 
 #[cfg(test)]
@@ -438,5 +476,31 @@ mod tests {
             .validate(),
             Err(RulesError::ZeroGasLimit)
         );
+    }
+
+    #[test]
+    fn the_blob_base_fee_follows_eip_4844() {
+        // geth's eip4844 tests (fake_exponential(1, excess, fraction)).
+        assert_eq!(blob_base_fee(0, 3_338_477), 1);
+        assert_eq!(blob_base_fee(2_314_057, 3_338_477), 1);
+        assert_eq!(blob_base_fee(2_314_058, 3_338_477), 2);
+        assert_eq!(blob_base_fee(10 * 1024 * 1024, 3_338_477), 23);
+        assert_eq!(blob_base_fee(0, 0), 1);
+        let r = ChainRules {
+            excess_blob_gas: 10 * 1024 * 1024,
+            ..ChainRules::default()
+        };
+        assert_eq!(r.blob_base_fee_at(0, 0), 23);
+        assert_eq!(r.validate(), Ok(()));
+        let r = ChainRules {
+            excess_blob_gas: MAX_EXCESS_BLOB_GAS + 1,
+            ..ChainRules::default()
+        };
+        assert_eq!(
+            r.validate(),
+            Err(RulesError::ExcessBlobGas(MAX_EXCESS_BLOB_GAS + 1))
+        );
+        // Far above the cap it saturates instead of running for ever.
+        assert_eq!(blob_base_fee(u64::MAX, 1), u128::MAX);
     }
 }

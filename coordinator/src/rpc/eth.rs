@@ -588,10 +588,14 @@ pub(super) fn call(s: &Shared, method: &str, params: &[Json]) -> RpcResult {
             max_params(params, 0)?;
             Ok(json!(U256::from(v.suggested_tip()?)))
         }
-        // Blob transactions are refused: the blob base fee is EIP-4844's minimum, constant.
+        // The chain's blob base fee (its constant excess blob gas under the next block's
+        // fork): what a blob transaction pays per blob gas.
         "eth_blobBaseFee" => {
             max_params(params, 0)?;
-            Ok(json!("0x1"))
+            let next = v.rules.number_at(v.head.height + 1);
+            Ok(json!(U256::from(
+                v.rules.blob_base_fee_at(next, super::methods::now_s())
+            )))
         }
         other => Err(RpcError::new(
             codes::METHOD_NOT_FOUND,
