@@ -215,6 +215,48 @@ pub const MAX_ANCESTOR_HASHES: usize = 257;
 /// fixed fields, the fork schedule and [`MAX_ANCESTOR_HASHES`] hashes.
 pub const MAX_ENCODED_RULES: usize = 1024 + MAX_ANCESTOR_HASHES * 40;
 
+/// The stored layout of [`ChainRules`] before `excess_blob_gas` (protocol v3 and earlier).
+#[derive(Deserialize)]
+struct RulesBeforeBlobs {
+    gas_limit: u64,
+    batch_gas_limit: u64,
+    forks: Vec<(Fork, Activation)>,
+    base_fee: u64,
+    beneficiary: Address,
+    prevrandao: B256,
+    difficulty: U256,
+    genesis_number: u64,
+    ancestor_hashes: Vec<(u64, B256)>,
+}
+
+impl ChainRules {
+    /// Decodes stored rules (`crate::encode` of [`ChainRules`]), also in the layout stores
+    /// wrote before the excess blob gas was a rule (it is then 0, the value those chains
+    /// ran). At most [`MAX_ENCODED_RULES`] bytes.
+    pub fn decode_stored(bytes: &[u8]) -> Result<ChainRules, crate::FormatError> {
+        match crate::decode::<ChainRules>(bytes, MAX_ENCODED_RULES, "chain rules") {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                match crate::decode::<RulesBeforeBlobs>(bytes, MAX_ENCODED_RULES, "chain rules") {
+                    Ok(r) => Ok(ChainRules {
+                        gas_limit: r.gas_limit,
+                        batch_gas_limit: r.batch_gas_limit,
+                        forks: r.forks,
+                        base_fee: r.base_fee,
+                        beneficiary: r.beneficiary,
+                        prevrandao: r.prevrandao,
+                        difficulty: r.difficulty,
+                        genesis_number: r.genesis_number,
+                        ancestor_hashes: r.ancestor_hashes,
+                        excess_blob_gas: 0,
+                    }),
+                    Err(_) => Err(e),
+                }
+            }
+        }
+    }
+}
+
 impl Default for ChainRules {
     /// Cancun from genesis, [`MAX_GAS_LIMIT`] gas: the rules of a genesis that names no fork
     /// and no gas limit.
@@ -502,5 +544,45 @@ mod tests {
         );
         // Far above the cap it saturates instead of running for ever.
         assert_eq!(blob_base_fee(u64::MAX, 1), u128::MAX);
+    }
+
+    #[test]
+    fn rules_stored_before_the_excess_blob_gas_still_decode() {
+        #[derive(Serialize)]
+        struct Old {
+            gas_limit: u64,
+            batch_gas_limit: u64,
+            forks: Vec<(Fork, Activation)>,
+            base_fee: u64,
+            beneficiary: Address,
+            prevrandao: B256,
+            difficulty: U256,
+            genesis_number: u64,
+            ancestor_hashes: Vec<(u64, B256)>,
+        }
+        let r = ChainRules {
+            base_fee: 7,
+            genesis_number: 9,
+            ancestor_hashes: vec![(8, B256::repeat_byte(1))],
+            ..ChainRules::default()
+        };
+        let old = crate::encode(&Old {
+            gas_limit: r.gas_limit,
+            batch_gas_limit: r.batch_gas_limit,
+            forks: r.forks.clone(),
+            base_fee: r.base_fee,
+            beneficiary: r.beneficiary,
+            prevrandao: r.prevrandao,
+            difficulty: r.difficulty,
+            genesis_number: r.genesis_number,
+            ancestor_hashes: r.ancestor_hashes.clone(),
+        });
+        assert_eq!(ChainRules::decode_stored(&old), Ok(r.clone()));
+        let now = ChainRules {
+            excess_blob_gas: 5,
+            ..r
+        };
+        assert_eq!(ChainRules::decode_stored(&crate::encode(&now)), Ok(now));
+        assert!(ChainRules::decode_stored(&[1, 2, 3]).is_err());
     }
 }
