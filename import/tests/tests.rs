@@ -1,6 +1,7 @@
 //! mf-import's tests: the replay of the shared mainnet blocks, sender recovery with both
 //! backends, and the loader's errors.
 
+use mf_format::tx_id;
 use mf_import::recover::{Backend, check_sender, sender};
 use mf_import::replay::spec_at;
 use mf_import::{Folder, ImportError, TxError, block_chain, replay_block, validate_block};
@@ -60,6 +61,99 @@ fn every_mainnet_block_replays_to_its_header() {
 /// Spurious Dragon an empty account that exists (EIP-161 made empty and absent one;
 /// PROTOCOL.md §6.3 treats them so at every fork). Blocks with blob (type 3) transactions
 /// are carried and must pass: the shared folder has 3 of them, and 42 of its 43 blocks pass.
+/// The blob transactions of the shared blocks, carried as move sets, charge their senders
+/// exactly what Ethereum does: for each one, the sender's balance before and after in the
+/// move set (its declared `prev` and `next`) equals the plain revm replay's with the block's
+/// header (blob fee at the header's excessBlobGas, burnt). Each block is checked as it is
+/// (their excess blob gas gives the minimum blob base fee, 1 wei) and again with its header's
+/// excessBlobGas raised to 5,500,000 (a blob base fee of 5 wei, below every blob fee cap of
+/// these transactions): the chain's genesis takes it from the header, so both follow it.
+#[test]
+fn blob_senders_pay_what_ethereum_charges() {
+    use mf_format::{Key, Status, Value};
+    use mf_import::replay::{PreStateDb, block_env, tx_env};
+    use revm::database::CacheDB;
+    use revm::{Context, ExecuteCommitEvm, ExecuteEvm, MainBuilder, MainContext};
+    let folder = mainnet();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut checked = 0;
+    for &number in &folder.numbers {
+        let loaded = folder.load_block(number).expect("load");
+        let is_blob = |t: &mf_import::Transaction| {
+            matches!(t.envelope, alloy_consensus::TxEnvelope::Eip4844(_))
+        };
+        if !loaded.transactions.iter().any(is_blob) {
+            continue;
+        }
+        for excess in [loaded.header.excess_blob_gas, Some(5_500_000)] {
+            let mut block = loaded.clone();
+            block.header.excess_blob_gas = excess;
+            let h = &block.header;
+            // Ethereum: the replay's balances of each blob sender around its transaction.
+            let spec = spec_at(h.number, h.timestamp).expect("spec");
+            let mut cfg = revm::context::CfgEnv::new().with_spec_and_mainnet_gas_params(spec);
+            cfg.chain_id = 1;
+            let mut evm = Context::mainnet()
+                .with_db(CacheDB::new(PreStateDb::new(&folder, &block).expect("db")))
+                .with_cfg(cfg)
+                .with_block(block_env(h, spec).expect("block env"))
+                .build_mainnet();
+            let mut ethereum = Vec::new();
+            for t in &block.transactions {
+                let out = evm
+                    .transact(tx_env(&t.envelope, t.from).expect("tx env"))
+                    .expect("runs");
+                if is_blob(t) {
+                    let a = &out.state[&t.from];
+                    ethereum.push(Some((a.original_info().balance, a.info.balance)));
+                } else {
+                    ethereum.push(None);
+                }
+                evm.commit(out.state);
+            }
+            // The move set, applied by a validator.
+            let chain = block_chain(&folder, &block).expect("carried");
+            let mut v = mf_validator::Validator::init(
+                &dir.path().join(format!("{number}-{excess:?}")),
+                &chain.genesis,
+            )
+            .expect("init");
+            let time_ms = chain.timestamp * 1000;
+            v.set_clock(move || time_ms);
+            let out = v
+                .apply_batch(&chain.batch, mf_validator::Mode::Strict)
+                .expect("applies");
+            for ((tx, want), r) in chain.batch.txs.iter().zip(&ethereum).zip(&out.receipts) {
+                let Some(want) = want else { continue };
+                assert_eq!(r.status, Status::Accepted);
+                let from = tx.body.call.from;
+                assert_ne!(from, h.miner, "the beneficiary is paid per block here");
+                let sender = tx
+                    .body
+                    .moves
+                    .iter()
+                    .find(|m| m.key() == Key::account(from))
+                    .expect("the sender's move");
+                let (Value::Account(prev), Value::Account(next)) = (sender.prev, sender.next)
+                else {
+                    panic!("an account move");
+                };
+                assert_eq!(
+                    (prev.balance, next.balance),
+                    *want,
+                    "block {number} at excess blob gas {excess:?}: {:#x}",
+                    tx_id(&tx.body)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 6,
+        "the shared blocks hold 3 blob transactions: {checked} checked"
+    );
+}
+
 #[test]
 fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
     let folder = mainnet();
