@@ -155,6 +155,27 @@ fn a_blob_call_reads_the_blob_base_fee_and_its_hashes_by_fork() {
             "{fork:?}"
         );
         assert_eq!(ex.beneficiary_fee, U256::ZERO, "the blob fee is burnt");
+        // The balance check counts the blob fee cap: a sender that can pay the blob gas at
+        // the blob base fee but not at its cap (2 x 131,072 x 1,000 wei) is refused.
+        let mut poor = view.clone();
+        poor.set_account(
+            from,
+            Account {
+                balance: U256::from(2 * 131_072 * 1_000 - 1),
+                nonce: 0,
+                code_hash: EMPTY_CODE_HASH,
+            },
+        );
+        let refused = execute_under(&poor, 1, &rules, &call(2), &ExecContext::default(), false);
+        assert!(
+            matches!(
+                refused,
+                Err(mf_movegen::MovegenError::Execution(
+                    mf_movegen::Failure::InsufficientFunds(_)
+                ))
+            ),
+            "{refused:?}"
+        );
         // 7 blobs: above Cancun's 6, within Prague's 9.
         let seven = execute_under(&view, 1, &rules, &call(7), &ExecContext::default(), false);
         match fork {
