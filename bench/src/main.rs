@@ -215,6 +215,7 @@ fn make_batch(
                     gas_limit: 0,
                     fee: Default::default(),
                     access_list: Vec::new(),
+                    blob: None,
                 },
                 // Header times are pinned to 0 below, so timestamp 0 is in the window.
                 context: ExecContext {

@@ -2,7 +2,7 @@
 //! does: what tests and the devnet use to send transactions with an Ethereum authorisation
 //! (PROTOCOL.md §5.5).
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip4844, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, Signature, TxKind, U256, keccak256};
 use k256::ecdsa::SigningKey;
@@ -48,7 +48,9 @@ impl EthKey {
     }
 
     /// The signed Ethereum transaction (its EIP-2718 bytes) of `call` with `nonce` on chain
-    /// `chain_id`, of the call's fee type: legacy with EIP-155, EIP-2930 or EIP-1559.
+    /// `chain_id`, of the call's fee type: legacy with EIP-155, EIP-2930, EIP-1559 or EIP-4844
+    /// (its blob fields from `call.blob`, none when absent; a blob call names a callee, and
+    /// one without is signed as a call to the zero address, which no validator accepts).
     pub fn sign_call(&self, call: &Call, chain_id: u64, nonce: u64) -> Vec<u8> {
         let to = match call.to {
             Some(a) => TxKind::Call(a),
@@ -86,6 +88,23 @@ impl EthKey {
                 to,
                 value: call.value,
                 access_list,
+                input,
+            }),
+            FeeKind::Blob => self.envelope(TxEip4844 {
+                chain_id,
+                nonce,
+                gas_limit: call.gas_limit,
+                max_fee_per_gas: fee.max_fee_per_gas,
+                max_priority_fee_per_gas: fee.max_priority_fee_per_gas,
+                to: call.to.unwrap_or_default(),
+                value: call.value,
+                access_list,
+                blob_versioned_hashes: call
+                    .blob
+                    .as_ref()
+                    .map(|b| b.versioned_hashes.clone())
+                    .unwrap_or_default(),
+                max_fee_per_blob_gas: call.blob.as_ref().map_or(0, |b| b.max_fee_per_blob_gas),
                 input,
             }),
         }

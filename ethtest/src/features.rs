@@ -219,7 +219,7 @@ impl Feature {
                 "revm runs Constantinople as Petersburg (EIP-1283 was withdrawn before mainnet ran it)"
             }
             Feature::BlobTransaction => {
-                "no blob data is carried or made available, so BLOBHASH and blob fees have nothing to refer to"
+                "the runner does not read a case's blob fields (blobVersionedHashes, maxFeePerBlobGas, excessBlobGas) yet; the protocol carries blob calls since v4"
             }
             Feature::SetCodeTransaction => {
                 "EIP-7702 delegations are not carried (a Prague feature; execution runs Cancun)"

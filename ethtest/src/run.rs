@@ -175,6 +175,7 @@ fn build(
                 storage_keys: keys.clone(),
             })
             .collect(),
+        blob: None,
     };
     let context = ExecContext {
         block_number: block.number.unwrap_or_default(),
@@ -195,6 +196,12 @@ fn build(
             mf_movegen::MovegenError::Execution(mf_movegen::Failure::InsufficientFunds(_)) => {
                 Reason::InsufficientFunds.name()
             }
+            mf_movegen::MovegenError::Execution(mf_movegen::Failure::TooManyBlobs(_)) => {
+                Reason::TooManyBlobs.name()
+            }
+            mf_movegen::MovegenError::Execution(
+                mf_movegen::Failure::BlobFeeCapBelowBlobBaseFee(_),
+            ) => Reason::BlobFeeCapBelowBlobBaseFee.name(),
             _ => "movegen_error",
         };
         Refusal::other(kind, e)

@@ -65,8 +65,16 @@ pub fn check_structure(tx: &Transaction, chain_id: u64) -> Result<(), Reason> {
     if !moves_are_canonical(&body.moves) {
         return Err(Reason::NoncanonicalMoveOrder);
     }
-    if !body.call.fee.is_consistent()
-        || (body.call.fee.kind == FeeKind::Legacy && !body.call.access_list.is_empty())
+    let call = &body.call;
+    let blob_fields_fit = match (call.fee.kind, &call.blob) {
+        // A blob call names a callee (EIP-4844: no creation) and at least one blob.
+        (FeeKind::Blob, Some(b)) => call.to.is_some() && !b.versioned_hashes.is_empty(),
+        (FeeKind::Blob, None) => false,
+        (_, b) => b.is_none(),
+    };
+    if !call.fee.is_consistent()
+        || (call.fee.kind == FeeKind::Legacy && !call.access_list.is_empty())
+        || !blob_fields_fit
     {
         return Err(Reason::InvalidFeeFields);
     }

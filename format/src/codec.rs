@@ -201,7 +201,8 @@ impl<'a> Walk<'a> {
     /// Skips a transaction body up to its moves; returns the move count.
     fn skip_to_moves(&mut self) -> Option<usize> {
         use crate::limits::{
-            MAX_ACCESS_LIST_ITEMS, MAX_ACCESS_LIST_KEYS, MAX_INPUT_BYTES, MAX_MOVES_PER_TX,
+            MAX_ACCESS_LIST_ITEMS, MAX_ACCESS_LIST_KEYS, MAX_BLOB_HASHES, MAX_INPUT_BYTES,
+            MAX_MOVES_PER_TX,
         };
         self.skip(8 + 20)?; // chain id, from
         match self.u8()? {
@@ -212,12 +213,19 @@ impl<'a> Walk<'a> {
         self.skip(32)?; // value
         let n = self.len(MAX_INPUT_BYTES)?;
         self.skip(n)?;
-        self.skip(8 + 1 + 16 + 16)?; // gas limit, fee kind, fee caps
+        self.skip(8)?; // gas limit
+        let kind = self.u8()?;
+        self.skip(16 + 16)?; // fee caps
         let items = self.len(MAX_ACCESS_LIST_ITEMS)?;
         for _ in 0..items {
             self.skip(20)?;
             let keys = self.len(MAX_ACCESS_LIST_KEYS)?;
             self.skip(keys.checked_mul(32)?)?;
+        }
+        if kind == crate::FeeKind::Blob.byte() {
+            self.skip(16)?; // blob fee cap
+            let hashes = self.len(MAX_BLOB_HASHES)?;
+            self.skip(hashes.checked_mul(32)?)?;
         }
         self.skip(16 + 1)?; // context, open
         self.len(MAX_MOVES_PER_TX)

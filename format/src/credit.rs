@@ -53,6 +53,7 @@ pub fn fee_credit_tx(
                 gas_limit: 0,
                 fee: Fee::default(),
                 access_list: Vec::new(),
+                blob: None,
             },
             context: ExecContext {
                 block_number: height,

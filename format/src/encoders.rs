@@ -3,7 +3,7 @@
 //! bincode encoding of [`crate::codec`], which serialises fixed-size arrays one byte at a time
 //! and is several times slower; property tests check the two agree on random values.
 
-use crate::types::{Call, ExecContext, Move, Receipt, Transaction, TxBody, Value};
+use crate::types::{Call, ExecContext, FeeKind, Move, Receipt, Transaction, TxBody, Value};
 
 #[inline]
 fn put_len(out: &mut Vec<u8>, n: usize) {
@@ -53,6 +53,15 @@ pub fn put_call(out: &mut Vec<u8>, c: &Call) {
         put_len(out, item.storage_keys.len());
         for k in &item.storage_keys {
             out.extend_from_slice(k.as_slice());
+        }
+    }
+    if c.fee.kind == FeeKind::Blob {
+        let b = c.blob.as_ref();
+        out.extend_from_slice(&b.map_or(0, |b| b.max_fee_per_blob_gas).to_le_bytes());
+        let hashes: &[alloy_primitives::B256] = b.map_or(&[], |b| &b.versioned_hashes);
+        put_len(out, hashes.len());
+        for h in hashes {
+            out.extend_from_slice(h.as_slice());
         }
     }
 }

@@ -3,16 +3,18 @@
 //! Ethereum wallet can send.
 //!
 //! The envelope is decoded with alloy's consensus types (EIP-2718: legacy with or without
-//! EIP-155, EIP-2930, EIP-1559; blob and set-code transactions are not carried) and its
+//! EIP-155, EIP-2930, EIP-1559, EIP-4844 in the form blocks hold it, without a sidecar;
+//! set-code transactions are not carried) and its
 //! signer recovered (secp256k1 ECDSA with libsecp256k1, about five times k256's rate per
 //! core on this project's machines; EIP-2's low `s` required). The body must be exactly what it signs: the
 //! call (`from` is the signer; `to`, `value`, `input`, `gas_limit`), the fee fields of its
-//! type, the access list and the chain id; and the sender's declared account record must
+//! type, the access list, the blob fields (type 3) and the chain id; and the sender's declared account record must
 //! have its nonce. The Ethereum signature covers no move: every move of such a transaction
 //! is left to its filler (mask 0, an `open` body), and the nonce makes it unrepeatable.
 
 use crate::reason::Reason;
-use crate::types::{AccessItem, Fee, FeeKind, Key, MoveKind, Transaction, TxBody};
+use crate::types::{AccessItem, Blobs, Fee, FeeKind, Key, MoveKind, Transaction, TxBody};
+use alloy_consensus::TxEip4844Variant;
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
@@ -43,6 +45,8 @@ pub struct EthSigned {
     pub fee: Fee,
     /// The access list, in the protocol's form.
     pub access_list: Vec<AccessItem>,
+    /// The blob fields of a type-3 transaction (`None` for the other types).
+    pub blob: Option<Blobs>,
 }
 
 /// A call's access list in alloy's form (which revm takes too).
@@ -58,14 +62,15 @@ pub fn alloy_access_list(items: &[AccessItem]) -> AccessList {
     )
 }
 
-/// Exactly one legacy, EIP-2930 or EIP-1559 transaction, else `invalid_eth_authorization`
-/// (45).
+/// Exactly one legacy, EIP-2930, EIP-1559 or EIP-4844 (without a sidecar: the form a block
+/// holds and its hash covers) transaction, else `invalid_eth_authorization` (45).
 fn decode_envelope(envelope: &[u8]) -> Result<TxEnvelope, Reason> {
     let mut rest = envelope;
     let tx = TxEnvelope::decode_2718(&mut rest).map_err(|_| Reason::InvalidEthAuthorization)?;
     match tx {
         _ if !rest.is_empty() => Err(Reason::InvalidEthAuthorization),
         TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => Ok(tx),
+        TxEnvelope::Eip4844(ref t) if matches!(t.tx(), TxEip4844Variant::TxEip4844(_)) => Ok(tx),
         _ => Err(Reason::InvalidEthAuthorization),
     }
 }
@@ -87,7 +92,8 @@ pub fn declared_nonce(body: &TxBody) -> Option<u64> {
 }
 
 /// Decodes an envelope and recovers its signer: `invalid_eth_authorization` (45) for bytes
-/// that are not exactly one legacy, EIP-2930 or EIP-1559 transaction, `eth_signer_mismatch`
+/// that are not exactly one legacy, EIP-2930, EIP-1559 or EIP-4844 (no sidecar) transaction,
+/// `eth_signer_mismatch`
 /// (46) for a signature that does not recover.
 pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
     let tx = decode_envelope(envelope)?;
@@ -95,14 +101,16 @@ pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
         TxEnvelope::Legacy(t) => (FeeKind::Legacy, t.tx().chain_id),
         TxEnvelope::Eip2930(t) => (FeeKind::AccessList, Some(t.tx().chain_id)),
         TxEnvelope::Eip1559(t) => (FeeKind::Dynamic, Some(t.tx().chain_id)),
+        TxEnvelope::Eip4844(t) => (FeeKind::Blob, Some(t.tx().tx().chain_id)),
         _ => return Err(Reason::InvalidEthAuthorization),
     };
     let signer = tx.recover_signer().map_err(|_| Reason::EthSignerMismatch)?;
     let fee = match kind {
-        FeeKind::Dynamic => Fee::dynamic(
-            tx.max_fee_per_gas(),
-            tx.max_priority_fee_per_gas().unwrap_or(0),
-        ),
+        FeeKind::Dynamic | FeeKind::Blob => Fee {
+            kind,
+            max_fee_per_gas: tx.max_fee_per_gas(),
+            max_priority_fee_per_gas: tx.max_priority_fee_per_gas().unwrap_or(0),
+        },
         FeeKind::Legacy | FeeKind::AccessList => {
             let price = tx.gas_price().unwrap_or(0);
             Fee {
@@ -123,6 +131,13 @@ pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
                 .collect()
         })
         .unwrap_or_default();
+    let blob = match kind {
+        FeeKind::Blob => Some(Blobs {
+            max_fee_per_blob_gas: tx.max_fee_per_blob_gas().unwrap_or(0),
+            versioned_hashes: tx.blob_versioned_hashes().unwrap_or_default().to_vec(),
+        }),
+        _ => None,
+    };
     Ok(EthSigned {
         signer,
         hash: keccak256(envelope),
@@ -137,6 +152,7 @@ pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
         gas_limit: tx.gas_limit(),
         fee,
         access_list,
+        blob,
     })
 }
 
@@ -161,8 +177,8 @@ pub fn verify_eth_authorization(tx: &Transaction) -> Result<B256, Reason> {
     Ok(signed.hash)
 }
 
-/// Whether `body` carries exactly the call, fee fields, access list and chain id `signed`
-/// signs (a legacy transaction without EIP-155 signs no chain id: PROTOCOL.md §5.5).
+/// Whether `body` carries exactly the call, fee fields, access list, blob fields and chain id
+/// `signed` signs (a legacy transaction without EIP-155 signs no chain id: PROTOCOL.md §5.5).
 pub fn signed_matches(signed: &EthSigned, body: &TxBody) -> bool {
     let c = &body.call;
     signed.chain_id.is_none_or(|id| id == body.chain_id)
@@ -172,4 +188,5 @@ pub fn signed_matches(signed: &EthSigned, body: &TxBody) -> bool {
         && signed.gas_limit == c.gas_limit
         && signed.fee == c.fee
         && signed.access_list == c.access_list
+        && signed.blob == c.blob
 }

@@ -32,7 +32,8 @@
 //! let body = TxBody {
 //!     chain_id: 1,
 //!     call: Call { from: alice.address(), to: Some(bob.address()), value: U256::from(10u64),
-//!                  input: vec![], gas_limit: 21_000, fee: Fee::legacy(0), access_list: vec![] },
+//!                  input: vec![], gas_limit: 21_000, fee: Fee::legacy(0), access_list: vec![],
+//!                  blob: None },
 //!     context: ExecContext::default(),
 //!     open: false,
 //!     moves: vec![Move { mask: Mask::ALL, kind: MoveKind::Consume, mark: Mark::Account,
@@ -86,7 +87,7 @@ pub use eth::{EthSigned, decode_eth, verify_eth_authorization};
 pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;
 pub use reason::Reason;
-pub use rules::{Activation, ChainRules, Fork, RulesError};
+pub use rules::{Activation, ChainRules, Fork, RulesError, blob_base_fee};
 pub use sign::{
     Keypair, PublicKey, SigCheck, address_of, authorization_digest, sign, signing_digest,
     tx_authorization_digest, verify_batch, verify_tx_signatures,

@@ -27,6 +27,13 @@ pub const MAX_AUTHS: usize = 16;
 pub const MAX_ACCESS_LIST_ITEMS: usize = 1024;
 /// Most storage keys under one access-list entry.
 pub const MAX_ACCESS_LIST_KEYS: usize = 1024;
+/// Most versioned hashes of a blob call on the wire: Prague's limit (EIP-7691: 9 blobs a
+/// block, so at most 9 in one transaction), the most any fork this protocol runs allows.
+/// The fork in force may allow fewer ([`crate::Fork::max_blobs_per_tx`]: 6 under Cancun),
+/// which execution checks (`too_many_blobs`).
+pub const MAX_BLOB_HASHES: usize = 9;
+/// Blob gas per blob (EIP-4844 `GAS_PER_BLOB`, 2^17).
+pub const GAS_PER_BLOB: u64 = 1 << 17;
 /// The gas limit of a chain whose genesis names none, and of the default rules.
 pub const MAX_GAS_LIMIT: u64 = 30_000_000;
 /// The batch gas limit of a chain whose genesis names no `batchGasLimit`: the gas limits of

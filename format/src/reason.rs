@@ -135,6 +135,11 @@ reasons! {
     /// The sender's declared balance is below `gas_limit x fee cap + value`, what Ethereum
     /// requires before running a transaction.
     InsufficientFunds = 69, "insufficient_funds";
+    /// A blob call carries more blobs than the fork in force allows per transaction (6
+    /// under Cancun, 9 under Prague).
+    TooManyBlobs = 70, "too_many_blobs";
+    /// A blob call's blob fee cap is below the chain's blob base fee.
+    BlobFeeCapBelowBlobBaseFee = 71, "blob_fee_cap_below_blob_base_fee";
     /// A consumed or referenced version is not live: never created, or already spent.
     VersionNotLive = 80, "version_not_live";
     /// The version is live but holds a value other than the declared `prev`.

@@ -85,6 +85,27 @@ impl Fork {
 }
 
 impl Fork {
+    /// Most blobs one transaction may carry under this fork: the fork's blob limit per block
+    /// (EIP-4844: 6 under Cancun; EIP-7691: 9 under Prague), `None` before Cancun (no blob
+    /// transactions; execution refuses type 3 then).
+    pub const fn max_blobs_per_tx(self) -> Option<u64> {
+        match self {
+            Fork::Cancun => Some(6),
+            Fork::Prague => Some(9),
+            _ => None,
+        }
+    }
+
+    /// The blob base fee update fraction of this fork (EIP-4844: 3,338,477 under Cancun;
+    /// EIP-7691: 5,007,716 under Prague), which turns the excess blob gas into the blob base
+    /// fee.
+    pub const fn blob_base_fee_update_fraction(self) -> u64 {
+        match self {
+            Fork::Prague => 5_007_716,
+            _ => 3_338_477,
+        }
+    }
+
     /// Its activation at genesis: time 0 for the forks activated by time (Shanghai and
     /// later), block 0 for the others.
     pub fn at_genesis(self) -> Activation {
@@ -124,6 +145,9 @@ pub enum RulesError {
         "blockHashes: at most 257 entries, block numbers ascending and at most the genesis number"
     )]
     AncestorHashes,
+    /// An excess blob gas above [`MAX_EXCESS_BLOB_GAS`].
+    #[error("excessBlobGas {0} is above the largest allowed, {MAX_EXCESS_BLOB_GAS}")]
+    ExcessBlobGas(u64),
     /// A batch gas limit below the transaction gas limit.
     #[error(
         "batch gas limit {batch} is below the gas limit {tx}: a transaction with the largest gas limit would fit no batch"
@@ -171,7 +195,18 @@ pub struct ChainRules {
     /// extension of geth's format): the hashes of the chain this one continues, in ascending
     /// block order, each at most `genesis_number`, at most [`MAX_ANCESTOR_HASHES`].
     pub ancestor_hashes: Vec<(u64, B256)>,
+    /// The excess blob gas of every batch (the genesis `excessBlobGas`, geth's field; 0
+    /// when absent): a chain constant like the base fee, not EIP-4844's per-block update.
+    /// From Cancun on the blob base fee (`BLOBBASEFEE`, and what a blob call pays per blob
+    /// gas, burnt) is EIP-4844's `fake_exponential(1, excess_blob_gas, fraction)` with the
+    /// fork's update fraction ([`Fork::blob_base_fee_update_fraction`]): 1 wei at 0.
+    pub excess_blob_gas: u64,
 }
+
+/// The largest excess blob gas a genesis may name (2^27): its blob base fee under Cancun
+/// is about e^40 wei (2.4 x 10^17) per blob gas, far above any real one, and revm's `u128`
+/// evaluation of the fee does not overflow up to about 1.9 x 10^8.
+pub const MAX_EXCESS_BLOB_GAS: u64 = 1 << 27;
 
 /// Most ancestor hashes a genesis names: the 256 blocks `BLOCKHASH` reads and the genesis.
 pub const MAX_ANCESTOR_HASHES: usize = 257;
@@ -179,6 +214,48 @@ pub const MAX_ANCESTOR_HASHES: usize = 257;
 /// An upper bound on the encoded length of [`ChainRules`] (for decoding stored rules): the
 /// fixed fields, the fork schedule and [`MAX_ANCESTOR_HASHES`] hashes.
 pub const MAX_ENCODED_RULES: usize = 1024 + MAX_ANCESTOR_HASHES * 40;
+
+/// The stored layout of [`ChainRules`] before `excess_blob_gas` (protocol v3 and earlier).
+#[derive(Deserialize)]
+struct RulesBeforeBlobs {
+    gas_limit: u64,
+    batch_gas_limit: u64,
+    forks: Vec<(Fork, Activation)>,
+    base_fee: u64,
+    beneficiary: Address,
+    prevrandao: B256,
+    difficulty: U256,
+    genesis_number: u64,
+    ancestor_hashes: Vec<(u64, B256)>,
+}
+
+impl ChainRules {
+    /// Decodes stored rules (`crate::encode` of [`ChainRules`]), also in the layout stores
+    /// wrote before the excess blob gas was a rule (it is then 0, the value those chains
+    /// ran). At most [`MAX_ENCODED_RULES`] bytes.
+    pub fn decode_stored(bytes: &[u8]) -> Result<ChainRules, crate::FormatError> {
+        match crate::decode::<ChainRules>(bytes, MAX_ENCODED_RULES, "chain rules") {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                match crate::decode::<RulesBeforeBlobs>(bytes, MAX_ENCODED_RULES, "chain rules") {
+                    Ok(r) => Ok(ChainRules {
+                        gas_limit: r.gas_limit,
+                        batch_gas_limit: r.batch_gas_limit,
+                        forks: r.forks,
+                        base_fee: r.base_fee,
+                        beneficiary: r.beneficiary,
+                        prevrandao: r.prevrandao,
+                        difficulty: r.difficulty,
+                        genesis_number: r.genesis_number,
+                        ancestor_hashes: r.ancestor_hashes,
+                        excess_blob_gas: 0,
+                    }),
+                    Err(_) => Err(e),
+                }
+            }
+        }
+    }
+}
 
 impl Default for ChainRules {
     /// Cancun from genesis, [`MAX_GAS_LIMIT`] gas: the rules of a genesis that names no fork
@@ -205,6 +282,7 @@ impl ChainRules {
         difficulty: U256::ZERO,
         genesis_number: 0,
         ancestor_hashes: Vec::new(),
+        excess_blob_gas: 0,
     };
 
     /// Every fork up to and including `fork` from genesis, `gas_limit` gas per transaction
@@ -238,6 +316,9 @@ impl ChainRules {
                 .is_some_and(|(n, _)| *n > self.genesis_number)
         {
             return Err(RulesError::AncestorHashes);
+        }
+        if self.excess_blob_gas > MAX_EXCESS_BLOB_GAS {
+            return Err(RulesError::ExcessBlobGas(self.excess_blob_gas));
         }
         if self.batch_gas_limit < self.gas_limit {
             return Err(RulesError::BatchGasBelowGasLimit {
@@ -311,6 +392,33 @@ impl ChainRules {
             .last()
             .map_or(Fork::Frontier, |(f, _)| *f)
     }
+
+    /// The blob base fee (wei per blob gas) at block `number` and time `timestamp`:
+    /// [`blob_base_fee`] of the chain's excess blob gas with the update fraction of the fork
+    /// in force. What `BLOBBASEFEE` reads and a blob call pays (PROTOCOL.md §6.3).
+    pub fn blob_base_fee_at(&self, number: u64, timestamp: u64) -> u128 {
+        let fork = self.fork_at(number, timestamp);
+        blob_base_fee(self.excess_blob_gas, fork.blob_base_fee_update_fraction())
+    }
+}
+
+/// EIP-4844's `fake_exponential(1, excess_blob_gas, update_fraction)`: the blob base fee,
+/// about `e^(excess / fraction)` wei per blob gas, 1 at no excess. Saturates at `u128::MAX`
+/// (reached only for an excess far above any real one); a zero fraction gives 1.
+pub fn blob_base_fee(excess_blob_gas: u64, update_fraction: u64) -> u128 {
+    if update_fraction == 0 {
+        return 1;
+    }
+    let (numerator, denominator) = (U256::from(excess_blob_gas), U256::from(update_fraction));
+    let mut output = U256::ZERO;
+    let mut accum = denominator; // factor 1 x denominator
+    let mut i = U256::from(1u64);
+    while !accum.is_zero() && output != U256::MAX {
+        output = output.saturating_add(accum);
+        accum = accum.saturating_mul(numerator) / denominator.saturating_mul(i);
+        i += U256::from(1u64);
+    }
+    u128::try_from(output / denominator).unwrap_or(u128::MAX)
 }
 
 #[cfg(test)]
@@ -410,5 +518,71 @@ mod tests {
             .validate(),
             Err(RulesError::ZeroGasLimit)
         );
+    }
+
+    #[test]
+    fn the_blob_base_fee_follows_eip_4844() {
+        // geth's eip4844 tests (fake_exponential(1, excess, fraction)).
+        assert_eq!(blob_base_fee(0, 3_338_477), 1);
+        assert_eq!(blob_base_fee(2_314_057, 3_338_477), 1);
+        assert_eq!(blob_base_fee(2_314_058, 3_338_477), 2);
+        assert_eq!(blob_base_fee(10 * 1024 * 1024, 3_338_477), 23);
+        assert_eq!(blob_base_fee(0, 0), 1);
+        let r = ChainRules {
+            excess_blob_gas: 10 * 1024 * 1024,
+            ..ChainRules::default()
+        };
+        assert_eq!(r.blob_base_fee_at(0, 0), 23);
+        assert_eq!(r.validate(), Ok(()));
+        let r = ChainRules {
+            excess_blob_gas: MAX_EXCESS_BLOB_GAS + 1,
+            ..ChainRules::default()
+        };
+        assert_eq!(
+            r.validate(),
+            Err(RulesError::ExcessBlobGas(MAX_EXCESS_BLOB_GAS + 1))
+        );
+        // Far above the cap it saturates instead of running for ever.
+        assert_eq!(blob_base_fee(u64::MAX, 1), u128::MAX);
+    }
+
+    #[test]
+    fn rules_stored_before_the_excess_blob_gas_still_decode() {
+        #[derive(Serialize)]
+        struct Old {
+            gas_limit: u64,
+            batch_gas_limit: u64,
+            forks: Vec<(Fork, Activation)>,
+            base_fee: u64,
+            beneficiary: Address,
+            prevrandao: B256,
+            difficulty: U256,
+            genesis_number: u64,
+            ancestor_hashes: Vec<(u64, B256)>,
+        }
+        let r = ChainRules {
+            base_fee: 7,
+            genesis_number: 9,
+            ancestor_hashes: vec![(8, B256::repeat_byte(1))],
+            ..ChainRules::default()
+        };
+        let old = crate::encode(&Old {
+            gas_limit: r.gas_limit,
+            batch_gas_limit: r.batch_gas_limit,
+            forks: r.forks.clone(),
+            base_fee: r.base_fee,
+            beneficiary: r.beneficiary,
+            prevrandao: r.prevrandao,
+            difficulty: r.difficulty,
+            genesis_number: r.genesis_number,
+            ancestor_hashes: r.ancestor_hashes.clone(),
+        });
+        assert_eq!(ChainRules::decode_stored(&old), Ok(r.clone()));
+        let now = ChainRules {
+            excess_blob_gas: 5,
+            ..r
+        };
+        assert_eq!(ChainRules::decode_stored(&crate::encode(&now)), Ok(now));
+        assert!(ChainRules::decode_stored(&[1, 2, 3]).is_err());
     }
 }

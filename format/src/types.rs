@@ -495,19 +495,19 @@ impl Move {
 }
 
 /// The EVM call a transaction makes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Encoded as its fields in order (PROTOCOL.md §2.2); the blob fields ([`Blobs`]) follow the
+/// access list only when `fee.kind` is [`FeeKind::Blob`], so the encoding of every other
+/// call has no byte for them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Call {
     /// The caller; must be the address of the first signer.
-    #[serde(with = "wire::address")]
     pub from: Address,
     /// The callee, or `None` for a contract creation.
-    #[serde(with = "wire::opt_address")]
     pub to: Option<Address>,
     /// Wei sent with the call.
-    #[serde(with = "wire::u256")]
     pub value: U256,
     /// Calldata, or init code for a creation.
-    #[serde(serialize_with = "wire::ser_bytes", deserialize_with = "de_input")]
     pub input: Vec<u8>,
     /// Gas limit (at most the chain's gas limit, [`crate::ChainRules::gas_limit`]).
     pub gas_limit: u64,
@@ -515,8 +515,124 @@ pub struct Call {
     pub fee: Fee,
     /// EIP-2930 access list: addresses and storage keys warm from the start (charged in the
     /// intrinsic gas). Empty for a legacy call.
-    #[serde(deserialize_with = "de_access_list")]
     pub access_list: Vec<AccessItem>,
+    /// EIP-4844 blob fields: present exactly when `fee.kind` is [`FeeKind::Blob`] (the
+    /// decoder gives `Some` for that kind and `None` for the others; §6.1 #7d refuses a
+    /// call that breaks this with `invalid_fee_fields`). Encoded only for that kind: an
+    /// encoder writes `None` there as a zero fee cap and no hashes, and drops it for the
+    /// other kinds.
+    pub blob: Option<Blobs>,
+}
+
+/// The blob fields of an EIP-4844 (type 3) call: what the sender offers per blob gas and
+/// the versioned hashes of its blobs (the blobs themselves travel outside the chain, as on
+/// Ethereum; the EVM reads the hashes with `BLOBHASH`). Each blob uses
+/// [`crate::limits::GAS_PER_BLOB`] blob gas, charged at the chain's blob base fee and burnt.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Blobs {
+    /// The most the sender pays per blob gas (wei).
+    pub max_fee_per_blob_gas: u128,
+    /// The blobs' versioned hashes, in order: at least one, at most
+    /// [`MAX_BLOB_HASHES`] on the wire, and at most the fork's limit
+    /// ([`crate::Fork::max_blobs_per_tx`]) at execution.
+    pub versioned_hashes: Vec<B256>,
+}
+
+impl Blobs {
+    /// The blob gas the call uses: [`crate::limits::GAS_PER_BLOB`] per hash.
+    pub fn blob_gas(&self) -> u64 {
+        (self.versioned_hashes.len() as u64).saturating_mul(GAS_PER_BLOB)
+    }
+}
+
+#[derive(Serialize)]
+struct InputRef<'a>(#[serde(serialize_with = "wire::ser_bytes")] &'a [u8]);
+
+impl Serialize for Call {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let blob = self.fee.kind == FeeKind::Blob;
+        let mut t = s.serialize_tuple(if blob { 9 } else { 7 })?;
+        t.serialize_element(&self.from.0.0)?;
+        t.serialize_element(&self.to.map(|a| a.0.0))?;
+        t.serialize_element(&self.value.to_be_bytes::<32>())?;
+        t.serialize_element(&InputRef(&self.input))?;
+        t.serialize_element(&self.gas_limit)?;
+        t.serialize_element(&self.fee)?;
+        t.serialize_element(&self.access_list)?;
+        if blob {
+            let b = self.blob.as_ref();
+            t.serialize_element(&b.map_or(0, |b| b.max_fee_per_blob_gas))?;
+            let hashes: &[B256] = b.map_or(&[], |b| &b.versioned_hashes);
+            t.serialize_element(&HashesRef(hashes))?;
+        }
+        t.end()
+    }
+}
+
+#[derive(Serialize)]
+struct HashesRef<'a>(#[serde(with = "wire::blob_hashes")] &'a [B256]);
+
+impl<'de> Deserialize<'de> for Call {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Call, D::Error> {
+        #[derive(Deserialize)]
+        struct From(#[serde(with = "wire::address")] Address);
+        #[derive(Deserialize)]
+        struct To(#[serde(with = "wire::opt_address")] Option<Address>);
+        #[derive(Deserialize)]
+        struct Wei(#[serde(with = "wire::u256")] U256);
+        #[derive(Deserialize)]
+        struct Input(#[serde(deserialize_with = "de_input")] Vec<u8>);
+        #[derive(Deserialize)]
+        struct List(#[serde(deserialize_with = "de_access_list")] Vec<AccessItem>);
+        #[derive(Deserialize)]
+        struct Hashes(#[serde(with = "wire::blob_hashes")] Vec<B256>);
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Call;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a call")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Call, A::Error> {
+                fn next<'de, A: SeqAccess<'de>, T: Deserialize<'de>>(
+                    seq: &mut A,
+                    i: usize,
+                ) -> Result<T, A::Error> {
+                    seq.next_element()?
+                        .ok_or_else(|| A::Error::invalid_length(i, &"a call"))
+                }
+                let from: From = next(&mut seq, 0)?;
+                let to: To = next(&mut seq, 1)?;
+                let value: Wei = next(&mut seq, 2)?;
+                let input: Input = next(&mut seq, 3)?;
+                let gas_limit: u64 = next(&mut seq, 4)?;
+                let fee: Fee = next(&mut seq, 5)?;
+                let access_list: List = next(&mut seq, 6)?;
+                let blob = if fee.kind == FeeKind::Blob {
+                    let max_fee_per_blob_gas: u128 = next(&mut seq, 7)?;
+                    let hashes: Hashes = next(&mut seq, 8)?;
+                    Some(Blobs {
+                        max_fee_per_blob_gas,
+                        versioned_hashes: hashes.0,
+                    })
+                } else {
+                    None
+                };
+                Ok(Call {
+                    from: from.0,
+                    to: to.0,
+                    value: value.0,
+                    input: input.0,
+                    gas_limit,
+                    fee,
+                    access_list: access_list.0,
+                    blob,
+                })
+            }
+        }
+        // The length is the most elements a call has; one that is not a blob call reads
+        // the first 7.
+        d.deserialize_tuple(9, V)
+    }
 }
 
 /// The EIP-2718 type whose fee rules a call follows.
@@ -530,6 +646,9 @@ pub enum FeeKind {
     AccessList,
     /// 2: EIP-1559: a fee cap and a priority fee cap, and an access list.
     Dynamic,
+    /// 3: EIP-4844: EIP-1559's fields and access list, and blobs ([`Call::blob`]): a blob
+    /// fee cap and the blobs' versioned hashes. Never a contract creation.
+    Blob,
 }
 
 impl FeeKind {
@@ -539,6 +658,7 @@ impl FeeKind {
             FeeKind::Legacy => 0,
             FeeKind::AccessList => 1,
             FeeKind::Dynamic => 2,
+            FeeKind::Blob => 3,
         }
     }
 }
@@ -556,8 +676,9 @@ impl TryFrom<u8> for FeeKind {
             0 => Ok(FeeKind::Legacy),
             1 => Ok(FeeKind::AccessList),
             2 => Ok(FeeKind::Dynamic),
+            3 => Ok(FeeKind::Blob),
             _ => Err(format!(
-                "unknown fee kind {b} (expected 0 legacy, 1 access list, 2 dynamic)"
+                "unknown fee kind {b} (expected 0 legacy, 1 access list, 2 dynamic, 3 blob)"
             )),
         }
     }
@@ -574,9 +695,10 @@ impl TryFrom<u8> for FeeKind {
 pub struct Fee {
     /// The transaction type.
     pub kind: FeeKind,
-    /// The gas price (legacy, EIP-2930) or the fee cap (EIP-1559), in wei per gas.
+    /// The gas price (legacy, EIP-2930) or the fee cap (EIP-1559, EIP-4844), in wei per gas.
     pub max_fee_per_gas: u128,
-    /// The priority fee cap (EIP-1559); equal to `max_fee_per_gas` for the other types.
+    /// The priority fee cap (EIP-1559, EIP-4844); equal to `max_fee_per_gas` for the other
+    /// types.
     pub max_priority_fee_per_gas: u128,
 }
 
@@ -600,13 +722,15 @@ impl Fee {
     }
 
     /// Whether the fields fit the type: one price for legacy and EIP-2930, the priority cap
-    /// at most the fee cap for EIP-1559.
+    /// at most the fee cap for EIP-1559 and EIP-4844.
     pub const fn is_consistent(&self) -> bool {
         match self.kind {
             FeeKind::Legacy | FeeKind::AccessList => {
                 self.max_priority_fee_per_gas == self.max_fee_per_gas
             }
-            FeeKind::Dynamic => self.max_priority_fee_per_gas <= self.max_fee_per_gas,
+            FeeKind::Dynamic | FeeKind::Blob => {
+                self.max_priority_fee_per_gas <= self.max_fee_per_gas
+            }
         }
     }
 

@@ -113,6 +113,18 @@ pub mod b256_list {
     }
 }
 
+/// A list of `B256` (a blob call's versioned hashes) with at most
+/// `crate::limits::MAX_BLOB_HASHES` entries.
+pub mod blob_hashes {
+    use super::*;
+    pub fn serialize<S: Serializer>(v: &[B256], s: S) -> Result<S::Ok, S::Error> {
+        ser_b256_seq(v, s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<B256>, D::Error> {
+        b256_seq(d, crate::limits::MAX_BLOB_HASHES, "blob versioned hashes")
+    }
+}
+
 /// Deserializes a byte string of at most `max` bytes. The length prefix is checked against
 /// `max` before any byte is copied.
 pub fn bounded_bytes<'de, D: Deserializer<'de>>(

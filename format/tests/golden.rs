@@ -31,6 +31,7 @@ fn sample_body(masks: [u8; 3], open: bool) -> TxBody {
                 address: pool,
                 storage_keys: vec![B256::repeat_byte(0x01)],
             }],
+            blob: None,
         },
         context: ExecContext {
             block_number: 12,
@@ -73,6 +74,23 @@ fn sample_body(masks: [u8; 3], open: bool) -> TxBody {
     }
 }
 
+/// The golden blob call (v4): the golden body as an EIP-4844 call (the same fee caps, a blob
+/// fee cap of 3 gwei, two versioned hashes).
+fn sample_blob_body(masks: [u8; 3], open: bool) -> TxBody {
+    let mut body = sample_body(masks, open);
+    body.call.fee.kind = FeeKind::Blob;
+    let hash = |b: u8| {
+        let mut h = B256::repeat_byte(b);
+        h.0[0] = 0x01;
+        h
+    };
+    body.call.blob = Some(Blobs {
+        max_fee_per_blob_gas: 3_000_000_000,
+        versioned_hashes: vec![hash(0x11), hash(0x22)],
+    });
+    body
+}
+
 fn vectors() -> BTreeMap<String, String> {
     let mut v = BTreeMap::new();
     let alice = Keypair::from_label("golden alice");
@@ -105,6 +123,27 @@ fn vectors() -> BTreeMap<String, String> {
         &mut v,
         "tx.eth_encoded",
         &encode(&Transaction::eth(eth_body, envelope)),
+    );
+    // A blob call (v4, §2.2): the blob fields follow the access list.
+    let blob_body = sample_blob_body([7, 7, 7], false);
+    put(
+        &mut v,
+        "tx.blob_encoded",
+        &encode(&sign(blob_body.clone(), &[&alice])),
+    );
+    put(&mut v, "tx.blob_id", tx_id(&blob_body).as_slice());
+    put(&mut v, "digest.blob", signing_digest(&blob_body).as_slice());
+    let (blob_envelope, blob_sender) = golden_eth_envelope(&blob_body.call, blob_body.chain_id);
+    assert_eq!(blob_sender, sender);
+    put(&mut v, "eth.blob_envelope", &blob_envelope);
+    let mut eth_blob_body = sample_blob_body([0, 0, 0], true);
+    eth_blob_body.call.from = sender;
+    eth_blob_body.moves[0].addr = sender;
+    eth_blob_body.canonicalize();
+    put(
+        &mut v,
+        "tx.eth_blob_encoded",
+        &encode(&Transaction::eth(eth_blob_body, blob_envelope)),
     );
     for (name, masks, open) in [
         ("digest.all", [7, 7, 7], false),
@@ -174,10 +213,32 @@ fn vectors() -> BTreeMap<String, String> {
     v
 }
 
-/// The golden Ethereum authorisation of `call`: its EIP-1559 envelope and its signer.
+/// The golden Ethereum authorisation of `call`: its EIP-1559 (or, for a blob call, EIP-4844)
+/// envelope and its signer.
 fn golden_eth_envelope(call: &Call, chain_id: u64) -> (Vec<u8>, Address) {
-    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEip4844, TxEnvelope};
     use alloy_eips::eip2718::Encodable2718;
+    let secret = alloy_primitives::keccak256(b"golden eth");
+    if let (FeeKind::Blob, Some(b), Some(to)) = (call.fee.kind, &call.blob, call.to) {
+        let tx = TxEip4844 {
+            chain_id,
+            nonce: 0,
+            gas_limit: call.gas_limit,
+            max_fee_per_gas: call.fee.max_fee_per_gas,
+            max_priority_fee_per_gas: call.fee.max_priority_fee_per_gas,
+            to,
+            value: call.value,
+            access_list: mf_format::eth::alloy_access_list(&call.access_list),
+            blob_versioned_hashes: b.versioned_hashes.clone(),
+            max_fee_per_blob_gas: b.max_fee_per_blob_gas,
+            input: call.input.clone().into(),
+        };
+        let sig = alloy_consensus::crypto::secp256k1::sign_message(secret, tx.signature_hash())
+            .expect("sign");
+        let envelope = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+        let sender = decode_eth(&envelope).expect("recovers").signer;
+        return (envelope, sender);
+    }
     let tx = TxEip1559 {
         chain_id,
         nonce: 0,
@@ -192,7 +253,6 @@ fn golden_eth_envelope(call: &Call, chain_id: u64) -> (Vec<u8>, Address) {
         access_list: mf_format::eth::alloy_access_list(&call.access_list),
         input: call.input.clone().into(),
     };
-    let secret = alloy_primitives::keccak256(b"golden eth");
     let sig = alloy_consensus::crypto::secp256k1::sign_message(secret, tx.signature_hash())
         .expect("sign");
     let envelope = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
@@ -251,4 +311,33 @@ fn golden_eth_transaction_decodes_and_verifies() {
     assert_eq!(check_structure(&tx, 1337), Ok(()));
     // The golden body declares alice's genesis record, nonce 0: the envelope's nonce.
     assert!(verify_eth_authorization(&tx).is_ok());
+}
+
+#[test]
+fn golden_blob_transactions_decode_and_verify() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/golden.txt");
+    let stored = std::fs::read_to_string(path).expect("read golden vectors");
+    let get = |name: &str| {
+        let prefix = format!("{name} = ");
+        let hex_tx = stored
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("{name} present"));
+        decode_tx(&hex::decode(hex_tx).expect("hex")).expect("decodes")
+    };
+    let tx = get("tx.blob_encoded");
+    assert_eq!(check_structure(&tx, 1337), Ok(()));
+    assert_eq!(verify_tx_signatures(&tx), Ok(()));
+    assert_eq!(tx.body, sample_blob_body([7, 7, 7], false));
+    // The blob fields are the last 8 + 16 + 2 x 32 bytes of the call: the encoding of the
+    // golden call with kind 3 is the kind-2 one (its kind byte changed) and these bytes.
+    let plain = encode(&sample_body([7, 7, 7], false).call);
+    let blob = encode(&tx.body.call);
+    assert_eq!(blob.len(), plain.len() + 16 + 8 + 64);
+    assert_eq!(blob[95], 3);
+    assert_eq!(blob[..95], plain[..95]);
+    assert_eq!(blob[96..plain.len()], plain[96..]);
+    let eth = get("tx.eth_blob_encoded");
+    assert_eq!(check_structure(&eth, 1337), Ok(()));
+    assert!(verify_eth_authorization(&eth).is_ok());
 }

@@ -77,9 +77,25 @@ fn signed_tx() -> impl Strategy<Value = (Transaction, u8)> {
         any::<bool>(),
         proptest::collection::vec(a_move(), 0..6),
         proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..40), 0..2),
+        // Blob fields (a type-3 call when there is a callee): 1 to 9 hashes.
+        proptest::option::of((
+            any::<u128>(),
+            proptest::collection::vec(any::<[u8; 32]>(), 1..=limits::MAX_BLOB_HASHES),
+        )),
     )
         .prop_map(
-            |(signer, to, value, input, gas_limit, (bn, ts), open, mut moves, created_code)| {
+            |(
+                signer,
+                to,
+                value,
+                input,
+                gas_limit,
+                (bn, ts),
+                open,
+                mut moves,
+                created_code,
+                blob,
+            )| {
                 let key = Keypair::from_label(&format!("prop signer {signer}"));
                 let from = key.address();
                 let sender_prev = Value::Account(Account::EMPTY);
@@ -102,6 +118,19 @@ fn signed_tx() -> impl Strategy<Value = (Transaction, u8)> {
                 );
                 let mut seen = std::collections::BTreeSet::new();
                 moves.retain(|m| seen.insert(m.key()));
+                let blob = blob.filter(|_| to.is_some()).map(|(cap, hashes)| Blobs {
+                    max_fee_per_blob_gas: cap,
+                    versioned_hashes: hashes.into_iter().map(B256::from).collect(),
+                });
+                let fee = if blob.is_some() {
+                    Fee {
+                        kind: FeeKind::Blob,
+                        max_fee_per_gas: 10,
+                        max_priority_fee_per_gas: 1,
+                    }
+                } else {
+                    Fee::default()
+                };
                 let body = TxBody {
                     chain_id: 7,
                     call: Call {
@@ -110,8 +139,9 @@ fn signed_tx() -> impl Strategy<Value = (Transaction, u8)> {
                         value,
                         input,
                         gas_limit,
-                        fee: Default::default(),
+                        fee,
                         access_list: Vec::new(),
+                        blob,
                     },
                     context: ExecContext {
                         block_number: bn,
@@ -143,6 +173,8 @@ enum Field {
     MoveSlot(usize),
     MoveMask(usize),
     CreatedCode,
+    BlobHash,
+    BlobFeeCap,
 }
 
 fn mutate(body: &mut TxBody, f: Field) -> Option<bool> {
@@ -205,6 +237,16 @@ fn mutate(body: &mut TxBody, f: Field) -> Option<bool> {
             body.created_code.push(vec![0xfe]);
             false
         }
+        Field::BlobHash => {
+            let b = body.call.blob.as_mut()?;
+            b.versioned_hashes[0].0[7] ^= 1;
+            true
+        }
+        Field::BlobFeeCap => {
+            let b = body.call.blob.as_mut()?;
+            b.max_fee_per_blob_gas ^= 1;
+            true
+        }
     })
 }
 
@@ -217,6 +259,8 @@ fn field() -> impl Strategy<Value = Field> {
         Just(Field::Timestamp),
         Just(Field::Open),
         Just(Field::CreatedCode),
+        Just(Field::BlobHash),
+        Just(Field::BlobFeeCap),
         (0usize..6).prop_map(Field::MoveIntx),
         (0usize..6).prop_map(Field::MovePrev),
         (0usize..6).prop_map(Field::MoveNext),
@@ -443,6 +487,7 @@ fn oversized_inputs_are_refused_before_allocation() {
             gas_limit: 1,
             fee: Default::default(),
             access_list: Vec::new(),
+            blob: None,
         },
         context: ExecContext::default(),
         open: false,

@@ -19,6 +19,7 @@ fn base_tx(open: bool) -> (Keypair, TxBody) {
             gas_limit: 21_000,
             fee: Default::default(),
             access_list: Vec::new(),
+            blob: None,
         },
         context: ExecContext::default(),
         open,
@@ -171,6 +172,53 @@ const L: [u8; 32] = [
     0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ];
+
+#[test]
+fn blob_fields_fit_the_fee_kind() {
+    let (k, body) = base_tx(false);
+    let blobs = Blobs {
+        max_fee_per_blob_gas: 1,
+        versioned_hashes: vec![B256::repeat_byte(1)],
+    };
+    let mut blob = body.clone();
+    blob.call.fee = Fee {
+        kind: FeeKind::Blob,
+        max_fee_per_gas: 2,
+        max_priority_fee_per_gas: 1,
+    };
+    blob.call.blob = Some(blobs.clone());
+    assert_eq!(verdict(&k, blob.clone()), Ok(()));
+    // A blob call without blob fields, with no blob, creating a contract, or with a
+    // priority cap above its fee cap; blob fields on another kind.
+    let mut b = blob.clone();
+    b.call.blob = None;
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidFeeFields));
+    let mut b = blob.clone();
+    b.call.blob = Some(Blobs {
+        versioned_hashes: Vec::new(),
+        ..blobs.clone()
+    });
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidFeeFields));
+    let mut b = blob.clone();
+    b.call.to = None;
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidFeeFields));
+    let mut b = blob.clone();
+    b.call.fee.max_priority_fee_per_gas = 3;
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidFeeFields));
+    let mut b = body.clone();
+    b.call.blob = Some(blobs);
+    assert_eq!(verdict(&k, b), Err(Reason::InvalidFeeFields));
+    // A decoded blob call always has its fields (a zero cap and no hashes when the encoder
+    // was given none), and another kind never has them.
+    let mut b = blob.clone();
+    b.call.blob = None;
+    let back: Call = decode(&encode(&b.call), limits::MAX_TX_BYTES, "call").expect("decodes");
+    assert_eq!(back.blob, Some(Blobs::default()));
+    let mut b = body.clone();
+    b.call.blob = blob.call.blob.clone();
+    let back: Call = decode(&encode(&b.call), limits::MAX_TX_BYTES, "call").expect("decodes");
+    assert_eq!(back.blob, None);
+}
 
 fn add_le(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     let mut out = [0u8; 32];

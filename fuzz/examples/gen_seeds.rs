@@ -182,6 +182,7 @@ fn txs(w: &World) -> Vec<(&'static str, Transaction)> {
         gas_limit: 21_000,
         fee: mf_format::Fee::dynamic(2, 1),
         access_list: Vec::new(),
+        blob: None,
     };
     let envelope = key.sign_call(&call, CHAIN_ID, 0);
     out.push((

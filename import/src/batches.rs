@@ -12,8 +12,10 @@
 //! rewards, withdrawals, the beacon-root system call. The beneficiary is credited the
 //! block's priority fees once after the last transaction (§6.4.6), not after each one: a
 //! transaction that reads the beneficiary's balance mid-block sees less than on Ethereum.
-//! Blob transactions (type 3) are not carried (§5.5): a block holding one is reported as
-//! not importable.
+//! Blob transactions (type 3) are carried like the others (§5.5): the genesis names the
+//! block's `excessBlobGas`, so each chain's blob base fee is the block's (§6.3), and the
+//! sender pays its blob gas at that price, burnt. Set-code transactions (type 4, Prague) are
+//! not carried: a block holding one is reported as not importable.
 
 use crate::error::ImportError;
 use crate::layout::{Folder, LoadedBlock};
@@ -65,7 +67,7 @@ pub struct BlockChain {
 }
 
 /// The genesis of `block`: its pre-state and code, chain id 1, mainnet's forks, the block's
-/// gas limit, base fee, beneficiary, prevrandao and difficulty, numbered as its parent, with
+/// gas limit, base fee, beneficiary, prevrandao, difficulty and excess blob gas, numbered as its parent, with
 /// the hashes of the parent and the ancestors the folder holds.
 pub fn genesis_of(folder: &Folder, block: &LoadedBlock) -> Result<Genesis, ImportError> {
     let h = &block.header;
@@ -92,6 +94,8 @@ pub fn genesis_of(folder: &Folder, block: &LoadedBlock) -> Result<Genesis, Impor
         difficulty: h.difficulty,
         genesis_number: h.number.saturating_sub(1),
         ancestor_hashes: ancestors,
+        // The blob base fee of the block (Cancun on; 0, the minimum fee 1, before).
+        excess_blob_gas: h.excess_blob_gas.unwrap_or(0),
     };
     let mut versions = Vec::new();
     let mut code = Vec::new();
@@ -154,7 +158,7 @@ pub fn block_chain(folder: &Folder, block: &LoadedBlock) -> Result<BlockChain, I
             index,
             what,
         };
-        if matches!(tx.envelope, TxEnvelope::Eip4844(_) | TxEnvelope::Eip7702(_)) {
+        if matches!(tx.envelope, TxEnvelope::Eip7702(_)) {
             return Err(fail(format!(
                 "type {} transactions are not carried (PROTOCOL.md §5.5)",
                 u8::from(tx.envelope.tx_type())

@@ -156,6 +156,7 @@ impl TxBuilder {
             gas_limit: self.gas_limit,
             fee: self.fee,
             access_list: self.access_list.clone(),
+            blob: None,
         }
     }
 

@@ -52,6 +52,7 @@ pub fn eth_transaction_signed<V: StateView>(
         gas_limit: signed.gas_limit,
         fee: signed.fee,
         access_list: signed.access_list.clone(),
+        blob: signed.blob.clone(),
     };
     let execution = execute_under(view, chain_id, rules, &call, &context, true)?;
     let mut body = TxBody {

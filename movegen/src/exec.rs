@@ -22,7 +22,6 @@ use revm::inspector::InspectorHandler;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{InstructionResult, Interpreter};
 use revm::primitives::TxKind;
-use revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN;
 use revm::primitives::hardfork::SpecId;
 use revm::state::EvmState;
 use revm::{Context, ExecuteEvm, Inspector, MainBuilder, MainContext};
@@ -72,8 +71,10 @@ pub fn cfg_env(chain_id: u64) -> CfgEnv {
 }
 
 /// The block environment of an execution context under `rules`: the declared number and
-/// time, and the chain's gas limit, base fee, beneficiary, prevrandao and difficulty.
+/// time, and the chain's gas limit, base fee, beneficiary, prevrandao, difficulty and
+/// excess blob gas (whose blob base fee follows the fork's update fraction).
 pub fn block_env(ctx: &ExecContext, rules: &ChainRules) -> BlockEnv {
+    let fork = rules.fork_at(ctx.block_number, ctx.timestamp);
     BlockEnv {
         number: U256::from(ctx.block_number),
         beneficiary: rules.beneficiary,
@@ -83,24 +84,31 @@ pub fn block_env(ctx: &ExecContext, rules: &ChainRules) -> BlockEnv {
         difficulty: rules.difficulty,
         prevrandao: Some(rules.prevrandao),
         blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new(
-            0,
-            BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN,
+            rules.excess_blob_gas,
+            fork.blob_base_fee_update_fraction(),
         )),
         ..BlockEnv::default()
     }
 }
 
-/// The revm transaction of a call: its type, fee fields and access list as Ethereum's.
+/// The revm transaction of a call: its type, fee fields, access list and (type 3) blob
+/// fields as Ethereum's.
 pub fn tx_env(call: &Call, chain_id: u64) -> TxEnv {
+    let blob = match (call.fee.kind, &call.blob) {
+        (FeeKind::Blob, Some(b)) => Some(b),
+        _ => None,
+    };
     TxEnv {
         tx_type: call.fee.kind.byte(),
         caller: call.from,
         gas_limit: call.gas_limit,
         gas_price: call.fee.max_fee_per_gas,
         gas_priority_fee: match call.fee.kind {
-            FeeKind::Dynamic => Some(call.fee.max_priority_fee_per_gas),
+            FeeKind::Dynamic | FeeKind::Blob => Some(call.fee.max_priority_fee_per_gas),
             FeeKind::Legacy | FeeKind::AccessList => None,
         },
+        blob_hashes: blob.map(|b| b.versioned_hashes.clone()).unwrap_or_default(),
+        max_fee_per_blob_gas: blob.map_or(0, |b| b.max_fee_per_blob_gas),
         access_list: mf_format::eth::alloy_access_list(&call.access_list),
         kind: match call.to {
             Some(to) => TxKind::Call(to),
@@ -143,8 +151,13 @@ pub enum Failure {
     Halt(String),
     /// The fee cap (gas price) is below the chain's base fee.
     FeeCapBelowBaseFee,
-    /// The sender's balance is below `gas_limit x fee cap + value`.
+    /// The sender's balance is below `gas_limit x fee cap + value` (and, for a blob call,
+    /// `+ blob gas x blob fee cap`).
     InsufficientFunds(String),
+    /// A blob call carries more blobs than the fork in force allows per transaction.
+    TooManyBlobs(String),
+    /// A blob call's blob fee cap is below the chain's blob base fee.
+    BlobFeeCapBelowBlobBaseFee(String),
     /// revm refused the transaction before running it (intrinsic gas, sender with code...).
     Invalid(String),
 }
@@ -169,6 +182,10 @@ impl std::fmt::Display for Failure {
                 f.write_str("invalid transaction: fee cap below the chain's base fee")
             }
             Failure::InsufficientFunds(e) => write!(f, "insufficient funds: {e}"),
+            Failure::TooManyBlobs(e) => write!(f, "too many blobs: {e}"),
+            Failure::BlobFeeCapBelowBlobBaseFee(e) => {
+                write!(f, "blob fee cap below the blob base fee: {e}")
+            }
             Failure::Invalid(e) => write!(f, "invalid transaction: {e}"),
         }
     }
@@ -222,6 +239,8 @@ pub fn set_rules<DB: Database>(
         ctx.cfg.set_spec_and_mainnet_gas_params(spec);
     }
     ctx.cfg.chain_id = chain_id;
+    let fork = rules.fork_at(exec.block_number, exec.timestamp);
+    ctx.cfg.max_blobs_per_tx = fork.max_blobs_per_tx();
     ctx.block = block_env(exec, rules);
 }
 
@@ -271,6 +290,20 @@ fn into_run<E: std::fmt::Display>(
         Err(EVMError::Transaction(e @ InvalidTransaction::LackOfFundForMaxFee { .. })) => {
             return Ok(Run {
                 result: Err(Failure::InsufficientFunds(e.to_string())),
+                gas_used: 0,
+                state: EvmState::default(),
+            });
+        }
+        Err(EVMError::Transaction(e @ InvalidTransaction::TooManyBlobs { .. })) => {
+            return Ok(Run {
+                result: Err(Failure::TooManyBlobs(e.to_string())),
+                gas_used: 0,
+                state: EvmState::default(),
+            });
+        }
+        Err(EVMError::Transaction(e @ InvalidTransaction::BlobGasPriceGreaterThanMax { .. })) => {
+            return Ok(Run {
+                result: Err(Failure::BlobFeeCapBelowBlobBaseFee(e.to_string())),
                 gas_used: 0,
                 state: EvmState::default(),
             });

@@ -21,7 +21,8 @@
 //! 30,000,000. The block values geth takes from the
 //! genesis block are the chain's constants here (PROTOCOL.md §6.3): `baseFeePerGas` the base
 //! fee of every batch, `coinbase` its beneficiary, `mixHash` its `PREVRANDAO`, `difficulty`
-//! its `DIFFICULTY` (all zero when absent).
+//! its `DIFFICULTY`, `excessBlobGas` the excess blob gas that sets the blob base fee of
+//! every batch from Cancun on (all zero when absent).
 
 use mf_format::{
     Account, Activation, Address, B256, ChainRules, EMPTY_CODE_HASH, Fork, Key, LtHash, TxId, U256,
@@ -72,6 +73,8 @@ struct File {
     mix_hash: Option<String>,
     #[serde(default)]
     difficulty: Option<serde_json::Value>,
+    #[serde(default, rename = "excessBlobGas")]
+    excess_blob_gas: Option<serde_json::Value>,
     #[serde(default)]
     alloc: BTreeMap<String, Alloc>,
 }
@@ -188,6 +191,9 @@ fn rules_of(f: &File) -> Result<ChainRules, GenesisError> {
     if let Some(d) = &f.difficulty {
         rules.difficulty = quantity("difficulty", d)?;
     }
+    if let Some(x) = &f.excess_blob_gas {
+        rules.excess_blob_gas = small("excessBlobGas", x)?;
+    }
     if let Some(c) = &f.coinbase {
         rules.beneficiary = Address::from_str(c).map_err(|e| GenesisError::Field {
             field: "coinbase".into(),
@@ -277,8 +283,8 @@ pub fn rules_json(rules: &ChainRules) -> Vec<(&'static str, u64)> {
 
 /// The top-level genesis keys of `rules` other than the fork schedule, with their values
 /// as geth writes them: `number`, `gasLimit`, `baseFeePerGas`, `coinbase`, `mixHash`,
-/// `difficulty`, and this protocol's own `batchGasLimit` and (when there are any)
-/// `blockHashes` (geth ignores both).
+/// `difficulty`, `excessBlobGas` (when not zero), and this protocol's own `batchGasLimit`
+/// and (when there are any) `blockHashes` (geth ignores both).
 pub fn rules_top_level(rules: &ChainRules) -> Vec<(&'static str, serde_json::Value)> {
     let mut out: Vec<(&'static str, serde_json::Value)> = vec![
         ("number", format!("{:#x}", rules.genesis_number).into()),
@@ -292,6 +298,12 @@ pub fn rules_top_level(rules: &ChainRules) -> Vec<(&'static str, serde_json::Val
         ("mixHash", format!("{:#x}", rules.prevrandao).into()),
         ("difficulty", format!("{:#x}", rules.difficulty).into()),
     ];
+    if rules.excess_blob_gas != 0 {
+        out.push((
+            "excessBlobGas",
+            format!("{:#x}", rules.excess_blob_gas).into(),
+        ));
+    }
     if !rules.ancestor_hashes.is_empty() {
         let map: serde_json::Map<String, serde_json::Value> = rules
             .ancestor_hashes

@@ -62,18 +62,22 @@
 //!   mainnet gas table of that spec; Cancun under the default rules ([`exec::SPEC`]), which
 //!   [`execute`] and [`ReexecCheck::default`] use, [`execute_under`] and
 //!   [`ReexecCheck::new`] take a chain's.
-//! - The transaction of the call's type (legacy, EIP-2930, EIP-1559: [`mf_format::Fee`])
-//!   from `call.from` with `call.to`/creation, `call.value`, `call.input`,
-//!   `call.gas_limit`, its fee fields and access list (pre-warmed and charged), chain id
+//! - The transaction of the call's type (legacy, EIP-2930, EIP-1559, EIP-4844:
+//!   [`mf_format::Fee`]) from `call.from` with `call.to`/creation, `call.value`,
+//!   `call.input`, `call.gas_limit`, its fee fields and access list (pre-warmed and charged),
+//!   for a blob call its blob fee cap and versioned hashes ([`mf_format::Blobs`]; at most
+//!   the fork's blobs per transaction, [`mf_format::Fork::max_blobs_per_tx`]), chain id
 //!   `body.chain_id` (`CHAINID` returns it).
 //! - Block: number and timestamp from the transaction's context; gas limit, base fee,
 //!   beneficiary, prevrandao and difficulty from the chain's rules (PROTOCOL.md §6.3 "Fees
-//!   and block values": chain constants); blob excess gas 0. `BLOCKHASH(n)` for the 256
+//!   and block values": chain constants); the excess blob gas from the chain's rules too
+//!   (`BLOBBASEFEE`, with the fork's update fraction). `BLOCKHASH(n)` for the 256
 //!   blocks before the declared number is the hash of the chain's header `n`, from the
 //!   view ([`StateView::block_hash`]; a view that does not know it fails the call with
 //!   [`MovegenError::UnknownBlockHash`], and re-execution with `context_out_of_window`).
-//! - Fees: charged as on Ethereum (the sender pays `gas_used x effective price` from the
-//!   record its move declares, revm's balance and fee-field checks on), except that the
+//! - Fees: charged as on Ethereum (the sender pays `gas_used x effective price`, and a blob
+//!   call `blob gas x blob base fee`, burnt, from the record its move declares, revm's
+//!   balance and fee-field checks on), except that the
 //!   beneficiary is not paid inside the transaction ([`handler`]): the validator credits a
 //!   batch's priority fees once (PROTOCOL.md §6.4.6), so a plain value transfer touches
 //!   exactly the sender's and the recipient's account records.

@@ -185,6 +185,7 @@ mod tests {
                 gas_limit: 21_000,
                 fee: Default::default(),
                 access_list: Vec::new(),
+                blob: None,
             },
             context: ExecContext::default(),
             open: false,

@@ -266,6 +266,10 @@ impl Reexec for ReexecCheck {
             Err(Failure::Revert { .. } | Failure::Halt(_)) => (run.gas_used, Vec::new(), true),
             Err(Failure::FeeCapBelowBaseFee) => return Err(Reason::FeeCapBelowBaseFee),
             Err(Failure::InsufficientFunds(_)) => return Err(Reason::InsufficientFunds),
+            Err(Failure::TooManyBlobs(_)) => return Err(Reason::TooManyBlobs),
+            Err(Failure::BlobFeeCapBelowBlobBaseFee(_)) => {
+                return Err(Reason::BlobFeeCapBelowBlobBaseFee);
+            }
             Err(Failure::Invalid(_)) => return Err(Reason::ExecutionFailed),
         };
 

@@ -279,9 +279,16 @@ impl RpcClient {
             "gas": U64::from(call.gas_limit),
             "type": U64::from(call.fee.kind.byte()),
         });
-        if call.fee.kind == mf_format::FeeKind::Dynamic {
+        if matches!(
+            call.fee.kind,
+            mf_format::FeeKind::Dynamic | mf_format::FeeKind::Blob
+        ) {
             obj["maxFeePerGas"] = json!(U256::from(call.fee.max_fee_per_gas));
             obj["maxPriorityFeePerGas"] = json!(U256::from(call.fee.max_priority_fee_per_gas));
+            if let Some(b) = &call.blob {
+                obj["maxFeePerBlobGas"] = json!(U256::from(b.max_fee_per_blob_gas));
+                obj["blobVersionedHashes"] = json!(b.versioned_hashes);
+            }
         } else {
             obj["gasPrice"] = json!(U256::from(call.fee.max_fee_per_gas));
         }

@@ -3,7 +3,9 @@
 //! several forks one after the other (a reused EVM built for another fork once charged
 //! EIP-2929's warm prices before Berlin).
 
-use mf_format::{Account, Address, Call, ChainRules, EMPTY_CODE_HASH, ExecContext, Fork, U256};
+use mf_format::{
+    Account, Address, B256, Call, ChainRules, EMPTY_CODE_HASH, ExecContext, Fork, U256,
+};
 use mf_movegen::{MemoryView, execute_under};
 
 /// `SLOAD(0)`, `BALANCE(0x..ee)`, `EXTCODESIZE(0x..ee)`: three accesses whose price each
@@ -39,6 +41,7 @@ fn every_fork_charges_its_own_static_gas() {
         gas_limit: 100_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     // 21,000 + pushes and pops (3 x 3 + 3 x 2) + the three accesses, by fork:
     // Byzantium SLOAD 200, BALANCE 400, EXTCODESIZE 700; Istanbul (EIP-1884) SLOAD 800,
@@ -58,6 +61,134 @@ fn every_fork_charges_its_own_static_gas() {
             let ex = execute_under(&view, 1, &rules, &call, &ExecContext::default(), false)
                 .expect("runs");
             assert_eq!(ex.gas_used, gas, "{fork:?}");
+        }
+    }
+}
+
+/// A blob call reads the chain's blob base fee (`BLOBBASEFEE`, from its excess blob gas with
+/// the fork's update fraction, as `ChainRules::blob_base_fee_at` computes it) and its
+/// versioned hashes (`BLOBHASH`), pays the blob gas, burnt, and is refused with more blobs
+/// than the fork allows.
+#[test]
+fn a_blob_call_reads_the_blob_base_fee_and_its_hashes_by_fork() {
+    use mf_format::{Blobs, Fee, FeeKind, Key, Value};
+    let from = Address::repeat_byte(0x11);
+    let to = Address::repeat_byte(0x22);
+    let mut view = MemoryView::new();
+    let balance = U256::from(10u64).pow(U256::from(18u64));
+    view.set_account(
+        from,
+        Account {
+            balance,
+            nonce: 0,
+            code_hash: EMPTY_CODE_HASH,
+        },
+    );
+    // SSTORE(0, BLOBBASEFEE); SSTORE(1, BLOBHASH(1)); STOP
+    let code = vec![
+        0x4a, 0x60, 0x00, 0x55, 0x60, 0x01, 0x49, 0x60, 0x01, 0x55, 0x00,
+    ];
+    view.deploy(to, code, U256::ZERO, []);
+    let hashes = |n: u8| -> Vec<B256> {
+        (0..n)
+            .map(|i| {
+                let mut h = B256::repeat_byte(0x30 + i);
+                h.0[0] = 1;
+                h
+            })
+            .collect()
+    };
+    let call = |n: u8| Call {
+        from,
+        to: Some(to),
+        value: U256::ZERO,
+        input: vec![],
+        gas_limit: 100_000,
+        fee: Fee {
+            kind: FeeKind::Blob,
+            max_fee_per_gas: 0,
+            max_priority_fee_per_gas: 0,
+        },
+        access_list: Vec::new(),
+        blob: Some(Blobs {
+            max_fee_per_blob_gas: 1_000,
+            versioned_hashes: hashes(n),
+        }),
+    };
+    let word = |ex: &mf_movegen::Execution, slot: u64| {
+        ex.moves
+            .iter()
+            .find(|m| m.key() == Key::storage(to, U256::from(slot)))
+            .map(|m| m.next)
+    };
+    for (fork, fee) in [(Fork::Cancun, 23u128), (Fork::Prague, 8)] {
+        let rules = ChainRules {
+            excess_blob_gas: 10 * 1024 * 1024,
+            ..ChainRules::from_genesis(fork, 30_000_000)
+        };
+        assert_eq!(rules.blob_base_fee_at(0, 0), fee, "{fork:?}");
+        let ex = execute_under(&view, 1, &rules, &call(2), &ExecContext::default(), false)
+            .expect("runs");
+        assert_eq!(
+            word(&ex, 0),
+            Some(Value::Storage(U256::from(fee))),
+            "{fork:?}"
+        );
+        assert_eq!(
+            word(&ex, 1),
+            Some(Value::Storage(U256::from_be_bytes(hashes(2)[1].0))),
+            "{fork:?}"
+        );
+        // Gas price 0: the sender pays exactly 2 blobs of blob gas at the blob base fee.
+        let sender = ex
+            .moves
+            .iter()
+            .find(|m| m.key() == Key::account(from))
+            .expect("sender");
+        assert_eq!(
+            sender.next,
+            Value::Account(Account {
+                balance: balance - U256::from(2 * 131_072 * fee),
+                nonce: 1,
+                code_hash: EMPTY_CODE_HASH,
+            }),
+            "{fork:?}"
+        );
+        assert_eq!(ex.beneficiary_fee, U256::ZERO, "the blob fee is burnt");
+        // The balance check counts the blob fee cap: a sender that can pay the blob gas at
+        // the blob base fee but not at its cap (2 x 131,072 x 1,000 wei) is refused.
+        let mut poor = view.clone();
+        poor.set_account(
+            from,
+            Account {
+                balance: U256::from(2 * 131_072 * 1_000 - 1),
+                nonce: 0,
+                code_hash: EMPTY_CODE_HASH,
+            },
+        );
+        let refused = execute_under(&poor, 1, &rules, &call(2), &ExecContext::default(), false);
+        assert!(
+            matches!(
+                refused,
+                Err(mf_movegen::MovegenError::Execution(
+                    mf_movegen::Failure::InsufficientFunds(_)
+                ))
+            ),
+            "{refused:?}"
+        );
+        // 7 blobs: above Cancun's 6, within Prague's 9.
+        let seven = execute_under(&view, 1, &rules, &call(7), &ExecContext::default(), false);
+        match fork {
+            Fork::Cancun => assert!(
+                matches!(
+                    seven,
+                    Err(mf_movegen::MovegenError::Execution(
+                        mf_movegen::Failure::TooManyBlobs(_)
+                    ))
+                ),
+                "{seven:?}"
+            ),
+            _ => assert!(seven.is_ok(), "{seven:?}"),
         }
     }
 }

@@ -477,6 +477,7 @@ fn execution_is_interrupted_at_its_deadline() {
         gas_limit: 30_000_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     let t = Instant::now();
     let r = execute_until(
@@ -508,6 +509,7 @@ fn execution_is_interrupted_at_its_deadline() {
         gas_limit: 1_000_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     let a = execute(&w.view, CHAIN, &call, &ctx).expect("execute");
     let b = execute_until(&w.view, CHAIN, &call, &ctx, far).expect("execute_until");

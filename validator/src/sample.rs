@@ -138,6 +138,7 @@ pub fn transfer_body(
             gas_limit: 21_000,
             fee: Default::default(),
             access_list: Vec::new(),
+            blob: None,
         },
         context,
         open: false,

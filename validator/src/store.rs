@@ -266,9 +266,8 @@ impl Store {
         match self.meta("chain_rules")? {
             None => Ok(ChainRules::default()),
             Some(v) => {
-                let r: ChainRules =
-                    mf_format::decode(&v, mf_format::rules::MAX_ENCODED_RULES, "chain rules")
-                        .map_err(|e| StoreError::Corrupt(format!("chain rules: {e}")))?;
+                let r = ChainRules::decode_stored(&v)
+                    .map_err(|e| StoreError::Corrupt(format!("chain rules: {e}")))?;
                 r.validate()
                     .map_err(|e| StoreError::Corrupt(format!("chain rules: {e}")))?;
                 Ok(r)

@@ -28,6 +28,7 @@ fn call(from: Address) -> Call {
         gas_limit: 100_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn call(from: Address, to: Address, wei: u64) -> Call {
         gas_limit: 21_000,
         fee: Fee::dynamic(10, 1),
         access_list: Vec::new(),
+        blob: None,
     }
 }
 
@@ -233,4 +234,159 @@ fn ethereum_and_ed25519_senders_share_a_batch_and_legacy_and_2930_types_work() {
         )
         .expect("all three accepted");
     assert!(out.receipts.iter().all(|r| r.status == Status::Accepted));
+}
+
+/// EIP-4844's `fake_exponential(1, excess, fraction)`: the blob base fee.
+fn blob_base_fee(excess: u64, fraction: u64) -> u128 {
+    let (numerator, denominator) = (u128::from(excess), u128::from(fraction));
+    let (mut i, mut output, mut accum) = (1u128, 0u128, denominator);
+    while accum > 0 {
+        output += accum;
+        accum = accum * numerator / (denominator * i);
+        i += 1;
+    }
+    output / denominator
+}
+
+#[test]
+fn a_blob_transaction_pays_its_blob_gas_burnt_and_its_blob_fields_are_bound() {
+    // A chain whose blob base fee is above the minimum: excess blob gas 10,000,000 gives
+    // e^(10^7 / 3,338,477) ≈ 19 wei per blob gas under Cancun.
+    let rules = ChainRules {
+        excess_blob_gas: 10_000_000,
+        ..rules()
+    };
+    let blob_price = blob_base_fee(10_000_000, Fork::Cancun.blob_base_fee_update_fraction());
+    assert_eq!(blob_price, 19);
+    let v = EthKey::from_label("eth blob v");
+    let view = mf_devkit::funded([v.address()], mf_devkit::units(1));
+    let mut genesis = Genesis::from_view(CHAIN, &view);
+    genesis.rules = rules.clone();
+    let dir = tempfile::tempdir().expect("dir");
+    let mut val = Validator::init(&dir.path().join("d"), &genesis).expect("init");
+
+    let hashes = |n: u8| -> Vec<B256> {
+        (0..n)
+            .map(|i| {
+                let mut h = B256::repeat_byte(0x20 + i);
+                h.0[0] = 0x01; // VERSIONED_HASH_VERSION_KZG
+                h
+            })
+            .collect()
+    };
+    let bob = Address::repeat_byte(0xb0);
+    let mut c = call(v.address(), bob, 1_000);
+    c.fee.kind = FeeKind::Blob;
+    c.blob = Some(Blobs {
+        max_fee_per_blob_gas: 100,
+        versioned_hashes: hashes(2),
+    });
+    let envelope = v.sign_call(&c, CHAIN, 0);
+    assert_eq!(envelope[0], 3, "a type-3 envelope");
+    let built = eth_transaction(&view, CHAIN, &rules, &envelope, ExecContext::default())
+        .expect("build from the blob envelope");
+    let tx = built.tx;
+    assert_eq!(tx.body.call, c, "the body carries exactly the signed call");
+    assert_eq!(
+        verify_eth_authorization(&tx),
+        Ok(alloy_primitives::keccak256(&envelope))
+    );
+    // Blob gas is not in gas used, and the blob fee is burnt: the beneficiary gets the
+    // priority fee of the gas used only.
+    assert_eq!(built.execution.gas_used, 21_000);
+    assert_eq!(built.execution.beneficiary_fee, U256::from(21_000u64));
+    // The sender pays value + gas used x effective price (min(10, 5 + 1)) + blob gas x the
+    // blob base fee.
+    let sender = tx
+        .body
+        .moves
+        .iter()
+        .find(|m| m.key() == Key::account(v.address()))
+        .expect("the sender's move");
+    let balance = |v: &Value| match v {
+        Value::Account(a) => a.balance,
+        Value::Storage(_) => U256::ZERO,
+    };
+    let spent = balance(&sender.prev) - balance(&sender.next);
+    let blob_fee = u128::from(2 * limits::GAS_PER_BLOB) * blob_price;
+    assert_eq!(spent, U256::from(1_000 + 21_000 * 6 + blob_fee));
+    // The encoding round-trips and splits.
+    let bytes = encode(&Batch {
+        txs: vec![tx.clone()],
+    });
+    assert_eq!(decode_batch(&bytes).expect("decodes").txs[0], tx);
+    assert_eq!(split_batch(&bytes).map(|p| p.len()), Some(1));
+
+    // Refusals, each with its reason.
+    let mut other_hashes = tx.clone();
+    if let Some(b) = &mut other_hashes.body.call.blob {
+        b.versioned_hashes[1].0[31] ^= 1;
+    }
+    assert_eq!(
+        status(&mut val, &other_hashes),
+        Status::Rejected(Reason::EthBodyMismatch)
+    );
+    let mut other_blob_cap = tx.clone();
+    if let Some(b) = &mut other_blob_cap.body.call.blob {
+        b.max_fee_per_blob_gas += 1;
+    }
+    assert_eq!(
+        status(&mut val, &other_blob_cap),
+        Status::Rejected(Reason::EthBodyMismatch)
+    );
+    let resigned = |blob: Blobs| {
+        let mut t = tx.clone();
+        t.body.call.blob = Some(blob);
+        t.eth = Some(EthAuthorization {
+            envelope: v.sign_call(&t.body.call, CHAIN, 0),
+        });
+        t
+    };
+    // 7 blobs: above Cancun's 6 per transaction.
+    let seven = resigned(Blobs {
+        max_fee_per_blob_gas: 100,
+        versioned_hashes: hashes(7),
+    });
+    assert_eq!(
+        status(&mut val, &seven),
+        Status::Rejected(Reason::TooManyBlobs)
+    );
+    // 10 blobs: above what any fork allows, refused by the decoder.
+    let ten = resigned(Blobs {
+        max_fee_per_blob_gas: 100,
+        versioned_hashes: hashes(10),
+    });
+    assert_eq!(
+        decode_tx(&encode(&ten)).map_err(|e| e.reason()),
+        Err(Reason::LimitExceeded)
+    );
+    // No blob at all, or a creation: not a blob call (structure).
+    let none = resigned(Blobs {
+        max_fee_per_blob_gas: 100,
+        versioned_hashes: Vec::new(),
+    });
+    assert_eq!(
+        status(&mut val, &none),
+        Status::Rejected(Reason::InvalidFeeFields)
+    );
+    let mut create = tx.clone();
+    create.body.call.to = None;
+    assert_eq!(
+        status(&mut val, &create),
+        Status::Rejected(Reason::InvalidFeeFields)
+    );
+    // A blob fee cap below the chain's blob base fee.
+    let cheap = resigned(Blobs {
+        max_fee_per_blob_gas: blob_price - 1,
+        versioned_hashes: hashes(2),
+    });
+    assert_eq!(
+        status(&mut val, &cheap),
+        Status::Rejected(Reason::BlobFeeCapBelowBlobBaseFee)
+    );
+
+    // The real one is accepted.
+    assert_eq!(status(&mut val, &tx), Status::Accepted);
+    let (fresh, stored) = val.check().expect("check");
+    assert_eq!(fresh, stored);
 }

@@ -39,6 +39,7 @@ fn a_reverting_call_is_included_as_failed_and_chains() {
         gas_limit: 100_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     assert!(
         execute(&view, CHAIN, &call, &ctx).is_err(),
@@ -61,6 +62,7 @@ fn a_reverting_call_is_included_as_failed_and_chains() {
                 gas_limit: 21_000,
                 fee: Default::default(),
                 access_list: Vec::new(),
+                blob: None,
             },
             ctx,
         ),
@@ -137,6 +139,7 @@ fn the_successful_moves_of_a_reverting_call_are_refused() {
         gas_limit: 100_000,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     let mut body = body_of(&view, call, ctx);
     // The failed run read the slot (SSTORE loads it): a reference. Declare it written.

@@ -66,6 +66,7 @@ fn pay(view: &MemoryView, from: &Keypair, to: Address, value: u64, fee: Fee) -> 
         gas_limit: 21_000,
         fee,
         access_list: Vec::new(),
+        blob: None,
     };
     sign(
         included_body(view, CHAIN, &rules(), call, ExecContext::default()),

@@ -41,6 +41,7 @@ fn tx_at(
         gas_limit: gas,
         fee: Default::default(),
         access_list: Vec::new(),
+        blob: None,
     };
     sign(included_body(view, CHAIN, rules, call, ctx), &[alice])
 }

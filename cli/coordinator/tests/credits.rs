@@ -122,6 +122,7 @@ fn ethereum_signed_transactions_through_the_coordinator() {
             gas_limit: 21_000,
             fee: Fee::dynamic(1_000, 1),
             access_list: Vec::new(),
+            blob: None,
         };
         key.sign_call(&call, CHAIN, nonce)
     };

@@ -164,6 +164,7 @@ fn blocks_transactions_receipts_and_logs() {
             gas_limit: 100_000,
             fee,
             access_list: Vec::new(),
+            blob: None,
         };
         key.sign_call(&call, CHAIN, nonce)
     };

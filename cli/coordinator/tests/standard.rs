@@ -116,6 +116,7 @@ impl Node {
             gas_limit: gas,
             fee: Fee::dynamic(1_000_000_000_000, 1),
             access_list: Vec::new(),
+            blob: None,
         };
         self.key.sign_call(&call, CHAIN, nonce)
     }

@@ -323,6 +323,7 @@ fn tx(tag: u64, moves: Vec<Move>) -> Transaction {
                 gas_limit: 0,
                 fee: Default::default(),
                 access_list: Vec::new(),
+                blob: None,
             },
             context: ExecContext::default(),
             open: false,

@@ -23,8 +23,8 @@ use crate::store::blocks::logs_bloom;
 use crate::store::{BlockReader, Head, StoredBlock};
 use alloy_consensus::transaction::{Recovered, TransactionInfo};
 use alloy_consensus::{
-    Eip658Value, ReceiptEnvelope, ReceiptWithBloom, Signed, TxEip1559, TxEip2930, TxEnvelope,
-    TxLegacy,
+    Eip658Value, ReceiptEnvelope, ReceiptWithBloom, Signed, TxEip1559, TxEip2930, TxEip4844,
+    TxEip4844Variant, TxEnvelope, TxLegacy,
 };
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B64, B256, Bytes, LogData, Signature, TxKind, U64, U256};
@@ -303,6 +303,7 @@ impl<'a> View<'a> {
                         FeeKind::Legacy => ReceiptEnvelope::Legacy(with_bloom),
                         FeeKind::AccessList => ReceiptEnvelope::Eip2930(with_bloom),
                         FeeKind::Dynamic => ReceiptEnvelope::Eip1559(with_bloom),
+                        FeeKind::Blob => ReceiptEnvelope::Eip4844(with_bloom),
                     },
                     transaction_hash: t.hash,
                     transaction_index: Some(i as u64),
@@ -427,6 +428,27 @@ fn envelope_of(tx: &Transaction, hash: B256) -> Result<TxEnvelope, RpcError> {
                 access_list,
                 input,
             },
+            sig,
+            hash,
+        )),
+        FeeKind::Blob => TxEnvelope::Eip4844(Signed::new_unchecked(
+            TxEip4844Variant::TxEip4844(TxEip4844 {
+                chain_id: tx.body.chain_id,
+                nonce,
+                gas_limit: c.gas_limit,
+                max_fee_per_gas: c.fee.max_fee_per_gas,
+                max_priority_fee_per_gas: c.fee.max_priority_fee_per_gas,
+                to: c.to.unwrap_or_default(),
+                value: c.value,
+                access_list,
+                blob_versioned_hashes: c
+                    .blob
+                    .as_ref()
+                    .map(|b| b.versioned_hashes.clone())
+                    .unwrap_or_default(),
+                max_fee_per_blob_gas: c.blob.as_ref().map_or(0, |b| b.max_fee_per_blob_gas),
+                input,
+            }),
             sig,
             hash,
         )),
@@ -566,10 +588,14 @@ pub(super) fn call(s: &Shared, method: &str, params: &[Json]) -> RpcResult {
             max_params(params, 0)?;
             Ok(json!(U256::from(v.suggested_tip()?)))
         }
-        // Blob transactions are refused: the blob base fee is EIP-4844's minimum, constant.
+        // The chain's blob base fee (its constant excess blob gas under the next block's
+        // fork): what a blob transaction pays per blob gas.
         "eth_blobBaseFee" => {
             max_params(params, 0)?;
-            Ok(json!("0x1"))
+            let next = v.rules.number_at(v.head.height + 1);
+            Ok(json!(U256::from(
+                v.rules.blob_base_fee_at(next, super::methods::now_s())
+            )))
         }
         other => Err(RpcError::new(
             codes::METHOD_NOT_FOUND,

@@ -220,6 +220,7 @@ impl CallObject {
                     storage_keys: i.storage_keys.clone(),
                 })
                 .collect(),
+            blob: None,
         })
     }
 }

@@ -235,7 +235,7 @@ impl StateIndex {
     ) -> Result<Option<mf_format::ChainRules>, CoordError> {
         match self.meta.get(r, b"chain_rules")? {
             None => Ok(None),
-            Some(b) => mf_format::decode(b, mf_format::rules::MAX_ENCODED_RULES, "chain rules")
+            Some(b) => mf_format::ChainRules::decode_stored(b)
                 .map(Some)
                 .map_err(|e| CoordError::Corrupt(format!("meta chain_rules: {e}"))),
         }

@@ -24,6 +24,7 @@ fn re_execution() {
             gas_limit: MAX_GAS_LIMIT,
             fee: Default::default(),
             access_list: Vec::new(),
+            blob: None,
         },
         context: ExecContext::default(),
         open: false,
