@@ -139,7 +139,7 @@ reasons! {
     /// under Cancun, 9 under Prague).
     TooManyBlobs = 70, "too_many_blobs";
     /// A blob call's blob fee cap is below the chain's blob base fee.
-    BlobFeeCapBelowBlobBaseFee = 71, "blob_fee_cap_below_blob_base_fee";
+    BlobFeeCapBelowBlobBaseFee = 71, "blob_fee_cap_too_low";
     /// A consumed or referenced version is not live: never created, or already spent.
     VersionNotLive = 80, "version_not_live";
     /// The version is live but holds a value other than the declared `prev`.
