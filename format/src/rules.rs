@@ -217,6 +217,7 @@ pub const MAX_ENCODED_RULES: usize = 1024 + MAX_ANCESTOR_HASHES * 40;
 
 /// The stored layout of [`ChainRules`] before `excess_blob_gas` (protocol v3 and earlier).
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct RulesBeforeBlobs {
     gas_limit: u64,
     batch_gas_limit: u64,
@@ -548,25 +549,13 @@ mod tests {
 
     #[test]
     fn rules_stored_before_the_excess_blob_gas_still_decode() {
-        #[derive(Serialize)]
-        struct Old {
-            gas_limit: u64,
-            batch_gas_limit: u64,
-            forks: Vec<(Fork, Activation)>,
-            base_fee: u64,
-            beneficiary: Address,
-            prevrandao: B256,
-            difficulty: U256,
-            genesis_number: u64,
-            ancestor_hashes: Vec<(u64, B256)>,
-        }
         let r = ChainRules {
             base_fee: 7,
             genesis_number: 9,
             ancestor_hashes: vec![(8, B256::repeat_byte(1))],
             ..ChainRules::default()
         };
-        let old = crate::encode(&Old {
+        let old = crate::encode(&super::RulesBeforeBlobs {
             gas_limit: r.gas_limit,
             batch_gas_limit: r.batch_gas_limit,
             forks: r.forks.clone(),

@@ -124,12 +124,7 @@ fn data_dir(data: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>, 
     if d.join(VALIDATOR).is_dir() {
         return Ok((d.to_path_buf(), None, true));
     }
-    let not_empty = d.exists()
-        && std::fs::read_dir(d)
-            .with_context(|| format!("cannot read {}", d.display()))?
-            .next()
-            .is_some();
-    if not_empty {
+    if has_entries(d)? {
         bail!(
             "{} is neither empty nor a development node's data directory: give a new one",
             d.display()
@@ -233,4 +228,14 @@ fn url_host(addr: &str) -> String {
         }
         _ => addr.to_string(),
     }
+}
+
+/// Whether `d` exists and holds anything (a data directory given on the command line must
+/// be new or empty, unless it is resumable).
+pub(crate) fn has_entries(d: &std::path::Path) -> Result<bool> {
+    Ok(d.exists()
+        && std::fs::read_dir(d)
+            .with_context(|| format!("cannot read {}", d.display()))?
+            .next()
+            .is_some())
 }

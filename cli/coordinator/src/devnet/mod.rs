@@ -174,12 +174,7 @@ fn replicas_agree(agent: &ureq::Agent, urls: &[String]) -> bool {
 pub fn run(cfg: &DevnetConfig) -> Result<Summary> {
     let (dir, _tmp) = match &cfg.dir {
         Some(d) => {
-            let not_empty = d.exists()
-                && std::fs::read_dir(d)
-                    .with_context(|| format!("cannot read {}", d.display()))?
-                    .next()
-                    .is_some();
-            if not_empty {
+            if crate::dev::has_entries(d)? {
                 bail!(
                     "{} is not empty: give a new directory (or none for a temporary one)",
                     d.display()
