@@ -536,3 +536,46 @@ fn with_a_send_wait_the_latest_nonce_counts_what_was_just_sent() {
         "{e}"
     );
 }
+
+#[test]
+fn a_blob_transaction_has_its_blob_gas_in_the_receipt() {
+    let n = node(&[]);
+    let mut call = Call {
+        from: n.key.address(),
+        to: Some(Address::repeat_byte(0x77)),
+        value: U256::from(1u64),
+        input: vec![],
+        gas_limit: 21_000,
+        fee: Fee::dynamic(1_000_000_000_000, 1),
+        access_list: Vec::new(),
+        blob: None,
+    };
+    call.fee.kind = mf_format::FeeKind::Blob;
+    // Versioned hashes: version byte 0x01 (KZG), as EIP-4844 requires.
+    let hashes: Vec<B256> = (1..=2u8)
+        .map(|i| {
+            let mut h = [i; 32];
+            h[0] = 0x01;
+            B256::from(h)
+        })
+        .collect();
+    call.blob = Some(mf_format::Blobs {
+        max_fee_per_blob_gas: 100,
+        versioned_hashes: hashes,
+    });
+    let raw = n.key.sign_call(&call, CHAIN, 0);
+    assert_eq!(raw[0], 3, "a type-3 envelope");
+    n.send_and_wait(&raw);
+    let r = n.rpc("eth_getTransactionReceipt", json!([keccak256(&raw)]));
+    assert_eq!(r["type"], "0x3", "{r}");
+    assert_eq!(r["status"], "0x1", "{r}");
+    // Two blobs of 2^17 blob gas at the chain's blob base fee (excess blob gas 0: 1 wei).
+    assert_eq!(r["blobGasUsed"], "0x40000", "{r}");
+    assert_eq!(r["blobGasPrice"], "0x1", "{r}");
+    assert_eq!(n.rpc("eth_blobBaseFee", json!([])), json!("0x1"));
+    // A type-2 receipt has neither.
+    let raw2 = n.payment(1, 1);
+    n.send_and_wait(&raw2);
+    let r2 = n.rpc("eth_getTransactionReceipt", json!([keccak256(&raw2)]));
+    assert!(r2.get("blobGasUsed").is_none(), "{r2}");
+}

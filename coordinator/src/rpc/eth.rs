@@ -311,8 +311,17 @@ impl<'a> View<'a> {
                     block_number: Some(b.header.height),
                     gas_used: t.receipt.gas_used,
                     effective_gas_price: t.fee.effective_price(base_fee),
-                    blob_gas_used: None,
-                    blob_gas_price: None,
+                    // A blob call's blob gas, at the chain's blob base fee (PROTOCOL.md
+                    // §6.3); absent for the other kinds, as Ethereum's receipts.
+                    blob_gas_used: (t.fee.kind == FeeKind::Blob).then(|| {
+                        u64::from(t.blobs).saturating_mul(mf_format::limits::GAS_PER_BLOB)
+                    }),
+                    blob_gas_price: (t.fee.kind == FeeKind::Blob).then(|| {
+                        self.rules.blob_base_fee_at(
+                            self.rules.number_at(b.header.height),
+                            b.header.time_ms / 1000,
+                        )
+                    }),
                     from: t.from,
                     to: t.to,
                     contract_address: t.to.is_none().then(|| t.from.create(t.nonce)),

@@ -41,6 +41,8 @@ pub struct StoredTx {
     pub nonce: u64,
     /// The fee fields (the type and the prices).
     pub fee: Fee,
+    /// Its blobs (a blob call's versioned hashes; 0 for other kinds).
+    pub blobs: u32,
     /// Whether it carries an Ethereum authorisation.
     pub eth: bool,
     /// Its receipt (accepted or failed).
@@ -164,6 +166,9 @@ impl BlockStore {
                 to: tx.body.call.to,
                 nonce: mf_format::eth::declared_nonce(&tx.body).unwrap_or(0),
                 fee: tx.body.call.fee,
+                blobs: tx.body.call.blob.as_ref().map_or(0, |b| {
+                    u32::try_from(b.versioned_hashes.len()).unwrap_or(u32::MAX)
+                }),
                 eth: tx.eth.is_some(),
                 receipt,
             });
