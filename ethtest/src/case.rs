@@ -52,6 +52,10 @@ pub struct EthTx {
     pub max_fee_per_gas: Option<U256>,
     /// `maxPriorityFeePerGas` (EIP-1559 and later).
     pub max_priority_fee_per_gas: Option<U256>,
+    /// `maxFeePerBlobGas` (EIP-4844).
+    pub max_fee_per_blob_gas: Option<U256>,
+    /// `blobVersionedHashes` (EIP-4844; empty for other types).
+    pub blob_hashes: Vec<B256>,
 }
 
 /// One block of a case.
@@ -90,6 +94,8 @@ pub struct BlockValues {
     pub gas_used: Option<u64>,
     /// `gasLimit`.
     pub gas_limit: Option<u64>,
+    /// `excessBlobGas` (Cancun on).
+    pub excess_blob_gas: Option<u64>,
 }
 
 /// One blockchain test.
@@ -127,6 +133,9 @@ fn block_values(h: &Map<String, Json>) -> BlockValues {
             .and_then(|v| quantity(v, "difficulty").ok()),
         gas_used: h.get("gasUsed").and_then(|v| small(v, "gasUsed").ok()),
         gas_limit: h.get("gasLimit").and_then(|v| small(v, "gasLimit").ok()),
+        excess_blob_gas: h
+            .get("excessBlobGas")
+            .and_then(|v| small(v, "excessBlobGas").ok()),
     }
 }
 
@@ -257,6 +266,16 @@ fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
             access_list.push((address, keys));
         }
     }
+    let mut blob_hashes = Vec::new();
+    if let Some(v) = t.get("blobVersionedHashes") {
+        let Json::Array(items) = v else {
+            return Err("blobVersionedHashes is not a list".into());
+        };
+        for h in items {
+            let h = text(h, "blob versioned hash").map_err(|e| e.to_string())?;
+            blob_hashes.push(B256::from_str(h.trim()).map_err(|e| format!("blob hash: {e}"))?);
+        }
+    }
     let opt = |name: &str| -> Result<Option<U256>, String> {
         t.get(name)
             .map(|v| quantity(v, name).map_err(|e| e.to_string()))
@@ -276,6 +295,8 @@ fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
         gas_price: opt("gasPrice")?,
         max_fee_per_gas: opt("maxFeePerGas")?,
         max_priority_fee_per_gas: opt("maxPriorityFeePerGas")?,
+        max_fee_per_blob_gas: opt("maxFeePerBlobGas")?,
+        blob_hashes,
     })
 }
 

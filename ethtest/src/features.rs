@@ -111,6 +111,9 @@ pub fn rules_of(case: &Case) -> Option<ChainRules> {
         .find_map(|b| b.env.mix_hash)
         .unwrap_or_default();
     rules.difficulty = envs().find_map(|e| e.difficulty).unwrap_or_default();
+    // The blob base fee is a chain constant too (PROTOCOL.md §6.3): the chain's excess blob
+    // gas, that of the first block that names one.
+    rules.excess_blob_gas = envs().find_map(|e| e.excess_blob_gas).unwrap_or(0);
     Some(rules)
 }
 
@@ -133,6 +136,7 @@ fn block_values_vary(case: &Case) -> bool {
     differ(envs().filter_map(|e| e.base_fee))
         || differ(envs().filter_map(|e| e.coinbase))
         || (paris && differ(envs().filter_map(|e| e.mix_hash)))
+        || differ(envs().filter_map(|e| e.excess_blob_gas))
 }
 
 /// A feature a case needs that the protocol does not carry.
@@ -144,8 +148,14 @@ pub enum Feature {
     BeforeSpuriousDragon,
     /// The case runs Constantinople's EIP-1283, which revm does not implement.
     Constantinople,
-    /// A blob-carrying transaction (EIP-4844, type 3).
-    BlobTransaction,
+    /// An excess blob gas above what a chain may name (EIP-4844's blob base fee).
+    ExcessBlobGasAboveCap,
+    /// A block refused for its header's blob gas fields (`blobGasUsed`, `excessBlobGas`),
+    /// which this protocol's headers do not carry.
+    BlobHeaderFields,
+    /// A block refused for the blobs of its transactions together (EIP-4844's per-block
+    /// blob gas limit), which this protocol does not have.
+    BlockBlobLimit,
     /// A set-code transaction (EIP-7702, type 4).
     SetCodeTransaction,
     /// A transaction type this runner does not know.
@@ -171,11 +181,13 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 14] = [
+    pub const ALL: [Feature; 16] = [
         Feature::UnknownFork,
         Feature::BeforeSpuriousDragon,
         Feature::Constantinople,
-        Feature::BlobTransaction,
+        Feature::ExcessBlobGasAboveCap,
+        Feature::BlobHeaderFields,
+        Feature::BlockBlobLimit,
         Feature::SetCodeTransaction,
         Feature::UnknownTransactionType,
         Feature::Withdrawals,
@@ -194,7 +206,9 @@ impl Feature {
             Feature::UnknownFork => "unknown_fork",
             Feature::BeforeSpuriousDragon => "before_spurious_dragon",
             Feature::Constantinople => "constantinople_eip1283",
-            Feature::BlobTransaction => "blob_transaction",
+            Feature::ExcessBlobGasAboveCap => "excess_blob_gas_above_cap",
+            Feature::BlobHeaderFields => "blob_header_fields",
+            Feature::BlockBlobLimit => "block_blob_limit",
             Feature::SetCodeTransaction => "set_code_transaction",
             Feature::UnknownTransactionType => "unknown_transaction_type",
             Feature::Withdrawals => "withdrawals",
@@ -218,8 +232,14 @@ impl Feature {
             Feature::Constantinople => {
                 "revm runs Constantinople as Petersburg (EIP-1283 was withdrawn before mainnet ran it)"
             }
-            Feature::BlobTransaction => {
-                "the runner does not read a case's blob fields (blobVersionedHashes, maxFeePerBlobGas, excessBlobGas) yet; the protocol carries blob calls since v4"
+            Feature::ExcessBlobGasAboveCap => {
+                "the chain's excess blob gas is at most 2^27 here (PROTOCOL.md §6.3), and this case's header names more"
+            }
+            Feature::BlobHeaderFields => {
+                "the block is refused for its header's blobGasUsed or excessBlobGas: a batch header carries neither (the blob base fee is a chain constant, PROTOCOL.md §6.3)"
+            }
+            Feature::BlockBlobLimit => {
+                "the block is refused for its transactions' blobs together: the chain carries no blob data, so there is no per-batch blob limit (PROTOCOL.md §6.3), only the fork's per-transaction one"
             }
             Feature::SetCodeTransaction => {
                 "EIP-7702 delegations are not carried (a Prague feature; execution runs Cancun)"
@@ -257,6 +277,15 @@ impl Feature {
 /// The first feature `case` needs that the protocol lacks, in [`Feature::ALL`] order.
 pub fn detect(case: &Case) -> Option<Feature> {
     let txs = || case.blocks.iter().flat_map(|b| b.txs.iter().flatten());
+    // Whether a block's expected exception names one of `names` (exception names are
+    // `Kind.NAME`, several joined by `|`).
+    let expects = |names: &[&str]| {
+        case.blocks.iter().any(|b| {
+            b.expect_exception
+                .as_deref()
+                .is_some_and(|e| names.iter().any(|n| e.contains(n)))
+        })
+    };
     let found = |f: Feature| -> bool {
         match f {
             Feature::UnknownFork => rules_of(case).is_none(),
@@ -266,7 +295,17 @@ pub fn detect(case: &Case) -> Option<Feature> {
             Feature::Constantinople => {
                 rules_of(case).is_some_and(|r| r.forks.iter().any(|f| f.0 == Fork::Constantinople))
             }
-            Feature::BlobTransaction => txs().any(|t| t.ty == 3),
+            Feature::ExcessBlobGasAboveCap => case.blocks.iter().any(|b| {
+                b.env
+                    .excess_blob_gas
+                    .is_some_and(|x| x > mf_format::rules::MAX_EXCESS_BLOB_GAS)
+            }),
+            Feature::BlobHeaderFields => expects(&[
+                "INCORRECT_BLOB_GAS_USED",
+                "INCORRECT_EXCESS_BLOB_GAS",
+                "BLOB_GAS_USED_ABOVE_LIMIT",
+            ]),
+            Feature::BlockBlobLimit => expects(&["MAX_BLOB_GAS_ALLOWANCE_EXCEEDED"]),
             Feature::SetCodeTransaction => txs().any(|t| t.ty == 4),
             Feature::UnknownTransactionType => txs().any(|t| t.ty > 4),
             Feature::Withdrawals => case.blocks.iter().any(|b| b.withdrawals > 0),

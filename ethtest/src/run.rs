@@ -155,10 +155,27 @@ fn build(
                 max_priority_fee_per_gas: p,
             }
         }
-        _ => Fee::dynamic(
-            price(tx.max_fee_per_gas, "max fee per gas")?,
-            price(tx.max_priority_fee_per_gas, "max priority fee per gas")?,
-        ),
+        ty => {
+            let mut fee = Fee::dynamic(
+                price(tx.max_fee_per_gas, "max fee per gas")?,
+                price(tx.max_priority_fee_per_gas, "max priority fee per gas")?,
+            );
+            if ty == 3 {
+                fee.kind = FeeKind::Blob;
+            }
+            fee
+        }
+    };
+    // A blob transaction's blob fields (EIP-4844): the protocol's blob call (PROTOCOL.md
+    // §2.2); its checks (no hash, too many, a cap below the blob base fee) are the
+    // protocol's.
+    let blob = if tx.ty == 3 {
+        Some(mf_format::Blobs {
+            max_fee_per_blob_gas: price(tx.max_fee_per_blob_gas, "max fee per blob gas")?,
+            versioned_hashes: tx.blob_hashes.clone(),
+        })
+    } else {
+        None
     };
     let call = Call {
         from: tx.sender,
@@ -175,7 +192,7 @@ fn build(
                 storage_keys: keys.clone(),
             })
             .collect(),
-        blob: None,
+        blob,
     };
     let context = ExecContext {
         block_number: block.number.unwrap_or_default(),

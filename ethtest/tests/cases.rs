@@ -201,10 +201,29 @@ fn features_are_detected_from_the_case() {
         Verdict::Skipped(Feature::Withdrawals)
     );
 
-    let mut blob = tx(TARGET, "0x03e8", "0x5208");
-    blob["type"] = json!("0x03");
-    let v = run(pre("0x"), json!([block(json!([blob]))]), json!({}));
-    assert_eq!(v, Verdict::Skipped(Feature::BlobTransaction));
+    // A block Ethereum refuses for its header's blob gas fields, or for its blobs
+    // together: the protocol has neither (named, not a failure).
+    for (exception, feature) in [
+        (
+            "BlockException.INCORRECT_EXCESS_BLOB_GAS",
+            Feature::BlobHeaderFields,
+        ),
+        (
+            "BlockException.BLOB_GAS_USED_ABOVE_LIMIT|BlockException.INCORRECT_BLOB_GAS_USED",
+            Feature::BlobHeaderFields,
+        ),
+        (
+            "TransactionException.TYPE_3_TX_MAX_BLOB_GAS_ALLOWANCE_EXCEEDED",
+            Feature::BlockBlobLimit,
+        ),
+    ] {
+        let mut b = block(transfer());
+        b["expectException"] = json!(exception);
+        assert_eq!(
+            run(pre("0x"), json!([b]), json!({})),
+            Verdict::Skipped(feature)
+        );
+    }
 
     let c = json!({ "network": "Olympic", "pre": pre("0x"),
                     "blocks": [block(transfer())], "postState": {} });
@@ -300,4 +319,65 @@ fn the_network_and_the_block_gas_limit_set_the_rules() {
     let c = json!({ "network": "Cancun", "pre": pre(code), "blocks": [b],
                     "postState": post(Some("0x01")) });
     assert!(run_case(&case("t", &c).expect("reads")).passed());
+}
+
+/// A blob transaction (type 3) runs as Ethereum runs it: the sender pays the blob gas at
+/// the blob base fee of the header's `excessBlobGas` (EIP-4844), on top of the value.
+#[test]
+fn a_blob_transaction_pays_its_blob_gas_at_the_headers_blob_base_fee() {
+    use alloy_primitives::U256;
+    use mf_format::Fork;
+    let excess: u64 = 10_000_000;
+    let blob_fee =
+        mf_format::rules::blob_base_fee(excess, Fork::Cancun.blob_base_fee_update_fraction());
+    assert!(
+        blob_fee > 1,
+        "the excess is high enough to show: {blob_fee}"
+    );
+    let blobs = 2u64;
+    let mut blob = tx(TARGET, "0x03e8", "0x5208");
+    let obj = blob.as_object_mut().expect("object");
+    obj.remove("gasPrice");
+    obj.insert("type".into(), json!("0x03"));
+    obj.insert("chainId".into(), json!("0x01"));
+    obj.insert("maxFeePerGas".into(), json!("0x00"));
+    obj.insert("maxPriorityFeePerGas".into(), json!("0x00"));
+    obj.insert("maxFeePerBlobGas".into(), json!(format!("{:#x}", blob_fee)));
+    obj.insert("accessList".into(), json!([]));
+    obj.insert(
+        "blobVersionedHashes".into(),
+        json!([
+            "0x0100000000000000000000000000000000000000000000000000000000000001",
+            "0x0100000000000000000000000000000000000000000000000000000000000002"
+        ]),
+    );
+    let mut b = block(json!([blob]));
+    b["blockHeader"]["excessBlobGas"] = json!(format!("{excess:#x}"));
+    let paid = U256::from(1000u64)
+        + U256::from(blobs * mf_format::limits::GAS_PER_BLOB) * U256::from(blob_fee);
+    let left = U256::from(1_000_000_000_000_000_000u128) - paid;
+    let post = json!({
+        SENDER: { "balance": format!("{left:#x}"), "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    assert_eq!(
+        run(pre("0x"), json!([b.clone()]), post),
+        Verdict::Matched {
+            refused_as_expected: false
+        }
+    );
+    // A blob fee cap below the blob base fee: refused, as Ethereum refuses it.
+    let mut low = b;
+    low["transactions"][0]["maxFeePerBlobGas"] = json!(format!("{:#x}", blob_fee - 1));
+    low["expectException"] = json!("TransactionException.INSUFFICIENT_MAX_FEE_PER_BLOB_GAS");
+    let unchanged = json!({
+        SENDER: { "balance": ONE_ETH, "nonce": "0x00", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x00", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    assert_eq!(
+        run(pre("0x"), json!([low]), unchanged),
+        Verdict::Matched {
+            refused_as_expected: true
+        }
+    );
 }
