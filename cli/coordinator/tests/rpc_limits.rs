@@ -263,6 +263,10 @@ fn h56_coordinator_cuts_slow_bodies_and_caps_connections() {
         }
         std::thread::sleep(Duration::from_millis(20));
         if !idle.iter().all(still_open) {
+            assert!(
+                Instant::now() < deadline,
+                "the idle connections are never all admitted"
+            );
             continue;
         }
         let (status, body) = post_raw(&url, r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#);
