@@ -305,6 +305,19 @@ pub fn free_port() -> Result<u16, DevkitError> {
         .map_err(DevkitError::setup)
 }
 
+/// Whether a server still holds `c` open without having answered on it: a connection
+/// refused at a connection cap gets its answer and is closed at once (the connection-cap
+/// tests keep idle connections that are really admitted).
+pub fn still_open(c: &std::net::TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    if c.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let open = matches!(c.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    let _ = c.set_nonblocking(false);
+    open
+}
+
 /// Starts `n` `nats-server -js` processes on free loopback ports, clustered when `n > 1`
 /// (one cluster name, routes to every node), each with its store (`nats-I/`) and log
 /// (`nats-I.log`) under `dir`, and waits until every one accepts connections.

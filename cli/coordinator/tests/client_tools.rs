@@ -22,10 +22,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
 /// The first `node_modules/@foundry-rs/{tool}-*/bin/{tool}` (the platform package npm
 /// installed).
 fn foundry_bin(tool: &str) -> Option<PathBuf> {
@@ -46,8 +42,9 @@ fn foundry_bin(tool: &str) -> Option<PathBuf> {
 }
 
 fn need_npm_packages() {
+    need_viem();
     assert!(
-        foundry_bin("cast").is_some() && clients_dir().join("node_modules/viem").exists(),
+        foundry_bin("cast").is_some(),
         "the npm packages of cli/coordinator/tests/clients are not installed: run ./test.sh \
          (or `npm ci --prefix cli/coordinator/tests/clients`; needs Node.js)"
     );

@@ -12,17 +12,12 @@ use mf_devkit::units;
 use mf_movegen::remote::RemoteView;
 use mf_movegen::rpc::IntentState;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 #[test]
 fn viem_reads_the_coordinator() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    assert!(
-        dir.join("node_modules/viem").exists(),
-        "viem is not installed: run ./test.sh (or `npm ci --prefix cli/coordinator/tests/clients`; needs Node.js)"
-    );
+    need_viem();
     let world = DevnetWorld::new(3, 1, 0).expect("world");
     let net = Net::start(world.clone());
     let (_coord, client) = net.coordinator("coordinator", &[]);
@@ -55,20 +50,7 @@ fn viem_reads_the_coordinator() {
         "hub": world.hub,
         "pair": pair,
     });
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .arg("check.mjs")
-        .arg(client.url())
-        .arg(cfg.to_string())
-        .output()
-        .expect("run node (is Node.js installed?)");
-    assert!(
-        out.status.success(),
-        "viem failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_slice(&out.stdout).expect("viem printed JSON");
+    let got = run_viem("check.mjs", client.url(), &cfg);
 
     let raw = |m: &str, p: Value| client.call_raw(m, p).expect(m);
     let quantity = |v: Value| {
@@ -134,11 +116,7 @@ fn viem_sends_and_reads_blocks_receipts_and_logs() {
     use mf_devkit::process::{start_coordinator, start_validator, wait_ready};
     use mf_movegen::genesis::Genesis;
     use mf_movegen::remote::RpcClient;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    assert!(
-        dir.join("node_modules/viem").exists(),
-        "viem is not installed: run ./test.sh (or `npm ci --prefix cli/coordinator/tests/clients`; needs Node.js)"
-    );
+    need_viem();
     const CHAIN: u64 = 1337;
     let secret = [0x42u8; 32];
     let key = EthKey::from_secret(secret).expect("a key");
@@ -166,20 +144,7 @@ fn viem_sends_and_reads_blocks_receipts_and_logs() {
         "logger": logger(),
         "data": "0x6d616e61666c6f77",
     });
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .arg("wallet.mjs")
-        .arg(client.url())
-        .arg(cfg.to_string())
-        .output()
-        .expect("run node (is Node.js installed?)");
-    assert!(
-        out.status.success(),
-        "viem failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_slice(&out.stdout).expect("viem printed JSON");
+    let got = run_viem("wallet.mjs", client.url(), &cfg);
     let raw = |m: &str, p: Value| client.call_raw(m, p).expect(m);
     let dec = |v: &Value| {
         let s = v.as_str().expect("a quantity").trim_start_matches("0x");
@@ -267,4 +232,23 @@ fn viem_sends_and_reads_blocks_receipts_and_logs() {
     assert_eq!(got["unknown"], json!("TransactionReceiptNotFoundError"));
     assert_eq!(got["second"]["status"], json!("success"));
     assert_eq!(got["replay"], json!("NonceTooLowError"));
+}
+
+/// Runs the viem script `script` of `tests/clients` against `url` with `cfg`: the JSON it
+/// printed.
+fn run_viem(script: &str, url: &str, cfg: &Value) -> Value {
+    let out = Command::new("node")
+        .current_dir(clients_dir())
+        .arg(script)
+        .arg(url)
+        .arg(cfg.to_string())
+        .output()
+        .expect("run node (is Node.js installed?)");
+    assert!(
+        out.status.success(),
+        "viem failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("viem printed JSON")
 }

@@ -257,12 +257,12 @@ fn h56_coordinator_cuts_slow_bodies_and_caps_connections() {
     let mut idle: Vec<TcpStream> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        idle.retain(still_open);
+        idle.retain(mf_devkit::process::still_open);
         while idle.len() < 3 {
             idle.push(TcpStream::connect(addr).expect("connect"));
         }
         std::thread::sleep(Duration::from_millis(20));
-        if !idle.iter().all(still_open) {
+        if !idle.iter().all(mf_devkit::process::still_open) {
             assert!(
                 Instant::now() < deadline,
                 "the idle connections are never all admitted"
@@ -288,18 +288,6 @@ fn h56_coordinator_cuts_slow_bodies_and_caps_connections() {
         );
     }
     drop(idle);
-}
-
-/// Whether the server still holds `c` open without having answered on it (a refused
-/// connection gets its answer and is closed at once).
-fn still_open(c: &TcpStream) -> bool {
-    let mut b = [0u8; 1];
-    if c.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let open = matches!(c.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    let _ = c.set_nonblocking(false);
-    open
 }
 
 /// H64: concurrent requests share `--rpc-max-evm` execution slots. Six endless-loop calls at

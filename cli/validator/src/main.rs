@@ -20,6 +20,8 @@ use heed as _;
 #[cfg(test)]
 use mf_api as _;
 #[cfg(test)]
+use mf_devkit as _;
+#[cfg(test)]
 use mf_import as _;
 #[cfg(test)]
 use mf_lmdb as _;

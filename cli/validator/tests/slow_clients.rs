@@ -221,18 +221,6 @@ fn h52_a_trickling_body_is_cut_at_its_deadline() {
     assert_eq!(metric(&m, "mf_body_timeouts_total"), Some(1), "{m}");
 }
 
-/// Whether the server still holds `c` open without having answered on it (a refused
-/// connection gets its answer and is closed at once).
-fn still_open(c: &TcpStream) -> bool {
-    let mut b = [0u8; 1];
-    if c.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let open = matches!(c.peek(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    let _ = c.set_nonblocking(false);
-    open
-}
-
 /// H53: connections past the per-IP cap are answered `503 too_many_connections` and
 /// closed; a slot given back is usable again.
 #[test]
@@ -246,12 +234,12 @@ fn h53_connections_past_the_per_ip_cap_are_refused() {
     let mut idle: Vec<TcpStream> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let refused = loop {
-        idle.retain(still_open);
+        idle.retain(mf_devkit::process::still_open);
         while idle.len() < 4 {
             idle.push(connect(&addr));
         }
         std::thread::sleep(Duration::from_millis(20));
-        if !idle.iter().all(still_open) {
+        if !idle.iter().all(mf_devkit::process::still_open) {
             assert!(
                 Instant::now() < deadline,
                 "the idle connections are never all admitted"

@@ -8,7 +8,6 @@ use super::params::param;
 use super::transport::{RpcError, RpcResult};
 use crate::service::Shared;
 use alloy_primitives::{B256, U256};
-use mf_movegen::StateView;
 use mf_movegen::rpc::codes;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
@@ -88,18 +87,16 @@ fn head_height(s: &Shared) -> Result<u64, RpcError> {
     }
 }
 
-/// The hashes of the blocks `from..=to` (at most [`MAX_CHANGES`]).
+/// The hashes of the blocks `from..=to` (at most [`MAX_CHANGES`]), from the block store.
 fn block_hashes(s: &Shared, from: u64, to: u64) -> Result<Vec<B256>, RpcError> {
-    let r = s.store.reader().map_err(RpcError::internal)?;
-    let rules = s.store.rules().map_err(RpcError::internal)?;
+    let blocks = s.store.block_reader().map_err(RpcError::internal)?;
     let mut out = Vec::new();
     for h in from..=to {
         if out.len() >= MAX_CHANGES {
             break;
         }
-        let number = rules.number_at(h);
-        if let Some(hash) = r.block_hash(number).map_err(RpcError::internal)? {
-            out.push(hash);
+        if let Some(b) = blocks.block(h).map_err(RpcError::internal)? {
+            out.push(b.hash);
         }
     }
     Ok(out)

@@ -230,9 +230,9 @@ fn call_rules(
 }
 
 /// Intake of a signed Ethereum transaction (EIP-2718 bytes, `params[0]`): decoded and its
-/// signer recovered once, its moves filled against the head, journaled. Answers what
-/// `enqueue` answers (the intent id) and the Ethereum hash.
-async fn send_eth(s: &Arc<Shared>, params: &[Json]) -> Result<(Json, B256), RpcError> {
+/// signer recovered once, its moves filled against the head, journaled. Answers the intent
+/// id and the Ethereum hash.
+async fn send_eth(s: &Arc<Shared>, params: &[Json]) -> Result<(TxId, B256), RpcError> {
     max_params(params, 1)?;
     let raw: Bytes = param(params, 0, "signed Ethereum transaction")?;
     let s2 = Arc::clone(s);
@@ -269,11 +269,11 @@ async fn send_eth(s: &Arc<Shared>, params: &[Json]) -> Result<(Json, B256), RpcE
         Ok((built.tx, built.id, signed.hash))
     })
     .await?;
-    let answer = enqueue(s, tx, id).await?;
+    enqueue(s, tx, id).await?;
     s.store
         .record_eth_hash(&hash, &id)
         .map_err(RpcError::internal)?;
-    Ok((answer, hash))
+    Ok((id, hash))
 }
 
 /// An intake refusal in the words geth uses for the same cause (wallets and libraries match
@@ -712,29 +712,24 @@ pub(super) async fn dispatch(
             // A signed Ethereum transaction (EIP-2718 bytes): the intent it authorises
             // (PROTOCOL.md §5.5), its moves filled here; answered with the intent id, and
             // found by `mf_getIntent` under its Ethereum hash too.
-            send_eth(s, &params).await.map(|(answer, _)| answer)
+            send_eth(s, &params).await.map(|(id, _)| json!(id))
         }
         "eth_sendRawTransaction" => {
             // The same intake, answered with the Ethereum hash (keccak-256 of the bytes),
             // its refusals worded as geth words them (tools match on those words).
-            let (id, hash) = match send_eth(s, &params).await {
-                Ok((id, hash)) => (id, hash),
-                Err(e) => return Err(ethereum_wording(e)),
-            };
+            let (id, hash) = send_eth(s, &params).await.map_err(ethereum_wording)?;
             // With --send-wait-ms (the dev node's default, as anvil's automine), the answer
             // waits for the transaction to be final: a refusal is then this call's error,
             // and the sender's next nonce is on chain when it returns.
-            if !s.cfg.send_wait.is_zero() {
-                let id: TxId = serde_json::from_value(id).map_err(RpcError::internal)?;
-                if let Some(st) = wait_final(s, &id, s.cfg.send_wait).await?
-                    && st.status == mf_movegen::rpc::IntentState::Rejected
-                {
-                    let reason = st.reason.unwrap_or_default();
-                    let detail = st.detail.unwrap_or_default();
-                    return Err(ethereum_wording(RpcError::rejected(
-                        &reason, st.code, detail,
-                    )));
-                }
+            if !s.cfg.send_wait.is_zero()
+                && let Some(st) = wait_final(s, &id, s.cfg.send_wait).await?
+                && st.status == mf_movegen::rpc::IntentState::Rejected
+            {
+                let reason = st.reason.unwrap_or_default();
+                let detail = st.detail.unwrap_or_default();
+                return Err(ethereum_wording(RpcError::rejected(
+                    &reason, st.code, detail,
+                )));
             }
             Ok(json!(hash))
         }

@@ -1,15 +1,11 @@
 // Reads a live mf-coordinator through viem, a standard Ethereum client library, used as it
 // is. Usage: node check.mjs URL CONFIG_JSON; prints one JSON object of what it read.
-import { createPublicClient, defineChain, http, parseAbi } from "viem";
+import { createPublicClient, http, parseAbi } from "viem";
+import { devChain } from "./chain.mjs";
 
 const [url, cfgJson] = process.argv.slice(2);
 const cfg = JSON.parse(cfgJson);
-const chain = defineChain({
-  id: cfg.chainId,
-  name: "mf-devnet",
-  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: [url] } },
-});
+const chain = devChain(cfg.chainId, url);
 const client = createPublicClient({ chain, transport: http(url, { retryCount: 0 }) });
 const erc20 = parseAbi(["function balanceOf(address) view returns (uint256)"]);
 const pair = parseAbi([

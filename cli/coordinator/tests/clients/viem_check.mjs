@@ -20,12 +20,12 @@ import { readFileSync } from "node:fs";
 import {
   createPublicClient,
   createWalletClient,
-  defineChain,
   http,
   parseEventLogs,
   webSocket,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { devChain } from "./chain.mjs";
 
 const url = process.argv[2] ?? process.env.RPC_URL;
 const key = process.argv[3] ?? process.env.PRIVATE_KEY;
@@ -93,12 +93,7 @@ const state = {};
 await check("chain-id", async () => {
   const probe = createPublicClient({ transport: httpTransport });
   const id = await probe.getChainId();
-  chain = defineChain({
-    id,
-    name: "dev",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [url], webSocket: [wsUrl] } },
-  });
+  chain = devChain(id, url, wsUrl);
   pub = createPublicClient({ chain, transport: httpTransport, pollingInterval: 200 });
   wallet = createWalletClient({ account, chain, transport: httpTransport });
   return id;

@@ -2,17 +2,13 @@
 // it is: a local account signs, viem fills nonce, fees and gas, sends the raw transaction,
 // waits for its receipt, then reads its block, the transaction, logs and fee history, and
 // sends a replay. Usage: node wallet.mjs URL CONFIG_JSON; prints one JSON object.
-import { createPublicClient, createWalletClient, defineChain, http } from "viem";
+import { createPublicClient, createWalletClient, http } from "viem";
+import { devChain } from "./chain.mjs";
 import { privateKeyToAccount } from "viem/accounts";
 
 const [url, cfgJson] = process.argv.slice(2);
 const cfg = JSON.parse(cfgJson);
-const chain = defineChain({
-  id: cfg.chainId,
-  name: "mf-devnet",
-  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: [url] } },
-});
+const chain = devChain(cfg.chainId, url);
 const transport = http(url, { retryCount: 0 });
 const client = createPublicClient({ chain, transport, pollingInterval: 100 });
 const account = privateKeyToAccount(cfg.key);

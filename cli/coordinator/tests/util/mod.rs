@@ -166,3 +166,17 @@ pub fn chain(vurl: &str) -> (u64, Vec<mf_format::Transaction>) {
 
 /// SplitMix64: a small seeded generator, so a failing run can be replayed from its seed.
 pub use mf_devkit::rng::SplitMix as SplitMix64;
+
+/// The client-conformance scripts' directory (`tests/clients`, with its npm packages).
+pub fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+/// Fails unless viem is installed in [`clients_dir`].
+pub fn need_viem() {
+    assert!(
+        clients_dir().join("node_modules/viem").exists(),
+        "the npm packages of cli/coordinator/tests/clients are not installed: run ./test.sh \
+         (or `npm ci --prefix cli/coordinator/tests/clients`; needs Node.js)"
+    );
+}
