@@ -75,7 +75,7 @@ fn account_difference(want: &AccountState, got: &Account) -> Option<String> {
         ));
     }
     let want_hash = alloy_primitives::keccak256(&want.code);
-    if want_hash != got.code_hash {
+    if want_hash != got.code_keccak() {
         return Some(format!(
             "code: Ethereum {} bytes (hash {want_hash}), here code hash {}",
             want.code.len(),

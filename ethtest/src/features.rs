@@ -144,8 +144,6 @@ fn block_values_vary(case: &Case) -> bool {
 pub enum Feature {
     /// The case's network names no fork schedule this runner knows.
     UnknownFork,
-    /// The case runs a fork before Spurious Dragon (EIP-161).
-    BeforeSpuriousDragon,
     /// The case runs Constantinople's EIP-1283, which revm does not implement.
     Constantinople,
     /// An excess blob gas above what a chain may name (EIP-4844's blob base fee).
@@ -172,18 +170,24 @@ pub enum Feature {
     PostStateHashOnly,
     /// A block without transactions followed by more blocks.
     EmptyBlockThenMore,
+    /// Valid blocks whose numbers do not rise one by one: competing blocks for the same
+    /// height, of which proof of work's fork choice keeps one chain.
+    CompetingBlocks,
     /// Blocks with different base fees, beneficiaries or prevrandao values.
     BlockValuesVary,
     /// Execution read `BLOCKHASH` of an earlier block and the result differs: this chain's
     /// block hashes are its own header hashes, not Ethereum's (detected while running).
     BlockHashValue,
+    /// A contract destroyed by `SELFDESTRUCT` (before Cancun) and the result differs: its
+    /// storage slots that the moves did not name keep their values here (detected while
+    /// running).
+    SelfdestructStorage,
 }
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 16] = [
+    pub const ALL: [Feature; 17] = [
         Feature::UnknownFork,
-        Feature::BeforeSpuriousDragon,
         Feature::Constantinople,
         Feature::ExcessBlobGasAboveCap,
         Feature::BlobHeaderFields,
@@ -196,15 +200,16 @@ impl Feature {
         Feature::NonceOutOfRange,
         Feature::PostStateHashOnly,
         Feature::EmptyBlockThenMore,
+        Feature::CompetingBlocks,
         Feature::BlockValuesVary,
         Feature::BlockHashValue,
+        Feature::SelfdestructStorage,
     ];
 
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
     pub fn name(self) -> &'static str {
         match self {
             Feature::UnknownFork => "unknown_fork",
-            Feature::BeforeSpuriousDragon => "before_spurious_dragon",
             Feature::Constantinople => "constantinople_eip1283",
             Feature::ExcessBlobGasAboveCap => "excess_blob_gas_above_cap",
             Feature::BlobHeaderFields => "blob_header_fields",
@@ -217,8 +222,10 @@ impl Feature {
             Feature::NonceOutOfRange => "nonce_out_of_range",
             Feature::PostStateHashOnly => "post_state_hash_only",
             Feature::EmptyBlockThenMore => "empty_block_then_more",
+            Feature::CompetingBlocks => "competing_blocks",
             Feature::BlockValuesVary => "block_values_vary",
             Feature::BlockHashValue => "block_hash_value",
+            Feature::SelfdestructStorage => "selfdestruct_storage",
         }
     }
 
@@ -226,9 +233,6 @@ impl Feature {
     pub fn reason(self) -> &'static str {
         match self {
             Feature::UnknownFork => "a network name the runner cannot map to a fork schedule",
-            Feature::BeforeSpuriousDragon => {
-                "an empty account and no account are one value here (EIP-161), which earlier forks tell apart"
-            }
             Feature::Constantinople => {
                 "revm runs Constantinople as Petersburg (EIP-1283 was withdrawn before mainnet ran it)"
             }
@@ -259,11 +263,17 @@ impl Feature {
             Feature::EmptyBlockThenMore => {
                 "a batch holds at least one transaction, so heights cannot follow block numbers past an empty block"
             }
+            Feature::CompetingBlocks => {
+                "a batch chain has one order, fixed when a batch is applied: no fork choice between competing blocks"
+            }
             Feature::BlockValuesVary => {
                 "the base fee, beneficiary and prevrandao are chain constants, so transactions can be filled before the batch they land in is known"
             }
             Feature::BlockHashValue => {
                 "BLOCKHASH returns this chain's own header hashes, not Ethereum's, and the result depends on the value"
+            }
+            Feature::SelfdestructStorage => {
+                "a destroyed contract keeps the storage slots its moves do not name (before Cancun Ethereum wipes them all), and the result depends on one"
             }
         }
     }
@@ -289,9 +299,6 @@ pub fn detect(case: &Case) -> Option<Feature> {
     let found = |f: Feature| -> bool {
         match f {
             Feature::UnknownFork => rules_of(case).is_none(),
-            Feature::BeforeSpuriousDragon => rules_of(case)
-                .and_then(|r| r.forks.first().map(|f| f.0))
-                .is_none_or(|first| first < Fork::SpuriousDragon),
             Feature::Constantinople => {
                 rules_of(case).is_some_and(|r| r.forks.iter().any(|f| f.0 == Fork::Constantinople))
             }
@@ -320,10 +327,22 @@ pub fn detect(case: &Case) -> Option<Feature> {
                     && b.expect_exception.is_none()
                     && case.blocks[i + 1..].iter().any(|l| !l.txs.is_empty())
             }),
+            Feature::CompetingBlocks => {
+                let mut numbers = case
+                    .blocks
+                    .iter()
+                    .filter(|b| b.expect_exception.is_none())
+                    .filter_map(|b| b.number);
+                numbers.next().is_some_and(|first| {
+                    numbers
+                        .try_fold(first, |prev, n| (n == prev + 1).then_some(n))
+                        .is_none()
+                })
+            }
             Feature::BlockValuesVary => block_values_vary(case),
             // Detected while running the case (`run_case`): which blocks' hashes execution
             // reads is known only then.
-            Feature::BlockHashValue => false,
+            Feature::BlockHashValue | Feature::SelfdestructStorage => false,
         }
     };
     Feature::ALL.into_iter().find(|f| found(*f))

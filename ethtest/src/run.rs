@@ -20,8 +20,8 @@ use alloy_primitives::Bytes;
 use alloy_primitives::U256;
 use alloy_primitives::hex;
 use mf_format::{
-    AccessItem, Batch, Call, ChainRules, ExecContext, Fee, FeeKind, GENESIS_INTX, Key, Reason,
-    Transaction, TxBody, TxId, check_structure, header_hash, tx_id,
+    AccessItem, Batch, Call, ChainRules, ExecContext, Fee, FeeKind, Fork, GENESIS_INTX, Key,
+    Reason, Transaction, TxBody, TxId, check_structure, header_hash, tx_id,
 };
 use mf_movegen::genesis::Genesis;
 use mf_movegen::{MemoryView, Reexec, ReexecCheck, StateView, execute_under};
@@ -247,6 +247,7 @@ fn apply_block(
     writers: &mut BTreeMap<Key, TxId>,
     block: &Block,
     read_block_hash: &AtomicBool,
+    destroyed_code: &AtomicBool,
 ) -> Result<(), Refusal> {
     let number = block
         .number
@@ -344,6 +345,14 @@ fn apply_block(
             if m.kind == mf_format::MoveKind::Consume {
                 writers.insert(m.key(), id);
             }
+            // A contract that existed before the transaction destroyed (before Cancun):
+            // Ethereum wipes all its storage, the moves only the slots they name.
+            if let (mf_format::Value::Account(p), mf_format::Value::Account(n)) = (m.prev, m.next)
+                && p.has_code()
+                && n == mf_format::Account::EMPTY
+            {
+                destroyed_code.store(true, Ordering::Relaxed);
+            }
         }
     }
     *mirror = local;
@@ -373,11 +382,25 @@ fn run_detected(case: &Case) -> Result<Verdict, String> {
     );
     let mut writers: BTreeMap<Key, TxId> = BTreeMap::new();
     let read_block_hash = AtomicBool::new(false);
-    let verdict = run_blocks(case, &mut v, &mut mirror, &mut writers, &read_block_hash)?;
+    let destroyed_code = AtomicBool::new(false);
+    let verdict = run_blocks(
+        case,
+        &mut v,
+        &mut mirror,
+        &mut writers,
+        &read_block_hash,
+        &destroyed_code,
+    )?;
     // This chain's block hashes are its own header hashes, not Ethereum's: a case whose
     // result differs after reading one depends on a value the protocol defines otherwise.
-    if read_block_hash.load(Ordering::Relaxed) && !matches!(verdict, Verdict::Matched { .. }) {
+    let differs = !matches!(verdict, Verdict::Matched { .. });
+    if read_block_hash.load(Ordering::Relaxed) && differs {
         return Ok(Verdict::Skipped(Feature::BlockHashValue));
+    }
+    // Likewise a case whose result differs after a contract was destroyed: the slots its
+    // moves did not name keep their values here (PROTOCOL.md §6.3).
+    if destroyed_code.load(Ordering::Relaxed) && differs {
+        return Ok(Verdict::Skipped(Feature::SelfdestructStorage));
     }
     Ok(verdict)
 }
@@ -388,9 +411,10 @@ fn run_blocks(
     mirror: &mut MemoryView,
     writers: &mut BTreeMap<Key, TxId>,
     read_block_hash: &AtomicBool,
+    destroyed_code: &AtomicBool,
 ) -> Result<Verdict, String> {
     for (i, block) in case.blocks.iter().enumerate() {
-        let applied = apply_block(v, mirror, writers, block, read_block_hash);
+        let applied = apply_block(v, mirror, writers, block, read_block_hash, destroyed_code);
         match (applied, &block.expect_exception) {
             (Ok(()), None) => {}
             (Err(_), Some(_)) => {}
@@ -418,10 +442,56 @@ fn run_blocks(
         }
     };
     let slots_written: Vec<Key> = writers.keys().copied().collect();
-    match first_difference(&case.pre, post, &slots_written, read)? {
+    let post = without_block_rewards(case, post)?;
+    match first_difference(&case.pre, &post, &slots_written, read)? {
         None => Ok(Verdict::Matched {
             refused_as_expected: case.blocks.iter().any(|b| b.expect_exception.is_some()),
         }),
         Some(diff) => Ok(Verdict::Differs(diff)),
     }
+}
+
+/// The proof-of-work block reward of a block under `fork` (Frontier 5 ETH, Byzantium 3 ETH
+/// (EIP-649), Constantinople 2 ETH (EIP-1234), none from Paris on (EIP-3675)).
+pub fn block_reward(fork: Fork) -> U256 {
+    let eth = U256::from(10u64).pow(U256::from(18u64));
+    if fork >= Fork::Paris {
+        U256::ZERO
+    } else if fork >= Fork::Constantinople {
+        U256::from(2u64) * eth
+    } else if fork >= Fork::Byzantium {
+        U256::from(3u64) * eth
+    } else {
+        U256::from(5u64) * eth
+    }
+}
+
+/// `post` less the block rewards Ethereum paid: every valid block before Paris pays its
+/// coinbase [`block_reward`], a block-level effect with no counterpart in a batch (there is
+/// no proof of work), so it is taken out of the coinbase's expected balance and the rest is
+/// compared as it is. Blocks with uncles are skipped before this ([`Feature::Uncles`]).
+fn without_block_rewards(
+    case: &Case,
+    post: &BTreeMap<alloy_primitives::Address, AccountState>,
+) -> Result<BTreeMap<alloy_primitives::Address, AccountState>, String> {
+    let rules = rules_of(case).ok_or("no fork schedule for the network")?;
+    let mut post = post.clone();
+    for (i, block) in case.blocks.iter().enumerate() {
+        if block.expect_exception.is_some() {
+            continue;
+        }
+        let number = block.number.unwrap_or(i as u64 + 1);
+        let reward = block_reward(rules.fork_at(number, block.timestamp));
+        if reward.is_zero() {
+            continue;
+        }
+        let coinbase = block.env.coinbase.unwrap_or(rules.beneficiary);
+        // An expected balance below the reward is left as it is: the comparison reports it.
+        if let Some(account) = post.get_mut(&coinbase)
+            && let Some(rest) = account.balance.checked_sub(reward)
+        {
+            account.balance = rest;
+        }
+    }
+    Ok(post)
 }

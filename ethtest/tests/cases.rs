@@ -308,10 +308,7 @@ fn the_network_and_the_block_gas_limit_set_the_rules() {
         on("FrontierToDaoAt5", post(None)),
         Verdict::Skipped(Feature::UnknownFork)
     );
-    assert_eq!(
-        on("Homestead", post(None)),
-        Verdict::Skipped(Feature::BeforeSpuriousDragon)
-    );
+    assert!(on("Homestead", post(None)).passed());
 
     // 40,000,000 gas in a block whose gas limit is 100,000,000: within the chain's limit.
     let mut b = block(json!([tx(TARGET, "0x00", "0x02625a00")]));
@@ -380,4 +377,57 @@ fn a_blob_transaction_pays_its_blob_gas_at_the_headers_blob_base_fee() {
             refused_as_expected: true
         }
     );
+}
+
+/// Before Spurious Dragon (EIP-161) an empty account that exists is not a missing one: a
+/// `CALL` to a missing account is charged 25,000 gas for the new account and creates it, a
+/// `CALL` to an existing empty one is not. The proof-of-work block reward (5 ETH here) is
+/// taken out of the coinbase's expected balance; the gas fees are not.
+#[test]
+fn before_eip161_a_call_tells_an_existing_empty_account_from_a_missing_one() {
+    use alloy_primitives::U256;
+    const EMPTY: &str = "0x00000000000000000000000000000000000000ee";
+    const COINBASE: &str = "0x2adc25665018aa1fe0e6bc666dac8fc2697ff9ba";
+    // CALL(4096 gas, 0x..ee, no value, no data); POP; STOP.
+    let code = format!("0x6000600060006000600073{}611000f15000", &EMPTY[2..]);
+    let eth = U256::from(10u64).pow(U256::from(18u64));
+    let reward = U256::from(5u64) * eth;
+    let case_with = |existing: bool, gas_used: u64| {
+        let mut pre = pre(&code);
+        if existing {
+            pre[EMPTY] = json!({ "balance": "0x00", "nonce": "0x00", "code": "0x", "storage": {} });
+        }
+        let fee = U256::from(gas_used * 10);
+        let post = json!({
+            SENDER: { "balance": format!("{:#x}", eth - fee), "nonce": "0x01", "code": "0x",
+                      "storage": {} },
+            TARGET: { "balance": "0x00", "nonce": "0x01", "code": code, "storage": {} },
+            EMPTY: { "balance": "0x00", "nonce": "0x00", "code": "0x", "storage": {} },
+            COINBASE: { "balance": format!("{:#x}", reward + fee), "nonce": "0x00",
+                        "code": "0x", "storage": {} },
+        });
+        let mut t = tx(TARGET, "0x00", "0x0186a0");
+        t["gasPrice"] = json!("0x0a");
+        let c = json!({ "network": "EIP150", "pre": pre, "blocks": [block(json!([t]))],
+                        "postState": post });
+        run_case(&case("t", &c).expect("the case reads"))
+    };
+    // 21,000 + seven pushes (21) + CALL (700, EIP-150) + POP (2); the missing account adds
+    // 25,000.
+    assert!(case_with(true, 21_723).passed());
+    assert!(case_with(false, 46_723).passed());
+    assert!(matches!(case_with(true, 46_723), Verdict::Differs(_)));
+    assert!(matches!(case_with(false, 21_723), Verdict::Differs(_)));
+}
+
+/// Valid blocks that compete for one height (a fork-choice case) are named, not run.
+#[test]
+fn competing_blocks_are_named() {
+    let transfer = || json!([tx(TARGET, "0x03e8", "0x5208")]);
+    let v = run(
+        pre("0x"),
+        json!([block(transfer()), block(transfer())]),
+        json!({}),
+    );
+    assert_eq!(v, Verdict::Skipped(Feature::CompetingBlocks));
 }

@@ -394,6 +394,13 @@ impl ChainRules {
             .map_or(Fork::Frontier, |(f, _)| *f)
     }
 
+    /// Whether EIP-161's state clearing is in force at block `number` and time `timestamp`
+    /// (Spurious Dragon on): an empty account is then the same as a missing one, and a
+    /// touched empty account is deleted.
+    pub fn state_clear_at(&self, number: u64, timestamp: u64) -> bool {
+        self.fork_at(number, timestamp) >= Fork::SpuriousDragon
+    }
+
     /// The blob base fee (wei per blob gas) at block `number` and time `timestamp`:
     /// [`blob_base_fee`] of the chain's excess blob gas with the update fraction of the fork
     /// in force. What `BLOBBASEFEE` reads and a blob call pays (PROTOCOL.md §6.3).

@@ -194,12 +194,46 @@ pub struct Account {
 }
 
 impl Account {
-    /// The never-written account: zero balance, zero nonce, no code.
+    /// The never-written account: zero balance, zero nonce, no code. To the EVM it does not
+    /// exist.
     pub const EMPTY: Account = Account {
         balance: U256::ZERO,
         nonce: 0,
         code_hash: EMPTY_CODE_HASH,
     };
+
+    /// An account that exists although it is empty (zero balance, zero nonce, no code):
+    /// the state that only rules before EIP-161 (Spurious Dragon) can tell apart from
+    /// [`Account::EMPTY`] (a `CALL` to it is not charged for a new account). Written as the
+    /// code hash zero, which no code has (PROTOCOL.md §3.2): the one record whose code hash
+    /// is zero, and never with a balance or a nonce.
+    pub const EXISTING_EMPTY: Account = Account {
+        balance: U256::ZERO,
+        nonce: 0,
+        code_hash: B256::ZERO,
+    };
+
+    /// Whether the account has runtime code (a code hash other than the empty code's and
+    /// the existing-empty marker's).
+    pub fn has_code(&self) -> bool {
+        self.code_hash != EMPTY_CODE_HASH && self.code_hash != B256::ZERO
+    }
+
+    /// The keccak-256 of its runtime code ([`EMPTY_CODE_HASH`] for none, including for
+    /// [`Account::EXISTING_EMPTY`]).
+    pub fn code_keccak(&self) -> B256 {
+        if self.has_code() {
+            self.code_hash
+        } else {
+            EMPTY_CODE_HASH
+        }
+    }
+
+    /// Whether it is empty in EIP-161's sense (zero balance and nonce, no code), existing
+    /// or not.
+    pub fn is_empty(&self) -> bool {
+        self.balance.is_zero() && self.nonce == 0 && !self.has_code()
+    }
 }
 
 impl Default for Account {

@@ -210,6 +210,16 @@ fn vectors() -> BTreeMap<String, String> {
         "lthash.one_version.lanes_0_16",
         &lt.to_bytes()[..32],
     );
+    // The existing empty account (§2.2: code hash zero), and its state-hash element.
+    let existing = Value::Account(Account::EXISTING_EMPTY);
+    put(&mut v, "value.existing_empty", &encode(&existing));
+    put(
+        &mut v,
+        "lthash.existing_empty.digest",
+        LtHash::of_version(&GENESIS_INTX, &Key::account(alice.address()), &existing)
+            .digest()
+            .as_slice(),
+    );
     v
 }
 

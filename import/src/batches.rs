@@ -99,12 +99,18 @@ pub fn genesis_of(folder: &Folder, block: &LoadedBlock) -> Result<Genesis, Impor
     };
     let mut versions = Vec::new();
     let mut code = Vec::new();
+    // A listed account exists. Before EIP-161 an empty one differs from a missing one (a
+    // CALL to it is not charged for a new account), so it is kept as existing.
+    let keep_empty = !rules.state_clear_at(h.number, h.timestamp);
     for (addr, a) in &block.pre_state {
-        let account = Account {
+        let mut account = Account {
             balance: a.balance,
             nonce: a.nonce,
             code_hash: a.code_hash.unwrap_or(EMPTY_CODE_HASH),
         };
+        if keep_empty && account == Account::EMPTY {
+            account = Account::EXISTING_EMPTY;
+        }
         if let Some(hash) = a.code_hash {
             let bytes = folder.bytecodes.get(&hash).ok_or(ImportError::Code {
                 block: h.number,

@@ -55,12 +55,6 @@ fn every_mainnet_block_replays_to_its_header() {
     );
 }
 
-/// Every block as a move set (one chain and one batch per block, every transaction
-/// authorised by its signed Ethereum transaction), applied by a real validator in strict mode,
-/// reproduces its header, except what the protocol does not carry, detected per block: before
-/// Spurious Dragon an empty account that exists (EIP-161 made empty and absent one;
-/// PROTOCOL.md §6.3 treats them so at every fork). Blocks with blob (type 3) transactions
-/// are carried and must pass: the shared folder has 3 of them, and 42 of its 43 blocks pass.
 /// The blob transactions of the shared blocks, carried as move sets, charge their senders
 /// exactly what Ethereum does: for each one, the sender's balance before and after in the
 /// move set (its declared `prev` and `next`) equals the plain revm replay's with the block's
@@ -154,6 +148,11 @@ fn blob_senders_pay_what_ethereum_charges() {
     );
 }
 
+/// Every block as a move set (one chain and one batch per block, every transaction
+/// authorised by its signed Ethereum transaction), applied by a real validator in strict mode,
+/// reproduces its header. Before Spurious Dragon an empty account that exists differs from a
+/// missing one (PROTOCOL.md §3.2): the shared Tangerine block 2,674,998 calls one. Blocks with
+/// blob (type 3) transactions are carried too: the shared folder has 3 of them.
 #[test]
 fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
     let folder = mainnet();
@@ -165,9 +164,6 @@ fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
             .transactions
             .iter()
             .any(|t| matches!(t.envelope, alloy_consensus::TxEnvelope::Eip4844(_)));
-        let pre_eip161 = !spec_at(number, block.header.timestamp)
-            .expect("spec")
-            .is_enabled_in(SpecId::SPURIOUS_DRAGON);
         let result = block_chain(&folder, &block)
             .and_then(|chain| validate_block(&block, &chain, &dir.path().join(number.to_string())));
         match result {
@@ -175,7 +171,6 @@ fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
                 passed += 1;
                 blob_blocks += usize::from(has_blob);
             }
-            _ if pre_eip161 => {}
             other => failures.push(format!("block {number}: {other:?}")),
         }
     }
@@ -184,10 +179,10 @@ fn every_mainnet_block_as_a_move_set_reproduces_its_header() {
         folder.numbers.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // The shared folder: 43 blocks, 42 pass (block 2,674,998, Tangerine, holds an empty
+    // The shared folder: 43 blocks, all pass (block 2,674,998, Tangerine, calls an empty
     // account that exists), 3 of them with blob transactions.
     if folder.numbers.len() == 43 {
-        assert!(passed >= 42, "{passed} blocks passed, at least 42 expected");
+        assert_eq!(passed, 43, "{passed} blocks passed, 43 expected");
         assert_eq!(blob_blocks, 3, "the 3 blocks with blob transactions pass");
     }
     assert!(passed > 0);

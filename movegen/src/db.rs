@@ -66,8 +66,9 @@ impl<V: StateView> RecordingDb<V> {
     }
 }
 
-/// The revm view of an account record: `None` for the empty account (EIP-161: empty and
-/// non-existent are the same; the protocol's zero value cannot tell them apart).
+/// The revm view of an account record: `None` for the never-written account
+/// ([`Account::EMPTY`], which does not exist), an empty but existing account for
+/// [`Account::EXISTING_EMPTY`] (the two differ only before EIP-161).
 pub fn account_info(a: &Account) -> Option<AccountInfo> {
     if *a == Account::EMPTY {
         return None;
@@ -75,7 +76,7 @@ pub fn account_info(a: &Account) -> Option<AccountInfo> {
     let mut info = AccountInfo::default()
         .with_balance(a.balance)
         .with_nonce(a.nonce);
-    if a.code_hash == EMPTY_CODE_HASH {
+    if !a.has_code() {
         info = info.with_code_and_hash(Bytecode::new(), EMPTY_CODE_HASH);
     } else {
         info = info.with_code_hash(a.code_hash);

@@ -357,14 +357,36 @@ fn into_run<E: std::fmt::Display>(
 }
 
 /// The value of every key in a post-state, with the runtime code of accounts whose code
-/// hash is not empty (to find created code). A self-destructed account (Cancun: created in
-/// this transaction) ends empty with zero storage.
-pub(crate) fn post_values(state: &EvmState) -> BTreeMap<Key, (Value, Option<Bytes>)> {
+/// hash is not empty (to find created code). A self-destructed account ends as the
+/// never-written account with zero storage.
+///
+/// An account that ends empty (zero balance and nonce, no code) ends as
+/// [`Account::EXISTING_EMPTY`] or [`Account::EMPTY`] as Ethereum keeps or deletes it:
+/// before EIP-161 (`state_clear` false) it exists unless it was loaded as non-existent and
+/// never touched (a `CALL` creates its target); from EIP-161 on a touched empty account is
+/// deleted, and an untouched one stays what it was.
+pub(crate) fn post_values(
+    state: &EvmState,
+    state_clear: bool,
+) -> BTreeMap<Key, (Value, Option<Bytes>)> {
     let mut out = BTreeMap::new();
     for (addr, acc) in state {
         let destroyed = acc.is_selfdestructed();
         let (account, code) = if destroyed {
             (Account::EMPTY, None)
+        } else if acc.info.is_empty() {
+            let existed = !acc.is_loaded_as_not_existing();
+            let exists = if state_clear {
+                existed && !acc.is_touched()
+            } else {
+                existed || acc.is_touched() || acc.is_created()
+            };
+            let a = if exists {
+                Account::EXISTING_EMPTY
+            } else {
+                Account::EMPTY
+            };
+            (a, None)
         } else {
             let code_hash = if acc.info.code_hash == B256::ZERO {
                 EMPTY_CODE_HASH
@@ -467,7 +489,8 @@ pub fn execute_under<V: StateView>(
     let mut evm = new_evm(RecordingDb::new(view), chain_id);
     let run = run(&mut evm, call, chain_id, ctx, rules).map_err(db_error)?;
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    let mut ex = into_execution(view, run, reads, include_failed)?;
+    let state_clear = rules.state_clear_at(ctx.block_number, ctx.timestamp);
+    let mut ex = into_execution(view, run, reads, include_failed, state_clear)?;
     ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
     Ok(ex)
 }
@@ -559,7 +582,8 @@ pub fn execute_until_under<V: StateView>(
     if ran.inspector.expired() {
         return Err(MovegenError::Aborted);
     }
-    let mut ex = into_execution(view, run, ran.reads, false)?;
+    let state_clear = rules.state_clear_at(ctx.block_number, ctx.timestamp);
+    let mut ex = into_execution(view, run, ran.reads, false, state_clear)?;
     ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
     Ok(ex)
 }
@@ -617,6 +641,7 @@ fn into_execution<V: StateView>(
     run: Run,
     reads: BTreeMap<Key, (mf_format::TxId, Value)>,
     include_failed: bool,
+    state_clear: bool,
 ) -> Result<Execution, MovegenError> {
     let (ok, failure) = match run.result {
         Ok(ok) => (ok, None),
@@ -635,7 +660,7 @@ fn into_execution<V: StateView>(
         }
         Err(f) => return Err(MovegenError::Execution(f)),
     };
-    let post = post_values(&run.state);
+    let post = post_values(&run.state, state_clear);
 
     let mut moves = Vec::with_capacity(reads.len() + post.len());
     let mut created_code: Vec<Vec<u8>> = Vec::new();
@@ -668,7 +693,9 @@ fn into_execution<V: StateView>(
         };
         let new_code = match (prev, next, fin) {
             (Value::Account(p), Value::Account(n), Some((_, Some(code))))
-                if n.code_hash != p.code_hash && !seen_code.contains(&n.code_hash) =>
+                if n.code_hash != p.code_hash
+                    && n.has_code()
+                    && !seen_code.contains(&n.code_hash) =>
             {
                 Some((n.code_hash, code))
             }

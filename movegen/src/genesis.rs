@@ -253,7 +253,12 @@ fn rules_of(f: &File) -> Result<ChainRules, GenesisError> {
             out
         }
     };
-    if !named.is_empty() {
+    // A config naming no fork gets the default schedule; `frontierBlock` (this protocol's
+    // key: geth has none, every chain starts at Frontier) names a chain that stays at
+    // Frontier, which [`rules_json`] writes for an empty schedule.
+    let frontier_only =
+        config.is_some_and(|c| c.rest.get(FRONTIER_KEY).is_some_and(|v| !v.is_null()));
+    if !named.is_empty() || frontier_only {
         rules.forks = named;
     }
     rules.validate().map_err(|e| GenesisError::Field {
@@ -263,8 +268,16 @@ fn rules_of(f: &File) -> Result<ChainRules, GenesisError> {
     Ok(rules)
 }
 
-/// The geth `config` keys of `rules`' fork schedule, in fork order.
+/// The config key that keeps a chain at Frontier: an empty fork schedule, which naming no
+/// fork cannot say (that gives the default schedule).
+pub const FRONTIER_KEY: &str = "frontierBlock";
+
+/// The geth `config` keys of `rules`' fork schedule, in fork order ([`FRONTIER_KEY`] alone
+/// for an empty schedule).
 pub fn rules_json(rules: &ChainRules) -> Vec<(&'static str, u64)> {
+    if rules.forks.is_empty() {
+        return vec![(FRONTIER_KEY, 0)];
+    }
     rules
         .forks
         .iter()
@@ -343,6 +356,9 @@ impl Genesis {
             })?;
         let mut versions = BTreeMap::new();
         let mut code = BTreeMap::new();
+        // Before EIP-161 an empty account listed in the alloc exists (geth creates it), and
+        // existing differs from missing: it is kept as such (PROTOCOL.md §3.2).
+        let keep_empty = !rules.state_clear_at(rules.genesis_number.saturating_add(1), 0);
         for (a, acct) in &f.alloc {
             let addr = Address::from_str(a.trim()).map_err(|e| GenesisError::Field {
                 field: format!("alloc.{a}"),
@@ -377,17 +393,15 @@ impl Genesis {
                 None => EMPTY_CODE_HASH,
             };
             let key = Key::account(addr);
-            if versions
-                .insert(
-                    key,
-                    Value::Account(Account {
-                        balance,
-                        nonce,
-                        code_hash,
-                    }),
-                )
-                .is_some()
-            {
+            let mut account = Account {
+                balance,
+                nonce,
+                code_hash,
+            };
+            if keep_empty && account == Account::EMPTY {
+                account = Account::EXISTING_EMPTY;
+            }
+            if versions.insert(key, Value::Account(account)).is_some() {
                 return Err(GenesisError::Field {
                     field: format!("alloc.{a}"),
                     msg: "address listed twice".into(),

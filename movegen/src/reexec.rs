@@ -12,8 +12,7 @@ use crate::exec::{Evm, Failure, beneficiary_fee, new_evm, post_values, run};
 use crate::view::StateView;
 use alloy_primitives::{Bytes, keccak256};
 use mf_format::{
-    B256, ChainRules, EMPTY_CODE_HASH, Key, Log, Move, MoveKind, Reason, Transaction, TxId, U256,
-    Value,
+    B256, ChainRules, Key, Log, Move, MoveKind, Reason, Transaction, TxId, U256, Value,
 };
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -234,7 +233,7 @@ impl Reexec for ReexecCheck {
                 let Value::Account(a) = m.prev else {
                     continue;
                 };
-                if a.code_hash != EMPTY_CODE_HASH && !state.codes.contains_key(&a.code_hash) {
+                if a.has_code() && !state.codes.contains_key(&a.code_hash) {
                     let c = match created.get(&a.code_hash) {
                         Some(c) => Some(Bytes::copy_from_slice(c)),
                         None => code.code(&a.code_hash).map(Bytes::from),
@@ -273,7 +272,11 @@ impl Reexec for ReexecCheck {
             Err(Failure::Invalid(_)) => return Err(Reason::ExecutionFailed),
         };
 
-        let post = post_values(&run.state);
+        let post = post_values(
+            &run.state,
+            self.rules
+                .state_clear_at(body.context.block_number, body.context.timestamp),
+        );
         let mut written: HashSet<Key> = HashSet::with_capacity(post.len());
         let mut used_code: HashSet<B256> = HashSet::new();
         for (key, (fin, runtime)) in &post {
@@ -291,7 +294,7 @@ impl Reexec for ReexecCheck {
             }
             let new_code = match (m.prev, *fin) {
                 (Value::Account(p), Value::Account(n))
-                    if n.code_hash != p.code_hash && n.code_hash != EMPTY_CODE_HASH =>
+                    if n.code_hash != p.code_hash && n.has_code() =>
                 {
                     Some(n.code_hash)
                 }

@@ -49,6 +49,9 @@ fn every_fork_charges_its_own_static_gas() {
     // warm.
     let base = 21_000 + 9 + 6;
     let want = [
+        (Fork::Frontier, base + 50 + 20 + 20),
+        (Fork::Homestead, base + 50 + 20 + 20),
+        (Fork::Tangerine, base + 200 + 400 + 700),
         (Fork::Byzantium, base + 200 + 400 + 700),
         (Fork::Istanbul, base + 800 + 700 + 700),
         (Fork::Berlin, base + 2_100 + 2_600 + 100),
@@ -191,4 +194,159 @@ fn a_blob_call_reads_the_blob_base_fee_and_its_hashes_by_fork() {
             _ => assert!(seven.is_ok(), "{seven:?}"),
         }
     }
+}
+
+/// A contract that `CALL`s `0x..ee` with 4,096 gas, no value and no data, then stops.
+fn caller_of_ee() -> Vec<u8> {
+    let mut c = vec![
+        0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x60, 0x00, 0x73,
+    ];
+    c.extend_from_slice(&[0xee; 20]);
+    c.extend_from_slice(&[0x61, 0x10, 0x00, 0xf1, 0x50, 0x00]); // PUSH2 4096, CALL, POP, STOP
+    c
+}
+
+/// Before EIP-161 an empty account that exists differs from a missing one (PROTOCOL.md §2.2,
+/// `Account::EXISTING_EMPTY`): a `CALL` to a missing account is charged 25,000 for the new
+/// account and creates it, a `CALL` to an existing empty one is not. From EIP-161 on the two
+/// are the same to execution, and a touched empty account is deleted. Each execution's moves
+/// pass the validator's isolated re-execution.
+#[test]
+fn an_existing_empty_account_is_kept_apart_from_a_missing_one_before_eip161() {
+    use mf_format::{Move, MoveKind, Transaction, TxBody, tx_id};
+    use mf_movegen::{CodeLookup, Reexec, ReexecCheck, StateView};
+    struct ViewCode<'a>(&'a MemoryView);
+    impl CodeLookup for ViewCode<'_> {
+        fn code(&self, hash: &B256) -> Option<Vec<u8>> {
+            self.0.code(hash).ok().flatten().map(|b| b.to_vec())
+        }
+    }
+    let from = Address::repeat_byte(0x11);
+    let to = Address::repeat_byte(0x22);
+    let target = Address::repeat_byte(0xee);
+    let call = Call {
+        from,
+        to: Some(to),
+        value: U256::ZERO,
+        input: vec![],
+        gas_limit: 100_000,
+        fee: Default::default(),
+        access_list: Vec::new(),
+        blob: None,
+    };
+    let run = |fork: Fork, existing: bool| {
+        let mut view = MemoryView::new();
+        view.set_account(
+            from,
+            Account {
+                balance: U256::from(10u64).pow(U256::from(18u64)),
+                nonce: 0,
+                code_hash: EMPTY_CODE_HASH,
+            },
+        );
+        view.deploy(to, caller_of_ee(), U256::ZERO, []);
+        if existing {
+            view.set_account(target, Account::EXISTING_EMPTY);
+        }
+        let rules = ChainRules::from_genesis(fork, 30_000_000);
+        let ctx = ExecContext::default();
+        let ex = execute_under(&view, 1, &rules, &call, &ctx, false).expect("runs");
+        // The validator's check: the moves alone reproduce the execution.
+        let body = TxBody {
+            chain_id: 1,
+            call: call.clone(),
+            context: ctx,
+            open: false,
+            moves: ex.moves.clone(),
+            created_code: ex.created_code.clone(),
+        };
+        let tx = Transaction::signed(body, Vec::new());
+        let again = ReexecCheck::new(rules)
+            .reexec(&tx, &tx_id(&tx.body), &ViewCode(&view))
+            .expect("the moves re-execute");
+        assert_eq!(again.gas_used, ex.gas_used, "{fork:?}");
+        let moved: Vec<&Move> = ex.moves.iter().filter(|m| m.addr == target).collect();
+        assert_eq!(moved.len(), 1, "{fork:?}: one move of the target");
+        (ex.gas_used, *moved[0])
+    };
+    let account = |m: &Move| match (m.prev, m.next) {
+        (mf_format::Value::Account(p), mf_format::Value::Account(n)) => (m.kind, p, n),
+        _ => panic!("an account move"),
+    };
+
+    // Tangerine Whistle: the missing target is created (and charged for), the existing one
+    // is only read.
+    let (gas_missing, m) = run(Fork::Tangerine, false);
+    assert_eq!(
+        account(&m),
+        (MoveKind::Consume, Account::EMPTY, Account::EXISTING_EMPTY)
+    );
+    let (gas_existing, m) = run(Fork::Tangerine, true);
+    assert_eq!(
+        account(&m),
+        (
+            MoveKind::Reference,
+            Account::EXISTING_EMPTY,
+            Account::EXISTING_EMPTY
+        )
+    );
+    assert_eq!(gas_missing - gas_existing, 25_000);
+
+    // Cancun: no charge either way (no value moves); the touched existing empty account is
+    // deleted, the missing one stays missing.
+    let (gas_missing, m) = run(Fork::Cancun, false);
+    assert_eq!(
+        account(&m),
+        (MoveKind::Reference, Account::EMPTY, Account::EMPTY)
+    );
+    let (gas_existing, m) = run(Fork::Cancun, true);
+    assert_eq!(
+        account(&m),
+        (MoveKind::Consume, Account::EXISTING_EMPTY, Account::EMPTY)
+    );
+    assert_eq!(gas_missing, gas_existing);
+}
+
+/// A Frontier-only schedule survives a genesis file (`frontierBlock`: a config naming no fork
+/// gets the default schedule), and before Spurious Dragon an empty `alloc` entry is an
+/// account that exists.
+#[test]
+fn a_frontier_genesis_keeps_its_schedule_and_its_empty_accounts() {
+    use mf_movegen::genesis::{Genesis, rules_json};
+    let rules = ChainRules::from_genesis(Fork::Frontier, 30_000_000);
+    let mut config = serde_json::Map::new();
+    config.insert("chainId".into(), 1.into());
+    for (k, v) in rules_json(&rules) {
+        config.insert(k.into(), v.into());
+    }
+    let empty = Address::repeat_byte(0xee);
+    let file = serde_json::json!({
+        "config": config,
+        "alloc": { format!("{empty:#x}"): { "balance": "0x0" } },
+    });
+    let g = Genesis::parse(&file.to_string()).expect("parses");
+    assert_eq!(g.rules.fork_at(1_000_000, 2_000_000_000), Fork::Frontier);
+    assert_eq!(
+        g.versions,
+        vec![(
+            mf_format::Key::account(empty),
+            mf_format::Value::Account(Account::EXISTING_EMPTY)
+        )]
+    );
+    // The same entry from Spurious Dragon on is the missing account.
+    let mut config = serde_json::Map::new();
+    config.insert("chainId".into(), 1.into());
+    config.insert("eip158Block".into(), 0.into());
+    let file = serde_json::json!({
+        "config": config,
+        "alloc": { format!("{empty:#x}"): { "balance": "0x0" } },
+    });
+    let g = Genesis::parse(&file.to_string()).expect("parses");
+    assert_eq!(
+        g.versions,
+        vec![(
+            mf_format::Key::account(empty),
+            mf_format::Value::Account(Account::EMPTY)
+        )]
+    );
 }

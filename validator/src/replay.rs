@@ -204,7 +204,7 @@ pub fn genesis_of(store: &Store) -> Result<Genesis, StoreError> {
     let mut code = std::collections::BTreeMap::new();
     for (_, v) in &versions {
         if let Value::Account(a) = v
-            && a.code_hash != mf_format::EMPTY_CODE_HASH
+            && a.has_code()
             && !code.contains_key(&a.code_hash)
         {
             let c = store.code(&a.code_hash.0)?.ok_or_else(|| {

@@ -396,7 +396,7 @@ pub(super) async fn dispatch(
                 }
                 "eth_getTransactionCount" => hex_u64(a.nonce),
                 _ => {
-                    if a.code_hash == mf_format::EMPTY_CODE_HASH {
+                    if !a.has_code() {
                         json!("0x")
                     } else {
                         let code = r

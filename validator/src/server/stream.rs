@@ -7,7 +7,7 @@
 use crate::StoreError;
 use crate::store::{Store, split_record};
 use axum::body::Bytes;
-use mf_format::{Address, EMPTY_CODE_HASH, Mark, Value, VersionId};
+use mf_format::{Address, Mark, Value, VersionId};
 use std::sync::Arc;
 
 /// The most bytes one chunk of a streamed answer holds (one transaction may exceed it).
@@ -292,7 +292,7 @@ impl GenesisJson {
                 && k.addr == addr
             {
                 out.push_str(&format!("\"balance\":\"{:#x}\"", a.balance));
-                if a.code_hash != EMPTY_CODE_HASH {
+                if a.has_code() {
                     let code = self.code(store, a.code_hash)?;
                     out.push_str(",\"code\":\"");
                     out.push_str(&code);
