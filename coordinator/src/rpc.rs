@@ -39,10 +39,9 @@ mod transport;
 pub use filters::Filters;
 pub use transport::{RpcError, run_server};
 
-use mf_format::limits::MAX_TX_BYTES;
-
-/// Largest request body: an intent at the transaction size limit, hex-encoded, with room.
-pub const MAX_BODY: usize = 2 * MAX_TX_BYTES + (64 << 10);
+/// Largest request body: an intent of 1 MiB, hex-encoded, with room (an intent this large is
+/// far past any wallet's: its moves are what it signs, and a filler adds the rest).
+pub const MAX_BODY: usize = 2 * (1 << 20) + (64 << 10);
 /// Most calls in one batch request (geth allows 1000 by default, Erigon 100: the calls of a
 /// batch run one after the other, holding the connection).
 pub const MAX_BATCH: usize = 100;

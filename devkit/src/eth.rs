@@ -129,3 +129,24 @@ impl EthKey {
         TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
     }
 }
+
+/// The twin of a signed EIP-1559 envelope whose signature has `s` replaced by `n - s` (and
+/// its y parity flipped): the same transaction and the same signer, with the high `s` that
+/// Ethereum refuses from Homestead on (EIP-2). `None` for bytes that are not a signed
+/// EIP-1559 transaction.
+pub fn high_s_twin(envelope: &[u8]) -> Option<Vec<u8>> {
+    use alloy_eips::eip2718::Decodable2718;
+    // The order of secp256k1's group.
+    const N: U256 = U256::from_be_bytes([
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36,
+        0x41, 0x41,
+    ]);
+    let TxEnvelope::Eip1559(signed) = TxEnvelope::decode_2718(&mut &envelope[..]).ok()? else {
+        return None;
+    };
+    let sig = signed.signature();
+    let twin = Signature::new(sig.r(), N - sig.s(), !sig.v());
+    let tx = signed.tx().clone();
+    Some(TxEnvelope::from(tx.into_signed(twin)).encoded_2718())
+}

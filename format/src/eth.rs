@@ -47,6 +47,9 @@ pub struct EthSigned {
     pub access_list: Vec<AccessItem>,
     /// The blob fields of a type-3 transaction (`None` for the other types).
     pub blob: Option<Blobs>,
+    /// Whether the signature's `s` is above half the curve order: valid before Homestead,
+    /// refused from it on (EIP-2, `eth_high_s`). The signer is recovered either way.
+    pub high_s: bool,
 }
 
 /// A call's access list in alloy's form (which revm takes too).
@@ -104,7 +107,10 @@ pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
         TxEnvelope::Eip4844(t) => (FeeKind::Blob, Some(t.tx().tx().chain_id)),
         _ => return Err(Reason::InvalidEthAuthorization),
     };
-    let signer = tx.recover_signer().map_err(|_| Reason::EthSignerMismatch)?;
+    let high_s = tx.signature().normalize_s().is_some();
+    let signer = tx
+        .recover_signer_unchecked()
+        .map_err(|_| Reason::EthSignerMismatch)?;
     let fee = match kind {
         FeeKind::Dynamic | FeeKind::Blob => Fee {
             kind,
@@ -153,6 +159,7 @@ pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
         fee,
         access_list,
         blob,
+        high_s,
     })
 }
 
@@ -160,10 +167,30 @@ pub fn decode_eth(envelope: &[u8]) -> Result<EthSigned, Reason> {
 /// such a transaction): its envelope decodes and recovers to `call.from` (45, 46), the body
 /// is exactly what it signs (47) and the sender's declared record has its nonce (48).
 /// Returns the Ethereum transaction hash. `no_authorization` (40) for a transaction
-/// without one.
+/// without one. A signature with a high `s` is `eth_high_s` (49), as from Homestead on;
+/// [`verify_eth_authorization_under`] follows a chain's forks.
 pub fn verify_eth_authorization(tx: &Transaction) -> Result<B256, Reason> {
+    verify_eth(tx, true)
+}
+
+/// [`verify_eth_authorization`] under a chain's rules: a high `s` is refused (`eth_high_s`,
+/// 49) when the fork in force at the transaction's declared context is Homestead or later
+/// (EIP-2), and accepted before, as Ethereum did.
+pub fn verify_eth_authorization_under(
+    tx: &Transaction,
+    rules: &crate::ChainRules,
+) -> Result<B256, Reason> {
+    let ctx = &tx.body.context;
+    let homestead = rules.fork_at(ctx.block_number, ctx.timestamp) >= crate::Fork::Homestead;
+    verify_eth(tx, homestead)
+}
+
+fn verify_eth(tx: &Transaction, refuse_high_s: bool) -> Result<B256, Reason> {
     let env = tx.eth.as_ref().ok_or(Reason::NoAuthorization)?;
     let signed = decode_eth(&env.envelope)?;
+    if refuse_high_s && signed.high_s {
+        return Err(Reason::EthHighS);
+    }
     let body = &tx.body;
     if signed.signer != body.call.from {
         return Err(Reason::EthSignerMismatch);

@@ -83,7 +83,7 @@ pub use codec::{
     encode, encode_into, split_batch, tx_move_next,
 };
 pub use credit::{SYSTEM_SENDER, fee_credit_tx, is_fee_credit};
-pub use eth::{EthSigned, decode_eth, verify_eth_authorization};
+pub use eth::{EthSigned, decode_eth, verify_eth_authorization, verify_eth_authorization_under};
 pub use hash::{header_hash, merkle_empty_root, receipts_root, tx_id, tx_root};
 pub use lthash::LtHash;
 pub use reason::Reason;

@@ -111,6 +111,9 @@ reasons! {
     EthBodyMismatch = 47, "eth_body_mismatch";
     /// The sender's declared account record does not have the Ethereum transaction's nonce.
     EthNonceMismatch = 48, "eth_nonce_mismatch";
+    /// The Ethereum authorisation's signature has `s` above half the curve order, which
+    /// Ethereum refuses from Homestead on (EIP-2).
+    EthHighS = 49, "eth_high_s";
     /// The call reverted or halted.
     ExecutionFailed = 60, "execution_failed";
     /// Execution read state that no move declares.

@@ -369,3 +369,37 @@ fn a_wrong_header_fails_its_check() {
     assert!(!report.gas_used.holds() && report.logs_bloom.holds());
     assert!(!report.passed());
 }
+
+/// Three real blocks outside the shared folder (`tests/data/more-mainnet`, see its README),
+/// each once refused: Frontier transactions signed with a high `s` (valid before EIP-2), a
+/// transaction touching 1,321 keys (more than the earlier move limit), and a block without
+/// transactions (no batch). Each reproduces its header, by the replay and as a move set.
+#[test]
+fn more_real_blocks_reproduce_their_headers() {
+    let folder =
+        Folder::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/more-mainnet"))
+            .expect("the folder opens");
+    assert_eq!(folder.numbers, vec![116_525, 15_537_393, 19_910_734]);
+    let dir = tempfile::tempdir().expect("dir");
+    for &number in &folder.numbers {
+        let block = folder.load_block(number).expect("load");
+        let replay = replay_block(&folder, &block).expect("replays");
+        assert!(replay.passed(), "block {number}: replay {replay:?}");
+        let chain = block_chain(&folder, &block).expect("a chain");
+        let report = validate_block(&block, &chain, &dir.path().join(number.to_string()))
+            .expect("the validator accepts the block");
+        assert!(report.passed(), "block {number}: move set {report:?}");
+        let most_moves = chain.batch.txs.iter().map(|t| t.body.moves.len()).max();
+        match number {
+            116_525 => {
+                let high_s = block
+                    .transactions
+                    .iter()
+                    .filter(|t| !mf_import::recover::is_low_s(t.envelope.signature()));
+                assert_eq!(high_s.count(), 4, "four transactions with a high s");
+            }
+            15_537_393 => assert!(most_moves > Some(1_024), "{most_moves:?} moves"),
+            _ => assert!(chain.batch.txs.is_empty()),
+        }
+    }
+}

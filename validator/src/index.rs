@@ -31,13 +31,13 @@ pub struct Entry {
     pub loc: u64,
 }
 
-/// Bits of a location for the move index (MAX_MOVES_PER_TX = 1024).
-pub const LOC_MOVE_BITS: u32 = 10;
+/// Bits of a location for the move index (MAX_MOVES_PER_TX = 16,384).
+pub const LOC_MOVE_BITS: u32 = 14;
 /// Bits of a location for the transaction index (MAX_TXS_PER_BATCH = 131072).
 pub const LOC_TX_BITS: u32 = 17;
 
 /// The location of move `mv` of the `tx`-th accepted transaction at `height`:
-/// `height << 27 | tx << 10 | mv`. Genesis versions (height 0) use their sequence number.
+/// `height << 31 | tx << 14 | mv`. Genesis versions (height 0) use their sequence number.
 #[inline]
 pub const fn loc(height: u64, tx: u32, mv: u16) -> u64 {
     (height << (LOC_TX_BITS + LOC_MOVE_BITS)) | ((tx as u64) << LOC_MOVE_BITS) | mv as u64

@@ -18,7 +18,7 @@ use mf_format::limits::MAX_BATCH_RECEIPT_BYTES;
 use mf_format::{
     B256, ChainRules, ExecContext, GENESIS_INTX, GasBudget, LtHash, MoveKind, PublicKey, Reason,
     SigCheck, Transaction, TxId, Value, check_gas_limit, check_receipt_len, check_structure,
-    receipt_len, tx_authorization_digest, tx_id, verify_batch, verify_eth_authorization,
+    receipt_len, tx_authorization_digest, tx_id, verify_batch, verify_eth_authorization_under,
 };
 use mf_movegen::{CodeLookup, Reexec, Reexecuted};
 use rayon::prelude::*;
@@ -237,7 +237,7 @@ pub fn prepare_batch(
         .par_iter()
         .enumerate()
         .filter(|(ti, t)| t.eth.is_some() && verdict[*ti].is_ok())
-        .map(|(ti, t)| (ti, verify_eth_authorization(t).map(|_| ())))
+        .map(|(ti, t)| (ti, verify_eth_authorization_under(t, rules).map(|_| ())))
         .collect();
     for (ti, r) in eth {
         verdict[ti] = r;

@@ -116,6 +116,20 @@ fn an_ethereum_signed_transaction_is_validated_and_cannot_be_replayed() {
         status(&mut x.val, &other_chain),
         Status::Rejected(Reason::EthBodyMismatch)
     );
+    // The same transaction with the high-s twin of its signature: the same signer, which
+    // Ethereum refuses from Homestead on (EIP-2).
+    let twin = mf_devkit::eth::high_s_twin(&envelope).expect("an EIP-1559 envelope");
+    assert_eq!(
+        decode_eth(&twin).map(|s| (s.signer, s.high_s)),
+        Ok((x.v.address(), true))
+    );
+    let mut high_s = tx.clone();
+    high_s.eth = Some(EthAuthorization { envelope: twin });
+    assert_eq!(verify_eth_authorization(&high_s), Err(Reason::EthHighS));
+    assert_eq!(
+        status(&mut x.val, &high_s),
+        Status::Rejected(Reason::EthHighS)
+    );
     let mut garbage = tx.clone();
     garbage.eth = Some(EthAuthorization {
         envelope: envelope[..envelope.len() - 1].to_vec(),

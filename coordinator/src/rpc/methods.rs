@@ -250,6 +250,14 @@ async fn send_eth(s: &Arc<Shared>, params: &[Json]) -> Result<(TxId, B256), RpcE
         // Decoded and its signer recovered once; the body is built from what it
         // signs, so only the nonce is left to compare.
         let signed = decode_eth(&raw).map_err(|r| rejected(r, "Ethereum authorisation"))?;
+        if signed.high_s
+            && rules.fork_at(ctx.block_number, ctx.timestamp) >= mf_format::Fork::Homestead
+        {
+            return Err(rejected(
+                mf_format::Reason::EthHighS,
+                "Ethereum authorisation",
+            ));
+        }
         let built =
             eth_transaction_signed(&r, head.chain_id, &rules, &signed, &raw, ctx).map_err(|e| {
                 match e {
@@ -299,6 +307,8 @@ fn ethereum_wording(mut e: RpcError) -> RpcError {
         Some("invalid transaction")
     } else if reason == mf_format::Reason::EthSignerMismatch.name() {
         Some("invalid sender")
+    } else if reason == mf_format::Reason::EthHighS.name() {
+        Some("invalid transaction v, r, s values")
     } else if reason == mf_format::Reason::EthBodyMismatch.name() {
         Some("invalid chain id")
     } else {

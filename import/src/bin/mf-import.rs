@@ -6,7 +6,8 @@
 //! 3. the block becomes a chain of its own (`DIR/<N>/genesis.json`: its pre-state, numbered as
 //!    its parent, with the ancestors' hashes) and one batch (`DIR/<N>/batch-1.bin`: every
 //!    transaction authorised by its signed Ethereum transaction, its moves derived in block
-//!    order), which a real validator applies in strict mode (`DIR/<N>/data`); the same files
+//!    order; none for a block without transactions, whose checks are those of no receipts),
+//!    which a real validator applies in strict mode (`DIR/<N>/data`); the same files
 //!    can be checked with `mf-validator init` and `mf-validator ingest --mode strict
 //!    --fixed-time <the block's timestamp>`;
 //!
@@ -59,8 +60,11 @@ fn as_move_set(folder: &Folder, block: &LoadedBlock, dir: &Path) -> Result<Block
         chain.genesis.to_json().to_string(),
     )
     .context("writing genesis.json")?;
-    std::fs::write(dir.join("batch-1.bin"), mf_format::encode(&chain.batch))
-        .context("writing batch-1.bin")?;
+    // A block without transactions is no batch (a batch holds at least one).
+    if !chain.batch.txs.is_empty() {
+        std::fs::write(dir.join("batch-1.bin"), mf_format::encode(&chain.batch))
+            .context("writing batch-1.bin")?;
+    }
     let data = dir.join("data");
     if data.exists() {
         std::fs::remove_dir_all(&data).with_context(|| format!("clearing {}", data.display()))?;
