@@ -216,6 +216,47 @@ fn accounts(v: &Json, what: &str) -> Result<BTreeMap<Address, AccountState>, Eth
     Ok(out)
 }
 
+/// The signer of a legacy transaction given only by its fields (some files leave out
+/// `sender`): the transaction rebuilt from them (its chain id from `v`, EIP-155) and its
+/// signature recovered.
+fn legacy_signer(t: &Map<String, Json>) -> Result<Address, String> {
+    let q = |name: &str| -> Result<U256, String> {
+        quantity(field(t, name).map_err(|e| e.to_string())?, name).map_err(|e| e.to_string())
+    };
+    let small = |name: &str| -> Result<u64, String> {
+        u64::try_from(q(name)?).map_err(|_| format!("{name} above 2^64 - 1"))
+    };
+    let v = small("v")?;
+    let (chain_id, odd) = match v {
+        27 | 28 => (None, v == 28),
+        v if v >= 35 => (Some((v - 35) / 2), (v - 35) % 2 == 1),
+        v => return Err(format!("v = {v} is neither 27/28 nor EIP-155")),
+    };
+    let to = match t.get("to").map(|v| text(v, "to")) {
+        None => alloy_primitives::TxKind::Create,
+        Some(Err(e)) => return Err(e.to_string()),
+        Some(Ok(s)) if s.trim().is_empty() => alloy_primitives::TxKind::Create,
+        Some(Ok(s)) => alloy_primitives::TxKind::Call(
+            Address::from_str(s.trim()).map_err(|e| format!("to: {e}"))?,
+        ),
+    };
+    let tx = alloy_consensus::TxLegacy {
+        chain_id,
+        nonce: small("nonce")?,
+        gas_price: u128::try_from(q("gasPrice")?).map_err(|_| "gasPrice above 2^128 - 1")?,
+        gas_limit: small("gasLimit")?,
+        to,
+        value: q("value")?,
+        input: bytes(field(t, "data").map_err(|e| e.to_string())?, "data")
+            .map_err(|e| e.to_string())?
+            .into(),
+    };
+    let sig = alloy_primitives::Signature::new(q("r")?, q("s")?, odd);
+    alloy_consensus::SignableTransaction::into_signed(tx, sig)
+        .recover_signer()
+        .map_err(|e| format!("signer not recoverable: {e}"))
+}
+
 /// A transaction from its JSON rendering; `raw` (the `transactionSequence` entry's bytes)
 /// gives the signer when the rendering does not.
 fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
@@ -234,14 +275,17 @@ fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
     };
     let sender = match t.get("sender") {
         Some(s) => address(s, "sender").map_err(|e| e.to_string())?,
-        None => {
-            let raw = raw.ok_or("no sender and no raw bytes to recover it from")?;
-            let raw = bytes(raw, "rawBytes").map_err(|e| e.to_string())?;
-            let env = TxEnvelope::decode_2718(&mut raw.as_slice())
-                .map_err(|e| format!("undecodable envelope: {e}"))?;
-            env.recover_signer()
-                .map_err(|e| format!("signer not recoverable: {e}"))?
-        }
+        None => match raw {
+            Some(raw) => {
+                let raw = bytes(raw, "rawBytes").map_err(|e| e.to_string())?;
+                let env = TxEnvelope::decode_2718(&mut raw.as_slice())
+                    .map_err(|e| format!("undecodable envelope: {e}"))?;
+                env.recover_signer()
+                    .map_err(|e| format!("signer not recoverable: {e}"))?
+            }
+            None if ty == 0 => legacy_signer(t)?,
+            None => return Err("no sender and no raw bytes to recover it from".into()),
+        },
     };
     let to = match t.get("to").map(|v| text(v, "to")) {
         None => None,
@@ -290,7 +334,15 @@ fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
             .map_err(|e| e.to_string())?,
         gas_limit: q("gasLimit")?,
         nonce: q("nonce")?,
-        chain_id: t.get("chainId").map(|_| q("chainId")).transpose()?,
+        chain_id: match (ty, opt("v")?) {
+            // A legacy transaction's chain id is in its `v` (EIP-155: 35 + 2 x id, or 27/28
+            // for none); a `chainId` field beside it says nothing.
+            (0, Some(v)) if v == U256::from(27u64) || v == U256::from(28u64) => None,
+            (0, Some(v)) if v >= U256::from(35u64) => {
+                Some((v - U256::from(35u64)) / U256::from(2u64))
+            }
+            _ => t.get("chainId").map(|_| q("chainId")).transpose()?,
+        },
         access_list,
         gas_price: opt("gasPrice")?,
         max_fee_per_gas: opt("maxFeePerGas")?,

@@ -173,6 +173,8 @@ pub enum Feature {
     /// Valid blocks whose numbers do not rise one by one: competing blocks for the same
     /// height, of which proof of work's fork choice keeps one chain.
     CompetingBlocks,
+    /// A block time past what a header holds (milliseconds in a u64).
+    TimestampOutOfRange,
     /// Blocks with different base fees, beneficiaries or prevrandao values.
     BlockValuesVary,
     /// Execution read `BLOCKHASH` of an earlier block and the result differs: this chain's
@@ -182,11 +184,15 @@ pub enum Feature {
     /// storage slots that the moves did not name keep their values here (detected while
     /// running).
     SelfdestructStorage,
+    /// Execution read the storage of a system contract (EIP-4788's beacon roots, ...) and
+    /// the result differs: the block-level system calls that write it are not modelled
+    /// (detected while running).
+    SystemCallState,
 }
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 17] = [
+    pub const ALL: [Feature; 19] = [
         Feature::UnknownFork,
         Feature::Constantinople,
         Feature::ExcessBlobGasAboveCap,
@@ -201,9 +207,11 @@ impl Feature {
         Feature::PostStateHashOnly,
         Feature::EmptyBlockThenMore,
         Feature::CompetingBlocks,
+        Feature::TimestampOutOfRange,
         Feature::BlockValuesVary,
         Feature::BlockHashValue,
         Feature::SelfdestructStorage,
+        Feature::SystemCallState,
     ];
 
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
@@ -223,9 +231,11 @@ impl Feature {
             Feature::PostStateHashOnly => "post_state_hash_only",
             Feature::EmptyBlockThenMore => "empty_block_then_more",
             Feature::CompetingBlocks => "competing_blocks",
+            Feature::TimestampOutOfRange => "timestamp_out_of_range",
             Feature::BlockValuesVary => "block_values_vary",
             Feature::BlockHashValue => "block_hash_value",
             Feature::SelfdestructStorage => "selfdestruct_storage",
+            Feature::SystemCallState => "system_call_state",
         }
     }
 
@@ -266,11 +276,17 @@ impl Feature {
             Feature::CompetingBlocks => {
                 "a batch chain has one order, fixed when a batch is applied: no fork choice between competing blocks"
             }
+            Feature::TimestampOutOfRange => {
+                "a header's time is milliseconds in a u64, so a block time past 2^64 / 1000 seconds cannot be one"
+            }
             Feature::BlockValuesVary => {
                 "the base fee, beneficiary and prevrandao are chain constants, so transactions can be filled before the batch they land in is known"
             }
             Feature::BlockHashValue => {
                 "BLOCKHASH returns this chain's own header hashes, not Ethereum's, and the result depends on the value"
+            }
+            Feature::SystemCallState => {
+                "block-level system calls (EIP-4788's beacon root, ...) are not modelled, and the result depends on the storage they write"
             }
             Feature::SelfdestructStorage => {
                 "a destroyed contract keeps the storage slots its moves do not name (before Cancun Ethereum wipes them all), and the result depends on one"
@@ -339,10 +355,15 @@ pub fn detect(case: &Case) -> Option<Feature> {
                         .is_none()
                 })
             }
+            Feature::TimestampOutOfRange => {
+                case.blocks.iter().any(|b| b.timestamp > u64::MAX / 1000)
+            }
             Feature::BlockValuesVary => block_values_vary(case),
             // Detected while running the case (`run_case`): which blocks' hashes execution
             // reads is known only then.
-            Feature::BlockHashValue | Feature::SelfdestructStorage => false,
+            Feature::BlockHashValue | Feature::SelfdestructStorage | Feature::SystemCallState => {
+                false
+            }
         }
     };
     Feature::ALL.into_iter().find(|f| found(*f))

@@ -14,7 +14,7 @@
 
 use crate::case::{AccountState, Block, Case, EthTx};
 use crate::compare::first_difference;
-use crate::features::{Feature, detect, rules_of};
+use crate::features::{Feature, SYSTEM_CONTRACTS, detect, rules_of};
 use crate::verdict::Verdict;
 use alloy_primitives::Bytes;
 use alloy_primitives::U256;
@@ -101,22 +101,38 @@ impl Refusal {
 /// `execute_under` the chain's rules against `view` (a call that reverts or halts is included as failed,
 /// as on Ethereum), with the transaction's fee fields and access list. The nonce is not
 /// carried: the sender's declared account version is what binds a transaction once.
-/// The runner's view of the state so far, noting whether execution read a block hash.
+/// What running a case showed that a differing result may depend on: values the protocol
+/// defines otherwise than Ethereum, so that such a case is named, not failed.
+#[derive(Default)]
+struct Seen {
+    /// Execution read a block hash (this chain's own header hashes).
+    block_hash: AtomicBool,
+    /// Execution read the storage of a system contract (written on Ethereum by block-level
+    /// system calls, which are not modelled).
+    system_storage: AtomicBool,
+    /// A transaction destroyed a contract that existed before it (pre-Cancun storage wipe).
+    destroyed_code: AtomicBool,
+}
+
+/// The runner's view of the state so far, noting what execution read ([`Seen`]).
 struct Probe<'a> {
     view: &'a MemoryView,
-    read_block_hash: &'a AtomicBool,
+    seen: &'a Seen,
 }
 
 impl StateView for Probe<'_> {
     type Error = std::convert::Infallible;
     fn version(&self, key: &Key) -> Result<Option<(TxId, mf_format::Value)>, Self::Error> {
+        if key.mark == mf_format::Mark::Storage && SYSTEM_CONTRACTS.contains(&key.addr) {
+            self.seen.system_storage.store(true, Ordering::Relaxed);
+        }
         self.view.version(key)
     }
     fn code(&self, hash: &mf_format::B256) -> Result<Option<Bytes>, Self::Error> {
         self.view.code(hash)
     }
     fn block_hash(&self, number: u64) -> Result<Option<mf_format::B256>, Self::Error> {
-        self.read_block_hash.store(true, Ordering::Relaxed);
+        self.seen.block_hash.store(true, Ordering::Relaxed);
         self.view.block_hash(number)
     }
 }
@@ -246,12 +262,21 @@ fn apply_block(
     mirror: &mut MemoryView,
     writers: &mut BTreeMap<Key, TxId>,
     block: &Block,
-    read_block_hash: &AtomicBool,
-    destroyed_code: &AtomicBool,
+    seen: &Seen,
 ) -> Result<(), Refusal> {
     let number = block
         .number
         .ok_or_else(|| Refusal::other("undecodable_block", "the block does not decode"))?;
+    if block.txs.is_empty() {
+        // A batch holds at least one transaction: a valid empty block changes nothing and
+        // writes no batch (one followed by a block with
+        // transactions is a feature the runner skips, so heights need not follow it).
+        return if block.expect_exception.is_some() {
+            Err(Refusal::other("empty_block", "a batch has no transaction"))
+        } else {
+            Ok(())
+        };
+    }
     if number != v.head().height + 1 {
         return Err(Refusal::other(
             "block_number",
@@ -260,15 +285,6 @@ fn apply_block(
                 v.head().height
             ),
         ));
-    }
-    if block.txs.is_empty() {
-        // A batch holds at least one transaction: a valid empty block changes nothing and
-        // writes no batch (one followed by more blocks is a feature the runner skips).
-        return if block.expect_exception.is_some() {
-            Err(Refusal::other("empty_block", "a batch has no transaction"))
-        } else {
-            Ok(())
-        };
     }
     // BLOCKHASH reads this chain's own headers (PROTOCOL.md §6.3): the parent's hash joins
     // those of the blocks before it.
@@ -280,10 +296,7 @@ fn apply_block(
         let tx = tx
             .as_ref()
             .map_err(|e| Refusal::other("undecodable_transaction", e))?;
-        let probe = Probe {
-            view: &local,
-            read_block_hash,
-        };
+        let probe = Probe { view: &local, seen };
         let t = build(&probe, v.rules(), tx, block)?;
         match check_structure(&t, t.body.chain_id) {
             // The authorisation is the last structural check: the runner stands in for it.
@@ -351,7 +364,7 @@ fn apply_block(
                 && p.has_code()
                 && n == mf_format::Account::EMPTY
             {
-                destroyed_code.store(true, Ordering::Relaxed);
+                seen.destroyed_code.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -381,26 +394,22 @@ fn run_detected(case: &Case) -> Result<Verdict, String> {
         genesis.code.iter().map(|(_, c)| c.clone()),
     );
     let mut writers: BTreeMap<Key, TxId> = BTreeMap::new();
-    let read_block_hash = AtomicBool::new(false);
-    let destroyed_code = AtomicBool::new(false);
-    let verdict = run_blocks(
-        case,
-        &mut v,
-        &mut mirror,
-        &mut writers,
-        &read_block_hash,
-        &destroyed_code,
-    )?;
+    let seen = Seen::default();
+    let verdict = run_blocks(case, &mut v, &mut mirror, &mut writers, &seen)?;
     // This chain's block hashes are its own header hashes, not Ethereum's: a case whose
     // result differs after reading one depends on a value the protocol defines otherwise.
     let differs = !matches!(verdict, Verdict::Matched { .. });
-    if read_block_hash.load(Ordering::Relaxed) && differs {
+    if seen.block_hash.load(Ordering::Relaxed) && differs {
         return Ok(Verdict::Skipped(Feature::BlockHashValue));
     }
     // Likewise a case whose result differs after a contract was destroyed: the slots its
     // moves did not name keep their values here (PROTOCOL.md §6.3).
-    if destroyed_code.load(Ordering::Relaxed) && differs {
+    if seen.destroyed_code.load(Ordering::Relaxed) && differs {
         return Ok(Verdict::Skipped(Feature::SelfdestructStorage));
+    }
+    // And one whose result differs after reading what a block-level system call writes.
+    if seen.system_storage.load(Ordering::Relaxed) && differs {
+        return Ok(Verdict::Skipped(Feature::SystemCallState));
     }
     Ok(verdict)
 }
@@ -410,11 +419,10 @@ fn run_blocks(
     v: &mut Validator,
     mirror: &mut MemoryView,
     writers: &mut BTreeMap<Key, TxId>,
-    read_block_hash: &AtomicBool,
-    destroyed_code: &AtomicBool,
+    seen: &Seen,
 ) -> Result<Verdict, String> {
     for (i, block) in case.blocks.iter().enumerate() {
-        let applied = apply_block(v, mirror, writers, block, read_block_hash, destroyed_code);
+        let applied = apply_block(v, mirror, writers, block, seen);
         match (applied, &block.expect_exception) {
             (Ok(()), None) => {}
             (Err(_), Some(_)) => {}

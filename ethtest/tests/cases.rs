@@ -431,3 +431,22 @@ fn competing_blocks_are_named() {
     );
     assert_eq!(v, Verdict::Skipped(Feature::CompetingBlocks));
 }
+
+/// A legacy transaction's chain id is in its `v` (27/28: none, EIP-155: 35 + 2 x id); a
+/// `chainId` field beside a pre-EIP-155 `v` says nothing (ethereum/tests writes `0x00`).
+#[test]
+fn a_legacy_chain_id_is_read_from_v() {
+    let post = json!({
+        SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+        TARGET: { "balance": "0x03e8", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    let mut t = tx(TARGET, "0x03e8", "0x5208");
+    t["chainId"] = json!("0x00");
+    assert!(run(pre("0x"), json!([block(json!([t.clone()]))]), post.clone()).passed());
+    // v = 35 + 2 x 1 + 0: chain 1, this chain.
+    t["v"] = json!("0x25");
+    assert!(run(pre("0x"), json!([block(json!([t.clone()]))]), post.clone()).passed());
+    // v = 35 + 2 x 5: another chain, refused.
+    t["v"] = json!("0x2d");
+    assert!(!run(pre("0x"), json!([block(json!([t]))]), post).passed());
+}

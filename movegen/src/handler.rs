@@ -12,8 +12,11 @@
 //! other step is revm's own default.
 
 use revm::Inspector;
+use revm::context_interface::cfg::gas::InitialAndFloorGas;
 use revm::context_interface::result::HaltReason;
-use revm::context_interface::{ContextTr, JournalTr};
+use revm::context_interface::result::InvalidTransaction;
+use revm::context_interface::{ContextTr, JournalTr, Transaction};
+use revm::handler::pre_execution;
 use revm::handler::{EthFrame, EvmTr, EvmTrError, FrameResult, FrameTr, Handler};
 use revm::inspector::{InspectorEvmTr, InspectorHandler};
 use revm::interpreter::interpreter::EthInterpreter;
@@ -49,6 +52,23 @@ where
         _exec_result: &mut FrameResult,
     ) -> Result<(), Self::Error> {
         Ok(())
+    }
+
+    /// revm's step, after EIP-2681's rule: a sender whose nonce is `2^64 - 1` cannot send
+    /// (its nonce would overflow). revm checks it against the transaction's nonce, which
+    /// the protocol does not give revm (its nonce check is off: replay protection is the
+    /// consumed version), so it is checked here against the sender's record.
+    fn validate_against_state_and_deduct_caller(
+        &self,
+        evm: &mut Self::Evm,
+        _init_and_floor_gas: &mut InitialAndFloorGas,
+    ) -> Result<(), Self::Error> {
+        let ctx = evm.ctx();
+        let caller = ctx.tx().caller();
+        if ctx.journal_mut().load_account(caller)?.data.info.nonce == u64::MAX {
+            return Err(InvalidTransaction::NonceOverflowInTransaction.into());
+        }
+        pre_execution::validate_against_state_and_deduct_caller(evm.ctx())
     }
 }
 

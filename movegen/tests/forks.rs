@@ -350,3 +350,34 @@ fn a_frontier_genesis_keeps_its_schedule_and_its_empty_accounts() {
         )]
     );
 }
+
+/// EIP-2681: a sender whose nonce is 2^64 - 1 cannot send (its nonce would overflow), with
+/// revm's own nonce check off (replay protection is the consumed version).
+#[test]
+fn a_sender_at_the_largest_nonce_cannot_send() {
+    let from = Address::repeat_byte(0x11);
+    let call = Call {
+        from,
+        to: Some(Address::repeat_byte(0x22)),
+        value: U256::ZERO,
+        input: vec![],
+        gas_limit: 21_000,
+        fee: Default::default(),
+        access_list: Vec::new(),
+        blob: None,
+    };
+    let rules = ChainRules::from_genesis(Fork::Cancun, 30_000_000);
+    for (nonce, ok) in [(u64::MAX - 1, true), (u64::MAX, false)] {
+        let mut view = MemoryView::new();
+        view.set_account(
+            from,
+            Account {
+                balance: U256::from(10u64).pow(U256::from(18u64)),
+                nonce,
+                code_hash: EMPTY_CODE_HASH,
+            },
+        );
+        let ex = execute_under(&view, 1, &rules, &call, &ExecContext::default(), true);
+        assert_eq!(ex.is_ok(), ok, "nonce {nonce}: {ex:?}");
+    }
+}
