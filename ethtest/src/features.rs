@@ -79,7 +79,8 @@ pub fn rules_of(case: &Case) -> Option<ChainRules> {
     let gas = case
         .blocks
         .iter()
-        .find_map(|b| b.gas_limit)
+        // A zero gas limit is no chain's (Ethereum refuses such a block for its header).
+        .find_map(|b| b.gas_limit.filter(|g| *g > 0))
         .or(case.genesis_gas_limit)
         .unwrap_or(mf_format::limits::MAX_GAS_LIMIT);
     let mut rules = schedule_of(&case.network, gas)?;
@@ -188,11 +189,41 @@ pub enum Feature {
     /// the result differs: the block-level system calls that write it are not modelled
     /// (detected while running).
     SystemCallState,
+    /// A block accepted here that Ethereum refuses for a field of its Ethereum header or its
+    /// RLP encoding (state root, receipts root, extra data, ...), which a batch does not have
+    /// (detected while running).
+    EthereumHeader,
+    /// A block accepted here that Ethereum refuses for its gas pool (a transaction's gas limit
+    /// above the block's gas left, or the gas used above the limit): a batch's gas budget is
+    /// decided on gas limits before execution instead (detected while running).
+    BlockGasPool,
 }
+
+/// The exceptions of a block refused for its Ethereum header or encoding
+/// ([`Feature::EthereumHeader`]).
+pub const HEADER_EXCEPTIONS: [&str; 14] = [
+    "EXTRA_DATA_TOO_BIG",
+    "GASLIMIT_TOO_BIG",
+    "INVALID_GASLIMIT",
+    "INVALID_GAS_USED",
+    "IMPORT_IMPOSSIBLE_DIFFICULTY",
+    "IMPORT_IMPOSSIBLE_UNCLES",
+    "INVALID_BLOCK_TIMESTAMP",
+    "INVALID_LOG_BLOOM",
+    "INVALID_RECEIPTS_ROOT",
+    "INVALID_STATE_ROOT",
+    "INVALID_TRANSACTIONS_ROOT",
+    "INVALID_UNCLES_HASH",
+    "UNKNOWN_PARENT",
+    "RLP_",
+];
+
+/// The exceptions of a block refused for its gas pool ([`Feature::BlockGasPool`]).
+pub const GAS_POOL_EXCEPTIONS: [&str; 2] = ["GAS_ALLOWANCE_EXCEEDED", "GAS_USED_OVERFLOW"];
 
 impl Feature {
     /// Every feature, in the order the runner checks them.
-    pub const ALL: [Feature; 19] = [
+    pub const ALL: [Feature; 21] = [
         Feature::UnknownFork,
         Feature::Constantinople,
         Feature::ExcessBlobGasAboveCap,
@@ -212,6 +243,8 @@ impl Feature {
         Feature::BlockHashValue,
         Feature::SelfdestructStorage,
         Feature::SystemCallState,
+        Feature::EthereumHeader,
+        Feature::BlockGasPool,
     ];
 
     /// Its name in the runner's output and in `docs/CONFORMANCE.md`.
@@ -236,6 +269,8 @@ impl Feature {
             Feature::BlockHashValue => "block_hash_value",
             Feature::SelfdestructStorage => "selfdestruct_storage",
             Feature::SystemCallState => "system_call_state",
+            Feature::EthereumHeader => "ethereum_header",
+            Feature::BlockGasPool => "block_gas_pool",
         }
     }
 
@@ -284,6 +319,12 @@ impl Feature {
             }
             Feature::BlockHashValue => {
                 "BLOCKHASH returns this chain's own header hashes, not Ethereum's, and the result depends on the value"
+            }
+            Feature::EthereumHeader => {
+                "a batch header is the protocol's own: Ethereum's header fields and block encoding are not carried, so none of them can be wrong"
+            }
+            Feature::BlockGasPool => {
+                "a batch's gas budget sums gas limits before execution, not Ethereum's pool of gas left per block"
             }
             Feature::SystemCallState => {
                 "block-level system calls (EIP-4788's beacon root, ...) are not modelled, and the result depends on the storage they write"
@@ -361,9 +402,11 @@ pub fn detect(case: &Case) -> Option<Feature> {
             Feature::BlockValuesVary => block_values_vary(case),
             // Detected while running the case (`run_case`): which blocks' hashes execution
             // reads is known only then.
-            Feature::BlockHashValue | Feature::SelfdestructStorage | Feature::SystemCallState => {
-                false
-            }
+            Feature::BlockHashValue
+            | Feature::SelfdestructStorage
+            | Feature::SystemCallState
+            | Feature::EthereumHeader
+            | Feature::BlockGasPool => false,
         }
     };
     Feature::ALL.into_iter().find(|f| found(*f))

@@ -450,3 +450,24 @@ fn a_legacy_chain_id_is_read_from_v() {
     t["v"] = json!("0x2d");
     assert!(!run(pre("0x"), json!([block(json!([t]))]), post).passed());
 }
+
+/// A transaction's nonce must be its sender's (Ethereum's `NONCE_MISMATCH_TOO_LOW/HIGH`), as
+/// an Ethereum authorisation's must (`eth_nonce_mismatch`). A block Ethereum refuses only for
+/// its Ethereum header, accepted here, is named, not failed.
+#[test]
+fn a_wrong_nonce_is_refused_and_a_header_only_refusal_is_named() {
+    let mut t = tx(TARGET, "0x03e8", "0x5208");
+    t["nonce"] = json!("0x01");
+    let mut b = block(json!([t.clone()]));
+    b["expectException"] = json!("TransactionException.NONCE_MISMATCH_TOO_HIGH");
+    assert!(run(pre("0x"), json!([b]), pre("0x")).passed());
+    let v = run(pre("0x"), json!([block(json!([t]))]), json!({}));
+    assert!(matches!(v, Verdict::Refused { .. }), "{v:?}");
+
+    let mut b = block(json!([tx(TARGET, "0x03e8", "0x5208")]));
+    b["expectException"] = json!("BlockException.INVALID_STATE_ROOT");
+    assert_eq!(
+        run(pre("0x"), json!([b]), json!({})),
+        Verdict::Skipped(Feature::EthereumHeader)
+    );
+}
