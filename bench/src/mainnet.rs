@@ -19,7 +19,7 @@ use alloy_eip7928::{
 use alloy_eips::eip2718::Encodable2718;
 use anyhow::{Context, Result};
 use mf_format::{Address, Mark, MoveKind, U256, Value};
-use mf_import::recover::{Backend, check_sender};
+use mf_import::recover::{Backend, check_sender, recover_address, signature_and_hash};
 use mf_import::replay::spec_at;
 use mf_import::{BlockChain, Folder, LoadedBlock, block_chain, replay_block};
 use mf_validator::{Mode, Validator};
@@ -91,6 +91,27 @@ fn baseline(folder: &Folder, blocks: &[Block]) -> Result<Duration> {
         );
     }
     Ok(total)
+}
+
+/// Sender recoveries per second on one core with `backend`, over every transaction of
+/// `blocks` (its signature hash computed beforehand), each checked against the block's
+/// `from`; the best of `runs` rounds.
+fn recovery_rate(blocks: &[Block], backend: Backend, runs: usize) -> Result<f64> {
+    let work: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| &b.loaded.transactions)
+        .map(|t| (signature_and_hash(&t.envelope), t.from))
+        .collect();
+    let mut best = 0f64;
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        for ((sig, hash), from) in &work {
+            let got = recover_address(backend, sig, hash)?;
+            anyhow::ensure!(got == *from, "{}: recovered {got}, not {from}", backend.name());
+        }
+        best = best.max(work.len() as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(best)
 }
 
 /// The EIP-7928 block access list of a batch: per account, its balance, nonce and code
@@ -174,6 +195,10 @@ pub fn run(path: &Path, runs: usize, limit: Option<usize>) -> Result<Json> {
     for &n in folder.numbers.iter().take(limit.unwrap_or(usize::MAX)) {
         let loaded = folder.load_block(n)?;
         match block_chain(&folder, &loaded) {
+            // A block without transactions is no batch: nothing to validate or replay.
+            Ok(chain) if chain.batch.txs.is_empty() => {
+                left_out.push(json!({ "block": n, "why": "no transactions" }));
+            }
             Ok(chain) => {
                 let bytes = mf_format::encode(&chain.batch);
                 blocks.push(Block {
@@ -196,6 +221,13 @@ pub fn run(path: &Path, runs: usize, limit: Option<usize>) -> Result<Json> {
         base.push(txs as f64 / baseline(&folder, &blocks)?.as_secs_f64());
     }
     let (s1, s2, sb) = (Stat::of(&o1), Stat::of(&o2), Stat::of(&base));
+    let recovery: Vec<(Backend, f64)> = Backend::ALL
+        .into_iter()
+        .map(|b| recovery_rate(&blocks, b, runs).map(|r| (b, r)))
+        .collect::<Result<_>>()?;
+    for (b, r) in &recovery {
+        println!("mainnet sender recovery, one core: {} {r:.0}/s", b.name());
+    }
     println!(
         "mainnet {} blocks, {txs} txs: ours 1 thread {:>7.0} tx/s, 2 threads {:>7.0} tx/s; \
          recovery + sequential revm {:>7.0} tx/s; ratio (2 threads) {:.2}x",
@@ -257,6 +289,10 @@ pub fn run(path: &Path, runs: usize, limit: Option<usize>) -> Result<Json> {
             "decode": stages[0], "stateless": stages[1], "critical_path": stages[2],
             "commit": stages[3], "of_which_lmdb": stages[4],
         },
+        "recoveries_per_s_per_core": recovery
+            .iter()
+            .map(|(b, r)| (b.name().to_string(), json!(r)))
+            .collect::<serde_json::Map<_, _>>(),
         "bytes_per_state_change_raw": per(raw),
         "bytes_per_state_change_zstd": per(zstd),
         "eth_tx_bytes_per_state_change": per(eth),

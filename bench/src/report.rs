@@ -574,6 +574,18 @@ fn mainnet_markdown(s: &mut String, m: &Json) {
         "| recovery + sequential revm | {} | |",
         stat(&m["baseline_tx_per_s"])
     );
+    if let Some(r) = m["recoveries_per_s_per_core"].as_object() {
+        let rates: Vec<String> = r
+            .iter()
+            .map(|(name, v)| format!("{name} {:.0}", v.as_f64().unwrap_or(0.0)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nSender recovery of the same transactions, one core, best of the runs \
+             (recoveries/s; the validator uses libsecp256k1, `secp256k1`): {}.",
+            rates.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "\nBytes per state change ({} changes): our batches {:.0} raw, {:.0} with zstd; the \

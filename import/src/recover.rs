@@ -56,8 +56,12 @@ pub fn signature_and_hash(tx: &TxEnvelope) -> (Signature, B256) {
 /// Recovers the address that signed `hash` with `sig`, with `backend`.
 pub fn recover_address(backend: Backend, sig: &Signature, hash: &B256) -> Result<Address, TxError> {
     match backend {
+        // `recover_from_prehash` is k256's always; `recover_address_from_prehash` takes
+        // libsecp256k1 whenever the build enables alloy-primitives' `secp256k1` feature
+        // (another crate's dependency does), which once made this backend measure the other.
         Backend::K256 => sig
-            .recover_address_from_prehash(hash)
+            .recover_from_prehash(hash)
+            .map(|key| Address::from_public_key(&key))
             .map_err(|_| TxError::Unrecoverable),
         Backend::Secp256k1 => recover_secp256k1(sig, hash),
     }
