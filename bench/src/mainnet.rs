@@ -107,7 +107,11 @@ fn recovery_rate(blocks: &[Block], backend: Backend, runs: usize) -> Result<f64>
         let t = Instant::now();
         for ((sig, hash), from) in &work {
             let got = recover_address(backend, sig, hash)?;
-            anyhow::ensure!(got == *from, "{}: recovered {got}, not {from}", backend.name());
+            anyhow::ensure!(
+                got == *from,
+                "{}: recovered {got}, not {from}",
+                backend.name()
+            );
         }
         best = best.max(work.len() as f64 / t.elapsed().as_secs_f64());
     }

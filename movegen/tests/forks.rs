@@ -19,30 +19,41 @@ const ACCESSES: &[u8] = &[
     0x00,
 ];
 
-#[test]
-fn every_fork_charges_its_own_static_gas() {
-    let from = Address::repeat_byte(0x11);
-    let to = Address::repeat_byte(0x22);
+/// A view holding one account, `from`, with 1 ETH and `nonce`.
+fn funded(from: Address, nonce: u64) -> MemoryView {
     let mut view = MemoryView::new();
     view.set_account(
         from,
         Account {
             balance: U256::from(10u64).pow(U256::from(18u64)),
-            nonce: 0,
+            nonce,
             code_hash: EMPTY_CODE_HASH,
         },
     );
-    view.deploy(to, ACCESSES.to_vec(), U256::ZERO, []);
-    let call = Call {
+    view
+}
+
+/// A call from `from` to `to` with no value, no input and no fee, of `gas_limit` gas.
+fn plain_call(from: Address, to: Address, gas_limit: u64) -> Call {
+    Call {
         from,
         to: Some(to),
         value: U256::ZERO,
         input: vec![],
-        gas_limit: 100_000,
+        gas_limit,
         fee: Default::default(),
         access_list: Vec::new(),
         blob: None,
-    };
+    }
+}
+
+#[test]
+fn every_fork_charges_its_own_static_gas() {
+    let from = Address::repeat_byte(0x11);
+    let to = Address::repeat_byte(0x22);
+    let mut view = funded(from, 0);
+    view.deploy(to, ACCESSES.to_vec(), U256::ZERO, []);
+    let call = plain_call(from, to, 100_000);
     // 21,000 + pushes and pops (3 x 3 + 3 x 2) + the three accesses, by fork:
     // Byzantium SLOAD 200, BALANCE 400, EXTCODESIZE 700; Istanbul (EIP-1884) SLOAD 800,
     // BALANCE 700; Berlin on (EIP-2929) 2,100 and 2,600 cold, then 100 for the address now
@@ -224,26 +235,9 @@ fn an_existing_empty_account_is_kept_apart_from_a_missing_one_before_eip161() {
     let from = Address::repeat_byte(0x11);
     let to = Address::repeat_byte(0x22);
     let target = Address::repeat_byte(0xee);
-    let call = Call {
-        from,
-        to: Some(to),
-        value: U256::ZERO,
-        input: vec![],
-        gas_limit: 100_000,
-        fee: Default::default(),
-        access_list: Vec::new(),
-        blob: None,
-    };
+    let call = plain_call(from, to, 100_000);
     let run = |fork: Fork, existing: bool| {
-        let mut view = MemoryView::new();
-        view.set_account(
-            from,
-            Account {
-                balance: U256::from(10u64).pow(U256::from(18u64)),
-                nonce: 0,
-                code_hash: EMPTY_CODE_HASH,
-            },
-        );
+        let mut view = funded(from, 0);
         view.deploy(to, caller_of_ee(), U256::ZERO, []);
         if existing {
             view.set_account(target, Account::EXISTING_EMPTY);
@@ -274,37 +268,31 @@ fn an_existing_empty_account_is_kept_apart_from_a_missing_one_before_eip161() {
         _ => panic!("an account move"),
     };
 
-    // Tangerine Whistle: the missing target is created (and charged for), the existing one
-    // is only read.
-    let (gas_missing, m) = run(Fork::Tangerine, false);
-    assert_eq!(
-        account(&m),
-        (MoveKind::Consume, Account::EMPTY, Account::EXISTING_EMPTY)
-    );
-    let (gas_existing, m) = run(Fork::Tangerine, true);
-    assert_eq!(
-        account(&m),
+    // (fork, the gas a call to the missing account costs more, the target's move when it is
+    // missing, when it exists). Tangerine Whistle: the missing target is created (and charged
+    // for), the existing one only read. Cancun: no charge either way (no value moves), the
+    // touched existing empty account is deleted, the missing one stays missing.
+    let (e, x) = (Account::EMPTY, Account::EXISTING_EMPTY);
+    for (fork, extra, missing, existing) in [
         (
-            MoveKind::Reference,
-            Account::EXISTING_EMPTY,
-            Account::EXISTING_EMPTY
-        )
-    );
-    assert_eq!(gas_missing - gas_existing, 25_000);
-
-    // Cancun: no charge either way (no value moves); the touched existing empty account is
-    // deleted, the missing one stays missing.
-    let (gas_missing, m) = run(Fork::Cancun, false);
-    assert_eq!(
-        account(&m),
-        (MoveKind::Reference, Account::EMPTY, Account::EMPTY)
-    );
-    let (gas_existing, m) = run(Fork::Cancun, true);
-    assert_eq!(
-        account(&m),
-        (MoveKind::Consume, Account::EXISTING_EMPTY, Account::EMPTY)
-    );
-    assert_eq!(gas_missing, gas_existing);
+            Fork::Tangerine,
+            25_000,
+            (MoveKind::Consume, e, x),
+            (MoveKind::Reference, x, x),
+        ),
+        (
+            Fork::Cancun,
+            0,
+            (MoveKind::Reference, e, e),
+            (MoveKind::Consume, x, e),
+        ),
+    ] {
+        let (gas_missing, m) = run(fork, false);
+        assert_eq!(account(&m), missing, "{fork:?}, missing");
+        let (gas_existing, m) = run(fork, true);
+        assert_eq!(account(&m), existing, "{fork:?}, existing");
+        assert_eq!(gas_missing - gas_existing, extra, "{fork:?}");
+    }
 }
 
 /// A Frontier-only schedule survives a genesis file (`frontierBlock`: a config naming no fork
@@ -356,27 +344,10 @@ fn a_frontier_genesis_keeps_its_schedule_and_its_empty_accounts() {
 #[test]
 fn a_sender_at_the_largest_nonce_cannot_send() {
     let from = Address::repeat_byte(0x11);
-    let call = Call {
-        from,
-        to: Some(Address::repeat_byte(0x22)),
-        value: U256::ZERO,
-        input: vec![],
-        gas_limit: 21_000,
-        fee: Default::default(),
-        access_list: Vec::new(),
-        blob: None,
-    };
+    let call = plain_call(from, Address::repeat_byte(0x22), 21_000);
     let rules = ChainRules::from_genesis(Fork::Cancun, 30_000_000);
     for (nonce, ok) in [(u64::MAX - 1, true), (u64::MAX, false)] {
-        let mut view = MemoryView::new();
-        view.set_account(
-            from,
-            Account {
-                balance: U256::from(10u64).pow(U256::from(18u64)),
-                nonce,
-                code_hash: EMPTY_CODE_HASH,
-            },
-        );
+        let view = funded(from, nonce);
         let ex = execute_under(&view, 1, &rules, &call, &ExecContext::default(), true);
         assert_eq!(ex.is_ok(), ok, "nonce {nonce}: {ex:?}");
     }
