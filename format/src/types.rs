@@ -228,12 +228,6 @@ impl Account {
             EMPTY_CODE_HASH
         }
     }
-
-    /// Whether it is empty in EIP-161's sense (zero balance and nonce, no code), existing
-    /// or not.
-    pub fn is_empty(&self) -> bool {
-        self.balance.is_zero() && self.nonce == 0 && !self.has_code()
-    }
 }
 
 impl Default for Account {
