@@ -431,6 +431,23 @@ fn blocks_transactions_receipts_and_logs() {
         "{e}"
     );
 
+    // ----- a high-s signature (EIP-2) is refused in geth's words -----
+    let twin = mf_devkit::eth::high_s_twin(&sign(99, Some(logger()), data.clone(), fee_a))
+        .expect("an EIP-1559 envelope");
+    let e = call_err(
+        &curl,
+        "eth_sendRawTransaction",
+        json!([alloy_primitives::Bytes::from(twin)]),
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("invalid transaction v, r, s values"),
+        "{e}"
+    );
+    assert_eq!(e["data"]["reason"], json!("eth_high_s"), "{e}");
+
     // ----- eth_getLogs -----
     let logs_of = |filter: Json| -> Vec<Json> {
         call(&c, "eth_getLogs", json!([filter]))
