@@ -71,8 +71,11 @@ pub struct Block {
     pub txs: Vec<Result<EthTx, String>>,
     /// The exception Ethereum raises on this block, if it is invalid.
     pub expect_exception: Option<String>,
-    /// Withdrawals the block carries.
-    pub withdrawals: usize,
+    /// Withdrawals the block carries: each recipient and the wei it is credited (the gwei
+    /// amount times 10^9), in block order.
+    pub withdrawals: Vec<(Address, U256)>,
+    /// Why a withdrawal of the block does not read (such a block cannot be valid).
+    pub bad_withdrawal: Option<String>,
     /// Uncle headers the block carries.
     pub uncles: usize,
     /// The values the EVM reads about the block (`None` where the header is absent).
@@ -257,6 +260,21 @@ fn legacy_signer(t: &Map<String, Json>) -> Result<Address, String> {
         .map_err(|e| format!("signer not recoverable: {e}"))
 }
 
+/// A block's withdrawals (EIP-4895): each `address` and its `amount` in gwei, as wei.
+fn withdrawals(body: &Map<String, Json>) -> Result<Vec<(Address, U256)>, EthtestError> {
+    let Some(list) = body.get("withdrawals").and_then(Json::as_array) else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .map(|w| {
+            let w = object(w, "withdrawal")?;
+            let to = address(field(w, "address")?, "withdrawal address")?;
+            let gwei = quantity(field(w, "amount")?, "withdrawal amount")?;
+            Ok((to, gwei.saturating_mul(U256::from(1_000_000_000u64))))
+        })
+        .collect()
+}
+
 /// A transaction from its JSON rendering; `raw` (the `transactionSequence` entry's bytes)
 /// gives the signer when the rendering does not.
 fn transaction(t: &Json, raw: Option<&Json>) -> Result<EthTx, String> {
@@ -374,7 +392,8 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
             timestamp: 0,
             txs: vec![Err("the block's RLP does not decode".into())],
             expect_exception,
-            withdrawals: 0,
+            withdrawals: Vec::new(),
+            bad_withdrawal: None,
             uncles: 0,
             env: BlockValues::default(),
         });
@@ -405,7 +424,8 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
         timestamp: small(field(header, "timestamp")?, "timestamp")?,
         txs,
         expect_exception,
-        withdrawals: len("withdrawals"),
+        withdrawals: withdrawals(body).unwrap_or_default(),
+        bad_withdrawal: withdrawals(body).err().map(|e| e.to_string()),
         uncles: len("uncleHeaders"),
         env: block_values(header),
     })

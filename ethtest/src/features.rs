@@ -159,7 +159,8 @@ pub enum Feature {
     SetCodeTransaction,
     /// A transaction type this runner does not know.
     UnknownTransactionType,
-    /// Beacon-chain withdrawals credited by a block.
+    /// Beacon-chain withdrawals credited by a block, and the result differs once their
+    /// credits are taken out of the expected balances (detected while running).
     Withdrawals,
     /// Uncle (ommer) headers.
     Uncles,
@@ -294,7 +295,9 @@ impl Feature {
                 "EIP-7702 delegations are not carried (a Prague feature; execution runs Cancun)"
             }
             Feature::UnknownTransactionType => "an EIP-2718 type this runner cannot read",
-            Feature::Withdrawals => "there is no beacon chain, so nothing withdraws to the state",
+            Feature::Withdrawals => {
+                "there is no beacon chain, so nothing withdraws to the state, and the result depends on a withdrawal's credit"
+            }
             Feature::Uncles => "there is no proof of work, so no ommer rewards",
             Feature::StorageWithoutCode => {
                 "moves cannot show that an address has no storage, so such a genesis is refused (PROTOCOL.md §6.4.1, EIP-7610)"
@@ -372,7 +375,7 @@ pub fn detect(case: &Case) -> Option<Feature> {
             Feature::BlockBlobLimit => expects(&["MAX_BLOB_GAS_ALLOWANCE_EXCEEDED"]),
             Feature::SetCodeTransaction => txs().any(|t| t.ty == 4),
             Feature::UnknownTransactionType => txs().any(|t| t.ty > 4),
-            Feature::Withdrawals => case.blocks.iter().any(|b| b.withdrawals > 0),
+
             Feature::Uncles => case.blocks.iter().any(|b| b.uncles > 0),
             Feature::StorageWithoutCode => case.pre.values().any(|a| {
                 a.code.is_empty() && a.nonce.is_zero() && a.storage.values().any(|w| !w.is_zero())
@@ -403,6 +406,7 @@ pub fn detect(case: &Case) -> Option<Feature> {
             // Detected while running the case (`run_case`): which blocks' hashes execution
             // reads is known only then.
             Feature::BlockHashValue
+            | Feature::Withdrawals
             | Feature::SelfdestructStorage
             | Feature::SystemCallState
             | Feature::EthereumHeader

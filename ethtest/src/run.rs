@@ -278,6 +278,9 @@ fn apply_block(
     let number = block
         .number
         .ok_or_else(|| Refusal::other("undecodable_block", "the block does not decode"))?;
+    if let Some(e) = &block.bad_withdrawal {
+        return Err(Refusal::other("undecodable_withdrawal", e));
+    }
     if block.txs.is_empty() {
         // A batch holds at least one transaction: a valid empty block changes nothing and
         // writes no batch (one followed by a block with
@@ -429,6 +432,11 @@ fn run_detected(case: &Case) -> Result<Verdict, String> {
     if seen.destroyed_code.load(Ordering::Relaxed) && differs {
         return Ok(Verdict::Skipped(Feature::SelfdestructStorage));
     }
+    // And one whose result differs although the withdrawals' credits were taken out of the
+    // expected balances (its transactions read a balance a withdrawal had raised).
+    if case.blocks.iter().any(|b| !b.withdrawals.is_empty()) && differs {
+        return Ok(Verdict::Skipped(Feature::Withdrawals));
+    }
     // And one whose result differs after reading what a block-level system call writes.
     if seen.system_storage.load(Ordering::Relaxed) && differs {
         return Ok(Verdict::Skipped(Feature::SystemCallState));
@@ -472,7 +480,7 @@ fn run_blocks(
         }
     };
     let slots_written: Vec<Key> = writers.keys().copied().collect();
-    let post = without_block_rewards(case, post)?;
+    let post = without_block_effects(case, post)?;
     match first_difference(&case.pre, &post, &slots_written, read)? {
         None => Ok(Verdict::Matched {
             refused_as_expected: case.blocks.iter().any(|b| b.expect_exception.is_some()),
@@ -496,11 +504,14 @@ pub fn block_reward(fork: Fork) -> U256 {
     }
 }
 
-/// `post` less the block rewards Ethereum paid: every valid block before Paris pays its
-/// coinbase [`block_reward`], a block-level effect with no counterpart in a batch (there is
-/// no proof of work), so it is taken out of the coinbase's expected balance and the rest is
-/// compared as it is. Blocks with uncles are skipped before this ([`Feature::Uncles`]).
-fn without_block_rewards(
+/// `post` less what Ethereum credits at the level of a block, which has no counterpart in a
+/// batch: every valid block before Paris pays its coinbase [`block_reward`] (there is no
+/// proof of work), and from Shanghai a block's withdrawals credit their recipients (there
+/// is no beacon chain). Each is taken out of the expected balance it went to, and the rest is
+/// compared as it is; a case whose transactions read such a balance still differs, and is
+/// then named ([`Feature::Withdrawals`]). Blocks with uncles are skipped before this
+/// ([`Feature::Uncles`]).
+fn without_block_effects(
     case: &Case,
     post: &BTreeMap<alloy_primitives::Address, AccountState>,
 ) -> Result<BTreeMap<alloy_primitives::Address, AccountState>, String> {
@@ -512,15 +523,16 @@ fn without_block_rewards(
         }
         let number = block.number.unwrap_or(i as u64 + 1);
         let reward = block_reward(rules.fork_at(number, block.timestamp));
-        if reward.is_zero() {
-            continue;
-        }
         let coinbase = block.env.coinbase.unwrap_or(rules.beneficiary);
-        // An expected balance below the reward is left as it is: the comparison reports it.
-        if let Some(account) = post.get_mut(&coinbase)
-            && let Some(rest) = account.balance.checked_sub(reward)
-        {
-            account.balance = rest;
+        let credits = std::iter::once((coinbase, reward)).chain(block.withdrawals.iter().copied());
+        for (to, wei) in credits {
+            // An expected balance below the credit is left as it is: the comparison
+            // reports it.
+            if let Some(account) = post.get_mut(&to)
+                && let Some(rest) = account.balance.checked_sub(wei)
+            {
+                account.balance = rest;
+            }
         }
     }
     Ok(post)

@@ -471,3 +471,26 @@ fn a_wrong_nonce_is_refused_and_a_header_only_refusal_is_named() {
         Verdict::Skipped(Feature::EthereumHeader)
     );
 }
+
+/// A block's withdrawals credit their recipients at its end (EIP-4895), which a batch does
+/// not do: the credits are taken out of the expected balances and the rest is compared; a
+/// case whose result still differs is named.
+#[test]
+fn withdrawals_are_taken_out_of_the_expected_balances() {
+    let post = json!({
+        SENDER: { "balance": "0x0de0b6b3a763fc18", "nonce": "0x01", "code": "0x", "storage": {} },
+        // 1,000 wei from the transfer and 2 gwei from the withdrawal.
+        TARGET: { "balance": "0x773597e8", "nonce": "0x01", "code": "0x", "storage": {} },
+    });
+    let mut b = block(json!([tx(TARGET, "0x03e8", "0x5208")]));
+    b["withdrawals"] =
+        json!([{ "index": "0x0", "validatorIndex": "0x0", "address": TARGET, "amount": "0x2" }]);
+    assert!(run(pre("0x"), json!([b.clone()]), post.clone()).passed());
+    // A post-state that misses the transfer differs, and the case is named.
+    let mut wrong = post;
+    wrong[TARGET]["balance"] = json!("0x77359400");
+    assert_eq!(
+        run(pre("0x"), json!([b]), wrong),
+        Verdict::Skipped(Feature::Withdrawals)
+    );
+}
