@@ -3,7 +3,7 @@
 //! them names, in address then slot order; the first difference is reported.
 
 use crate::case::AccountState;
-use crate::features::SYSTEM_CONTRACTS;
+use crate::features::{FILLER, SYSTEM_CONTRACTS};
 use alloy_primitives::{Address, U256};
 use mf_format::{Account, Key, Mark, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The first place where the validator's state (read through `read`) differs from `post`,
 /// or `None` when they are equal. An account absent from `post` must be empty (balance 0,
 /// nonce 0, no code, all storage zero). The system contracts of block-level system calls
-/// are left out (those calls are not modelled, [`SYSTEM_CONTRACTS`]).
+/// are left out (those calls are not modelled, [`SYSTEM_CONTRACTS`]), and so is the runner's
+/// own [`FILLER`].
 pub fn first_difference(
     pre: &BTreeMap<Address, AccountState>,
     post: &BTreeMap<Address, AccountState>,
@@ -22,7 +23,7 @@ pub fn first_difference(
     addrs.extend(written.iter().map(|k| k.addr));
     let empty = AccountState::default();
     for addr in addrs {
-        if SYSTEM_CONTRACTS.contains(&addr) {
+        if SYSTEM_CONTRACTS.contains(&addr) || addr == FILLER {
             continue;
         }
         let want = post.get(&addr).unwrap_or(&empty);

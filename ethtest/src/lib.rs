@@ -31,7 +31,7 @@ pub mod run;
 pub mod verdict;
 
 pub use case::Case;
-pub use features::Feature;
+pub use features::{FILLER, Feature};
 pub use run::run_case;
 pub use verdict::{Report, Verdict};
 

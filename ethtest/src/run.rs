@@ -15,7 +15,7 @@
 use crate::case::{AccountState, Block, Case, EthTx};
 use crate::compare::first_difference;
 use crate::features::{
-    Feature, GAS_POOL_EXCEPTIONS, HEADER_EXCEPTIONS, SYSTEM_CONTRACTS, detect, rules_of,
+    FILLER, Feature, GAS_POOL_EXCEPTIONS, HEADER_EXCEPTIONS, SYSTEM_CONTRACTS, detect, rules_of,
 };
 use crate::verdict::Verdict;
 use alloy_primitives::Bytes;
@@ -266,6 +266,30 @@ fn build(
     })
 }
 
+/// The runner's no-op for an empty block: [`FILLER`] sends nothing to itself, at the base
+/// fee (so the beneficiary earns nothing), with its current nonce. `None` when the chain
+/// has no filler (a case without an empty block followed by more).
+fn filler_tx(view: &MemoryView, rules: &ChainRules) -> Option<EthTx> {
+    let (_, value) = view.version(&Key::account(FILLER)).ok().flatten()?;
+    let nonce = value.nonce()?;
+    Some(EthTx {
+        ty: 0,
+        sender: FILLER,
+        to: Some(FILLER),
+        value: U256::ZERO,
+        data: Vec::new(),
+        gas_limit: U256::from(21_000u64),
+        nonce: U256::from(nonce),
+        chain_id: None,
+        access_list: Vec::new(),
+        gas_price: Some(U256::from(rules.base_fee)),
+        max_fee_per_gas: None,
+        max_priority_fee_per_gas: None,
+        max_fee_per_blob_gas: None,
+        blob_hashes: Vec::new(),
+    })
+}
+
 /// Applies one block as a batch. `Ok` when the validator accepted it (the mirror and the
 /// writers then hold its effects), `Err` with the refusal otherwise (nothing changed).
 fn apply_block(
@@ -281,16 +305,25 @@ fn apply_block(
     if let Some(e) = &block.bad_withdrawal {
         return Err(Refusal::other("undecodable_withdrawal", e));
     }
-    if block.txs.is_empty() {
-        // A batch holds at least one transaction: a valid empty block changes nothing and
-        // writes no batch (one followed by a block with
-        // transactions is a feature the runner skips, so heights need not follow it).
-        return if block.expect_exception.is_some() {
-            Err(Refusal::other("empty_block", "a batch has no transaction"))
-        } else {
-            Ok(())
-        };
-    }
+    let filler;
+    let eth_txs = if block.txs.is_empty() {
+        // A batch holds at least one transaction. A valid empty block followed by more
+        // becomes a batch of the runner's no-op ([`FILLER`], funded at genesis for such
+        // cases), so that heights keep following block numbers; a valid empty last block
+        // changes nothing and writes no batch.
+        if block.expect_exception.is_some() {
+            return Err(Refusal::other("empty_block", "a batch has no transaction"));
+        }
+        match filler_tx(mirror, v.rules()) {
+            Some(t) => {
+                filler = [Ok(t)];
+                &filler[..]
+            }
+            None => return Ok(()),
+        }
+    } else {
+        &block.txs[..]
+    };
     if number != v.head().height + 1 {
         return Err(Refusal::other(
             "block_number",
@@ -305,8 +338,8 @@ fn apply_block(
     let parent = v.head();
     mirror.set_block_hash(parent.height, header_hash(parent));
     let mut local = mirror.clone();
-    let mut txs = Vec::with_capacity(block.txs.len());
-    for tx in &block.txs {
+    let mut txs = Vec::with_capacity(eth_txs.len());
+    for tx in eth_txs {
         let tx = tx
             .as_ref()
             .map_err(|e| Refusal::other("undecodable_transaction", e))?;
@@ -399,7 +432,21 @@ pub fn run_case(case: &Case) -> Verdict {
 
 fn run_detected(case: &Case) -> Result<Verdict, String> {
     let rules = rules_of(case).ok_or("no fork schedule for the network")?;
-    let genesis = genesis_of(&case.pre, &rules).map_err(|e| format!("genesis refused: {e}"))?;
+    // A valid empty block followed by more needs the runner's filler (see [`filler_tx`]).
+    let needs_filler = case.blocks.iter().enumerate().any(|(i, b)| {
+        b.txs.is_empty() && b.expect_exception.is_none() && i + 1 < case.blocks.len()
+    });
+    let mut pre = case.pre.clone();
+    if needs_filler {
+        pre.insert(
+            FILLER,
+            AccountState {
+                balance: U256::from(10u64).pow(U256::from(30u64)),
+                ..AccountState::default()
+            },
+        );
+    }
+    let genesis = genesis_of(&pre, &rules).map_err(|e| format!("genesis refused: {e}"))?;
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let mut v = Validator::init(&dir.path().join("data"), &genesis)
         .map_err(|e| format!("validator init: {e}"))?;
