@@ -16,10 +16,16 @@
 //!    nonce, code, storage of every account named anywhere); a block Ethereum refuses
 //!    (`expectException`) must be refused and change nothing.
 //!
-//! A case that needs something the protocol does not carry (a blob transaction, another
-//! fork, withdrawals...) is *skipped* with the [`Feature`] named, detected from the case
-//! itself; `docs/CONFORMANCE.md` lists every feature with its reason, and the tests check
-//! that the list and the code agree. The `mf-validator ethtest PATH...` command prints a
+//! Block-level credits a batch does not make (the proof-of-work block reward, withdrawals)
+//! are taken out of the expected balances they went to, and a valid empty block followed by
+//! more becomes a batch of the runner's own no-op ([`FILLER`]).
+//!
+//! A case that needs something the protocol does not carry (a set-code transaction, uncle
+//! headers, block values that vary...) is *skipped* with the [`Feature`] named, detected from
+//! the case itself or, for a value the protocol defines otherwise (a block hash, a system
+//! contract's storage, a withdrawal's credit read back), while running and only when the
+//! result differs; `docs/CONFORMANCE.md` lists every feature with its reason, and the tests
+//! check that the list and the code agree. The `mf-validator ethtest PATH...` command prints a
 //! [`Report`].
 
 #![warn(missing_docs, unused_crate_dependencies)]
