@@ -415,6 +415,10 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
         None => Vec::new(),
     };
     let len = |name: &str| body.get(name).and_then(Json::as_array).map_or(0, Vec::len);
+    let (withdrawals, bad_withdrawal) = match withdrawals(body) {
+        Ok(w) => (w, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     Ok(Block {
         number: Some(small(field(header, "number")?, "number")?),
         gas_limit: header
@@ -424,8 +428,8 @@ fn block(b: &Json) -> Result<Block, EthtestError> {
         timestamp: small(field(header, "timestamp")?, "timestamp")?,
         txs,
         expect_exception,
-        withdrawals: withdrawals(body).unwrap_or_default(),
-        bad_withdrawal: withdrawals(body).err().map(|e| e.to_string()),
+        withdrawals,
+        bad_withdrawal,
         uncles: len("uncleHeaders"),
         env: block_values(header),
     })

@@ -527,7 +527,7 @@ fn run_blocks(
         }
     };
     let slots_written: Vec<Key> = writers.keys().copied().collect();
-    let post = without_block_effects(case, post)?;
+    let post = without_block_effects(case, v.rules(), post);
     match first_difference(&case.pre, &post, &slots_written, read)? {
         None => Ok(Verdict::Matched {
             refused_as_expected: case.blocks.iter().any(|b| b.expect_exception.is_some()),
@@ -560,9 +560,9 @@ pub fn block_reward(fork: Fork) -> U256 {
 /// ([`Feature::Uncles`]).
 fn without_block_effects(
     case: &Case,
+    rules: &ChainRules,
     post: &BTreeMap<alloy_primitives::Address, AccountState>,
-) -> Result<BTreeMap<alloy_primitives::Address, AccountState>, String> {
-    let rules = rules_of(case).ok_or("no fork schedule for the network")?;
+) -> BTreeMap<alloy_primitives::Address, AccountState> {
     let mut post = post.clone();
     for (i, block) in case.blocks.iter().enumerate() {
         if block.expect_exception.is_some() {
@@ -582,5 +582,5 @@ fn without_block_effects(
             }
         }
     }
-    Ok(post)
+    post
 }

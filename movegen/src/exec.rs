@@ -18,7 +18,7 @@ use revm::database_interface::Database;
 use revm::handler::Handler;
 use revm::handler::instructions::EthInstructions;
 use revm::handler::{MainnetContext, MainnetEvm};
-use revm::inspector::InspectorHandler;
+use revm::inspector::{InspectorHandler, NoOpInspector};
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{InstructionResult, Interpreter};
 use revm::primitives::TxKind;
@@ -562,26 +562,21 @@ pub fn execute_until_under<V: StateView>(
     ctx: &ExecContext,
     deadline: Instant,
 ) -> Result<Execution, MovegenError> {
-    if Instant::now() >= deadline {
-        return Err(MovegenError::Aborted);
-    }
     let ran = inspect_call(
         view,
         chain_id,
         rules,
         call,
         ctx,
-        Deadline::new(deadline),
+        deadline,
+        NoOpInspector,
         true,
-    );
+    )?;
     let run = into_run(
         ran.out
             .map(|result| ExecResultAndState::new(result, ran.state)),
     )
     .map_err(db_error)?;
-    if ran.inspector.expired() {
-        return Err(MovegenError::Aborted);
-    }
     let state_clear = rules.state_clear_at(ctx.block_number, ctx.timestamp);
     let mut ex = into_execution(view, run, ran.reads, false, state_clear)?;
     ex.beneficiary_fee = beneficiary_fee(call, ctx, rules, ex.gas_used);
@@ -600,26 +595,32 @@ pub(crate) struct Inspected<E, I> {
     pub reads: BTreeMap<Key, (mf_format::TxId, Value)>,
 }
 
-/// Runs `call` on `view` under `rules` in context `ctx` with `inspector` watching: the
-/// same context, handler and instruction table as every execution here, so an inspected
-/// run (a deadline, a tracer) is the execution the validators re-run. `record` keeps the
-/// reads.
+/// Runs `call` on `view` under `rules` in context `ctx` with `inspector` watching, stopped
+/// at `deadline` by a [`Deadline`] beside it ([`MovegenError::Aborted`] when the deadline
+/// has passed before the run or stopped it): the same context, handler and instruction
+/// table as every execution here, so an inspected run (a deadline, a tracer) is the
+/// execution the validators re-run. `record` keeps the reads.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn inspect_call<'v, V: StateView, I>(
     view: &'v V,
     chain_id: u64,
     rules: &ChainRules,
     call: &Call,
     ctx: &ExecContext,
+    deadline: Instant,
     inspector: I,
     record: bool,
-) -> Inspected<DbError<V::Error>, I>
+) -> Result<Inspected<DbError<V::Error>, I>, MovegenError>
 where
     I: Inspector<MainnetContext<RecordingDb<&'v V>>, EthInterpreter>,
 {
+    if Instant::now() >= deadline {
+        return Err(MovegenError::Aborted);
+    }
     let mut evm = Context::mainnet()
         .with_db(RecordingDb::new(view))
         .with_cfg(cfg_env(chain_id))
-        .build_mainnet_with_inspector(inspector);
+        .build_mainnet_with_inspector((Deadline::new(deadline), inspector));
     evm.ctx.journaled_state.database.record = record;
     set_rules(&mut evm.ctx, rules, chain_id, ctx);
     use_spec_table(&mut evm.instruction, evm.ctx.cfg.spec);
@@ -627,12 +628,16 @@ where
     let out = NoBeneficiaryReward::default().inspect_run(&mut evm);
     let state = evm.finalize();
     let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-    Inspected {
+    let (stop, inspector) = evm.inspector;
+    if stop.expired() {
+        return Err(MovegenError::Aborted);
+    }
+    Ok(Inspected {
         out,
         state,
-        inspector: evm.inspector,
+        inspector,
         reads,
-    }
+    })
 }
 
 /// The moves and created code of a finished run, from what it read and its post-state.

@@ -3,7 +3,7 @@
 //!
 //! A trace runs the call exactly as [`execute_until_under`](crate::execute_until_under)
 //! does (the same rules, context, handler and instruction table) with the tracing
-//! inspector beside the [`Deadline`] one, so a trace is bounded in time like any RPC
+//! inspector beside the [`Deadline`](crate::Deadline) one, so a trace is bounded in time like any RPC
 //! execution. The tracers served: the default struct logger (no `tracer`), `callTracer`
 //! and `prestateTracer` (with `diffMode`); another tracer is refused with
 //! [`MovegenError::Tracer`].
@@ -14,7 +14,7 @@
 
 use crate::MovegenError;
 use crate::db::{DbError, RecordingDb};
-use crate::exec::{Deadline, db_error, inspect_call};
+use crate::exec::{db_error, inspect_call};
 use crate::view::StateView;
 use alloy_rpc_types_eth::AccessList;
 use alloy_rpc_types_trace::geth::{
@@ -137,9 +137,6 @@ pub fn trace_call<V: StateView>(
     opts: &GethDebugTracingOptions,
 ) -> Result<GethTrace, MovegenError> {
     let tracer = tracer_of(opts)?;
-    if Instant::now() >= deadline {
-        return Err(MovegenError::Aborted);
-    }
     let config = match &tracer {
         Tracer::Struct(c) => TracingInspectorConfig::from_geth_config(c),
         Tracer::Call(c) => TracingInspectorConfig::from_geth_call_config(c),
@@ -161,17 +158,12 @@ pub fn trace_call<V: StateView>(
         rules,
         call,
         ctx,
-        (
-            Deadline::new(deadline),
-            (cap, TracingInspector::new(config).with_limits(limits)),
-        ),
+        deadline,
+        (cap, TracingInspector::new(config).with_limits(limits)),
         false,
-    );
-    let (deadline_inspector, (cap, tracing)) = ran.inspector;
+    )?;
+    let (cap, tracing) = ran.inspector;
     let (out, state) = (ran.out, ran.state);
-    if deadline_inspector.expired() {
-        return Err(MovegenError::Aborted);
-    }
     if cap.over {
         return Err(MovegenError::Tracer(format!(
             "the struct log would hold more than {MAX_TRACE_STEPS} steps: trace with less gas, \
@@ -258,22 +250,17 @@ fn access_list_run<V: StateView>(
     deadline: Instant,
     initial: AccessList,
 ) -> Result<(AccessList, u64, Option<String>), MovegenError> {
-    if Instant::now() >= deadline {
-        return Err(MovegenError::Aborted);
-    }
     let ran = inspect_call(
         view,
         chain_id,
         rules,
         call,
         ctx,
-        (Deadline::new(deadline), AccessListInspector::new(initial)),
+        deadline,
+        AccessListInspector::new(initial),
         false,
-    );
-    let (deadline_inspector, inspector) = ran.inspector;
-    if deadline_inspector.expired() {
-        return Err(MovegenError::Aborted);
-    }
+    )?;
+    let inspector = ran.inspector;
     let list = inspector.access_list();
     let out = ran.out;
     match out {

@@ -667,18 +667,24 @@ fn transaction_by_hash(v: &View<'_>, hash: B256) -> RpcResult {
     )?)
 }
 
-/// The logs of blocks `from..=to` (clamped to the head) that `filter`'s addresses and
-/// topics match, in chain order; `-32005` when `from..=to` spans more than
-/// [`MAX_LOG_BLOCKS`] blocks (above the head too), the answer is over [`MAX_LOGS`] logs, or
-/// the filter names more than [`MAX_FILTER_VALUES`] addresses or topics in one position.
-fn logs_of(v: &View<'_>, filter: &Filter, from: u64, to: u64) -> Result<Vec<RpcLog>, RpcError> {
-    let widest = filter
+/// The most values `filter` names in one position (its addresses, or one topic's
+/// alternatives), which [`MAX_FILTER_VALUES`] bounds.
+pub(super) fn filter_width(filter: &Filter) -> usize {
+    filter
         .topics
         .iter()
         .map(|t| t.len())
         .chain([filter.address.len()])
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// The logs of blocks `from..=to` (clamped to the head) that `filter`'s addresses and
+/// topics match, in chain order; `-32005` when `from..=to` spans more than
+/// [`MAX_LOG_BLOCKS`] blocks (above the head too), the answer is over [`MAX_LOGS`] logs, or
+/// the filter names more than [`MAX_FILTER_VALUES`] addresses or topics in one position.
+fn logs_of(v: &View<'_>, filter: &Filter, from: u64, to: u64) -> Result<Vec<RpcLog>, RpcError> {
+    let widest = filter_width(filter);
     if widest > MAX_FILTER_VALUES {
         return Err(limit(
             "eth_getLogs filter",

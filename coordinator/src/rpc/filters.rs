@@ -138,13 +138,7 @@ pub(super) fn dispatch(s: &Shared, method: &str, params: &[Json]) -> Option<RpcR
 fn new_log_filter(s: &Shared, params: &[Json]) -> RpcResult {
     let filter: alloy_rpc_types_eth::Filter = param(params, 0, "filter")?;
     let head = head_height(s)?;
-    let widest = filter
-        .topics
-        .iter()
-        .map(|t| t.len())
-        .chain([filter.address.len()])
-        .max()
-        .unwrap_or(0);
+    let widest = super::eth::filter_width(&filter);
     if widest > super::eth::MAX_FILTER_VALUES {
         return Err(RpcError::params(format!(
             "a filter of {widest} addresses or topics in one position is above the limit of {}",
